@@ -1,0 +1,26 @@
+// Everything both entry points (index.node.ts, index.browser.ts) export.
+
+import { dispatcher } from './dispatch.js';
+import type { BackendInfo } from './dispatch.js';
+import type { BackendChoice } from './shape.js';
+import { checkBackendChoice } from './shape.js';
+
+export { conv1d, conv1dAsync, conv2d, conv2dAsync, explain } from './conv.js';
+export type { Explanation } from './conv.js';
+export { outputShape } from './shape.js';
+export type { ConvOptions, Layout, Padding, Tensor, BackendChoice } from './shape.js';
+export type { Algorithm, BackendName } from './backends/types.js';
+export type { BackendInfo, ProbeResult } from './dispatch.js';
+
+/** What this process can run, what `backend: 'auto'` uses, and the load-time measurements that decided. */
+export function backendInfo(): BackendInfo {
+  return dispatcher().info();
+}
+
+/**
+ * Forces the backend that `backend: 'auto'` calls use ('native' | 'wasm' | 'js', or 'wasm-simd' /
+ * 'wasm-scalar'); 'auto' returns to the fastest. Throws if the backend is not available here.
+ */
+export function setBackend(name: BackendChoice): void {
+  dispatcher().setForced(checkBackendChoice('name', name));
+}

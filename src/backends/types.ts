@@ -1,0 +1,62 @@
+// The contract between the dispatcher and each backend (native, wasm, js).
+//
+// The public API (src/conv.ts) validates and normalizes every call before a backend sees it, so a
+// backend receives one canonical problem: a 2-D NCHW convolution with explicit, possibly asymmetric
+// padding. conv1d arrives as H = 1, R = 1. NHWC inputs are transposed to NCHW before the call and the
+// result transposed back, so backends implement exactly one layout.
+
+export type Algorithm = 'direct' | 'im2col' | 'winograd' | 'fft';
+export const ALGORITHMS: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
+
+export type BackendName = 'native' | 'wasm' | 'js';
+
+/** A normalized 2-D convolution. All fields are non-negative integers except `relu`. */
+export interface ConvParams {
+  N: number; C: number; H: number; W: number;      // input [N, C, H, W]
+  K: number; R: number; S: number;                 // weight [K, C/groups, R, S]
+  groups: number;
+  strideH: number; strideW: number;
+  dilationH: number; dilationW: number;
+  padTop: number; padBottom: number; padLeft: number; padRight: number;
+  OH: number; OW: number;                          // output [N, K, OH, OW]
+  relu: boolean;                                   // fused max(0, x) after bias
+}
+
+/** Field order of ConvParams when packed into an Int32Array for the native addon and the wasm module. */
+export const PARAM_FIELDS = [
+  'N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups',
+  'strideH', 'strideW', 'dilationH', 'dilationW',
+  'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu',
+] as const;
+
+export function packParams(p: ConvParams): Int32Array {
+  const a = new Int32Array(PARAM_FIELDS.length);
+  PARAM_FIELDS.forEach((f, i) => { a[i] = f === 'relu' ? (p.relu ? 1 : 0) : (p[f] as number); });
+  return a;
+}
+
+/** Numeric codes of algorithms across the JS/C++/wasm boundary. */
+export const ALGORITHM_CODE: Record<Algorithm, number> = { direct: 0, im2col: 1, winograd: 2, fft: 3 };
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Instruction set actually used: 'avx512' | 'avx2' | 'neon' | 'sse' | 'scalar' | 'wasm-simd' | 'wasm-scalar' | 'js-f64'. */
+  readonly isa: string;
+  /** Worker threads this backend splits one convolution across. */
+  readonly threads: number;
+  /** Algorithms implemented by this backend (for any shape). */
+  readonly algorithms: readonly Algorithm[];
+  /** null when `algo` can run `p` on this backend, else a sentence saying why not. */
+  supports(p: ConvParams, algo: Algorithm): string | null;
+  /** Cheapest applicable algorithm for `p` on this backend and a short reason. */
+  choose(p: ConvParams): { algorithm: Algorithm; reason: string };
+  /**
+   * out[N,K,OH,OW] = conv(input[N,C,H,W], weight[K,C/groups,R,S]) + bias, then ReLU if p.relu.
+   * `out` has exactly N*K*OH*OW elements and never overlaps input/weight/bias. Inputs are not modified.
+   */
+  conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
+         out: Float32Array, algo: Algorithm): void;
+  /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
+  conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
+              out: Float32Array, algo: Algorithm): Promise<void>;
+}

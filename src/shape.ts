@@ -1,0 +1,293 @@
+// Argument checking and normalization for every public entry point. Every user-facing error message
+// is written here, so that all backends reject the same calls with the same words.
+
+import type { Algorithm, BackendName, ConvParams } from './backends/types.js';
+import { ALGORITHMS } from './backends/types.js';
+
+export interface Tensor { data: Float32Array; shape: number[] }
+
+export type Padding = number | readonly number[] | 'same' | 'valid';
+export type Layout = 'NCHW' | 'NHWC' | 'NCW' | 'NWC';
+export type BackendChoice = 'auto' | BackendName | 'wasm-simd' | 'wasm-scalar';
+
+export interface ConvOptions {
+  bias?: Float32Array | null;
+  stride?: number | readonly number[];
+  padding?: Padding;
+  dilation?: number | readonly number[];
+  groups?: number;
+  layout?: Layout;
+  activation?: 'none' | 'relu';
+  out?: Float32Array;
+  backend?: BackendChoice;
+  algorithm?: 'auto' | Algorithm;
+}
+
+/** Largest element count of any tensor: typed-array indices and the addon's int32 math stay exact. */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+const fmt = (v: unknown): string => {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(fmt).join(', ')}]`;
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return String(v);
+};
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'object';
+}
+
+export function checkPositiveInt(name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be an integer >= ${min}, got ${typeName(v)} ${fmt(v)}`);
+  if (!Number.isInteger(v) || v < min || v > MAX_ELEMENTS) {
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${fmt(v)}`);
+  }
+  return v;
+}
+
+function checkFloat32Array(name: string, v: unknown): Float32Array {
+  if (!(v instanceof Float32Array)) {
+    throw new TypeError(`${name} must be a Float32Array, got ${typeName(v)}`);
+  }
+  return v;
+}
+
+/** Validates a shape of the given rank: positive integers whose product fits MAX_ELEMENTS. */
+export function checkShape(name: string, shape: unknown, rank: number, dims: string): number[] {
+  if (!Array.isArray(shape) && !(ArrayBuffer.isView(shape) && !(shape instanceof DataView))) {
+    throw new TypeError(`${name} must be an array of ${rank} integers ${dims}, got ${typeName(shape)}`);
+  }
+  const s = Array.from(shape as ArrayLike<unknown>);
+  if (s.length !== rank) {
+    throw new RangeError(`${name} must have rank ${rank} ${dims}, got rank ${s.length} ${fmt(s)}`);
+  }
+  let count = 1;
+  s.forEach((d, i) => {
+    checkPositiveInt(`${name}[${i}]`, d);
+    count *= d as number;
+  });
+  if (count > MAX_ELEMENTS) {
+    throw new RangeError(`${name} ${fmt(s)} has ${count} elements, more than the supported ${MAX_ELEMENTS}`);
+  }
+  return s as number[];
+}
+
+/** Validates a tensor argument of the given rank and returns its shape as plain numbers. */
+export function checkTensor(name: string, t: unknown, rank: number, dims: string): number[] {
+  if (t === null || typeof t !== 'object') {
+    throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}`);
+  }
+  const { data, shape } = t as { data: unknown; shape: unknown };
+  checkFloat32Array(`${name}.data`, data);
+  const s = checkShape(`${name}.shape`, shape, rank, dims);
+  const count = s.reduce((a, b) => a * b, 1);
+  const len = (data as Float32Array).length;
+  if (len !== count) {
+    throw new RangeError(`${name}.data length must be ${count} for shape ${fmt(s)}, got ${len}` +
+      (len === 0 && (data as Float32Array).buffer.byteLength === 0 ? ' (detached or empty buffer?)' : ''));
+  }
+  return s;
+}
+
+/** number | array of `dims` numbers → array of `dims` integers >= min. */
+function perDim(name: string, v: unknown, dims: number, min: number): number[] {
+  if (typeof v === 'number') return new Array(dims).fill(checkPositiveInt(name, v, min));
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be a number or an array of ${dims}, got ${typeName(v)}`);
+  if (v.length !== dims) throw new RangeError(`${name} must have ${dims} entr${dims === 1 ? 'y' : 'ies'}, got ${fmt(v)}`);
+  return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x, min));
+}
+
+export interface NormalizedConv {
+  params: ConvParams;
+  /** The user's output shape, in the input's layout. */
+  outShape: number[];
+  channelsLast: boolean;
+  bias: Float32Array | null;
+  out: Float32Array | undefined;
+  backend: BackendChoice;
+  algorithm: 'auto' | Algorithm;
+}
+
+const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-simd', 'wasm-scalar'];
+
+export function checkBackendChoice(name: string, v: unknown): BackendChoice {
+  if (v === undefined) return 'auto';
+  if (!BACKEND_CHOICES.includes(v as BackendChoice)) {
+    throw new RangeError(`${name} must be one of ${BACKEND_CHOICES.map(fmt).join(', ')}, got ${fmt(v)}`);
+  }
+  return v as BackendChoice;
+}
+
+function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) throw new RangeError(`${name} must be one of ${allowed.map(fmt).join(', ')}, got ${fmt(v)}`);
+  return v as T;
+}
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * Resolves padding to [before, after] per spatial dimension.
+ * Forms: number; per-dim symmetric array (length dims); explicit (length 2*dims:
+ * conv2d [top, bottom, left, right], conv1d [left, right]); 'valid'; 'same' (PyTorch: stride 1 only,
+ * total = dilation*(k-1), floor(total/2) before and the rest after).
+ */
+export function resolvePadding(v: unknown, dims: number, kernel: number[], dilation: number[], stride: number[]): number[][] {
+  if (v === undefined || v === 'valid') return kernel.map(() => [0, 0]);
+  if (v === 'same') {
+    if (stride.some((s) => s !== 1)) {
+      throw new RangeError(`padding 'same' requires stride 1 (as in PyTorch), got stride ${fmt(stride)}`);
+    }
+    return kernel.map((k, i) => {
+      const total = dilation[i] * (k - 1);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  }
+  if (typeof v === 'string') throw new RangeError(`padding must be a number, an array, 'same' or 'valid', got ${fmt(v)}`);
+  if (typeof v === 'number') {
+    const p = checkPositiveInt('padding', v, 0);
+    return kernel.map(() => [p, p]);
+  }
+  if (!Array.isArray(v)) throw new TypeError(`padding must be a number, an array, 'same' or 'valid', got ${typeName(v)}`);
+  const ints = v.map((x, i) => checkPositiveInt(`padding[${i}]`, x, 0));
+  if (ints.length === dims) return ints.map((p) => [p, p]);
+  if (ints.length === 2 * dims) return kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
+  const forms = dims === 2 ? '[p], [ph, pw] or [top, bottom, left, right]' : '[p] or [left, right]';
+  throw new RangeError(`padding array must be ${forms}, got ${fmt(v)}`);
+}
+
+const OPTION_KEYS = new Set(['bias', 'stride', 'padding', 'dilation', 'groups', 'layout', 'activation', 'out',
+  'backend', 'algorithm']);
+
+function checkOptions(options: unknown, extraKeys: readonly string[] = []): ConvOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object, got ${typeName(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key) && !extraKeys.includes(key)) {
+      throw new TypeError(`options.${key} is not a known option (known: ${[...OPTION_KEYS, ...extraKeys].join(', ')})`);
+    }
+  }
+  return options as ConvOptions;
+}
+
+interface Geometry {
+  params: ConvParams;
+  outShape: number[];
+  channelsLast: boolean;
+}
+
+function layoutOf(dims: 1 | 2, o: ConvOptions) {
+  const layouts: Layout[] = dims === 2 ? ['NCHW', 'NHWC'] : ['NCW', 'NWC'];
+  const layout = checkEnum('layout', o.layout, layouts, layouts[0]);
+  const channelsLast = layout === 'NHWC' || layout === 'NWC';
+  const inDims = dims === 2 ? (channelsLast ? '[N, H, W, C]' : '[N, C, H, W]') : (channelsLast ? '[N, W, C]' : '[N, C, W]');
+  const wDims = dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]';
+  return { channelsLast, inDims, wDims };
+}
+
+/** Shape-level part of the checks: groups, stride, dilation, padding, output size (PyTorch's formula). */
+function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, channelsLast: boolean): Geometry {
+  const rank = dims + 2;
+  const N = xs[0];
+  const C = channelsLast ? xs[rank - 1] : xs[1];
+  const spatial = channelsLast ? xs.slice(1, rank - 1) : xs.slice(2);
+  const [K, Cg] = ws;
+  const kernel = ws.slice(2);
+
+  const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);
+  if (C % groups !== 0) throw new RangeError(`groups (${groups}) must divide the input channels C (${C})`);
+  if (K % groups !== 0) throw new RangeError(`groups (${groups}) must divide the output channels K = weight.shape[0] (${K})`);
+  if (Cg !== C / groups) {
+    throw new RangeError(`weight.shape[1] must be C/groups = ${C}/${groups} = ${C / groups}, got ${Cg}`);
+  }
+
+  const stride = o.stride === undefined ? new Array(dims).fill(1) : perDim('stride', o.stride, dims, 1);
+  const dilation = o.dilation === undefined ? new Array(dims).fill(1) : perDim('dilation', o.dilation, dims, 1);
+  const pad = resolvePadding(o.padding, dims, kernel, dilation, stride);
+
+  const outSpatial = spatial.map((size, i) => {
+    const padded = size + pad[i][0] + pad[i][1];
+    const effective = dilation[i] * (kernel[i] - 1) + 1;
+    if (effective > padded) {
+      const what = dims === 2 ? ['height', 'width'][i] : 'width';
+      throw new RangeError(`weight: kernel ${what} ${kernel[i]} (dilated: ${effective}) is larger than the padded input ${what} ${padded}`);
+    }
+    return Math.floor((padded - effective) / stride[i]) + 1;
+  });
+  const outShape = channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial];
+  const outCount = outShape.reduce((a, b) => a * b, 1);
+  if (outCount > MAX_ELEMENTS) {
+    throw new RangeError(`output would have ${outCount} elements ${fmt(outShape)}, more than the supported ${MAX_ELEMENTS}`);
+  }
+
+  const two = (a: number[], dflt: number): [number, number] => (dims === 2 ? [a[0], a[1]] : [dflt, a[0]]);
+  const [H, W] = two(spatial, 1);
+  const [R, S] = two(kernel, 1);
+  const [strideH, strideW] = two(stride, 1);
+  const [dilationH, dilationW] = two(dilation, 1);
+  const [OH, OW] = two(outSpatial, 1);
+  const [padTop, padBottom] = dims === 2 ? pad[0] : [0, 0];
+  const [padLeft, padRight] = pad[dims - 1];
+  const relu = checkEnum('activation', o.activation, ['none', 'relu'] as const, 'none') === 'relu';
+  return {
+    params: { N, C, H, W, K, R, S, groups, strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, OH, OW, relu },
+    outShape, channelsLast,
+  };
+}
+
+/**
+ * Validates a conv1d (dims = 1) or conv2d (dims = 2) call and maps it onto the canonical 2-D NCHW problem.
+ * `extraKeys` lets callers with more options (backward's `needs`) share the unknown-option check.
+ */
+export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, options: unknown,
+                              extraKeys: readonly string[] = []): NormalizedConv {
+  const o = checkOptions(options, extraKeys);
+  const { channelsLast, inDims, wDims } = layoutOf(dims, o);
+  const xs = checkTensor('input', input, dims + 2, inDims);
+  const ws = checkTensor('weight', weight, dims + 2, wDims);
+  const g = geometry(dims, xs, ws, o, channelsLast);
+  const K = g.params.K;
+
+  let bias: Float32Array | null = null;
+  if (o.bias !== undefined && o.bias !== null) {
+    bias = checkFloat32Array('bias', o.bias);
+    if (bias.length !== K) throw new RangeError(`bias length must be K = ${K}, got ${bias.length}`);
+  }
+  const backend = checkBackendChoice('backend', o.backend);
+  const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');
+
+  const outCount = g.outShape.reduce((a, b) => a * b, 1);
+  let out: Float32Array | undefined;
+  if (o.out !== undefined) {
+    out = checkFloat32Array('out', o.out);
+    if (out.length < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${out.length}`);
+    const target = out.subarray(0, outCount);
+    for (const [name, t] of [['input', (input as Tensor).data], ['weight', (weight as Tensor).data], ['bias', bias]] as const) {
+      if (t && overlaps(target, t)) throw new RangeError(`out must not overlap ${name} (they share memory)`);
+    }
+  }
+  return { ...g, bias, out, backend, algorithm };
+}
+
+/** PyTorch's output shape for a conv1d (rank-3 input) or conv2d (rank-4 input). */
+export function outputShape(inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions): number[] {
+  const o = checkOptions(options);
+  const rank = Array.isArray(inputShape) ? inputShape.length : -1;
+  if (rank !== 3 && rank !== 4) {
+    throw new RangeError(`inputShape must be an array of rank 3 (conv1d) or 4 (conv2d), got ${fmt(inputShape)}`);
+  }
+  const dims = (rank - 2) as 1 | 2;
+  const { channelsLast, inDims, wDims } = layoutOf(dims, o);
+  const xs = checkShape('inputShape', inputShape, rank, inDims);
+  const ws = checkShape('weightShape', weightShape, rank, wDims);
+  return geometry(dims, xs, ws, o, channelsLast).outShape;
+}
