@@ -1,0 +1,56 @@
+// Every way this machine can run a convolution, as a list the tests iterate over: the native addon at
+// each ISA the CPU has (forced lower with setNativeIsa, so AVX2 and scalar are tested on an AVX-512
+// machine), both wasm builds, and the js reference. Tests run each path as their own describe block.
+
+import { createJsBackend } from '../src/backends/js.js';
+import { loadNativeBackend, nativeInfo, setNativeIsa } from '../src/backends/native.js';
+import type { Backend } from '../src/backends/types.js';
+import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
+import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
+
+export interface Path {
+  label: string;
+  backend: Backend;
+  /** Puts process-global state (the native ISA) in place; call before each use. */
+  enter: () => void;
+}
+
+/** Set FASTCONV_EXPECT_NO_NATIVE=1 when testing an install whose C++ build was deliberately broken. */
+export const expectNative = process.env.FASTCONV_EXPECT_NO_NATIVE !== '1';
+
+export const native = loadNativeBackend();
+
+export function nativeIsas(): string[] {
+  if (!('backend' in native)) return [];
+  const { cpu } = nativeInfo();
+  const isas = ['scalar'];
+  if (cpu.avx2 && cpu.fma) isas.unshift('avx2');
+  if (cpu.avx512) isas.unshift('avx512');
+  if (cpu.neon) isas.unshift('neon');
+  return isas;
+}
+
+export function nativeDefaultIsa(): string {
+  return nativeIsas()[0];
+}
+
+function wasm(variant: 'simd' | 'scalar'): Backend {
+  return createWasmBackend(new WebAssembly.Module(loadWasmBytes(variant) as BufferSource), variant);
+}
+
+export function allPaths(): Path[] {
+  const paths: Path[] = [];
+  if ('backend' in native) {
+    const be = native.backend;
+    for (const isa of nativeIsas()) paths.push({ label: `native-${isa}`, backend: be, enter: () => setNativeIsa(isa) });
+  }
+  if (wasmSimdSupported()) paths.push({ label: 'wasm-simd', backend: wasm('simd'), enter: () => {} });
+  paths.push({ label: 'wasm-scalar', backend: wasm('scalar'), enter: () => {} });
+  paths.push({ label: 'js', backend: createJsBackend(), enter: () => {} });
+  return paths;
+}
+
+/** Restores the native ISA the CPU picked (tests that force lower ISAs call it afterwards). */
+export function restoreNativeIsa(): void {
+  if ('backend' in native) setNativeIsa(nativeDefaultIsa());
+}
