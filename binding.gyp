@@ -1,0 +1,51 @@
+# The addon is one main target plus one static library per x86 ISA, each compiled with its own
+# flags so that no AVX-512 instruction can leak into code that runs on older CPUs. Sources are
+# globbed by file name (see native/sources.cjs): a new native/kernels/<name>_avx512*.cc lands in
+# the avx512 library, *_avx2*.cc in the avx2 library, everything else in the main target.
+{
+  "target_defaults": {
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17", "-std=c++14"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fexceptions"],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+    "xcode_settings": {"GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17"},
+    "msvs_settings": {"VCCLCompilerTool": {"ExceptionHandling": 1}},
+  },
+  "targets": [
+    {
+      "target_name": "fastconv",
+      "sources": ["<!@(node -e \"require('./native/sources.cjs').print('main')\")"],
+      "libraries": ["-lpthread"],
+      "conditions": [
+        ["target_arch=='x64' or target_arch=='ia32'", {
+          "dependencies": ["fastconv_avx512", "fastconv_avx2"],
+        }],
+        ["target_arch=='arm64'", {
+          # NEON is part of the arm64 baseline: its kernels need no extra flags.
+          "sources": ["<!@(node -e \"require('./native/sources.cjs').print('neon')\")"],
+        }],
+      ],
+    },
+  ],
+  "conditions": [
+    ["target_arch=='x64' or target_arch=='ia32'", {
+      "targets": [
+        {
+          "target_name": "fastconv_avx512",
+          "type": "static_library",
+          "sources": ["<!@(node -e \"require('./native/sources.cjs').print('avx512')\")"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma"],
+          "cflags": ["-fPIC"],
+        },
+        {
+          "target_name": "fastconv_avx2",
+          "type": "static_library",
+          "sources": ["<!@(node -e \"require('./native/sources.cjs').print('avx2')\")"],
+          "cflags_cc": ["-mavx2", "-mfma"],
+          "cflags": ["-fPIC"],
+        },
+      ],
+    }],
+  ],
+}

@@ -1,0 +1,303 @@
+// The Node-API surface: argument checks, typed-array views, the async worker and error mapping.
+// Nothing here computes; everything arriving from JavaScript is re-validated before native code
+// sees a pointer, so no argument can crash the process.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "conv/conv.h"
+#include "conv/params.h"
+#include "cpu.h"
+#include "kernels/kernel_config.h"
+#include "threadpool.h"
+#include "workspace.h"
+
+namespace {
+
+using fastconv::ConvParams;
+
+[[noreturn]] void throw_type(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+[[noreturn]] void throw_range(Napi::Env env, const std::string& msg) {
+  throw Napi::RangeError::New(env, msg);
+}
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsTypedArray()) {
+    static const char* const kNames[] = {"Int8Array",  "Uint8Array",  "Uint8ClampedArray",
+                                         "Int16Array", "Uint16Array", "Int32Array",
+                                         "Uint32Array", "Float32Array", "Float64Array",
+                                         "BigInt64Array", "BigUint64Array"};
+    const unsigned t = v.As<Napi::TypedArray>().TypedArrayType();
+    return t < sizeof(kNames) / sizeof(kNames[0]) ? kNames[t] : "a typed array";
+  }
+  if (v.IsArray()) return "an Array";
+  if (v.IsNumber()) return "a number";
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsFunction()) return "a function";
+  if (v.IsObject()) return "an object";
+  return "a value of another type";
+}
+
+// A typed array argument of the expected element type, not detached.
+Napi::TypedArray typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name,
+                           napi_typedarray_type type, const char* type_name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw_type(info.Env(), std::string(name) + ": expected a " + type_name + ", got " + describe(v));
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (a.ArrayBuffer().IsDetached())
+    throw_type(info.Env(), std::string(name) + ": expected a " + type_name + " with a live buffer, got one whose ArrayBuffer is detached");
+  return a;
+}
+
+void check_length(Napi::Env env, const char* name, const Napi::TypedArray& a, int64_t expected,
+                  const char* formula) {
+  const int64_t got = static_cast<int64_t>(a.ElementLength());
+  if (got != expected)
+    throw_range(env, std::string(name) + ": expected length " + std::to_string(expected) + " (" +
+                         formula + "), got " + std::to_string(got));
+}
+
+struct Span {
+  const char* begin;
+  const char* end;
+};
+
+// The element pointer straight from napi_get_typedarray_info: works for ArrayBuffer and
+// SharedArrayBuffer backing alike (the ArrayBuffer accessors reject a SharedArrayBuffer).
+char* data_of(const Napi::TypedArray& a) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset;
+  const napi_status st = napi_get_typedarray_info(a.Env(), a, &type, &length, &data, &buffer, &offset);
+  if (st != napi_ok) throw Napi::Error::New(a.Env(), "fastconv: could not read a typed array");
+  return static_cast<char*>(data);
+}
+
+Span span_of(const Napi::TypedArray& a) {
+  const char* base = data_of(a);
+  return {base, base + a.ByteLength()};
+}
+
+bool overlaps(Span a, Span b) { return a.begin < b.end && b.begin < a.end; }
+
+float* float_data(const Napi::TypedArray& a) { return reinterpret_cast<float*>(data_of(a)); }
+
+ConvParams params_arg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::TypedArray params = typed_arg(info, i, "params", napi_int32_array, "Int32Array");
+  const auto* raw = reinterpret_cast<const int32_t*>(data_of(params));
+  ConvParams p;
+  const std::string err = fastconv::parse_params(raw, static_cast<int64_t>(params.ElementLength()), &p);
+  if (!err.empty()) throw_range(info.Env(), err);
+  return p;
+}
+
+int algo_arg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) throw_type(info.Env(), "algo: expected an integer algorithm code, got " + describe(v));
+  const double a = v.As<Napi::Number>().DoubleValue();
+  if (!(a >= 0 && a <= 1000) || std::floor(a) != a)
+    throw_range(info.Env(), "algo: expected an integer algorithm code, got " + v.ToString().Utf8Value());
+  return static_cast<int>(a);
+}
+
+// Everything one convolution call needs, validated.
+struct Call {
+  ConvParams p;
+  int algo;
+  const float* input;
+  const float* weight;
+  const float* bias;
+  float* out;
+  std::vector<Napi::Reference<Napi::Value>> refs;  // keeps the arrays alive for async calls
+};
+
+Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6)
+    throw_type(env, "conv2d: expected 6 arguments (params, algo, input, weight, bias, out), got " +
+                        std::to_string(info.Length()));
+  Call c;
+  c.p = params_arg(info, 0);
+  c.algo = algo_arg(info, 1);
+
+  Napi::TypedArray input = typed_arg(info, 2, "input", napi_float32_array, "Float32Array");
+  Napi::TypedArray weight = typed_arg(info, 3, "weight", napi_float32_array, "Float32Array");
+  const bool has_bias = !info[4].IsNull() && !info[4].IsUndefined();
+  Napi::TypedArray bias;
+  if (has_bias) bias = typed_arg(info, 4, "bias", napi_float32_array, "Float32Array or null");
+  Napi::TypedArray out = typed_arg(info, 5, "out", napi_float32_array, "Float32Array");
+
+  check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
+  check_length(env, "weight", weight, c.p.weight_size(), "K*(C/groups)*R*S");
+  if (has_bias) check_length(env, "bias", bias, c.p.K, "K");
+  check_length(env, "out", out, c.p.output_size(), "N*K*OH*OW");
+
+  const Span o = span_of(out);
+  if (overlaps(o, span_of(input))) throw_range(env, "out: expected memory separate from input, got an overlapping view");
+  if (overlaps(o, span_of(weight))) throw_range(env, "out: expected memory separate from weight, got an overlapping view");
+  if (has_bias && overlaps(o, span_of(bias)))
+    throw_range(env, "out: expected memory separate from bias, got an overlapping view");
+
+  c.input = float_data(input);
+  c.weight = float_data(weight);
+  c.bias = has_bias ? float_data(bias) : nullptr;
+  c.out = float_data(out);
+  if (keep_refs) {
+    c.refs.push_back(Napi::Persistent(Napi::Value(input)));
+    c.refs.push_back(Napi::Persistent(Napi::Value(weight)));
+    if (has_bias) c.refs.push_back(Napi::Persistent(Napi::Value(bias)));
+    c.refs.push_back(Napi::Persistent(Napi::Value(out)));
+  }
+  return c;
+}
+
+// supports(params, algo): null when the algorithm can run this problem here, else why not.
+Napi::Value Supports(const Napi::CallbackInfo& info) {
+  const ConvParams p = params_arg(info, 0);
+  const std::string why = fastconv::algorithm_applies(p, algo_arg(info, 1));
+  return why.empty() ? info.Env().Null() : Napi::String::New(info.Env(), why);
+}
+
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  Call c = parse_call(info, false);
+  const std::string err = fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out);
+  if (!err.empty()) throw Napi::Error::New(info.Env(), err);
+  return info.Env().Undefined();
+}
+
+class ConvWorker : public Napi::AsyncWorker {
+ public:
+  ConvWorker(Napi::Env env, Call call)
+      : Napi::AsyncWorker(env, "fastconv.conv2dAsync"), call_(std::move(call)), deferred_(env) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const std::string err =
+        fastconv::run_conv(call_.p, call_.algo, call_.input, call_.weight, call_.bias, call_.out);
+    if (!err.empty()) SetError(err);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    // The references kept the arrays alive; a buffer transferred away mid-call cannot be
+    // prevented through Node-API, but it must not look like success.
+    for (auto& r : call_.refs) {
+      if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
+        deferred_.Reject(Napi::TypeError::New(env, "conv2dAsync: an argument's ArrayBuffer was detached during the call").Value());
+        return;
+      }
+    }
+    deferred_.Resolve(env.Undefined());
+  }
+
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(Napi::Error::New(Env(), e.Message()).Value());
+  }
+
+ private:
+  Call call_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call;
+  try {
+    call = parse_call(info, true);
+  } catch (const Napi::Error& e) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+  auto* worker = new ConvWorker(env, std::move(call));  // deletes itself after OnOK/OnError
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const fastconv::CpuFeatures& f = fastconv::cpu_features();
+  const fastconv::Isa isa = fastconv::current_isa();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", fastconv::isa_name(isa));
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("avx512", f.avx512);
+  cpu.Set("avx2", f.avx2);
+  cpu.Set("fma", f.fma);
+  cpu.Set("neon", f.neon);
+  o.Set("cpu", cpu);
+  o.Set("threads", fastconv::get_num_threads());
+  const auto names = fastconv::implemented_algorithms();
+  Napi::Array algos = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) algos.Set(static_cast<uint32_t>(i), names[i]);
+  o.Set("algorithms", algos);
+  Napi::Object kernels = Napi::Object::New(env);
+  kernels.Set("gemm", fastconv::gemm_config(isa).name);
+  kernels.Set("depthwise", fastconv::depthwise_config(isa).name);
+  o.Set("kernels", kernels);
+  return o;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw_type(env, "isa: expected one of 'avx512', 'avx2', 'neon', 'scalar', got " + describe(info[0]));
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  fastconv::Isa isa;
+  if (!fastconv::isa_from_name(name.c_str(), &isa))
+    throw_range(env, "isa: expected one of 'avx512', 'avx2', 'neon', 'scalar', got '" + name + "'");
+  if (!fastconv::isa_supported(isa))
+    throw_range(env, "isa: expected an ISA this CPU supports (at most '" +
+                         std::string(fastconv::isa_name(fastconv::best_isa())) + "'), got '" + name + "'");
+  fastconv::set_current_isa(isa);
+  return env.Undefined();
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw_type(env, "threads: expected an integer in [1, 256], got " + describe(info[0]));
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= 256) || std::floor(n) != n)
+    throw_range(env, "threads: expected an integer in [1, 256], got " + info[0].ToString().Utf8Value());
+  fastconv::set_num_threads(static_cast<int>(n));
+  return env.Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fastconv::get_num_threads());
+}
+
+void ReleaseScratch(void*) {
+  // Runs at environment teardown; the lock waits for a convolution still using the buffers.
+  std::lock_guard<std::mutex> lock(fastconv::ThreadPool::get().exec_mutex());
+  fastconv::release_all_scratch();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
+  exports.Set("conv2dAsync", Napi::Function::New(env, Conv2dAsync, "conv2dAsync"));
+  exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  napi_add_env_cleanup_hook(env, ReleaseScratch, nullptr);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fastconv, Init)

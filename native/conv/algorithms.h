@@ -1,0 +1,35 @@
+// One function per convolution algorithm, all with the same contract: the parameters are
+// validated, `out` has N*K*OH*OW elements and does not overlap the inputs, bias is null or has K
+// elements. Each returns "" on success or a sentence saying why it cannot run this problem.
+// The caller (conv.cc) holds the pool's execution lock, so scratch buffers are free to use.
+//
+// To add an algorithm: implement it in native/conv/<name>*.cc, declare it (and, if it only fits
+// some shapes, an AppliesFn) here and put both in the table in conv.cc.
+#pragma once
+
+#include <string>
+
+#include "conv/params.h"
+
+namespace fastconv {
+
+using ConvFn = std::string (*)(const ConvParams& p, const float* input, const float* weight,
+                               const float* bias, float* out);
+// "" when the algorithm can run p, else a sentence saying why not (for shape-limited algorithms).
+using AppliesFn = std::string (*)(const ConvParams& p);
+
+std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
+                        const float* bias, float* out);   // every shape (depthwise: SIMD kernel)
+std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
+                        const float* bias, float* out);   // every shape: implicit im2col + GEMM
+
+// Helpers shared by the algorithms above.
+std::string conv_depthwise(const ConvParams& p, const float* input, const float* weight,
+                           const float* bias, float* out);  // requires C / groups == 1
+std::string conv_direct_generic(const ConvParams& p, const float* input, const float* weight,
+                                const float* bias, float* out);
+
+// Threads worth using for `flops` of work: tiny problems lose more to waking threads than they gain.
+int threads_for(double flops);
+
+}  // namespace fastconv

@@ -1,0 +1,74 @@
+#include "conv/conv.h"
+
+#include <mutex>
+#include <new>
+
+#include "conv/algorithms.h"
+#include "threadpool.h"
+
+namespace fastconv {
+
+namespace {
+
+struct AlgorithmEntry {
+  const char* name;
+  ConvFn fn;            // null: not implemented on the native backend yet
+  AppliesFn applies;    // null: applies to every shape
+};
+
+// Indexed by ALGORITHM_CODE.
+constexpr AlgorithmEntry kAlgorithms[] = {
+    {"direct", conv_direct, nullptr},
+    {"im2col", conv_im2col, nullptr},
+    {"winograd", nullptr, nullptr},
+    {"fft", nullptr, nullptr},
+};
+
+constexpr int kAlgorithmCount = sizeof(kAlgorithms) / sizeof(kAlgorithms[0]);
+
+}  // namespace
+
+int threads_for(double flops) {
+  // Below ~2 MFLOP (well under 0.1 ms on one core) waking a thread costs more than it saves.
+  return flops < 2e6 ? 1 : ThreadPool::get().threads();
+}
+
+std::string algorithm_applies(const ConvParams& p, int code) {
+  if (code < 0 || code >= kAlgorithmCount) {
+    return "algo: expected an algorithm code in [0, " + std::to_string(kAlgorithmCount - 1) +
+           "], got " + std::to_string(code);
+  }
+  const AlgorithmEntry& a = kAlgorithms[code];
+  if (!a.fn) return std::string("algorithm '") + a.name + "' is not implemented on the native backend";
+  return a.applies ? a.applies(p) : "";
+}
+
+std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
+                     const float* bias, float* out) {
+  std::string why = algorithm_applies(p, code);
+  if (!why.empty()) return why;
+  const AlgorithmEntry& a = kAlgorithms[code];
+  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
+  try {
+    return a.fn(p, input, weight, bias, out);
+  } catch (const std::bad_alloc&) {
+    return std::string("out of memory while running algorithm '") + a.name + "'";
+  }
+}
+
+std::vector<std::string> implemented_algorithms() {
+  std::vector<std::string> names;
+  for (const auto& a : kAlgorithms)
+    if (a.fn) names.emplace_back(a.name);
+  return names;
+}
+
+int get_num_threads() { return ThreadPool::get().threads(); }
+
+void set_num_threads(int n) {
+  ThreadPool& pool = ThreadPool::get();
+  std::lock_guard<std::mutex> lock(pool.exec_mutex());
+  pool.set_threads(n);
+}
+
+}  // namespace fastconv

@@ -1,0 +1,105 @@
+#include "conv/params.h"
+
+#include <sstream>
+
+namespace fastconv {
+
+namespace {
+
+const char* const kNames[kParamCount] = {
+    "N", "C", "H", "W", "K", "R", "S", "groups", "strideH", "strideW", "dilationH", "dilationW",
+    "padTop", "padBottom", "padLeft", "padRight", "OH", "OW", "relu"};
+
+// Padding beyond this is meaningless (only zeros) and would let index arithmetic overflow.
+constexpr int kMaxPad = 1 << 24;
+
+std::string field_error(int i, const char* expected, int64_t actual) {
+  std::ostringstream s;
+  s << "params." << kNames[i] << ": expected " << expected << ", got " << actual;
+  return s.str();
+}
+
+std::string count_error(const char* what, int64_t a, int64_t b, int64_t c, int64_t d) {
+  std::ostringstream s;
+  s << what << ": expected at most " << kMaxElements << " elements, got " << a << "*" << b << "*" << c
+    << "*" << d;
+  return s.str();
+}
+
+int64_t expected_out(int64_t in, int64_t pad0, int64_t pad1, int64_t dil, int64_t k, int64_t stride) {
+  const int64_t span = in + pad0 + pad1 - dil * (k - 1) - 1;
+  if (span < 0) return 0;  // kernel larger than the padded input: floor of a negative quotient
+  return span / stride + 1;
+}
+
+}  // namespace
+
+std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
+  if (count != kParamCount) {
+    std::ostringstream s;
+    s << "params: expected an Int32Array of length " << kParamCount << ", got length " << count;
+    return s.str();
+  }
+  for (int i = 0; i < 12; ++i) {
+    if (raw[i] < 1) return field_error(i, "a positive integer", raw[i]);
+  }
+  for (int i = 12; i < 16; ++i) {
+    if (raw[i] < 0 || raw[i] > kMaxPad) return field_error(i, "an integer in [0, 16777216]", raw[i]);
+  }
+  for (int i = 16; i < 18; ++i) {
+    if (raw[i] < 1) return field_error(i, "a positive integer", raw[i]);
+  }
+  if (raw[18] != 0 && raw[18] != 1) return field_error(18, "0 or 1", raw[18]);
+
+  ConvParams q{raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9],
+               raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16], raw[17], raw[18] == 1};
+  if (q.C % q.groups != 0) {
+    std::ostringstream s;
+    s << "params.groups: expected a divisor of C = " << q.C << ", got " << q.groups;
+    return s.str();
+  }
+  if (q.K % q.groups != 0) {
+    std::ostringstream s;
+    s << "params.groups: expected a divisor of K = " << q.K << ", got " << q.groups;
+    return s.str();
+  }
+  const int64_t oh = expected_out(q.H, q.padTop, q.padBottom, q.dilationH, q.R, q.strideH);
+  const int64_t ow = expected_out(q.W, q.padLeft, q.padRight, q.dilationW, q.S, q.strideW);
+  if (oh < 1 || ow < 1) {
+    std::ostringstream s;
+    s << "params: the dilated kernel (" << (int64_t(q.dilationH) * (q.R - 1) + 1) << "x"
+      << (int64_t(q.dilationW) * (q.S - 1) + 1) << ") is larger than the padded input ("
+      << (int64_t(q.H) + q.padTop + q.padBottom) << "x" << (int64_t(q.W) + q.padLeft + q.padRight) << ")";
+    return s.str();
+  }
+  if (q.OH != oh) {
+    std::ostringstream s;
+    s << "params.OH: expected " << oh << " (PyTorch's output size formula), got " << q.OH;
+    return s.str();
+  }
+  if (q.OW != ow) {
+    std::ostringstream s;
+    s << "params.OW: expected " << ow << " (PyTorch's output size formula), got " << q.OW;
+    return s.str();
+  }
+  // Each product is formed in int64 from int32 factors, checked after every step so that no
+  // intermediate can overflow either.
+  auto checked = [](std::initializer_list<int64_t> factors, int64_t* out) {
+    int64_t acc = 1;
+    for (int64_t f : factors) {
+      acc *= f;
+      if (acc > kMaxElements) return false;
+    }
+    *out = acc;
+    return true;
+  };
+  int64_t n;
+  if (!checked({q.N, q.C, q.H, q.W}, &n)) return count_error("input", q.N, q.C, q.H, q.W);
+  if (!checked({q.K, q.C / q.groups, q.R, q.S}, &n))
+    return count_error("weight", q.K, q.C / q.groups, q.R, q.S);
+  if (!checked({q.N, q.K, q.OH, q.OW}, &n)) return count_error("output", q.N, q.K, q.OH, q.OW);
+  *p = q;
+  return "";
+}
+
+}  // namespace fastconv

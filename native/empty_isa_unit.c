@@ -1,0 +1,1 @@
+/* Placeholder so that an ISA library without kernels still links. */

@@ -1,0 +1,53 @@
+// Signatures of the per-ISA microkernels. Declarations only: this header is included by files
+// compiled with different ISA flags, so it must not define any function (see NOTES: ODR trap).
+#pragma once
+
+#include <cstdint>
+
+namespace fastconv {
+
+// Epilogue flags of a GEMM microkernel call.
+enum GemmFlags : int {
+  kGemmFirst = 1,  // overwrite C with acc + bias (else C += acc)
+  kGemmLast = 2,   // last k-block: apply ReLU if kGemmRelu
+  kGemmRelu = 4,
+  // Prefetch row k of the next B panel (at b + boff[k] + NR) for the rows k % 8 == phase, the
+  // phase in bits 8..10: the row tiles of one panel each fetch an eighth of the next panel.
+  kGemmPrefetchNext = 8,
+};
+constexpr int kGemmPrefetchPhaseShift = 8;
+
+// C[m x n] (op)= A[m x kc] * B[kc x n] on one MR x NR register tile.
+//   a: packed A micro-panel, a[k * MR + i]; rows >= m are zero padding.
+//   b, boff: row k of B starts at b + boff[k] (packed panels: boff[k] = k*NR; stride-1 convolutions
+//       read shifted rows of the padded input in place); all NR columns of a row are readable.
+//   c: C rows c[i * ldc + j]; only i < m, j < n are read or written.
+//   bias: per row (bias[i], i < m) or null; used only with kGemmFirst.
+using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* boff,
+                             float* c, int64_t ldc, int m, int n, const float* bias, int flags);
+
+// One output plane of a depthwise convolution for one channel, in phase space (conv/phases.h),
+// where every stride and dilation becomes a shifted window:
+//   out[oh*OW + ow] = bias + sum_t w[t] * in[oh*row_step + ow + tap_off[t]] (t < taps), then ReLU
+//   if relu. Every (oh, ow, t) index is readable; nothing else is read.
+using DepthwisePlaneKernel = void (*)(const float* in, int64_t row_step, const int64_t* tap_off,
+                                      const float* w, int taps, float* out, int OH, int OW,
+                                      float bias, bool relu);
+
+#define FASTCONV_DECLARE_GEMM(name)                                                            \
+  void name(int64_t kc, const float* a, const float* b, const int64_t* boff, float* c, int64_t ldc, \
+            int m, int n, const float* bias, int flags)
+#define FASTCONV_DECLARE_DEPTHWISE(name)                                                    \
+  void name(const float* in, int64_t row_step, const int64_t* tap_off, const float* w, int taps, \
+            float* out, int OH, int OW, float bias, bool relu)
+
+FASTCONV_DECLARE_GEMM(gemm_scalar_4x8);
+FASTCONV_DECLARE_DEPTHWISE(depthwise_scalar);
+#if defined(__x86_64__) || defined(__i386__)
+FASTCONV_DECLARE_GEMM(gemm_avx512_8x48);
+FASTCONV_DECLARE_GEMM(gemm_avx2_6x16);
+FASTCONV_DECLARE_DEPTHWISE(depthwise_avx512);
+FASTCONV_DECLARE_DEPTHWISE(depthwise_avx2);
+#endif
+
+}  // namespace fastconv

@@ -1,0 +1,54 @@
+// A persistent pool of std::threads. One convolution at a time owns it: callers (the JS thread and
+// any number of async workers) take exec_mutex() for the whole call, which also guards the scratch
+// buffers, so concurrent calls queue instead of racing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fastconv {
+
+class ThreadPool {
+ public:
+  using Task = std::function<void(int64_t task, int slot)>;
+
+  static ThreadPool& get();
+
+  std::mutex& exec_mutex() { return exec_mutex_; }
+  int threads() const { return threads_; }
+  // Both require exec_mutex() to be held.
+  void set_threads(int n);
+  // Runs fn(t, slot) for every t in [0, tasks) on at most max_threads threads (slot 0 is the
+  // caller, slots are < threads()). Tasks must not throw and must not call run() again.
+  void run(int64_t tasks, int max_threads, const Task& fn);
+
+ private:
+  ThreadPool();
+  void start(int n);
+  void stop();
+  void worker(int slot, uint64_t seen);
+
+  std::mutex exec_mutex_;
+  int threads_ = 1;
+
+  std::mutex m_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::vector<std::thread> workers_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  const Task* fn_ = nullptr;
+  int64_t tasks_ = 0;
+  int active_ = 0;
+  int pending_ = 0;
+  std::atomic<int64_t>* next_ = nullptr;
+};
+
+int default_thread_count();
+
+}  // namespace fastconv
