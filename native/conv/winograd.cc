@@ -1,0 +1,498 @@
+// Winograd convolution driver. Per (image, group, block of tiles): the input transform writes
+// V[xi][c][tile] (alpha^2 matrices, one per tuple element xi), alpha^2 tuple GEMMs
+// M[xi] = U[xi] (Kg x Cg, the transformed filter) * V[xi] (Cg x tiles) run on a register tile
+// along tiles, then the output transform reads M[xi][k][tile] and writes the NCHW output with
+// bias and ReLU fused. Tiles are numbered row-major over the image's tile grid; the transforms
+// vectorize across consecutive tiles of one tile row.
+//
+// Blocks of tiles are spread over the pool; when there are too few blocks for the threads (small
+// images), the output channels are split as well, each part redoing the (cheap) input transform.
+#include "conv/winograd.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "conv/algorithms.h"
+#include "cpu.h"
+#include "kernels/winograd_kernels.h"
+#include "threadpool.h"
+#include "workspace.h"
+
+namespace fastconv {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+struct Plan {
+  const WinogradKernels* kern;
+  const WinogradGemm* gk;  // register tile (wide or narrow)
+  int m;        // outputs per tile along W (and H in 2-D)
+  bool two_d;   // 3x3 kernel; else 1x3 (conv1d, or each row of a 1x3 2-D kernel)
+  int a;        // alpha = m + 2
+  int mh;       // outputs per tile along H
+  int64_t a2;   // tuple elements per tile
+  int64_t th, tw, tiles;  // tile grid of one image
+  int64_t G, Kg, Cg, Mpad, kc, nkb;
+};
+
+Plan make_plan(const ConvParams& p, int m, int gemm) {
+  Plan q;
+  q.kern = &winograd_kernels(current_isa());
+  q.gk = &q.kern->gemm[gemm];
+  q.m = m;
+  q.two_d = p.R == 3;
+  q.a = m + 2;
+  q.mh = q.two_d ? m : 1;
+  q.a2 = q.two_d ? int64_t(q.a) * q.a : q.a;
+  q.th = ceil_div(p.OH, q.mh);
+  q.tw = ceil_div(p.OW, m);
+  q.tiles = q.th * q.tw;
+  q.G = p.groups;
+  q.Kg = p.K / p.groups;
+  q.Cg = p.C / p.groups;
+  q.Mpad = ceil_div(q.Kg, q.gk->mr) * q.gk->mr;
+  q.kc = ceil_div(q.Cg, ceil_div(q.Cg, q.gk->kc));  // equal k-blocks, none nearly empty
+  q.nkb = ceil_div(q.Cg, q.kc);
+  return q;
+}
+
+// Transforms the filters of one mr-row panel (rows ip*mr.., all channels) into U, the tuple
+// GEMMs' A operand: for group g and tuple element xi, k-blocks of kc channels, each a run of
+// mr-row panels stored [c][i].
+void transform_panel(const Plan& q, const float* weight, int64_t g, int64_t ip, float* u) {
+  const WinogradFilterFn fn = q.gk->filter[q.m == 4][q.two_d];
+  const int64_t mr = q.gk->mr, taps = q.two_d ? 9 : 3;
+  const int rows = int(std::min<int64_t>(mr, q.Kg - ip * mr));
+  const float* w = weight + (g * q.Kg + ip * mr) * q.Cg * taps;
+  for (int64_t c = 0; c < q.Cg; ++c) {
+    const int64_t k0 = c / q.kc * q.kc, kcb = std::min(q.kc, q.Cg - k0);
+    fn(w + c * taps, q.Cg * taps, rows,
+       u + g * q.a2 * q.Mpad * q.Cg + k0 * q.Mpad + ip * mr * kcb + (c - k0) * mr, q.Mpad * q.Cg);
+  }
+}
+
+// Per-slot scratch of the tasks (the shared workspace enum has no Winograd entries).
+std::vector<std::unique_ptr<Buffer>>& slot_buffers() {
+  static std::vector<std::unique_ptr<Buffer>> b;
+  return b;
+}
+float* slot_scratch(int slot, int which, size_t floats) {
+  auto& b = slot_buffers();
+  const size_t i = size_t(slot) * 2 + which;
+  while (b.size() <= i) b.push_back(std::make_unique<Buffer>());
+  return b[i]->grow(floats);
+}
+
+int env_int(const char* name, int dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : dflt;
+}
+
+// dst[j * ds] = src[j * ss]; stride 2 (dilation 2, the common case) gets a loop the compiler
+// vectorizes with shuffles.
+void strided_copy(const float* src, int ss, float* dst, int ds, int64_t n) {
+  if (ss == 2 && ds == 1) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[2 * j];
+  } else if (ss == 1 && ds == 2) {
+    for (int64_t j = 0; j < n; ++j) dst[2 * j] = src[j];
+  } else {
+    for (int64_t j = 0; j < n; ++j) dst[j * ds] = src[j * ss];
+  }
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Dilation along H only matters for 3x3 kernels (a 1x3 kernel has one row).
+int dil_h(const ConvParams& p) { return p.R == 1 ? 1 : p.dilationH; }
+bool dilated(const ConvParams& p) { return dil_h(p) > 1 || p.dilationW > 1; }
+
+// A dilated convolution splits into dh x dw independent dense ones: the outputs of phase (a, b),
+// rows a + dh*i and columns b + dw*j, only read input rows ry + dh*i' and columns rx + dw*j'
+// (one residue class each), with the filter's taps adjacent in that sub-grid.
+struct Phase {
+  ConvParams sub;  // the dense stride-1 problem on the sub-grids
+  int ry, rx;      // input residues: sub input (i', j') = input (ry + dh*i', rx + dw*j')
+  bool empty;
+};
+
+void make_phase(const ConvParams& p, int a, int b, Phase* ph) {
+  const int dh = dil_h(p), dw = p.dilationW;
+  ConvParams s = p;
+  s.dilationH = s.dilationW = 1;
+  s.OH = int(ceil_div(p.OH - a, dh));
+  s.OW = int(ceil_div(p.OW - b, dw));
+  const int64_t qy = floor_div(int64_t(a) - p.padTop, dh), qx = floor_div(int64_t(b) - p.padLeft, dw);
+  ph->ry = int(a - p.padTop - dh * qy);
+  ph->rx = int(b - p.padLeft - dw * qx);
+  s.H = std::max<int>(0, int(ceil_div(p.H - ph->ry, dh)));
+  s.W = std::max<int>(0, int(ceil_div(p.W - ph->rx, dw)));
+  s.padTop = int(-qy);  // >= 0: a < dh
+  s.padLeft = int(-qx);
+  // Zero rows/columns read past the sub-grid (f4_accurate checks them; the kernels need not).
+  s.padBottom = std::max(0, (s.OH - 1) * s.strideH + s.R - s.padTop - s.H);
+  s.padRight = std::max(0, s.OW + 2 - s.padLeft - s.W);
+  ph->empty = s.OH <= 0 || s.OW <= 0;
+  ph->sub = s;
+}
+
+}  // namespace
+
+std::string winograd_unsupported(const ConvParams& p) {
+  const bool k3x3 = p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1;
+  const bool k1x3 = p.R == 1 && p.S == 3 && p.strideW == 1;
+  if (k3x3 || k1x3) return "";
+  return "winograd needs a 3x3 kernel with stride 1 (or a 1x3 / conv1d kernel of 3 with stride 1 "
+         "along W); got " +
+         std::to_string(p.R) + "x" + std::to_string(p.S) + " stride " + std::to_string(p.strideH) +
+         "x" + std::to_string(p.strideW);
+}
+
+namespace {
+
+struct Choice {
+  int m;     // output tile size
+  int gemm;  // register tile: index into WinogradKernels::gemm
+};
+
+// Padding of 2 or more leaves outputs that see a single row or column of their 3x3 taps: S is
+// then a third of a full output's, but the tile's rounding noise is not, and F(4x4) measured up
+// to 1.6e-4 * S there (C = 1), over the 1e-4 budget; F(2x2) stays near 5e-6.
+bool f4_accurate(const ConvParams& p) {
+  const bool rows_ok = p.R == 1 || (p.padTop < 2 && p.padBottom < 2);
+  return rows_ok && p.padLeft < 2 && p.padRight < 2;
+}
+
+// The variant with the least tuple-GEMM work: alpha^2 products per tile, with tiles rounded up
+// to whole register-tile columns and channels to whole rows. F(4x4) does 2.25x fewer products per
+// output than F(2x2) but wastes more on partial tiles; the narrow register tile wastes fewer
+// columns when an image has few tiles (14x14 under F(4x4): 16 tiles, half of a 32-column tile).
+// FASTCONV_WINOGRAD_TILE=2|4 and FASTCONV_WINOGRAD_GEMM=0|1 force a choice (F(4x4) only where
+// f4_accurate allows it).
+Choice choose_dense(const ConvParams& p, bool allow_f4) {
+  const int forced_m = env_int("FASTCONV_WINOGRAD_TILE", 0);
+  const int forced_gemm = env_int("FASTCONV_WINOGRAD_GEMM", -1);
+  Choice best{2, 0};
+  double best_cost = 1e300;
+  for (int m : {4, 2}) {
+    if (m == 4 && !allow_f4) continue;
+    if ((forced_m == 2 || forced_m == 4) && m != forced_m && allow_f4) continue;
+    for (int v = 0; v < 2; ++v) {
+      if ((forced_gemm == 0 || forced_gemm == 1) && v != forced_gemm) continue;
+      const Plan q = make_plan(p, m, v);
+      // The narrow tile needs a broadcast per FMA (vs one per two): measured ~10% slower per FMA.
+      const double speed = v == 0 ? 1.0 : 0.9;
+      const double cost = double(q.a2 * ceil_div(q.tiles, q.gk->nr) * q.gk->nr * q.Mpad) / speed;
+      if (cost < best_cost * 0.999) best_cost = cost, best = Choice{m, v};
+    }
+  }
+  return best;
+}
+
+Choice choose(const ConvParams& p) {
+  if (!dilated(p)) return choose_dense(p, f4_accurate(p));
+  // Every phase shares one transformed filter, so one choice: that of phase (0, 0), the largest,
+  // with F(4x4) only if every phase allows it.
+  bool allow_f4 = true;
+  for (int a = 0; a < dil_h(p); ++a)
+    for (int b = 0; b < p.dilationW; ++b) {
+      Phase ph;
+      make_phase(p, a, b, &ph);
+      if (!ph.empty && !f4_accurate(ph.sub)) allow_f4 = false;
+    }
+  Phase ph;
+  make_phase(p, 0, 0, &ph);
+  return choose_dense(ph.sub, allow_f4);
+}
+
+Plan plan_for(const ConvParams& p) {
+  const Choice c = choose(p);
+  return make_plan(p, c.m, c.gemm);
+}
+
+}  // namespace
+
+int winograd_tile(const ConvParams& p) { return choose(p).m; }
+
+int winograd_filter_layout(const ConvParams& p) {
+  const Choice c = choose(p);
+  return static_cast<int>(current_isa()) * 100 + c.m * 10 + c.gemm;
+}
+
+int64_t winograd_filter_floats(const ConvParams& p) {
+  const Plan q = plan_for(p);
+  return q.G * q.a2 * q.Mpad * q.Cg;
+}
+
+std::string winograd_transform_filter(const ConvParams& p, const float* weight, float* u) {
+  const std::string why = winograd_unsupported(p);
+  if (!why.empty()) return why;
+  const Plan q = plan_for(p);
+  const int64_t panels = q.Mpad / q.gk->mr;
+  ThreadPool& pool = ThreadPool::get();
+  const int threads = std::min(threads_for(double(q.G * q.Kg * q.Cg * q.a2 * 20)), pool.threads());
+  pool.run(q.G * panels, threads, [&](int64_t t, int) {
+    transform_panel(q, weight, t / panels, t % panels, u);
+  });
+  return "";
+}
+
+namespace {
+
+// Outputs whose taps all fall in the zero padding are exactly the bias, but a Winograd tile mixes
+// them with neighbours that see data and leaves rounding noise of the neighbours' size. Restore
+// them (their S = |bias| leaves no room for any noise); only rows/columns at the edges qualify.
+void fix_padding_only_outputs(const ConvParams& p, const float* bias, float* out) {
+  const int taps_h = p.R;  // dilation 1 here: taps oy*sh - pt + r, r < R
+  auto row_empty = [&](int oy) {
+    const int y = oy * p.strideH - p.padTop;
+    return y + taps_h - 1 < 0 || y >= p.H;
+  };
+  auto col_empty = [&](int ox) {
+    const int x = ox - p.padLeft;
+    return x + p.S - 1 < 0 || x >= p.W;
+  };
+  std::vector<int> rows, cols;
+  for (int oy = 0; oy < p.OH; ++oy)
+    if (row_empty(oy)) rows.push_back(oy);
+  for (int ox = 0; ox < p.OW; ++ox)
+    if (col_empty(ox)) cols.push_back(ox);
+  if (rows.empty() && cols.empty()) return;
+  for (int64_t plane = 0; plane < int64_t(p.N) * p.K; ++plane) {
+    float v = bias ? bias[plane % p.K] : 0.0f;
+    if (p.relu && v < 0.0f) v = 0.0f;
+    float* y = out + plane * p.OH * p.OW;
+    for (int oy : rows) std::fill(y + int64_t(oy) * p.OW, y + int64_t(oy + 1) * p.OW, v);
+    for (int oy = 0; oy < p.OH; ++oy)
+      for (int ox : cols) y[int64_t(oy) * p.OW + ox] = v;
+  }
+}
+
+// A dense (dilation 1) problem.
+void run_dense(const ConvParams& p, Choice c, const float* input, const float* u,
+               const float* bias, float* out) {
+  const Plan q = make_plan(p, c.m, c.gemm);
+  const WinogradKernels& kern = *q.kern;
+  const WinogradInputFn input_tiles = kern.input[q.m == 4][q.two_d];
+  const WinogradOutputFn output_tiles = kern.output[q.m == 4][q.two_d];
+  const int64_t mr = q.gk->mr, nr = q.gk->nr, kpanels = q.Mpad / mr;
+  const int64_t HW = int64_t(p.H) * p.W, OHW = int64_t(p.OH) * p.OW;
+
+  ThreadPool& pool = ThreadPool::get();
+  const int threads = std::min(threads_for(double(p.flops())), pool.threads());
+
+  // Tiles per block: as many register-tile columns as keep V and M of a block within the budget
+  // (they are written once and read once; the filter streams through once per block), equalized.
+  const int64_t panels = ceil_div(q.tiles, nr);
+  const int64_t budget = int64_t(env_int("FASTCONV_WINOGRAD_BLOCK_KB", 512)) << 10;
+  const int64_t panel_bytes = q.a2 * (q.Cg + q.Mpad) * nr * int64_t(sizeof(float));
+  int64_t per_block = std::clamp<int64_t>(budget / panel_bytes, 1, panels);
+  const int64_t blocks = ceil_div(panels, per_block);
+  per_block = ceil_div(panels, blocks);
+  const int64_t ldv = per_block * nr;  // columns of V and M (tiles of one block, padded)
+  // Matrices of consecutive xi start a cache line apart modulo 4 KiB: the transforms touch all
+  // alpha^2 of them at once, and power-of-two strides would map them to one L1 set.
+  const int64_t v_stride = q.Cg * ldv + 16, m_stride = q.Mpad * ldv + 16;
+  const int64_t base_tasks = int64_t(p.N) * q.G * blocks;
+
+  // Split output channels when that shortens the slowest thread's work, found by replaying the
+  // pool's dynamic schedule (tasks in order, each to the first free thread) with task costs in
+  // units of one k-panel x block of tuple GEMMs; each part also pays ~half a unit of input
+  // transform. Parts are uneven when kpanels is not a multiple of the part count.
+  auto makespan = [&](int64_t kp) {
+    const int64_t per = ceil_div(kpanels, kp);
+    std::vector<double> free_at(size_t(threads), 0.0);
+    for (int64_t t = 0; t < base_tasks * kp; ++t) {
+      const int64_t part = t % kp;
+      const double cost = double(std::max<int64_t>(0, std::min(kpanels, (part + 1) * per) - part * per)) + 0.5;
+      *std::min_element(free_at.begin(), free_at.end()) += cost;
+    }
+    return *std::max_element(free_at.begin(), free_at.end());
+  };
+  int64_t kparts = 1;
+  double best = makespan(1);
+  for (int64_t kp = 2; threads > 1 && base_tasks < 64 * threads && kp <= std::min<int64_t>(kpanels, 4); ++kp) {
+    const double span = makespan(kp);
+    if (span < best * 0.97) best = span, kparts = kp;
+  }
+  const int64_t kpp = ceil_div(kpanels, kparts);
+  const int64_t tasks = base_tasks * kparts;
+
+  for (int slot = 0; slot < threads; ++slot) {
+    slot_scratch(slot, 0, size_t(q.a2 * v_stride));
+    slot_scratch(slot, 1, size_t(q.a2 * m_stride));
+  }
+
+  auto task = [&](int64_t t, int slot) {
+    const int64_t kp = t % kparts, rest = t / kparts;
+    const int64_t jb = rest % blocks, g = (rest / blocks) % q.G, n = rest / (blocks * q.G);
+    const int64_t t0 = jb * ldv, tn = std::min(ldv, q.tiles - t0);
+    const int64_t ip0 = kp * kpp, ip1 = std::min(kpanels, ip0 + kpp);
+    if (tn <= 0 || ip0 >= ip1) return;
+    float* v = slot_scratch(slot, 0, size_t(q.a2 * v_stride));
+    float* mb = slot_scratch(slot, 1, size_t(q.a2 * m_stride));
+
+    // Runs of consecutive tiles within one tile row: fn(column j in the block, ty, tx, count).
+    auto for_each_run = [&](auto&& fn) {
+      for (int64_t j = 0; j < tn;) {
+        const int64_t lin = t0 + j, ty = lin / q.tw, tx = lin % q.tw;
+        const int64_t cnt = std::min(q.tw - tx, tn - j);
+        fn(j, ty, tx, cnt);
+        j += cnt;
+      }
+    };
+
+    const float* x = input + (n * p.C + g * q.Cg) * HW;
+    for_each_run([&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
+      const int64_t y0 = q.two_d ? ty * q.m - p.padTop : ty * p.strideH - p.padTop;
+      input_tiles(x, HW, int(q.Cg), p.H, p.W, int(y0), int(tx * q.m - p.padLeft), int(cnt), v + j,
+                  ldv, v_stride);
+    });
+
+    const int64_t npan = ceil_div(tn, nr);
+    for (int64_t xi = 0; xi < q.a2; ++xi) {
+      const float* u_xi = u + (g * q.a2 + xi) * q.Mpad * q.Cg;
+      const float* v_xi = v + xi * v_stride;
+      float* m_xi = mb + xi * m_stride;
+      for (int64_t kb = 0; kb < q.nkb; ++kb) {
+        const int64_t k0 = kb * q.kc, kcb = std::min(q.kc, q.Cg - k0);
+        const float* a_blk = u_xi + k0 * q.Mpad;
+        for (int64_t jp = 0; jp < npan; ++jp) {
+          const int nv = int(std::min(nr, tn - jp * nr));
+          for (int64_t ip = ip0; ip < ip1; ++ip) {
+            const int64_t i0 = ip * mr;
+            q.gk->fn(kcb, a_blk + i0 * kcb, v_xi + k0 * ldv + jp * nr, ldv, m_xi + i0 * ldv + jp * nr,
+                      ldv, int(std::min(mr, q.Kg - i0)), nv, kb > 0);
+          }
+        }
+      }
+    }
+
+    const int64_t k_lo = ip0 * mr, k_hi = std::min(q.Kg, ip1 * mr);
+    float* y = out + (n * p.K + g * q.Kg + k_lo) * OHW;
+    const float* bg = bias ? bias + g * q.Kg + k_lo : nullptr;
+    for_each_run([&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
+      const int64_t oy = ty * q.mh;
+      output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.relu, y + oy * p.OW,
+                   OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m), int(cnt));
+    });
+  };
+  pool.run(tasks, threads, task);
+  fix_padding_only_outputs(p, bias, out);
+}
+
+}  // namespace
+
+std::string conv_winograd_transformed(const ConvParams& p, const float* input, const float* u,
+                                      const float* bias, float* out) {
+  const std::string why = winograd_unsupported(p);
+  if (!why.empty()) return why;
+  const Choice c = choose(p);
+  if (!dilated(p)) {
+    run_dense(p, c, input, u, bias, out);
+    return "";
+  }
+  // Polyphase: split the input into its dh x dw sub-grids in one pass, run every phase dense,
+  // interleave the phases' outputs in one pass. Phase (a, b) reads sub-grid (ry, rx), a bijection.
+  static Buffer sub_in, sub_out;  // guarded by the execution lock like every scratch buffer
+  const int dh = dil_h(p), dw = p.dilationW;
+  std::vector<Phase> phases(size_t(dh) * dw);
+  std::vector<int64_t> in_off(phases.size()), out_off(phases.size());  // by residue / by phase
+  int64_t in_total = 0, out_total = 0;
+  for (int a = 0; a < dh; ++a)
+    for (int b = 0; b < dw; ++b) {
+      Phase& ph = phases[size_t(a) * dw + b];
+      make_phase(p, a, b, &ph);
+      in_off[size_t(ph.ry) * dw + ph.rx] = in_total;
+      in_total += ph.sub.input_size();
+      out_off[size_t(a) * dw + b] = out_total;
+      out_total += ph.empty ? 0 : ph.sub.output_size();
+    }
+  float* x = sub_in.grow(size_t(std::max<int64_t>(1, in_total)));
+  float* y = sub_out.grow(size_t(std::max<int64_t>(1, out_total)));
+  // Sub-grid sizes depend only on the residue.
+  auto sub_h = [&](int r) { return ceil_div(p.H - r, dh); };
+  auto sub_w = [&](int r) { return ceil_div(p.W - r, dw); };
+  auto sub_oh = [&](int a) { return ceil_div(p.OH - a, dh); };
+  auto sub_ow = [&](int b) { return ceil_div(p.OW - b, dw); };
+
+  ThreadPool& pool = ThreadPool::get();
+  const int threads = std::min(threads_for(double(p.input_size() + p.output_size()) * 4), pool.threads());
+  pool.run(int64_t(p.N) * p.C, threads, [&](int64_t plane, int) {
+    for (int i = 0; i < p.H; ++i) {
+      const float* row = input + (plane * p.H + i) * p.W;
+      const int ry = i % dh;
+      for (int rx = 0; rx < dw; ++rx) {
+        const int64_t sw = sub_w(rx);
+        float* dst = x + in_off[size_t(ry) * dw + rx] + (plane * sub_h(ry) + i / dh) * sw;
+        strided_copy(row + rx, dw, dst, 1, sw);
+      }
+    }
+  });
+  for (size_t ph = 0; ph < phases.size(); ++ph) {
+    if (phases[ph].empty) continue;
+    run_dense(phases[ph].sub, c,
+              x + in_off[size_t(phases[ph].ry) * dw + phases[ph].rx], u, bias, y + out_off[ph]);
+  }
+  pool.run(int64_t(p.N) * p.K, threads, [&](int64_t plane, int) {
+    for (int oy = 0; oy < p.OH; ++oy) {
+      float* row = out + (plane * p.OH + oy) * p.OW;
+      const int a = oy % dh;
+      for (int b = 0; b < dw && b < p.OW; ++b) {
+        const int64_t sw = sub_ow(b);
+        const float* src = y + out_off[size_t(a) * dw + b] + (plane * sub_oh(a) + oy / dh) * sw;
+        strided_copy(src, 1, row + b, dw, sw);
+      }
+    }
+  });
+  return "";
+}
+
+namespace {
+
+// The last transformed filter and a copy of the weights it came from. Transforming costs about
+// as much as the convolution itself on small images with many channels (U is 4x the weights), and
+// callers often repeat a convolution with the same weights; comparing the weights (one read of
+// each copy) is what makes reuse safe even if the caller changed them in place.
+struct FilterCache {
+  std::vector<float> weight;
+  int K = 0, C = 0, groups = 0, R = 0, S = 0;
+  Isa isa = Isa::kScalar;
+  Choice choice{0, 0};
+  Buffer u;
+};
+
+bool cache_matches(const FilterCache& fc, const ConvParams& p, const float* weight, Choice c) {
+  return fc.K == p.K && fc.C == p.C && fc.groups == p.groups && fc.R == p.R && fc.S == p.S &&
+         fc.isa == current_isa() && fc.choice.m == c.m && fc.choice.gemm == c.gemm &&
+         int64_t(fc.weight.size()) == p.weight_size() &&
+         std::memcmp(fc.weight.data(), weight, fc.weight.size() * sizeof(float)) == 0;  // bitwise
+}
+
+}  // namespace
+
+std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
+                          const float* bias, float* out) {
+  const std::string why = winograd_unsupported(p);
+  if (!why.empty()) return why;
+  static FilterCache fc;  // guarded by the execution lock like every scratch buffer
+  const Choice c = choose(p);
+  const bool hit = cache_matches(fc, p, weight, c);
+  if (!hit) fc.K = 0;  // invalid until the transform below completes (grow may throw)
+  // A hit asks for the size stored with it, so grow() keeps the buffer and its contents.
+  float* u = fc.u.grow(size_t(winograd_filter_floats(p)));
+  if (!hit) {
+    const std::string err = winograd_transform_filter(p, weight, u);
+    if (!err.empty()) return err;
+    fc.weight.assign(weight, weight + p.weight_size());
+    fc.K = p.K, fc.C = p.C, fc.groups = p.groups, fc.R = p.R, fc.S = p.S;
+    fc.isa = current_isa();
+    fc.choice = c;
+  }
+  return conv_winograd_transformed(p, input, u, bias, out);
+}
+
+}  // namespace fastconv
