@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "conv/conv.h"
+#include "conv/fft.h"
 #include "conv/params.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
@@ -284,6 +285,7 @@ void ReleaseScratch(void*) {
   // Runs at environment teardown; the lock waits for a convolution still using the buffers.
   std::lock_guard<std::mutex> lock(fastconv::ThreadPool::get().exec_mutex());
   fastconv::release_all_scratch();
+  fastconv::fft_release_buffers();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -23,6 +23,13 @@ std::string conv_direct(const ConvParams& p, const float* input, const float* we
 std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
                         const float* bias, float* out);   // every shape: implicit im2col + GEMM
 
+std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
+                          const float* bias, float* out);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
+std::string winograd_unsupported(const ConvParams& p);
+std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
+                     const float* bias, float* out);       // stride 1, tiled FFT (conv/fft.h)
+std::string fft_applies(const ConvParams& p);
+
 // Helpers shared by the algorithms above.
 std::string conv_depthwise(const ConvParams& p, const float* input, const float* weight,
                            const float* bias, float* out);  // requires C / groups == 1

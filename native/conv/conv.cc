@@ -1,9 +1,13 @@
 #include "conv/conv.h"
 
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <new>
 
 #include "conv/algorithms.h"
+#include "conv/fft.h"
+#include "conv/winograd.h"
 #include "threadpool.h"
 
 namespace fastconv {
@@ -20,10 +24,21 @@ struct AlgorithmEntry {
 constexpr AlgorithmEntry kAlgorithms[] = {
     {"direct", conv_direct, nullptr},
     {"im2col", conv_im2col, nullptr},
-    {"winograd", nullptr, nullptr},
-    {"fft", nullptr, nullptr},
+    {"winograd", conv_winograd, winograd_unsupported},
+    {"fft", conv_fft, fft_applies},
 };
+constexpr int kIm2col = 1, kWinograd = 2;
 
+// Exponent all ones: NaN or +-Inf. An integer test vectorizes without any ISA flags.
+bool all_finite(const float* x, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return !bad;
+}
 constexpr int kAlgorithmCount = sizeof(kAlgorithms) / sizeof(kAlgorithms[0]);
 
 }  // namespace
@@ -47,6 +62,12 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
                      const float* bias, float* out) {
   std::string why = algorithm_applies(p, code);
   if (!why.empty()) return why;
+  // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
+  // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
+  if (code == kWinograd && !(all_finite(input, p.input_size()) && all_finite(weight, p.weight_size()) &&
+                             (!bias || all_finite(bias, p.K)))) {
+    code = kIm2col;
+  }
   const AlgorithmEntry& a = kAlgorithms[code];
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   try {

@@ -1,0 +1,163 @@
+// The native backend: an adapter over the C++ Node-API addon built from native/ into
+// build/Release/fastconv.node. Loading never throws: a missing or broken addon becomes { error }.
+// The addon re-validates every argument itself; this layer only packs parameters.
+
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ALGORITHM_CODE, packParams } from './types.js';
+import type { Algorithm, Backend, ConvParams } from './types.js';
+
+export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
+
+export interface NativeInfo {
+  isa: NativeIsa;
+  cpu: { avx512: boolean; avx2: boolean; fma: boolean; neon: boolean };
+  threads: number;
+  algorithms: Algorithm[];
+  /** Microkernels in use at the current ISA, e.g. { gemm: 'gemm_avx512_8x48', depthwise: ... }. */
+  kernels: Record<string, string>;
+}
+
+interface Addon {
+  conv2d(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
+         bias: Float32Array | null, out: Float32Array): void;
+  conv2dAsync(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
+              bias: Float32Array | null, out: Float32Array): Promise<void>;
+  /** null when the algorithm can run this problem on the addon, else why not. */
+  supports(params: Int32Array, algo: number): string | null;
+  info(): NativeInfo;
+  setIsa(isa: string): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+}
+
+let loaded: { addon: Addon } | { error: string } | undefined;
+let info: NativeInfo | undefined;
+let refreshInfo = () => {};
+
+/** The directory of the package.json named "fastconv" above this file (src/ or dist/src/). */
+function packageRoot(): string | null {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    try {
+      if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'fastconv') return dir;
+    } catch {
+      // unreadable package.json: keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+function loadAddon(): { addon: Addon } | { error: string } {
+  if (loaded) return loaded;
+  try {
+    const root = packageRoot();
+    if (!root) return (loaded = { error: 'package root (package.json named "fastconv") not found' });
+    const file = path.join(root, 'build', 'Release', 'fastconv.node');
+    if (!fs.existsSync(file)) {
+      return (loaded = { error: `native addon not built (${path.relative(root, file)} is missing; run npm run build:native)` });
+    }
+    const addon = createRequire(import.meta.url)(file) as Addon;
+    addon.info(); // a library that loads but cannot answer is as good as missing
+    loaded = { addon };
+  } catch (e) {
+    loaded = { error: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+  return loaded;
+}
+
+function requireAddon(): Addon {
+  const a = loadAddon();
+  if ('error' in a) throw new Error(`fastconv native backend unavailable: ${a.error}`);
+  return a.addon;
+}
+
+export function loadNativeBackend(): { backend: Backend } | { error: string } {
+  const a = loadAddon();
+  if ('error' in a) return a;
+  const addon = a.addon;
+  // info() builds a fresh object in C++; the per-call path reads this copy, refreshed when the ISA changes.
+  refreshInfo = () => { info = addon.info(); };
+  refreshInfo();
+  const implemented = (): readonly Algorithm[] => info!.algorithms;
+
+  function supports(p: ConvParams, algo: Algorithm): string | null {
+    const have = implemented();
+    if (!have.includes(algo)) {
+      return `the '${algo}' algorithm is not implemented on the native backend yet (available: ${have.join(', ')})`;
+    }
+    // Shape limits (e.g. Winograd: 3x3 only) live in the addon next to the algorithm.
+    return addon.supports(packParams(p), ALGORITHM_CODE[algo]);
+  }
+
+  // Crossovers measured on Zen 5 (AVX-512), filters transformed per call: see native/README.md.
+  function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
+    const Cg = p.C / p.groups;
+    if (Cg === 1 && p.groups > 1) {
+      return { algorithm: 'direct', reason: 'one input channel per group (depthwise): direct SIMD kernel along output rows' };
+    }
+    const can = (a: Algorithm) => implemented().includes(a) && addon.supports(packParams(p), ALGORITHM_CODE[a]) === null;
+    if (Cg >= 4 && can('winograd')) {
+      return { algorithm: 'winograd', reason: '3-tap kernel at stride 1 with >= 4 channels per group: Winograd does 2.25-4x fewer multiplies than GEMM' };
+    }
+    if (can('fft') && fftWins(p, Cg)) {
+      return { algorithm: 'fft', reason: `large kernel (${p.R}x${p.S}) at stride 1: tiled FFT beats GEMM from this size on` };
+    }
+    if (Cg === 1) {
+      return { algorithm: 'direct', reason: 'a single input channel: the direct kernel (channel multiplier K) skips GEMM packing' };
+    }
+    return { algorithm: 'im2col', reason: `implicit im2col + packed GEMM (${info!.kernels.gemm})` };
+  }
+
+  const backend: Backend = {
+    name: 'native',
+    get isa() { return info!.isa; },
+    get threads() { return addon.getNumThreads(); },
+    get algorithms() { return implemented(); },
+    supports,
+    choose,
+    conv2d(p, input, weight, bias, out, algo) {
+      addon.conv2d(packParams(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+    },
+    conv2dAsync(p, input, weight, bias, out, algo) {
+      try {
+        return addon.conv2dAsync(packParams(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
+  return { backend };
+}
+
+/** Where the tiled FFT beat im2col in the crossover sweep (stride 1, filters transformed per call). */
+function fftWins(p: ConvParams, Cg: number): boolean {
+  const taps = p.R * p.S, pixels = p.OH * p.OW;
+  if (p.H === 1 && p.R === 1) {
+    const minTaps = Cg >= 16 ? 9 : Cg <= 2 ? 127 : 33;
+    return p.S >= minTaps;
+  }
+  return (taps >= 25 && pixels >= 3000) || (taps >= 49 && pixels >= 700) || (taps >= 121 && pixels >= 190);
+}
+
+/** CPU features, ISA in use, threads and algorithms of the addon (throws if it is not loaded). */
+export function nativeInfo(): NativeInfo {
+  return requireAddon().info();
+}
+
+/** Forces the native ISA ('avx512' | 'avx2' | 'neon' | 'scalar'); only the CPU's own or a lower one. */
+export function setNativeIsa(isa: string): void {
+  requireAddon().setIsa(isa);
+  refreshInfo();
+}
+
+/** Threads the addon splits one convolution across. No-op when the addon is not loaded. */
+export function setNativeThreads(n: number): void {
+  const a = loadAddon();
+  if ('addon' in a) a.addon.setNumThreads(n);
+}
