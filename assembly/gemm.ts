@@ -1,0 +1,196 @@
+// Convolution as GEMM per (image, group): out[Kg][P] = W[Kg][Cg*R*S] x B[Cg*R*S][P] + bias, with
+// P = OH*OW output pixels. Two ways to feed B to the 4x8 microkernel:
+//
+// - indirect (strideW = 1, not pointwise, rows of whole strips or wide; bMode()): the group's input
+//   is copied once into zero-bordered planes (pad.ts), where row q = (c, r, s) of an 8-pixel strip
+//   is 8 consecutive floats at a fixed offset from the strip's first tap, so the kernel reads B in
+//   place through a table of kdim offsets: no packing pass. Each output row is cut into 8-pixel
+//   strips; a row's last partial strip runs as an edge tile.
+// - packed (the rest): BLIS order, P in NC-column panels and depth in KC slices; each panel is packed
+//   once (im2col.ts; pointwise layers copy plain input rows) into 8-column strips.
+//
+// In both, one B strip (KC x 8 floats, 8 KiB) stays in L1 while every 4-row sliver of packed A
+// streams past it from L2 (the A slice is Kg x KC x 4 bytes, 256 KiB at Kg = 256).
+// Measured (best of interleaved runs): indirect vs packed L9 32 vs 22 GFLOP/s (each B element serves
+// only 16 rows, so packing dominated), L12 18.7 vs 11.7, L2 31.7 vs 29.2, L6/L8 even, L3 25.2 vs 26.8.
+
+import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
+import { packPanel, packPointwise, isPointwise } from './im2col';
+import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
+import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW, relu } from './params';
+
+export const KC = 256;
+export const NC = 512;
+
+// Edge tiles (fewer than 4 rows or 8 columns) run the full kernel on this scratch tile.
+const TILE: usize = memory.data(MR * NR * 4, 64);
+
+function depth(): i32 { return Cg * R * S; }
+function packedAFloats(): i64 { return <i64>((Kg + MR - 1) / MR) * MR * <i64>depth(); }
+
+// How B reaches the kernel (see the top of this file).
+const B_PACKED = 0;
+const B_PADDED = 1; // indirect, from zero-bordered copies of the input planes
+
+/**
+ * Padded indirect B needs stride 1 along rows (strips are contiguous). Narrow rows that are not whole
+ * strips waste up to 7/8 of a tile per row: measured on L3 (OW 14) the packed path is ~6 % faster.
+ * Pointwise layers pack plain rows (packPointwise): reading them in place through offsets, rows
+ * H*W*4 bytes apart, measured 20-25 % slower on L4 whatever the depth slice (64, 128, 256).
+ */
+function bMode(): i32 {
+  if (!isPointwise() && strideW == 1 && (OW % NR == 0 || OW >= 4 * NR)) return B_PADDED;
+  return B_PACKED;
+}
+
+/** Floats of workspace: packed weights of one group, then the B panel, or padded planes + offsets. */
+export function gemmWorkspaceFloats(): i64 {
+  const mode = bMode();
+  if (mode == B_PADDED) {
+    return packedAFloats() + <i64>Cg * <i64>paddedHeight() * <i64>paddedWidth() + <i64>depth();
+  }
+  const pixels = <i64>OH * <i64>OW;
+  const nc = pixels < NC ? pixels : <i64>NC;
+  const kc = depth() < KC ? depth() : KC;
+  return packedAFloats() + <i64>kc * ((nc + NR - 1) / NR * NR);
+}
+
+/** A[M][kdim] row-major -> MR-row strips [strip][kdim][MR], rows past M zero. */
+function packWeights(src: usize, M: i32, kdim: i32, dst: usize): void {
+  for (let m0 = 0; m0 < M; m0 += MR) {
+    const strip = dst + ((<usize>m0 * <usize>kdim) << 2);
+    for (let i = 0; i < MR; i++) {
+      const m = m0 + i;
+      let to = strip + (<usize>i << 2);
+      if (m < M) {
+        let from = src + ((<usize>m * <usize>kdim) << 2);
+        for (let k = 0; k < kdim; k++) { store<f32>(to, load<f32>(from)); from += 4; to += MR * 4; }
+      } else {
+        for (let k = 0; k < kdim; k++) { store<f32>(to, 0); to += MR * 4; }
+      }
+    }
+  }
+}
+
+/** All 4-row slivers of A against one B strip of `cols` (<= 8) output pixels at `c`. */
+@inline function stripTimesA<BM>(kc: i32, packedA: usize, kdim: i32, pc: i32, b: usize, offsets: usize,
+                                  c: usize, ldc: usize, bias: usize, flags: i32, cols: i32): void {
+  const M = Kg;
+  const ldb: usize = NR * 4;
+  for (let m0 = 0; m0 < M; m0 += MR) {
+    const a = packedA + ((<usize>m0 * <usize>kdim + <usize>pc * MR) << 2);
+    const cm = c + <usize>m0 * ldc;
+    const rows = min(MR, M - m0);
+    const bm = bias + (<usize>m0 << 2);
+    if (rows == MR && cols == NR) {
+      gemm4x8<BM>(kc, a, b, ldb, offsets, cm, ldc, bm, flags);
+    } else {
+      if (flags & LOAD_C) {
+        for (let i = 0; i < rows; i++) {
+          for (let j = 0; j < cols; j++) {
+            store<f32>(TILE + (<usize>(i * NR + j) << 2), load<f32>(cm + <usize>i * ldc + (<usize>j << 2)));
+          }
+        }
+      }
+      gemm4x8<BM>(kc, a, b, ldb, offsets, TILE, NR * 4, bm, flags);
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < cols; j++) {
+          store<f32>(cm + <usize>i * ldc + (<usize>j << 2), load<f32>(TILE + (<usize>(i * NR + j) << 2)));
+        }
+      }
+    }
+  }
+}
+
+function flagsFor(pc: i32, kc: i32, kdim: i32): i32 {
+  return (pc > 0 ? LOAD_C : 0) | (relu && pc + kc == kdim ? RELU : 0);
+}
+
+/** Packed B: img = the group's first input channel, out = its first output channel. */
+function gemmPacked(img: usize, packedA: usize, out: usize, bias: usize, panel: usize): void {
+  const kdim = depth();
+  const pixels = OH * OW;
+  const ldc = <usize>pixels << 2;
+  const pointwise = isPointwise();
+  for (let jc = 0; jc < pixels; jc += NC) {
+    const nc = min(NC, pixels - jc);
+    const strips = (nc + NR - 1) / NR;
+    for (let pc = 0; pc < kdim; pc += KC) {
+      const kc = min(KC, kdim - pc);
+      const flags = flagsFor(pc, kc, kdim);
+      if (pointwise) packPointwise(img, pc, kc, jc, nc, pixels, panel);
+      else packPanel(img, pc, kc, jc, nc, panel);
+      for (let js = 0; js < strips; js++) {
+        const p0 = jc + js * NR;
+        stripTimesA<PackedB>(kc, packedA, kdim, pc, panel + ((<usize>js * <usize>kc * NR) << 2), 0,
+                             out + (<usize>p0 << 2), ldc, bias, flags, min(NR, pixels - p0));
+      }
+    }
+  }
+}
+
+/** Byte offset of tap q = (c, r, s) from a strip's first tap, in padded planes. */
+function fillOffsets(offsets: usize): void {
+  const wp = <usize>paddedWidth();
+  const plane = <usize>paddedHeight() * wp;
+  let q: usize = 0;
+  for (let c = 0; c < Cg; c++) {
+    for (let r = 0; r < R; r++) {
+      for (let s = 0; s < S; s++) {
+        const off = <usize>c * plane + <usize>(r * dilationH) * wp + <usize>(s * dilationW);
+        store<u32>(offsets + (q << 2), <u32>(off << 2));
+        q++;
+      }
+    }
+  }
+}
+
+/** Indirect B: padded = the group's padded planes, offsets = fillOffsets() table. */
+function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize, bias: usize): void {
+  const kdim = depth();
+  const ldc = (<usize>OH * <usize>OW) << 2;
+  const inStride = (<usize>strideH * <usize>paddedWidth()) << 2;
+  for (let pc = 0; pc < kdim; pc += KC) {
+    const kc = min(KC, kdim - pc);
+    const flags = flagsFor(pc, kc, kdim);
+    const offs = offsets + (<usize>pc << 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const inRow = padded + <usize>oh * inStride;
+      const outRow = out + ((<usize>oh * <usize>OW) << 2);
+      for (let ow = 0; ow < OW; ow += NR) {
+        stripTimesA<IndirectB>(kc, packedA, kdim, pc, inRow + (<usize>ow << 2), offs,
+                               outRow + (<usize>ow << 2), ldc, bias, flags, min(NR, OW - ow));
+      }
+    }
+  }
+}
+
+/** The whole convolution; workspace holds gemmWorkspaceFloats() floats, bias K+MR floats. */
+export function convIm2col(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+  const kdim = depth();
+  const packedA = workspace;
+  const rest = workspace + (<usize>packedAFloats() << 2);
+  const inPlane = <usize>H * <usize>W * 4;
+  const outPlane = <usize>OH * <usize>OW * 4;
+  const mode = bMode();
+  const padded = <usize>Cg * <usize>paddedHeight() * <usize>paddedWidth();
+  const offsets = rest + (padded << 2);
+  if (mode == B_PADDED) {
+    fillOffsets(offsets);
+    zeroPlanes(rest, Cg);
+  }
+  for (let g = 0; g < groups; g++) {
+    packWeights(weight + ((<usize>g * <usize>Kg * <usize>kdim) << 2), Kg, kdim, packedA);
+    for (let n = 0; n < N; n++) {
+      const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
+      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
+      const b = bias + (<usize>g * <usize>Kg << 2);
+      if (mode == B_PADDED) {
+        copyInteriors(img, Cg, rest);
+        gemmIndirect(rest, offsets, packedA, o, b);
+      } else {
+        gemmPacked(img, packedA, o, b, rest);
+      }
+    }
+  }
+}

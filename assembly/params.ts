@@ -1,0 +1,97 @@
+// The convolution being run, unpacked from the Int32Array the JS side writes (field order is
+// PARAM_FIELDS in src/backends/types.ts), and re-validated here: the module must return an error code,
+// never trap or touch memory outside its buffers, whatever the caller sends.
+
+export const PARAM_COUNT = 19;
+export const PARAMS: usize = memory.data(PARAM_COUNT * 4, 16);
+
+export const OK = 0;
+export const ERR_PARAM = 1;         // a size/stride/dilation <= 0, padding < 0, relu not 0/1
+export const ERR_GROUPS = 2;        // C or K not divisible by groups
+export const ERR_OUTPUT_SHAPE = 3;  // OH/OW disagree with the input, kernel, padding, stride, dilation
+export const ERR_LENGTH = 4;        // a buffer length disagrees with the shape
+export const ERR_MEMORY = 5;        // linear memory could not grow
+export const ERR_ALGORITHM = 6;     // algorithm code unknown or not built into this module
+export const ERR_NOT_PREPARED = 7;  // run() without a successful prepare() for these parameters
+
+export let N: i32 = 0;
+export let C: i32 = 0;
+export let H: i32 = 0;
+export let W: i32 = 0;
+export let K: i32 = 0;
+export let R: i32 = 0;
+export let S: i32 = 0;
+export let groups: i32 = 0;
+export let strideH: i32 = 0;
+export let strideW: i32 = 0;
+export let dilationH: i32 = 0;
+export let dilationW: i32 = 0;
+export let padTop: i32 = 0;
+export let padBottom: i32 = 0;
+export let padLeft: i32 = 0;
+export let padRight: i32 = 0;
+export let OH: i32 = 0;
+export let OW: i32 = 0;
+export let relu: bool = false;
+
+// Derived per group: channels in/out and the GEMM depth C/groups*R*S.
+export let Cg: i32 = 0;
+export let Kg: i32 = 0;
+
+// Element counts; every one stays below MAX_ELEMENTS so that byte offsets fit in 32 bits.
+export let inputCount: i32 = 0;
+export let weightCount: i32 = 0;
+export let outputCount: i32 = 0;
+
+// 2^28 floats = 1 GiB per tensor: well inside wasm32's 4 GiB and keeps all products in i64 exact.
+const MAX_ELEMENTS: i64 = 1 << 28;
+
+@inline function param(i: i32): i32 {
+  return load<i32>(PARAMS + (<usize>i << 2));
+}
+
+function product(a: i64, b: i64): i64 {
+  const p = a * b;
+  return p > MAX_ELEMENTS ? MAX_ELEMENTS + 1 : p;
+}
+
+function outputExtent(size: i32, padA: i32, padB: i32, kernel: i32, dilation: i32, stride: i32): i64 {
+  const padded = <i64>size + <i64>padA + <i64>padB;
+  const span = <i64>dilation * <i64>(kernel - 1) + 1;
+  if (padded < span) return 0;
+  return (padded - span) / <i64>stride + 1;
+}
+
+/** Reads and checks PARAMS against the buffer lengths the caller holds (bias 0 = no bias). */
+export function loadParams(inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
+  N = param(0); C = param(1); H = param(2); W = param(3);
+  K = param(4); R = param(5); S = param(6); groups = param(7);
+  strideH = param(8); strideW = param(9); dilationH = param(10); dilationW = param(11);
+  padTop = param(12); padBottom = param(13); padLeft = param(14); padRight = param(15);
+  OH = param(16); OW = param(17);
+  const reluFlag = param(18);
+
+  if (N < 1 || C < 1 || H < 1 || W < 1 || K < 1 || R < 1 || S < 1 || groups < 1) return ERR_PARAM;
+  if (strideH < 1 || strideW < 1 || dilationH < 1 || dilationW < 1) return ERR_PARAM;
+  if (padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) return ERR_PARAM;
+  if (reluFlag != 0 && reluFlag != 1) return ERR_PARAM;
+  relu = reluFlag == 1;
+  if (C % groups != 0 || K % groups != 0) return ERR_GROUPS;
+  Cg = C / groups;
+  Kg = K / groups;
+
+  const oh = outputExtent(H, padTop, padBottom, R, dilationH, strideH);
+  const ow = outputExtent(W, padLeft, padRight, S, dilationW, strideW);
+  if (oh < 1 || ow < 1 || oh != <i64>OH || ow != <i64>OW) return ERR_OUTPUT_SHAPE;
+
+  const inC = product(product(product(N, C), H), W);
+  const wC = product(product(product(K, Cg), R), S);
+  const outC = product(product(product(N, K), OH), OW);
+  if (inC > MAX_ELEMENTS || wC > MAX_ELEMENTS || outC > MAX_ELEMENTS) return ERR_LENGTH;
+  if (<i64>inLen != inC || <i64>wLen != wC || <i64>outLen != outC) return ERR_LENGTH;
+  if (bLen != 0 && bLen != K) return ERR_LENGTH;
+  inputCount = <i32>inC;
+  weightCount = <i32>wC;
+  outputCount = <i32>outC;
+  return OK;
+}
