@@ -13,7 +13,7 @@ import { channelsLastToFirst } from '../src/layout.js';
 import { loadGolden } from './golden.js';
 import { expectNative } from './paths.js';
 import { Rng } from './random.js';
-import { compare, formatFailure, randomCall, TOLERANCE } from './tester.js';
+import { compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, randomCall, TOLERANCE } from './tester.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rand = (shape: number[], seed = 7): Tensor => ({ data: new Rng(seed).floats(shape.reduce((a, b) => a * b, 1)), shape });
@@ -103,7 +103,8 @@ describe('random calls through every backend choice', () => {
         const want = convReference(p, xs, call.weight.data, n.bias);
         const S = convReference(p, xs, call.weight.data, n.bias, true);
         const got = n.channelsLast ? channelsLastToFirst(y.data, p.N, p.OH * p.OW, p.K) : y.data;
-        const c = compare(got, want, S, TOLERANCE[explain(call.input, call.weight, options).algorithm]);
+        const algo = explain(call.input, call.weight, options).algorithm;
+        const c = compare(got, want, S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
         if (!c.ok) expect.fail(formatFailure(`${backend} seed ${9000 + i} ${call.options.layout}`, p, c));
       }
     });

@@ -9,7 +9,7 @@ import { channelsFirstToLast, channelsLastToFirst } from '../src/layout.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
 import { allPaths, expectNative, restoreNativeIsa } from './paths.js';
-import { compare, formatFailure, TOLERANCE } from './tester.js';
+import { compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, TOLERANCE } from './tester.js';
 
 const cases = loadGolden().filter((c) => c.op === 'conv1d' || c.op === 'conv2d');
 
@@ -35,7 +35,7 @@ for (const path of allPaths()) {
           const out = new Float32Array(g.output.length).fill(-7.5e33);
           path.backend.conv2d(n.params, g.input.data, g.weight.data, n.bias, out, algo);
           const S = convReference(n.params, g.input.data, g.weight.data, n.bias, true);
-          const c = compare(out, g.output, S, TOLERANCE[algo]);
+          const c = compare(out, g.output, S, TOLERANCE[algo], planeSlack(S, n.params.OH * n.params.OW, NORMWISE_TOLERANCE[algo]));
           if (!c.ok) expect.fail(formatFailure(`${path.label}/${algo} golden ${g.name}`, n.params, c));
           ran++;
         }
@@ -56,8 +56,10 @@ describe('golden through the public API', () => {
         expect(y.shape).toEqual(g.outputShape);
         const n = normalizeConv(g.dims, g.input, g.weight, opts);
         const S = convReference(n.params, g.input.data, g.weight.data, n.bias, true);
-        const tol = TOLERANCE[explain(g.input, g.weight, opts).algorithm];
-        const c = compare(y.data, g.output, S, tol);
+        const algo = explain(g.input, g.weight, opts).algorithm;
+        const tol = TOLERANCE[algo];
+        const slack = planeSlack(S, n.params.OH * n.params.OW, NORMWISE_TOLERANCE[algo]);
+        const c = compare(y.data, g.output, S, tol, slack);
         if (!c.ok) expect.fail(formatFailure(`${backend} golden ${g.name} NCHW`, n.params, c));
 
         // Same case in channels-last: transpose in, convolve, transpose back.
@@ -70,7 +72,7 @@ describe('golden through the public API', () => {
         const OP = g.output.length / (N * K);
         expect(yl.shape).toEqual([N, ...g.outputShape.slice(2), K]);
         const back = channelsLastToFirst(yl.data, N, OP, K);
-        const cl = compare(back, g.output, S, tol);
+        const cl = compare(back, g.output, S, tol, slack);
         if (!cl.ok) expect.fail(formatFailure(`${backend} golden ${g.name} channels-last`, n.params, cl));
       }
     });
