@@ -7,8 +7,10 @@ import { convReference } from './backends/js.js';
 import type { BackendChoice } from './shape.js';
 import { checkBackendChoice } from './shape.js';
 
-export type SlotKey = 'native' | 'wasmSimd' | 'wasmScalar' | 'js';
-const SLOT_ORDER: readonly SlotKey[] = ['native', 'wasmSimd', 'wasmScalar', 'js'];
+export type SlotKey = 'native' | 'wasmRelaxed' | 'wasmSimd' | 'wasmScalar' | 'js';
+const SLOT_ORDER: readonly SlotKey[] = ['native', 'wasmRelaxed', 'wasmSimd', 'wasmScalar', 'js'];
+/** What 'wasm' means: the first of these that loaded (they run the same algorithms, faster to slower). */
+const WASM_PREFERENCE: readonly SlotKey[] = ['wasmRelaxed', 'wasmSimd', 'wasmScalar'];
 
 export interface Candidate { key: SlotKey; backend?: Backend; error?: string }
 
@@ -18,7 +20,7 @@ export interface BackendInfo {
   /** The backend calls with backend 'auto' use: forced by setBackend/FASTCONV_BACKEND, else the fastest. */
   selected: 'native' | 'wasm' | 'js';
   /** Which wasm build 'wasm' means here. */
-  wasmVariant: 'simd' | 'scalar' | null;
+  wasmVariant: 'relaxed' | 'simd' | 'scalar' | null;
   available: Record<SlotKey, boolean>;
   isa: string;
   threads: number;
@@ -98,18 +100,25 @@ export class Dispatcher {
             throw new Error(`self-check failed: output ${i} is ${out[i]}, expected ${want[i]}`);
           }
         }
-        // The js backend is slowest by orders of magnitude: one timed run ranks it. The compiled ones
-        // get a second warm-up call (wasm tiers up) and at least 5 timed runs, so one stall by another
-        // process cannot decide the ranking.
+        // The js backend is slowest by orders of magnitude: one run ranks it. The compiled ones get a
+        // second warm-up call (wasm tiers up), then 5 samples, each a batch of calls long enough for the
+        // timer (browsers coarsen performance.now() to 5-100 us), so neither a coarse clock nor one stall
+        // by another process decides the ranking.
         const times: number[] = [];
-        const minRuns = key === 'js' ? 1 : 5;
-        if (key !== 'js') be.conv2d(PROBE, x, w, b, out, algorithm);
-        const t0 = now();
-        do {
+        if (key === 'js') {
           const t = now();
           be.conv2d(PROBE, x, w, b, out, algorithm);
           times.push(now() - t);
-        } while (times.length < minRuns || (times.length < 25 && now() - t0 < 2));
+        } else {
+          be.conv2d(PROBE, x, w, b, out, algorithm);
+          const sampleMs = this.sampleMs();
+          for (let i = 0; i < 5; i++) {
+            let calls = 0;
+            const t = now();
+            do { be.conv2d(PROBE, x, w, b, out, algorithm); calls++; } while (now() - t < sampleMs);
+            times.push((now() - t) / calls);
+          }
+        }
         times.sort((p, q) => p - q);
         const medianMs = times[times.length >> 1];
         this.probeResults.push({ key, ok: true, medianMs, gflops: PROBE_FLOPS / (medianMs * 1e6) });
@@ -128,15 +137,31 @@ export class Dispatcher {
       this.probeResults.map(describe).join('; ');
   }
 
+  private sampleMsCache = 0;
+
+  /** 20 ticks of this engine's clock, within [0.2, 2] ms. */
+  private sampleMs(): number {
+    if (this.sampleMsCache) return this.sampleMsCache;
+    let tick = Infinity;
+    for (let i = 0; i < 20; i++) {
+      const a = now();
+      let b = now();
+      while (b === a) b = now();
+      tick = Math.min(tick, b - a);
+    }
+    return (this.sampleMsCache = Math.min(2, Math.max(0.2, 20 * tick)));
+  }
+
   private slotFor(choice: BackendChoice): SlotKey {
     const c = choice === 'auto' ? this.forced : choice;
     switch (c) {
       case 'auto': return this.selectedKey;
       case 'native': return 'native';
       case 'js': return 'js';
+      case 'wasm-relaxed': return 'wasmRelaxed';
       case 'wasm-simd': return 'wasmSimd';
       case 'wasm-scalar': return 'wasmScalar';
-      case 'wasm': return this.slots.get('wasmSimd')?.backend ? 'wasmSimd' : 'wasmScalar';
+      case 'wasm': return WASM_PREFERENCE.find((k) => this.slots.get(k)?.backend) ?? 'wasmScalar';
     }
   }
 
@@ -176,7 +201,7 @@ export class Dispatcher {
     const forcedNote = this.forced === 'auto' ? '' : `forced to '${this.forced}' (setBackend or FASTCONV_BACKEND); `;
     return {
       selected: selectedKey === 'native' ? 'native' : selectedKey === 'js' ? 'js' : 'wasm',
-      wasmVariant: available[wasmKey] ? (wasmKey === 'wasmSimd' ? 'simd' : 'scalar') : null,
+      wasmVariant: available[wasmKey] ? ({ wasmRelaxed: 'relaxed', wasmSimd: 'simd', wasmScalar: 'scalar' } as const)[wasmKey as 'wasmSimd'] : null,
       available,
       isa: be?.isa ?? 'none',
       threads: be?.threads ?? 1,

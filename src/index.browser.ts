@@ -3,7 +3,10 @@
 // calls made before `await ready()` run on the js reference backend.
 
 import { createJsBackend } from './backends/js.js';
-import { createWasmBackend, wasmSimdSupported } from './backends/wasm.js';
+import { createWasmBackend } from './backends/wasm.js';
+import type { WasmVariant } from './backends/wasm.js';
+import type { WasmSlot } from './backends/wasm-variants.js';
+import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';
 import { loadWasmBytes } from './backends/wasm-bytes.browser.js';
 import type { Candidate } from './dispatch.js';
 import { dispatcher, Dispatcher, installDispatcher } from './dispatch.js';
@@ -16,15 +19,16 @@ installDispatcher(new Dispatcher([{ key: 'native', error: 'no native addon in br
 
 export interface ReadyOptions {
   /** Where to get each wasm build instead of next to this module: a URL, or the bytes themselves. */
-  wasm?: Partial<Record<'simd' | 'scalar', string | URL | BufferSource>>;
+  wasm?: Partial<Record<WasmVariant, string | URL | BufferSource>>;
 }
 
 let loading: Promise<void> | undefined;
 
-async function wasmCandidate(key: 'wasmSimd' | 'wasmScalar', opts: ReadyOptions): Promise<Candidate> {
-  const variant = key === 'wasmSimd' ? 'simd' : 'scalar';
+async function wasmCandidate(key: WasmSlot, opts: ReadyOptions): Promise<Candidate> {
+  const variant = WASM_SLOTS[key];
   try {
-    if (variant === 'simd' && !wasmSimdSupported()) return { key, error: 'this engine does not validate wasm SIMD128' };
+    const why = wasmVariantUnsupported(variant);
+    if (why) return { key, error: why };
     const src = opts.wasm?.[variant];
     const bytes = src === undefined || typeof src === 'string' || src instanceof URL ? await loadWasmBytes(variant, src) : src;
     return { key, backend: createWasmBackend(await WebAssembly.compile(bytes as BufferSource), variant) };
@@ -36,7 +40,7 @@ async function wasmCandidate(key: 'wasmSimd' | 'wasmScalar', opts: ReadyOptions)
 /** Loads and probes the wasm backends; resolves when calls with backend 'auto' use the fastest. */
 export function ready(opts: ReadyOptions = {}): Promise<void> {
   loading ??= (async () => {
-    const found = await Promise.all([wasmCandidate('wasmSimd', opts), wasmCandidate('wasmScalar', opts)]);
+    const found = await Promise.all((Object.keys(WASM_SLOTS) as WasmSlot[]).map((k) => wasmCandidate(k, opts)));
     dispatcher().setCandidates([{ key: 'native', error: 'no native addon in browsers' }, ...found, js()]);
   })();
   return loading;

@@ -1,8 +1,11 @@
-// Node entry point: native addon, wasm (SIMD and scalar) and the js reference, all loaded synchronously.
+// Node entry point: native addon, wasm (relaxed SIMD, SIMD, scalar) and the js reference, all loaded
+// synchronously. (Relaxed SIMD validates in Node 20 only under --experimental-wasm-relaxed-simd.)
 
 import { createJsBackend } from './backends/js.js';
 import { loadNativeBackend, setNativeThreads } from './backends/native.js';
-import { createWasmBackend, wasmSimdSupported } from './backends/wasm.js';
+import { createWasmBackend } from './backends/wasm.js';
+import type { WasmSlot } from './backends/wasm-variants.js';
+import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';
 import { loadWasmBytes } from './backends/wasm-bytes.node.js';
 import type { Candidate } from './dispatch.js';
 import { Dispatcher, installDispatcher } from './dispatch.js';
@@ -10,10 +13,11 @@ import { checkPositiveInt } from './shape.js';
 
 export * from './api.js';
 
-function wasmCandidate(key: 'wasmSimd' | 'wasmScalar'): Candidate {
-  const variant = key === 'wasmSimd' ? 'simd' : 'scalar';
+function wasmCandidate(key: WasmSlot): Candidate {
+  const variant = WASM_SLOTS[key];
   try {
-    if (variant === 'simd' && !wasmSimdSupported()) return { key, error: 'this engine does not validate wasm SIMD128' };
+    const why = wasmVariantUnsupported(variant);
+    if (why) return { key, error: why };
     return { key, backend: createWasmBackend(new WebAssembly.Module(loadWasmBytes(variant) as BufferSource), variant) };
   } catch (e) {
     return { key, error: `wasm ${variant} module did not load: ${(e as Error).message}` };
@@ -24,8 +28,7 @@ function candidates(): Candidate[] {
   const native = loadNativeBackend();
   return [
     'backend' in native ? { key: 'native', backend: native.backend } : { key: 'native', error: native.error },
-    wasmCandidate('wasmSimd'),
-    wasmCandidate('wasmScalar'),
+    ...(Object.keys(WASM_SLOTS) as WasmSlot[]).map(wasmCandidate),
     { key: 'js', backend: createJsBackend() },
   ];
 }

@@ -8,7 +8,7 @@ export interface Tensor { data: Float32Array; shape: number[] }
 
 export type Padding = number | readonly number[] | 'same' | 'valid';
 export type Layout = 'NCHW' | 'NHWC' | 'NCW' | 'NWC';
-export type BackendChoice = 'auto' | BackendName | 'wasm-simd' | 'wasm-scalar';
+export type BackendChoice = 'auto' | BackendName | 'wasm-relaxed' | 'wasm-simd' | 'wasm-scalar';
 
 export interface ConvOptions {
   bias?: Float32Array | null;
@@ -112,7 +112,7 @@ export interface NormalizedConv {
   algorithm: 'auto' | Algorithm;
 }
 
-const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-simd', 'wasm-scalar'];
+const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-relaxed', 'wasm-simd', 'wasm-scalar'];
 
 export function checkBackendChoice(name: string, v: unknown): BackendChoice {
   if (v === undefined) return 'auto';

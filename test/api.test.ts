@@ -114,7 +114,7 @@ describe('random calls through every backend choice', () => {
 describe('backendInfo / setBackend / explain', () => {
   it('reports what is available and why the selection was made', () => {
     const info = backendInfo();
-    expect(Object.keys(info.available).sort()).toEqual(['js', 'native', 'wasmScalar', 'wasmSimd']);
+    expect(Object.keys(info.available).sort()).toEqual(['js', 'native', 'wasmRelaxed', 'wasmScalar', 'wasmSimd']);
     expect(info.available.js).toBe(true);
     expect(info.available.wasmScalar).toBe(true);
     expect(info.available.native).toBe(expectNative);

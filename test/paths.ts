@@ -2,10 +2,12 @@
 // each ISA the CPU has (forced lower with setNativeIsa, so AVX2 and scalar are tested on an AVX-512
 // machine), both wasm builds, and the js reference. Tests run each path as their own describe block.
 
+import v8 from 'node:v8';
 import { createJsBackend } from '../src/backends/js.js';
 import { loadNativeBackend, nativeInfo, setNativeIsa } from '../src/backends/native.js';
 import type { Backend } from '../src/backends/types.js';
-import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
+import type { WasmVariant } from '../src/backends/wasm.js';
+import { createWasmBackend, wasmRelaxedSimdSupported, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 
 export interface Path {
@@ -34,7 +36,11 @@ export function nativeDefaultIsa(): string {
   return nativeIsas()[0];
 }
 
-function wasm(variant: 'simd' | 'scalar'): Backend {
+// Node 20 validates relaxed SIMD only behind a V8 flag; setting it before any compile lets the tests
+// cover the relaxed build too (browsers run it by default).
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+function wasm(variant: WasmVariant): Backend {
   return createWasmBackend(new WebAssembly.Module(loadWasmBytes(variant) as BufferSource), variant);
 }
 
@@ -44,6 +50,7 @@ export function allPaths(): Path[] {
     const be = native.backend;
     for (const isa of nativeIsas()) paths.push({ label: `native-${isa}`, backend: be, enter: () => setNativeIsa(isa) });
   }
+  if (wasmRelaxedSimdSupported()) paths.push({ label: 'wasm-relaxed', backend: wasm('relaxed'), enter: () => {} });
   if (wasmSimdSupported()) paths.push({ label: 'wasm-simd', backend: wasm('simd'), enter: () => {} });
   paths.push({ label: 'wasm-scalar', backend: wasm('scalar'), enter: () => {} });
   paths.push({ label: 'js', backend: createJsBackend(), enter: () => {} });
