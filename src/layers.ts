@@ -1,0 +1,220 @@
+// Conv2d / Conv1d layers in the spirit of torch.nn.Conv2d: they own their weight and bias (initialized as
+// PyTorch's reset_parameters does), run forward through the public conv functions and backward through
+// src/backward.ts, and accumulate parameter gradients in `.weight.grad` / `.bias.grad`.
+//
+// Every call goes through `convOptions()`, the one place that turns the layer's settings into a call; a
+// backend-side cache of packed weights can be attached there later (invalidated by the weight setters)
+// without touching forward/backward.
+
+import type { Algorithm } from './backends/types.js';
+import type { BackwardOptions, GradientName, Gradients } from './backward.js';
+import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync } from './backward.js';
+import { conv1d, conv1dAsync, conv2d, conv2dAsync, explain } from './conv.js';
+import type { BackendChoice, ConvOptions, Layout, Padding, Tensor } from './shape.js';
+import { checkPositiveInt, checkTensor, resolvePadding } from './shape.js';
+
+/** A trainable tensor: its data, shape and the gradient accumulated by backward() since zeroGrad(). */
+export interface Parameter extends Tensor { grad: Float32Array }
+
+export interface ConvLayerOptions {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number | readonly number[];
+  stride?: number | readonly number[];
+  padding?: Padding;
+  dilation?: number | readonly number[];
+  groups?: number;
+  /** Learnable bias (default true). */
+  bias?: boolean;
+  backend?: BackendChoice;
+  algorithm?: 'auto' | Algorithm;
+  layout?: Layout;
+  activation?: 'none' | 'relu';
+  /** Seed for the initial weights (reproducible); default Math.random. */
+  seed?: number;
+}
+
+/** mulberry32: a small seedable generator, enough to make initial weights reproducible. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(n: number, bound: number, random: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (random() * 2 - 1) * bound;
+  return a;
+}
+
+function asParameter(name: string, t: Tensor, shape: number[], dims: string): Parameter {
+  const s = checkTensor(name, t, shape.length, dims);
+  if (s.some((d, i) => d !== shape[i])) throw new RangeError(`${name} must have shape [${shape.join(', ')}], got [${s.join(', ')}]`);
+  const grad = (t as Partial<Parameter>).grad;
+  return { data: t.data, shape: s, grad: grad instanceof Float32Array && grad.length === t.data.length ? grad : new Float32Array(t.data.length) };
+}
+
+abstract class ConvLayer {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: number[];
+  private readonly settings: ConvOptions;
+  private readonly weightShape: number[];
+  private w!: Parameter;
+  private b: Parameter | null = null;
+  private lastInput: Tensor | null = null;
+  /** 1 where the last forward's pre-activation was > 0 (only with a fused ReLU). */
+  private reluMask: Uint8Array | null = null;
+  private lastAlgorithm: { key: string; algorithm: Algorithm } | null = null;
+  private disposed = false;
+
+  protected constructor(private readonly dims: 1 | 2, o: ConvLayerOptions) {
+    if (o === null || typeof o !== 'object') throw new TypeError('layer options must be an object');
+    this.inChannels = checkPositiveInt('inChannels', o.inChannels);
+    this.outChannels = checkPositiveInt('outChannels', o.outChannels);
+    const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);
+    if (this.inChannels % groups !== 0) throw new RangeError(`groups (${groups}) must divide inChannels (${this.inChannels})`);
+    if (this.outChannels % groups !== 0) throw new RangeError(`groups (${groups}) must divide outChannels (${this.outChannels})`);
+    const perDim = (name: string, v: unknown, dflt: number) => {
+      if (v === undefined) return new Array(dims).fill(dflt);
+      if (typeof v === 'number') return new Array(dims).fill(checkPositiveInt(name, v));
+      if (!Array.isArray(v) || v.length !== dims) throw new RangeError(`${name} must be a number or an array of ${dims}, got ${JSON.stringify(v)}`);
+      return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x));
+    };
+    this.kernelSize = perDim('kernelSize', o.kernelSize, 1);
+    const stride = perDim('stride', o.stride, 1), dilation = perDim('dilation', o.dilation, 1);
+    resolvePadding(o.padding, dims, this.kernelSize, dilation, stride);   // fail at construction, not at the first forward
+    this.settings = {
+      stride, dilation, padding: o.padding, groups, backend: o.backend, algorithm: o.algorithm,
+      layout: o.layout, activation: o.activation,
+    };
+    this.weightShape = [this.outChannels, this.inChannels / groups, ...this.kernelSize];
+
+    // PyTorch's reset_parameters: kaiming_uniform_(a = sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with
+    // gain = sqrt(2 / (1 + 5)), i.e. exactly 1 / sqrt(fan_in); the bias uses the same bound.
+    const fanIn = this.weightShape.slice(1).reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(fanIn);
+    const random = o.seed === undefined ? Math.random : seeded(checkPositiveInt('seed', o.seed, 0));
+    this.weight = { data: uniform(this.weightShape.reduce((a, b) => a * b, 1), bound, random), shape: this.weightShape };
+    if (o.bias ?? true) this.bias = { data: uniform(this.outChannels, bound, random), shape: [this.outChannels] };
+  }
+
+  get weight(): Parameter { return this.w; }
+  /** Replaces the weight (shape [K, C/groups, ...kernel] checked); its `grad` is kept if it has one. */
+  set weight(t: Tensor) {
+    this.w = asParameter('weight', t, this.weightShape, this.dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]');
+  }
+
+  get bias(): Parameter | null { return this.b; }
+  set bias(t: Tensor | null) {
+    this.b = t === null ? null : asParameter('bias', t, [this.outChannels], '[K]');
+  }
+
+  numParameters(): number {
+    return this.w.data.length + (this.b ? this.b.data.length : 0);
+  }
+
+  /** The algorithm the last forward used (undefined before the first forward). */
+  get algorithm(): Algorithm | undefined { return this.lastAlgorithm?.algorithm; }
+
+  /** The call options for this layer: the single hook for a future packed-weight cache. */
+  private convOptions(out?: Float32Array): ConvOptions {
+    return { ...this.settings, bias: this.b?.data ?? null, ...(out ? { out } : {}) };
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new Error('this layer was disposed');
+  }
+
+  private remember(input: Tensor, y: Tensor): Tensor {
+    const key = input.shape.join('x');
+    if (this.lastAlgorithm?.key !== key) {
+      this.lastAlgorithm = { key, algorithm: explain(input, this.w, this.convOptions()).algorithm };
+    }
+    this.lastInput = input;
+    if (this.settings.activation === 'relu') {
+      const m = this.reluMask?.length === y.data.length ? this.reluMask : new Uint8Array(y.data.length);
+      for (let i = 0; i < m.length; i++) m[i] = y.data[i] > 0 ? 1 : 0;
+      this.reluMask = m;
+    }
+    return y;
+  }
+
+  /** y = conv(input, weight) + bias (then ReLU if configured); `out` receives the result when given. */
+  forward(input: Tensor, out?: Float32Array): Tensor {
+    this.alive();
+    const y = (this.dims === 2 ? conv2d : conv1d)(input, this.w, this.convOptions(out));
+    return this.remember(input, y);
+  }
+
+  async forwardAsync(input: Tensor, out?: Float32Array): Promise<Tensor> {
+    this.alive();
+    const y = await (this.dims === 2 ? conv2dAsync : conv1dAsync)(input, this.w, this.convOptions(out));
+    return this.remember(input, y);
+  }
+
+  private backwardCall(gradOutput: Tensor, needs?: readonly GradientName[]): [Tensor, Tensor, Tensor, BackwardOptions] {
+    this.alive();
+    if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
+    let gy = gradOutput;
+    if (this.reluMask) {
+      checkTensor('gradOutput', gradOutput, this.dims + 2, '(the forward output\'s shape)');
+      if (gradOutput.data.length !== this.reluMask.length) {
+        throw new RangeError(`gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${gradOutput.data.length}`);
+      }
+      const masked = new Float32Array(gradOutput.data.length);
+      for (let i = 0; i < masked.length; i++) masked[i] = this.reluMask[i] ? gradOutput.data[i] : 0;
+      gy = { data: masked, shape: gradOutput.shape };
+    }
+    const { out: _, activation: __, ...opts } = this.convOptions();
+    const wanted = needs ?? (['input', 'weight', ...(this.b ? ['bias' as const] : [])] as GradientName[]);
+    return [this.lastInput, this.w, gy, { ...opts, needs: wanted }];
+  }
+
+  private accumulate(g: Gradients): Gradients {
+    if (g.gradWeight) { const a = this.w.grad, d = g.gradWeight.data; for (let i = 0; i < a.length; i++) a[i] += d[i]; }
+    if (g.gradBias && this.b) { const a = this.b.grad, d = g.gradBias; for (let i = 0; i < a.length; i++) a[i] += d[i]; }
+    return g;
+  }
+
+  /**
+   * Gradients of the last forward call given dL/dy (through the fused ReLU, if any); adds them to
+   * weight.grad / bias.grad. `needs` skips what is not wanted (e.g. ['weight', 'bias'] for a first layer).
+   */
+  backward(gradOutput: Tensor, needs?: readonly GradientName[]): Gradients {
+    const [x, w, gy, opts] = this.backwardCall(gradOutput, needs);
+    return this.accumulate((this.dims === 2 ? conv2dBackward : conv1dBackward)(x, w, gy, opts));
+  }
+
+  async backwardAsync(gradOutput: Tensor, needs?: readonly GradientName[]): Promise<Gradients> {
+    const [x, w, gy, opts] = this.backwardCall(gradOutput, needs);
+    return this.accumulate(await (this.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(x, w, gy, opts));
+  }
+
+  zeroGrad(): void {
+    this.w.grad.fill(0);
+    this.b?.grad.fill(0);
+  }
+
+  /** Drops the saved activations (and, later, backend-side packed weights); the layer cannot be used after. */
+  dispose(): void {
+    this.disposed = true;
+    this.lastInput = null;
+    this.reluMask = null;
+  }
+}
+
+/** A 2-D convolution layer: input [N, C, H, W] (or NHWC), weight [K, C/groups, R, S]. */
+export class Conv2d extends ConvLayer {
+  constructor(options: ConvLayerOptions) { super(2, options); }
+}
+
+/** A 1-D convolution layer: input [N, C, W] (or NWC), weight [K, C/groups, R]. */
+export class Conv1d extends ConvLayer {
+  constructor(options: ConvLayerOptions) { super(1, options); }
+}
