@@ -24,3 +24,11 @@ export function backendInfo(): BackendInfo {
 export function setBackend(name: BackendChoice): void {
   dispatcher().setForced(checkBackendChoice('name', name));
 }
+export { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync } from './backward.js';
+export type { BackwardOptions, GradientName, Gradients } from './backward.js';
+export { convTranspose1d, convTranspose1dAsync, convTranspose2d, convTranspose2dAsync } from './transpose.js';
+export type { ConvTransposeOptions } from './transpose.js';
+export { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
+export type { AvgPoolOptions, IndexTensor, MaxPoolOptions } from './pool.js';
+export { Conv1d, Conv2d } from './layers.js';
+export type { ConvLayerOptions, Parameter } from './layers.js';
