@@ -1,0 +1,79 @@
+// Command-line flags of the bench (documented in bench/README.md).
+
+export interface BenchArgs {
+  json: boolean;
+  layers: string[] | null;
+  threads: number | null;          // null: 1 and all
+  backend: 'native' | 'wasm' | 'js' | null;   // null: native, or wasm when the addon is missing
+  peers: string[] | null;          // null: the default peers of the backend; [] = none
+  quick: boolean;
+  backward: boolean;
+  benny: boolean;
+  torch: string | null;            // bench_torch.py --json output to merge
+  budgetS: number | null;          // per-layer timing budget
+  out: string | null;              // results folder
+  api: 'layer' | 'fn';             // how fastconv is called
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench [flags])
+  --layers L2,L6         only these layers of bench/layers.json
+  --threads N            only N threads (default: 1 and all cores)
+  --backend B            native | wasm | js: which fastconv backend and which peers (default native)
+  --peers LIST           none, or a comma list of: ort, tfjs, ort-web (default native: ort,tfjs; wasm: tfjs,ort-web)
+  --quick                few runs, for smoke tests
+  --json                 print the JSON result only (the progress bar stays on stderr)
+  --no-benny             skip the benny pass over the fastconv backends
+  --torch FILE           merge PyTorch numbers from ../shared/peers/bench_torch.py --json FILE
+  --budget S             seconds of timed rounds per layer (default 6, --quick 0.3)
+  --out DIR              where results go (default bench/results)
+  --api layer|fn         call fastconv through Conv2d/Conv1d layers (default) or conv2d/conv1d
+  --backward             reserved for the backward pass (issue 5)`;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, out: null, api: 'layer', help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new RangeError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--json': a.json = true; break;
+      case '--quick': a.quick = true; break;
+      case '--backward': a.backward = true; break;
+      case '--no-benny': a.benny = false; break;
+      case '--help': case '-h': a.help = true; break;
+      case '--layers': a.layers = value().split(','); break;
+      case '--threads': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1) throw new RangeError(`--threads must be a positive integer, got ${argv[i]}`);
+        a.threads = n; break;
+      }
+      case '--backend': {
+        const b = value();
+        if (b !== 'native' && b !== 'wasm' && b !== 'js') throw new RangeError(`--backend must be native, wasm or js, got '${b}'`);
+        a.backend = b; break;
+      }
+      case '--peers': {
+        const v = value();
+        a.peers = v === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean); break;
+      }
+      case '--torch': a.torch = value(); break;
+      case '--out': a.out = value(); break;
+      case '--api': {
+        const v = value();
+        if (v !== 'layer' && v !== 'fn') throw new RangeError(`--api must be layer or fn, got '${v}'`);
+        a.api = v; break;
+      }
+      case '--budget': {
+        const s = Number(value());
+        if (!(s > 0)) throw new RangeError(`--budget must be a positive number of seconds, got ${argv[i]}`);
+        a.budgetS = s; break;
+      }
+      default: throw new RangeError(`unknown flag '${argv[i]}'\n${USAGE}`);
+    }
+  }
+  return a;
+}

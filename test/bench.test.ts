@@ -1,0 +1,28 @@
+// Smoke test of the benchmark command: it runs end to end on one small layer, checks every
+// implementation's output before timing it, and emits well-formed JSON. (Speed is the bench's job,
+// not the tests'.)
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = mkdtempSync(join(tmpdir(), 'fastconv-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('npm run bench', () => {
+  it('--quick --layers L12 runs every implementation, checks outputs, writes JSON and SVG', () => {
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--quick', '--layers', 'L12', '--no-benny', '--json', '--out', out],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const text = JSON.stringify(res);
+    expect(text).toMatch(/L12/);
+    expect(text).toMatch(/ort/i);
+    expect(text).not.toMatch(/MISMATCH/);
+    expect(readdirSync(out).some((f) => f.endsWith('.svg'))).toBe(true);
+  });
+});
