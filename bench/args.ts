@@ -28,7 +28,7 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --budget S             seconds of timed rounds per layer (default 6, --quick 0.3)
   --out DIR              where results go (default bench/results)
   --api layer|fn         call fastconv through Conv2d/Conv1d layers (default) or conv2d/conv1d
-  --backward             reserved for the backward pass (issue 5)`;
+  --backward             grad-input + grad-weight instead of forward (default layers L2,L6; peer: --torch)`;
 
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, out: null, api: 'layer', help: false };

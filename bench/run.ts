@@ -1,7 +1,8 @@
 // `npm run bench`: fastconv against its peers on the layer suite. Wires the pieces together:
 // flags (args.ts), layers (suite.ts), implementations (fastconv.ts, peers/), checks (reference.ts),
 // the interleaved timer (timing.ts), and the outputs (report.ts, svg.ts, results/).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { runBackward } from './backward.js';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -115,7 +116,11 @@ function writeResults(run: RunResult, a: BenchArgs, say: (m: string) => void): v
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
   if (a.help) { console.log(USAGE); return 0; }
-  if (a.backward) { console.log('--backward: the backward-pass bench is not yet implemented (issue 5)'); return 0; }
+  if (a.backward) {
+    const api = await loadFastconv();
+    if (typeof api === 'string') { console.error(api); return 1; }
+    return runBackward(a, api, a.torch, (f) => JSON.parse(readFileSync(f, 'utf8')));
+  }
   const started = performance.now();
   const layers = selectLayers(loadSuite(), a.layers);
   for (const name of a.peers ?? []) peerByName(name); // a typo fails before anything loads

@@ -25,4 +25,14 @@ describe('npm run bench', () => {
     expect(text).not.toMatch(/MISMATCH/);
     expect(readdirSync(out).some((f) => f.endsWith('.svg'))).toBe(true);
   });
+
+  it('--backward checks sampled gradients in float64 and reports GFLOP/s per mode', () => {
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--backward', '--quick', '--layers', 'L2', '--json'],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { backward } = JSON.parse(r.stdout);
+    expect(backward).toHaveLength(1);
+    expect(backward[0].maxRelErr).toBeLessThan(1e-4);
+    for (const mode of ['dgrad_wgrad', 'dgrad', 'wgrad']) expect(backward[0].gflops[mode]).toBeGreaterThan(0);
+  });
 });
