@@ -27,7 +27,7 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOption
   const p = n.params;
   const { backend, algorithm } = dispatcher().plan(p, n.backend, n.algorithm);
   const count = p.N * p.K * p.OH * p.OW;
-  const result = n.out ? n.out.subarray(0, count) : new Float32Array(count);
+  const result = !n.out ? new Float32Array(count) : n.out.length === count ? n.out : n.out.subarray(0, count);
   if (!n.channelsLast) {
     return {
       n, result,

@@ -112,6 +112,8 @@ export interface NormalizedConv {
   algorithm: 'auto' | Algorithm;
 }
 
+const ACTIVATIONS = ['none', 'relu'] as const;
+
 const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-relaxed', 'wasm-simd', 'wasm-scalar'];
 
 export function checkBackendChoice(name: string, v: unknown): BackendChoice {
@@ -128,9 +130,10 @@ function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly
   return v as T;
 }
 
-function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+/** Whether the first `bytes` bytes of `a` share memory with `b` (no view is created: this is on every call's path). */
+function overlaps(a: ArrayBufferView, bytes: number, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + bytes;
 }
 
 /**
@@ -229,17 +232,19 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
     throw new RangeError(`output would have ${outCount} elements ${fmt(outShape)}, more than the supported ${MAX_ELEMENTS}`);
   }
 
-  const two = (a: number[], dflt: number): [number, number] => (dims === 2 ? [a[0], a[1]] : [dflt, a[0]]);
-  const [H, W] = two(spatial, 1);
-  const [R, S] = two(kernel, 1);
-  const [strideH, strideW] = two(stride, 1);
-  const [dilationH, dilationW] = two(dilation, 1);
-  const [OH, OW] = two(outSpatial, 1);
-  const [padTop, padBottom] = dims === 2 ? pad[0] : [0, 0];
-  const [padLeft, padRight] = pad[dims - 1];
-  const relu = checkEnum('activation', o.activation, ['none', 'relu'] as const, 'none') === 'relu';
+  // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
+  // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
+  // In 1-D the height entries are absent (index -1) and take the neutral value.
+  const hi = dims === 2 ? 0 : -1, wi = dims - 1;
+  const hOf = (a: number[], dflt: number) => (hi < 0 ? dflt : a[hi]);
+  const relu = checkEnum('activation', o.activation, ACTIVATIONS, 'none') === 'relu';
   return {
-    params: { N, C, H, W, K, R, S, groups, strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, OH, OW, relu },
+    params: {
+      N, C, H: hOf(spatial, 1), W: spatial[wi], K, R: hOf(kernel, 1), S: kernel[wi], groups,
+      strideH: hOf(stride, 1), strideW: stride[wi], dilationH: hOf(dilation, 1), dilationW: dilation[wi],
+      padTop: hi < 0 ? 0 : pad[hi][0], padBottom: hi < 0 ? 0 : pad[hi][1], padLeft: pad[wi][0], padRight: pad[wi][1],
+      OH: hOf(outSpatial, 1), OW: outSpatial[wi], relu,
+    },
     outShape, channelsLast,
   };
 }
@@ -270,12 +275,13 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   if (o.out !== undefined) {
     out = checkFloat32Array('out', o.out);
     if (out.length < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${out.length}`);
-    const target = out.subarray(0, outCount);
-    for (const [name, t] of [['input', (input as Tensor).data], ['weight', (weight as Tensor).data], ['bias', bias]] as const) {
-      if (t && overlaps(target, t)) throw new RangeError(`out must not overlap ${name} (they share memory)`);
-    }
+    const bytes = outCount * 4;
+    const clash = overlaps(out, bytes, (input as Tensor).data) ? 'input'
+      : overlaps(out, bytes, (weight as Tensor).data) ? 'weight'
+        : bias && overlaps(out, bytes, bias) ? 'bias' : null;
+    if (clash) throw new RangeError(`out must not overlap ${clash} (they share memory)`);
   }
-  return { ...g, bias, out, backend, algorithm };
+  return { params: g.params, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm };
 }
 
 /** PyTorch's output shape for a conv1d (rank-3 input) or conv2d (rank-4 input). */
