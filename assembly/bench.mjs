@@ -1,6 +1,6 @@
 // Scratch benchmark of the wasm builds through the adapter (copies in/out included): GFLOP/s per layer
 // of the suite, median of --runs timed calls after warm-up, one thread.
-//   node assembly/bench.mjs [--variant simd|scalar] [--runs 15] [--layers L1,L2] [--algo auto|direct|im2col] [--wasm file]
+//   node assembly/bench.mjs [--variant simd|scalar] [--runs 15] [--layers L1,L2] [--algo auto|direct,im2col,winograd] [--wasm file]
 import ts from 'typescript';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,21 +43,29 @@ for (const L of layers) {
   const w = Float32Array.from({ length: p.K * (C / p.groups) * R * S }, () => Math.random() - 0.5);
   const b = Float32Array.from({ length: p.K }, () => Math.random() - 0.5);
   const y = new Float32Array(N * p.K * p.OH * p.OW);
-  const algo = forced === 'auto' ? be.choose(p).algorithm : forced;
+  // --algo a,b,c: the algorithms take turns run by run, so machine noise hits them alike.
+  const algos = (forced === 'auto' ? [be.choose(p).algorithm] : forced.split(','))
+    .filter((a) => be.supports(p, a) === null);
   const flops = 2 * N * p.K * p.OH * p.OW * (C / p.groups) * R * S;
-  const warm = performance.now();
-  do be.conv2d(p, x, w, b, y, algo); while (performance.now() - warm < 300);
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t = performance.now();
-    be.conv2d(p, x, w, b, y, algo);
-    times.push(performance.now() - t);
+  const times = new Map(algos.map((a) => [a, []]));
+  for (const algo of algos) {
+    const warm = performance.now();
+    do be.conv2d(p, x, w, b, y, algo); while (performance.now() - warm < 300);
   }
-  times.sort((a, b) => a - b);
-  const med = times[times.length >> 1];
-  rows.push({ id: L.id, name: L.name, algo, ms: +med.toFixed(3), gflops: +(flops / med / 1e6).toFixed(1) });
-  // best-of is shown too: on a shared machine it is the steadier number for A/B comparisons.
-  console.log(`${L.id.padEnd(4)} ${L.name.padEnd(15)} ${algo.padEnd(7)} ${med.toFixed(3).padStart(9)} ms ${(flops / med / 1e6).toFixed(1).padStart(6)} GFLOP/s (best ${(flops / times[0] / 1e6).toFixed(1)})`);
+  for (let i = 0; i < RUNS; i++) {
+    for (const algo of algos) {
+      const t = performance.now();
+      be.conv2d(p, x, w, b, y, algo);
+      times.get(algo).push(performance.now() - t);
+    }
+  }
+  for (const algo of algos) {
+    const ts = times.get(algo).sort((a, b) => a - b);
+    const med = ts[ts.length >> 1];
+    rows.push({ id: L.id, name: L.name, algo, ms: +med.toFixed(3), gflops: +(flops / med / 1e6).toFixed(1) });
+    // best-of is shown too: on a shared machine it is the steadier number for A/B comparisons.
+    console.log(`${L.id.padEnd(4)} ${L.name.padEnd(15)} ${algo.padEnd(8)} ${med.toFixed(3).padStart(9)} ms ${(flops / med / 1e6).toFixed(1).padStart(6)} GFLOP/s (best ${(flops / ts[0] / 1e6).toFixed(1)})`);
+  }
 }
 const g = Math.exp(rows.reduce((s, r) => s + Math.log(r.gflops), 0) / rows.length);
 console.log(`geomean ${g.toFixed(1)} GFLOP/s (${variant}, median of ${RUNS})`);

@@ -11,15 +11,22 @@ import { PARAMS, PARAM_COUNT, OK, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, K
 import { MR } from './kernels/gemm_4x8';
 import { convIm2col, gemmWorkspaceFloats } from './gemm';
 import { convDirect, directWorkspaceFloats } from './direct';
+import { convWinograd, winogradWorkspaceFloats } from './winograd';
+import { convFFT, fftWorkspaceFloats } from './fft';
+import { forgetTransformedWeights } from './weight_cache';
 
 // ALGORITHM_CODE in src/backends/types.ts.
 const ALGO_DIRECT = 0;
 const ALGO_IM2COL = 1;
+const ALGO_WINOGRAD = 2;
+const ALGO_FFT = 3;
 
 function workspaceFloats(algo: i32): i64 {
   switch (algo) {
     case ALGO_DIRECT: return directWorkspaceFloats();
     case ALGO_IM2COL: return gemmWorkspaceFloats();
+    case ALGO_WINOGRAD: return winogradWorkspaceFloats();
+    case ALGO_FFT: return fftWorkspaceFloats();
     default: return -1;
   }
 }
@@ -28,6 +35,8 @@ function execute(algo: i32, input: usize, weight: usize, bias: usize, out: usize
   switch (algo) {
     case ALGO_DIRECT: convDirect(input, weight, bias, out, workspace); break;
     case ALGO_IM2COL: convIm2col(input, weight, bias, out, workspace); break;
+    case ALGO_WINOGRAD: convWinograd(input, weight, bias, out, workspace); break;
+    case ALGO_FFT: convFFT(input, weight, bias, out, workspace); break;
   }
 }
 
@@ -55,6 +64,9 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
   if (err != OK) return err;
   const ws = workspaceFloats(algo);
   if (ws < 0) return ERR_ALGORITHM;
+  // Cached transformed weights live in the workspace: valid only while the layout repeats exactly.
+  if (algo != preparedLast || !unchangedSincePrepare()) forgetTransformedWeights();
+  preparedLast = algo;
   arenaReset();
   inputAt = alloc(inLen);
   weightAt = alloc(wLen);
@@ -71,6 +83,8 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
   preparedAlgo = algo;
   return OK;
 }
+
+let preparedLast: i32 = -1;
 
 function unchangedSincePrepare(): bool {
   for (let i: usize = 0; i < <usize>PARAM_COUNT; i++) {

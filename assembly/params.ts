@@ -95,3 +95,27 @@ export function loadParams(inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
   outputCount = <i32>outC;
   return OK;
 }
+
+// Dilated Winograd runs each output phase as an undilated sub-convolution (winograd.ts): these swap
+// the spatial geometry for the sub-problem's and back. Only the fields below change.
+let savedH = 0, savedW = 0, savedOH = 0, savedOW = 0, savedDH = 0, savedDW = 0;
+let savedPads: i32 = 0, savedPadB = 0, savedPadL = 0, savedPadR = 0, savedIn = 0, savedOut = 0;
+
+export function saveGeometry(): void {
+  savedH = H; savedW = W; savedOH = OH; savedOW = OW; savedDH = dilationH; savedDW = dilationW;
+  savedPads = padTop; savedPadB = padBottom; savedPadL = padLeft; savedPadR = padRight;
+  savedIn = inputCount; savedOut = outputCount;
+}
+
+/** An undilated, unpadded h x w input giving oh x ow outputs (same N, C, K, kernel, groups). */
+export function setUndilatedGeometry(h: i32, w: i32, oh: i32, ow: i32): void {
+  H = h; W = w; OH = oh; OW = ow; dilationH = 1; dilationW = 1;
+  padTop = 0; padBottom = 0; padLeft = 0; padRight = 0;
+  inputCount = N * C * h * w; outputCount = N * K * oh * ow;
+}
+
+export function restoreGeometry(): void {
+  H = savedH; W = savedW; OH = savedOH; OW = savedOW; dilationH = savedDH; dilationW = savedDW;
+  padTop = savedPads; padBottom = savedPadB; padLeft = savedPadL; padRight = savedPadR;
+  inputCount = savedIn; outputCount = savedOut;
+}

@@ -1,0 +1,406 @@
+// Winograd F(2x2,3x3) (Lavin & Gray 2015) for 3x3, stride 1, dilation 1: each 2x2 output tile is
+// A^T [ sum_c (G g G^T) .* (B^T d B) ] A, so a tile costs 16 multiplies per channel pair instead of 36.
+// The sum over channels of each of the 16 transformed positions (tuples) is a GEMM,
+// M[t][k][tile] = U[t][k][c] x V[t][c][tile], run by the 4x8 microkernel on packed operands.
+//
+// Tiles are numbered row-major over the tile grid, each row padded to a multiple of 4 tiles so the
+// SIMD transforms take 4 horizontally adjacent tiles per vector. Work goes in blocks of whole tile
+// rows (about BLOCK_TILES tiles): transform the block's inputs (V, in 8-tile strips, the kernel's
+// packed-B layout), 16 GEMMs, then the output transform with bias and ReLU fused.
+//
+// conv1d (and any 1x3 kernel) runs F(2,3): tiles of 1x2 outputs, 4 tuples, the same 1-D transforms.
+//
+// Non-finite inputs or weights run as im2col: the transforms would spread one NaN/Inf over a tile.
+// Outputs whose taps all fall in the padding are rewritten to the exact bias afterwards (their
+// S = |bias| leaves no room for the tile's rounding noise).
+
+import { MR, NR, gemm4x8, PackedB } from './kernels/gemm_4x8';
+import { convIm2col, gemmWorkspaceFloats } from './gemm';
+import { copyFloats, zeroFloats } from './memops';
+import { allFinite } from './finite';
+import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
+import { fixPaddingOnly } from './padding_only';
+import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
+import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
+import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
+         padTop, padLeft, relu, inputCount, weightCount } from './params';
+
+// Tuples of the transformed domain: 16 for F(2x2,3x3), 4 for F(2,3) (set per call by tuples()).
+function tuples(): i32 { return R == 1 ? 4 : 16; }
+// Tiles per block: V and M of a block stay in L2 (measured, see README).
+const BLOCK_TILES = 64;
+const ZERO_BIAS: usize = memory.data(MR * 4, 16);
+const EDGE: usize = memory.data(NR * 4, 16); // one interleaved output row of 4 tiles
+const GW: usize = memory.data(12 * 16, 16); // G g of 4 filters (one per lane), 4x3
+
+/** 3x3 (F(2x2,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
+export function winogradApplies(): bool {
+  return (R == 3 || R == 1) && S == 3 && strideH == 1 && strideW == 1;
+}
+
+// Dilation d runs as d_h x d_w phases: outputs (a + d_h i, b + d_w j) only read input rows
+// a + d_h m and columns b + d_w n of the padded input, an undilated 3x3 convolution of that
+// subsampled plane. Each phase is gathered (zeros for padding), convolved, and scattered back.
+function dilated(): bool { return dilationH > 1 || dilationW > 1; }
+function phaseOut(size: i32, a: i32, d: i32): i32 { return (size - a + d - 1) / d; }
+
+// Tile grid: TH x TWP tiles (TWP = tiles per row rounded up to 4), rows of tiles in blocks.
+function tileRows(): i32 { return R == 1 ? OH : (OH + 1) >> 1; }
+function tilesPerRow(): i32 { return (((OW + 1) >> 1) + 3) & ~3; }
+function planeRows(): i32 { return R == 1 ? OH : 2 * tileRows() + 2; }
+// +2: the SIMD tap loads of the last 4 tiles read (and drop) 2 floats past their patches.
+function planeCols(): i32 { return 2 * tilesPerRow() + 4; }
+function rowsPerBlock(): i32 { return max(1, BLOCK_TILES / tilesPerRow()); }
+function blockTiles(): i32 { return (rowsPerBlock() * tilesPerRow() + NR - 1) & ~(NR - 1); }
+function paddedK(): i32 { return (Kg + MR - 1) & ~(MR - 1); }
+
+/** Floats of U for one group. */
+function groupUFloats(): i64 { return <i64>tuples() * <i64>paddedK() * <i64>Cg; }
+
+function ownWorkspaceFloats(): i64 {
+  const planes = <i64>Cg * <i64>planeRows() * <i64>planeCols();
+  // U of every group, then the weights it was made from (the cache key, see convWinograd).
+  const u = groupUFloats() * <i64>groups + <i64>weightCount;
+  const v = <i64>tuples() * <i64>Cg * <i64>blockTiles();
+  const m = <i64>tuples() * <i64>paddedK() * <i64>blockTiles();
+  return planes + u + v + m;
+}
+
+/** Floats of workspace (enough for the im2col fallback too), -1 when the shape does not apply. */
+export function winogradWorkspaceFloats(): i64 {
+  if (!winogradApplies()) return -1;
+  let own = ownWorkspaceFloats();
+  if (dilated()) {
+    // Phase (0, 0) is the largest: its gathered input and output, then its own workspace.
+    const oh = phaseOut(OH, 0, dilationH), ow = phaseOut(OW, 0, dilationW);
+    const io = <i64>N * <i64>C * <i64>(oh + R - 1) * <i64>(ow + 2) + <i64>N * <i64>K * <i64>oh * <i64>ow;
+    saveGeometry();
+    setUndilatedGeometry(oh + R - 1, ow + 2, oh, ow);
+    own = io + ownWorkspaceFloats();
+    restoreGeometry();
+  }
+  const fallback = gemmWorkspaceFloats();
+  return own > fallback ? own : fallback;
+}
+
+/** Column j of the 4x4 input patch of the tiles starting at p (tiles are 2 floats apart). */
+@inline function tap<T>(p: usize, j: usize): T {
+  if (sizeof<T>() == 16) return v128.shuffle<f32>(v128.load(p + (j << 2)), v128.load(p + (j << 2) + 16), 0, 2, 4, 6);
+  else return load<T>(p + (j << 2));
+}
+
+/** 1x4 row of B^T d: the same combination applies to rows and to columns. */
+@inline function inputRow<T>(p: usize, scratch: usize): void {
+  const d0 = tap<T>(p, 0), d1 = tap<T>(p, 1), d2 = tap<T>(p, 2), d3 = tap<T>(p, 3);
+  store<T>(scratch, sub<T>(d0, d2));
+  store<T>(scratch, add<T>(d1, d2), sizeof<T>());
+  store<T>(scratch, sub<T>(d2, d1), 2 * sizeof<T>());
+  store<T>(scratch, sub<T>(d1, d3), 3 * sizeof<T>());
+}
+
+const ROWS: usize = memory.data(16 * 16, 16); // the 4 row transforms of one patch
+
+/** F(2,3): V = B^T d for the tiles at p, tuple j stored `tupleStride` bytes apart. */
+@inline function inputRow1<T>(p: usize, v: usize, tupleStride: usize): void {
+  const d0 = tap<T>(p, 0), d1 = tap<T>(p, 1), d2 = tap<T>(p, 2), d3 = tap<T>(p, 3);
+  store<T>(v, sub<T>(d0, d2));
+  store<T>(v + tupleStride, add<T>(d1, d2));
+  store<T>(v + 2 * tupleStride, sub<T>(d2, d1));
+  store<T>(v + 3 * tupleStride, sub<T>(d1, d3));
+}
+
+/** V for the tiles at p (one channel): B^T d B, tuple t stored `tupleStride` bytes apart. */
+@inline function inputTransform<T>(p: usize, rowBytes: usize, v: usize, tupleStride: usize): void {
+  const sz = <usize>sizeof<T>();
+  for (let i: usize = 0; i < 4; i++) inputRow<T>(p + i * rowBytes, ROWS + i * 4 * sz);
+  for (let j: usize = 0; j < 4; j++) {
+    const r0 = load<T>(ROWS + j * sz), r1 = load<T>(ROWS + (4 + j) * sz);
+    const r2 = load<T>(ROWS + (8 + j) * sz), r3 = load<T>(ROWS + (12 + j) * sz);
+    store<T>(v + j * tupleStride, sub<T>(r0, r2));
+    store<T>(v + (4 + j) * tupleStride, add<T>(r1, r2));
+    store<T>(v + (8 + j) * tupleStride, sub<T>(r2, r1));
+    store<T>(v + (12 + j) * tupleStride, sub<T>(r1, r3));
+  }
+}
+
+/** V of every channel for tile rows [th0, th1) of the padded planes, in 8-tile strips [strip][c][8]. */
+function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
+  const tw = tilesPerRow();
+  const cols = <usize>planeCols();
+  const planeBytes = (<usize>planeRows() * cols) << 2;
+  const tupleStride = (<usize>Cg * <usize>blockTiles()) << 2;
+  for (let th = th0; th < th1; th++) {
+    for (let x = 0; x < tw; x += lanes<T>()) {
+      const t = <usize>((th - th0) * tw + x);
+      let dst = v + (((((t >> 3) * <usize>Cg) << 3) + (t & 7)) << 2);
+      let src = planes + ((<usize>(R == 1 ? th : 2 * th) * cols + <usize>(2 * x)) << 2);
+      for (let c = 0; c < Cg; c++) {
+        if (R == 1) inputRow1<T>(src, dst, tupleStride);
+        else inputTransform<T>(src, cols << 2, dst, tupleStride);
+        src += planeBytes;
+        dst += NR * 4;
+      }
+    }
+  }
+}
+
+/** Tap q of the filters at f + FILTERS[lane] (4 filters per vector; one filter in the scalar build). */
+@inline function filterTap<T>(f: usize, q: usize): T {
+  const o = f + (q << 2);
+  if (sizeof<T>() == 16) {
+    return f32x4(load<f32>(o + load<u32>(FILTERS)), load<f32>(o + load<u32>(FILTERS, 4)),
+                 load<f32>(o + load<u32>(FILTERS, 8)), load<f32>(o + load<u32>(FILTERS, 12)));
+  } else return load<T>(o);
+}
+const FILTERS: usize = memory.data(16, 16); // byte offsets of the 4 filters of a strip from the first
+@inline function half<T>(x: T): T { return mul<T>(x, splat<T>(0.5)); }
+
+/** G g of the 3 taps q0, q0 + dq, q0 + 2dq into GW rows 0..3, column s. */
+@inline function columnTimesG<T>(f: usize, q0: usize, dq: usize, s: usize): void {
+  const sz = <usize>sizeof<T>();
+  const g0 = filterTap<T>(f, q0), g1 = filterTap<T>(f, q0 + dq), g2 = filterTap<T>(f, q0 + 2 * dq);
+  const sum = add<T>(g0, g2);
+  store<T>(GW + s * sz, g0);
+  store<T>(GW + (3 + s) * sz, half<T>(add<T>(sum, g1)));
+  store<T>(GW + (6 + s) * sz, half<T>(sub<T>(sum, g1)));
+  store<T>(GW + (9 + s) * sz, g2);
+}
+
+/**
+ * U = G g G^T (F(2,3): G g) of every filter of group g, packed per tuple as the microkernel's A:
+ * MR-row strips [k/4][c][4]; the SIMD build transforms the 4 filters of a strip row as one vector.
+ * Rows past Kg repeat filter Kg-1 (their outputs are never stored). Measured on L3 (65536 filters):
+ * 4.6 ms one filter at a time with scattered stores.
+ */
+function transformWeights<T>(weight: usize, g: i32, u: usize): void {
+  const sz = <usize>sizeof<T>();
+  const taps = <usize>(R * 3);
+  const tupleBytes = (<usize>paddedK() * <usize>Cg) << 2;
+  const kp = paddedK();
+  const step = (<usize>Cg * taps) << 2; // bytes between filters k and k+1
+  let at = u;
+  for (let m0 = 0; m0 < kp; m0 += MR) {
+    for (let i = 0; i < MR; i++) store<u32>(FILTERS + (<usize>i << 2), <u32>(<usize>(min(m0 + i, Kg - 1) - m0) * step));
+    for (let c = 0; c < Cg; c++) {
+      for (let i = 0; i < MR; i += lanes<T>()) {
+        // Clamped so that the last strip's padding rows read real filters.
+        const k = min(m0 + i, Kg - 1);
+        const f = weight + (((<usize>(g * Kg + k) * <usize>Cg + <usize>c) * taps) << 2);
+        const dst = at + (<usize>i << 2);
+        if (R == 1) {
+          columnTimesG<T>(f, 0, 1, 0);
+          for (let t: usize = 0; t < 4; t++) store<T>(dst + t * tupleBytes, load<T>(GW + t * 3 * sz));
+          continue;
+        }
+        for (let s: usize = 0; s < 3; s++) columnTimesG<T>(f, s, 3, s);
+        for (let r: usize = 0; r < 4; r++) {
+          const gi = GW + r * 3 * sz;
+          const a = load<T>(gi), b = load<T>(gi + sz), d = load<T>(gi + 2 * sz);
+          const sum = add<T>(a, d);
+          const row = dst + r * 4 * tupleBytes;
+          store<T>(row, a);
+          store<T>(row + tupleBytes, half<T>(add<T>(sum, b)));
+          store<T>(row + 2 * tupleBytes, half<T>(sub<T>(sum, b)));
+          store<T>(row + 3 * tupleBytes, d);
+        }
+      }
+      at += MR * 4;
+    }
+  }
+}
+
+/** M[t] = U[t] x V[t] for the block's strips. */
+function multiply(u: usize, v: usize, m: usize, strips: i32): void {
+  const kp = paddedK();
+  const bt = <usize>blockTiles();
+  const ldc = bt << 2;
+  for (let t = 0; t < tuples(); t++) {
+    const ut = u + ((<usize>t * <usize>kp * <usize>Cg) << 2);
+    const vt = v + ((<usize>t * <usize>Cg * bt) << 2);
+    const mt = m + ((<usize>t * <usize>kp * bt) << 2);
+    for (let s = 0; s < strips; s++) {
+      const b = vt + ((<usize>s * <usize>Cg * NR) << 2);
+      const c = mt + (<usize>s * NR << 2);
+      for (let m0 = 0; m0 < kp; m0 += MR) {
+        gemm4x8<PackedB>(Cg, ut + ((<usize>m0 * <usize>Cg) << 2), b, NR * 4, 0, c + <usize>m0 * ldc, ldc, ZERO_BIAS, 0);
+      }
+    }
+  }
+}
+
+/** Writes the 2 outputs of one tile row (y0 at even columns, y1 at odd) clipped to OW. */
+@inline function storePair<T>(dst: usize, y0: T, y1: T, ow: i32): void {
+  const n = min(2 * lanes<T>(), OW - ow);
+  if (sizeof<T>() == 16) {
+    const lo = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), hi = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
+    if (n == 8) { v128.store(dst, lo); v128.store(dst, hi, 16); return; }
+    v128.store(EDGE, lo); v128.store(EDGE, hi, 16);
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(EDGE + (<usize>i << 2)));
+  } else {
+    store<T>(dst, y0);
+    if (n > 1) store<T>(dst, y1, 4);
+  }
+}
+
+/** Output transform A^T M A + bias (+ReLU) of tile rows [th0, th1) into the output planes at out. */
+function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usize): void {
+  const tw = tilesPerRow();
+  const bt = <usize>blockTiles();
+  const tupleStride = (<usize>paddedK() * bt) << 2;
+  const sz = <usize>sizeof<T>();
+  const plane = <usize>OH * <usize>OW;
+  for (let k = 0; k < Kg; k++) {
+    const b = splat<T>(load<f32>(bias + (<usize>k << 2)));
+    const mk = m + ((<usize>k * bt) << 2);
+    const ok = out + ((<usize>k * plane) << 2);
+    for (let th = th0; th < th1; th++) {
+      for (let x = 0; x < tw; x += lanes<T>()) {
+        const ow = 2 * x;
+        if (ow >= OW) break;
+        const src = mk + (<usize>((th - th0) * tw + x) << 2);
+        if (R == 1) {
+          const m0 = load<T>(src), m1 = load<T>(src + tupleStride);
+          const m2 = load<T>(src + 2 * tupleStride), m3 = load<T>(src + 3 * tupleStride);
+          let y0 = add<T>(add<T>(add<T>(m0, m1), m2), b);
+          let y1 = add<T>(sub<T>(sub<T>(m1, m2), m3), b);
+          if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
+          storePair<T>(ok + ((<usize>th * <usize>OW + <usize>ow) << 2), y0, y1, ow);
+          continue;
+        }
+        // s[i][0..1] = (M A) row i; then y = A^T s.
+        for (let i: usize = 0; i < 4; i++) {
+          const row = src + i * 4 * tupleStride;
+          const m0 = load<T>(row), m1 = load<T>(row + tupleStride);
+          const m2 = load<T>(row + 2 * tupleStride), m3 = load<T>(row + 3 * tupleStride);
+          store<T>(ROWS + i * 2 * sz, add<T>(add<T>(m0, m1), m2));
+          store<T>(ROWS + (i * 2 + 1) * sz, sub<T>(sub<T>(m1, m2), m3));
+        }
+        for (let j: usize = 0; j < 2; j++) {
+          const s0 = load<T>(ROWS + j * sz), s1 = load<T>(ROWS + (2 + j) * sz);
+          const s2 = load<T>(ROWS + (4 + j) * sz), s3 = load<T>(ROWS + (6 + j) * sz);
+          let y0 = add<T>(add<T>(add<T>(s0, s1), s2), b);
+          let y1 = add<T>(sub<T>(sub<T>(s1, s2), s3), b);
+          if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
+          store<T>(ROWS + (8 + j) * sz, y0);
+          store<T>(ROWS + (10 + j) * sz, y1);
+        }
+        const oh = 2 * th;
+        const dst = ok + ((<usize>oh * <usize>OW + <usize>ow) << 2);
+        storePair<T>(dst, load<T>(ROWS + 8 * sz), load<T>(ROWS + 9 * sz), ow);
+        if (oh + 1 < OH) storePair<T>(dst + (<usize>OW << 2), load<T>(ROWS + 10 * sz), load<T>(ROWS + 11 * sz), ow);
+      }
+    }
+  }
+}
+
+/** Copies the group's Cg input planes into the interiors of the zero-bordered planes. */
+function copyPlanes(img: usize, planes: usize): void {
+  const cols = <usize>planeCols();
+  const rows = <usize>planeRows();
+  for (let c = 0; c < Cg; c++) {
+    let from = img + ((<usize>c * <usize>H * <usize>W) << 2);
+    let to = planes + (((<usize>c * rows + <usize>padTop) * cols + <usize>padLeft) << 2);
+    for (let h = 0; h < H; h++) {
+      copyFloats(to, from, W);
+      from += <usize>W << 2;
+      to += cols << 2;
+    }
+  }
+}
+
+/** U of every group at `u`, followed by a copy of the weights it came from; reused when they match. */
+function transformAllWeights(weight: usize, u: usize): void {
+  const uBytes = (<usize>groupUFloats()) << 2;
+  const copy = u + uBytes * <usize>groups;
+  if (cachedWeightsMatch(u, weight, copy)) return;
+  for (let g = 0; g < groups; g++) {
+    if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, g, u + <usize>g * uBytes);
+    else transformWeights<f32>(weight, g, u + <usize>g * uBytes);
+  }
+  copyFloats(copy, weight, weightCount);
+  rememberTransformedWeights(u);
+}
+
+function convTiles<T>(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+  const u0 = workspace;
+  const planes = u0 + ((<usize>groupUFloats() * <usize>groups + <usize>weightCount) << 2);
+  const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
+  const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
+  const inPlane = <usize>H * <usize>W * 4;
+  const outPlane = <usize>OH * <usize>OW * 4;
+  const th = tileRows();
+  const rb = rowsPerBlock();
+  zeroFloats(planes, Cg * planeRows() * planeCols());
+  transformAllWeights(weight, u0);
+  for (let g = 0; g < groups; g++) {
+    const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
+    for (let n = 0; n < N; n++) {
+      copyPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes);
+      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
+      const b = bias + (<usize>(g * Kg) << 2);
+      for (let th0 = 0; th0 < th; th0 += rb) {
+        const th1 = min(th, th0 + rb);
+        transformInputs<T>(planes, th0, th1, v);
+        multiply(u, v, m, ((th1 - th0) * tilesPerRow() + NR - 1) / NR);
+        transformOutputs<T>(m, th0, th1, b, o);
+      }
+    }
+  }
+}
+
+function convPhases(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+  const dh = dilationH, dw = dilationW, oh0 = OH, ow0 = OW, h0 = H, w0 = W, pt = padTop, pl = padLeft;
+  const taps = R - 1;
+  const maxOh = phaseOut(oh0, 0, dh), maxOw = phaseOut(ow0, 0, dw);
+  const phaseIn = workspace;
+  const phaseOutAt = phaseIn + ((<usize>N * <usize>C * <usize>(maxOh + taps) * <usize>(maxOw + 2)) << 2);
+  const rest = phaseOutAt + ((<usize>N * <usize>K * <usize>maxOh * <usize>maxOw) << 2);
+  saveGeometry();
+  for (let a = 0; a < dh; a++) {
+    for (let b = 0; b < dw; b++) {
+      const oh = phaseOut(oh0, a, dh), ow = phaseOut(ow0, b, dw);
+      if (oh < 1 || ow < 1) continue;
+      const h = oh + taps, w = ow + 2;
+      let to = phaseIn;
+      for (let plane = 0; plane < N * C; plane++) {
+        const from = input + ((<usize>plane * <usize>h0 * <usize>w0) << 2);
+        for (let m = 0; m < h; m++) {
+          const ih = a + dh * m - pt;
+          for (let j = 0; j < w; j++) {
+            const iw = b + dw * j - pl;
+            const inside = ih >= 0 && ih < h0 && iw >= 0 && iw < w0;
+            store<f32>(to, inside ? load<f32>(from + ((<usize>ih * <usize>w0 + <usize>iw) << 2)) : 0);
+            to += 4;
+          }
+        }
+      }
+      setUndilatedGeometry(h, w, oh, ow);
+      if (ASC_FEATURE_SIMD) convTiles<v128>(phaseIn, weight, bias, phaseOutAt, rest);
+      else convTiles<f32>(phaseIn, weight, bias, phaseOutAt, rest);
+      restoreGeometry();
+      let from = phaseOutAt;
+      for (let plane = 0; plane < N * K; plane++) {
+        const dst = out + ((<usize>plane * <usize>oh0 * <usize>ow0) << 2);
+        for (let i = 0; i < oh; i++) {
+          for (let j = 0; j < ow; j++) {
+            store<f32>(dst + ((<usize>(a + dh * i) * <usize>ow0 + <usize>(b + dw * j)) << 2), load<f32>(from));
+            from += 4;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The whole convolution; workspace holds winogradWorkspaceFloats() floats, bias K+MR floats. */
+export function convWinograd(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
+    forgetTransformedWeights(); // im2col packs its panels over the cached U
+    convIm2col(input, weight, bias, out, workspace);
+    return;
+  }
+  if (dilated()) convPhases(input, weight, bias, out, workspace);
+  else if (ASC_FEATURE_SIMD) convTiles<v128>(input, weight, bias, out, workspace);
+  else convTiles<f32>(input, weight, bias, out, workspace);
+  fixPaddingOnly(bias, out);
+}
