@@ -4,7 +4,7 @@ import type { Algorithm, ConvParams } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { ConvOptions, NormalizedConv, Tensor } from './shape.js';
-import { normalizeConv } from './shape.js';
+import { normalizeConv, trueLength } from './shape.js';
 
 export interface Explanation {
   backend: 'native' | 'wasm' | 'js';
@@ -27,23 +27,23 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOption
   const p = n.params;
   const { backend, algorithm } = dispatcher().plan(p, n.backend, n.algorithm);
   const count = p.N * p.K * p.OH * p.OW;
-  const result = !n.out ? new Float32Array(count) : n.out.length === count ? n.out : n.out.subarray(0, count);
+  const result = !n.out ? new Float32Array(count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
   if (!n.channelsLast) {
     return {
       n, result,
       run: (async) => async
-        ? backend.conv2dAsync(p, input.data, weight.data, n.bias, result, algorithm)
-        : backend.conv2d(p, input.data, weight.data, n.bias, result, algorithm),
+        ? backend.conv2dAsync(p, n.x, n.w, n.bias, result, algorithm)
+        : backend.conv2d(p, n.x, n.w, n.bias, result, algorithm),
     };
   }
-  const x = channelsLastToFirst(input.data, p.N, p.H * p.W, p.C);
+  const x = channelsLastToFirst(n.x, p.N, p.H * p.W, p.C);
   const y = new Float32Array(count);
   const back = () => { channelsFirstToLast(y, p.N, p.K, p.OH * p.OW, result); };
   return {
     n, result,
     run: (async) => {
-      if (!async) { backend.conv2d(p, x, weight.data, n.bias, y, algorithm); back(); return; }
-      return backend.conv2dAsync(p, x, weight.data, n.bias, y, algorithm).then(back);
+      if (!async) { backend.conv2d(p, x, n.w, n.bias, y, algorithm); back(); return; }
+      return backend.conv2dAsync(p, x, n.w, n.bias, y, algorithm).then(back);
     },
   };
 }

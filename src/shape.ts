@@ -49,8 +49,17 @@ export function checkPositiveInt(name: string, v: unknown, min = 1): number {
   return v;
 }
 
+// The built-in accessors: a subclass may override `length` or `buffer` to lie about its memory, and a
+// Proxy passes `instanceof` without being a typed array at all. Validation trusts only these.
+const typedArrayProto = Object.getPrototypeOf(Float32Array.prototype) as object;
+const intrinsic = (key: string) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
+const lengthOf = intrinsic('length'), bufferOf = intrinsic('buffer'), byteOffsetOf = intrinsic('byteOffset');
+
+/** The element count a typed array really has (not what an overridden getter claims). */
+export function trueLength(a: Float32Array): number { return lengthOf.call(a) as number; }
+
 function checkFloat32Array(name: string, v: unknown): Float32Array {
-  if (!(v instanceof Float32Array)) {
+  if (!(v instanceof Float32Array) || !ArrayBuffer.isView(v)) {
     throw new TypeError(`${name} must be a Float32Array, got ${typeName(v)}`);
   }
   return v;
@@ -77,18 +86,19 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
 }
 
 /** Validates a tensor argument of the given rank and returns its shape as plain numbers. */
-export function checkTensor(name: string, t: unknown, rank: number, dims: string): number[] {
+export function checkTensor(name: string, t: unknown, rank: number, dims: string,
+                            data: unknown = (t as Tensor | null)?.data): number[] {
   if (t === null || typeof t !== 'object') {
     throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}`);
   }
-  const { data, shape } = t as { data: unknown; shape: unknown };
+  const shape = (t as Tensor).shape;
   checkFloat32Array(`${name}.data`, data);
   const s = checkShape(`${name}.shape`, shape, rank, dims);
   const count = s.reduce((a, b) => a * b, 1);
-  const len = (data as Float32Array).length;
+  const len = trueLength(data as Float32Array);
   if (len !== count) {
     throw new RangeError(`${name}.data length must be ${count} for shape ${fmt(s)}, got ${len}` +
-      (len === 0 && (data as Float32Array).buffer.byteLength === 0 ? ' (detached or empty buffer?)' : ''));
+      (len === 0 && (bufferOf.call(data) as ArrayBuffer).byteLength === 0 ? ' (detached or empty buffer?)' : ''));
   }
   return s;
 }
@@ -103,6 +113,9 @@ function perDim(name: string, v: unknown, dims: number, min: number): number[] {
 
 export interface NormalizedConv {
   params: ConvParams;
+  /** input.data and weight.data as validated: later code must not read the tensors' getters again. */
+  x: Float32Array;
+  w: Float32Array;
   /** The user's output shape, in the input's layout. */
   outShape: number[];
   channelsLast: boolean;
@@ -131,9 +144,10 @@ function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly
 }
 
 /** Whether the first `bytes` bytes of `a` share memory with `b` (no view is created: this is on every call's path). */
-function overlaps(a: ArrayBufferView, bytes: number, b: ArrayBufferView): boolean {
-  if (a.buffer !== b.buffer) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + bytes;
+function overlaps(a: Float32Array, bytes: number, b: Float32Array): boolean {
+  if (bufferOf.call(a) !== bufferOf.call(b)) return false;
+  const ao = byteOffsetOf.call(a) as number, bo = byteOffsetOf.call(b) as number;
+  return ao < bo + 4 * trueLength(b) && bo < ao + bytes;
 }
 
 /**
@@ -257,15 +271,16 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
                               extraKeys: readonly string[] = []): NormalizedConv {
   const o = checkOptions(options, extraKeys);
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
-  const xs = checkTensor('input', input, dims + 2, inDims);
-  const ws = checkTensor('weight', weight, dims + 2, wDims);
+  const x = (input as Tensor)?.data, w = (weight as Tensor)?.data;
+  const xs = checkTensor('input', input, dims + 2, inDims, x);
+  const ws = checkTensor('weight', weight, dims + 2, wDims, w);
   const g = geometry(dims, xs, ws, o, channelsLast);
   const K = g.params.K;
 
   let bias: Float32Array | null = null;
   if (o.bias !== undefined && o.bias !== null) {
     bias = checkFloat32Array('bias', o.bias);
-    if (bias.length !== K) throw new RangeError(`bias length must be K = ${K}, got ${bias.length}`);
+    if (trueLength(bias) !== K) throw new RangeError(`bias length must be K = ${K}, got ${trueLength(bias)}`);
   }
   const backend = checkBackendChoice('backend', o.backend);
   const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');
@@ -274,14 +289,14 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   let out: Float32Array | undefined;
   if (o.out !== undefined) {
     out = checkFloat32Array('out', o.out);
-    if (out.length < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${out.length}`);
+    if (trueLength(out) < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${trueLength(out)}`);
     const bytes = outCount * 4;
-    const clash = overlaps(out, bytes, (input as Tensor).data) ? 'input'
-      : overlaps(out, bytes, (weight as Tensor).data) ? 'weight'
+    const clash = overlaps(out, bytes, x) ? 'input'
+      : overlaps(out, bytes, w) ? 'weight'
         : bias && overlaps(out, bytes, bias) ? 'bias' : null;
     if (clash) throw new RangeError(`out must not overlap ${clash} (they share memory)`);
   }
-  return { params: g.params, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm };
+  return { params: g.params, x, w, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm };
 }
 
 /** PyTorch's output shape for a conv1d (rank-3 input) or conv2d (rank-4 input). */

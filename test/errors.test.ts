@@ -1,6 +1,6 @@
 // Bad arguments: each must throw the right error class with a message naming the argument (and saying
 // what was expected), on every backend, before any backend runs. The native addon's own re-validation
-// is tested in native.boundary.test.ts.
+// is tested in hostile.test.ts (raw addon calls in a child process).
 
 import { describe, expect, it } from 'vitest';
 import { conv1d, conv1dAsync, conv2d, conv2dAsync, outputShape } from '../src/index.node.js';
