@@ -1,6 +1,7 @@
 // Direct convolution: the SIMD depthwise kernel when each group has one input channel, otherwise
 // a straightforward loop nest (used only when 'direct' is forced on a dense shape).
 #include <algorithm>
+#include <cmath>
 
 #include "conv/algorithms.h"
 #include "threadpool.h"
@@ -18,6 +19,22 @@ void valid_range(int64_t W, int64_t OW, int64_t stride, int64_t offset, int64_t*
   *hi = std::min(*hi, OW);
 }
 
+// A padding tap contributes 0 * w, as in the reference (pad, then correlate) and PyTorch's padded
+// GEMM: NaN for w = ±Inf/NaN. The skipping loop below cannot give that, so such a tap (rare: only
+// non-finite weights) takes this loop over every output instead.
+void add_nonfinite_tap(const ConvParams& p, const float* xc, float wv, int64_t r, int64_t col_off,
+                       float* y) {
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const int64_t ih = oh * p.strideH - p.padTop + r * p.dilationH;
+    const bool row_in = ih >= 0 && ih < p.H;
+    float* yo = y + oh * p.OW;
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t iw = ow * p.strideW + col_off;
+      yo[ow] += row_in && iw >= 0 && iw < p.W ? wv * xc[ih * p.W + iw] : 0.0f * wv;
+    }
+  }
+}
+
 }  // namespace
 
 std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
@@ -30,7 +47,7 @@ std::string conv_direct_generic(const ConvParams& p, const float* input, const f
                                 const float* bias, float* out) {
   const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups;
   const int64_t HW = int64_t(p.H) * p.W, P = int64_t(p.OH) * p.OW;
-  // Padding taps are skipped, not multiplied by zero, exactly like a direct summation.
+  // Padding taps are skipped (a finite weight times the zero padding adds exactly 0).
   auto task = [&](int64_t t, int) {
     const int64_t n = t / p.K, k = t % p.K, g = k / Kg;
     float* y = out + t * P;
@@ -41,6 +58,10 @@ std::string conv_direct_generic(const ConvParams& p, const float* input, const f
         for (int64_t s = 0; s < p.S; ++s) {
           const float wv = weight[((k * Cg + c) * p.R + r) * p.S + s];
           const int64_t col_off = s * p.dilationW - p.padLeft;
+          if (!std::isfinite(wv)) {
+            add_nonfinite_tap(p, xc, wv, r, col_off, y);
+            continue;
+          }
           int64_t lo, hi;
           valid_range(p.W, p.OW, p.strideW, col_off, &lo, &hi);
           for (int64_t oh = 0; oh < p.OH; ++oh) {
