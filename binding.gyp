@@ -17,6 +17,9 @@
       "target_name": "fastconv",
       "sources": ["<!@(node -e \"require('./native/sources.cjs').print('main')\")"],
       "libraries": ["-lpthread"],
+      # The thread pool outlives any one JS environment: when the last worker_thread that loaded the
+      # addon exits, unloading the library under the running pool threads would crash the process.
+      "ldflags": ["-Wl,-z,nodelete"],
       "conditions": [
         ["target_arch=='x64' or target_arch=='ia32'", {
           "dependencies": ["fastconv_avx512", "fastconv_avx2"],

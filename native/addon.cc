@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,21 +47,38 @@ std::string describe(const Napi::Value& v) {
   return "a value of another type";
 }
 
+// One typed-array argument, queried once: every accessor of Napi::TypedArray is another
+// napi_get_typedarray_info call, and a call used to make ~6 per array (~1 us of a LeNet call).
+struct View {
+  Napi::Value value;
+  size_t length = 0;  // elements
+  char* data = nullptr;
+  size_t bytes() const { return length * 4; }  // Int32Array and Float32Array only
+};
+
 // A typed array argument of the expected element type, not detached.
-Napi::TypedArray typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name,
-                           napi_typedarray_type type, const char* type_name) {
+View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type,
+               const char* type_name) {
+  Napi::Env env = info.Env();
   Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throw_type(info.Env(), std::string(name) + ": expected a " + type_name + ", got " + describe(v));
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  if (a.ArrayBuffer().IsDetached())
-    throw_type(info.Env(), std::string(name) + ": expected a " + type_name + " with a live buffer, got one whose ArrayBuffer is detached");
-  return a;
+  View view{v};
+  bool is_typed = false;
+  napi_typedarray_type got;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &got, &view.length, &data, &buffer, &offset) != napi_ok || got != type)
+    throw_type(env, std::string(name) + ": expected a " + type_name + ", got " + describe(v));
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
+    throw_type(env, std::string(name) + ": expected a " + type_name + " with a live buffer, got one whose ArrayBuffer is detached");
+  view.data = static_cast<char*>(data);
+  return view;
 }
 
-void check_length(Napi::Env env, const char* name, const Napi::TypedArray& a, int64_t expected,
-                  const char* formula) {
-  const int64_t got = static_cast<int64_t>(a.ElementLength());
+void check_length(Napi::Env env, const char* name, const View& a, int64_t expected, const char* formula) {
+  const int64_t got = static_cast<int64_t>(a.length);
   if (got != expected)
     throw_range(env, std::string(name) + ": expected length " + std::to_string(expected) + " (" +
                          formula + "), got " + std::to_string(got));
@@ -71,33 +89,17 @@ struct Span {
   const char* end;
 };
 
-// The element pointer straight from napi_get_typedarray_info: works for ArrayBuffer and
-// SharedArrayBuffer backing alike (the ArrayBuffer accessors reject a SharedArrayBuffer).
-char* data_of(const Napi::TypedArray& a) {
-  napi_typedarray_type type;
-  size_t length;
-  void* data = nullptr;
-  napi_value buffer;
-  size_t offset;
-  const napi_status st = napi_get_typedarray_info(a.Env(), a, &type, &length, &data, &buffer, &offset);
-  if (st != napi_ok) throw Napi::Error::New(a.Env(), "fastconv: could not read a typed array");
-  return static_cast<char*>(data);
-}
-
-Span span_of(const Napi::TypedArray& a) {
-  const char* base = data_of(a);
-  return {base, base + a.ByteLength()};
-}
+Span span_of(const View& a) { return {a.data, a.data + a.bytes()}; }
 
 bool overlaps(Span a, Span b) { return a.begin < b.end && b.begin < a.end; }
 
-float* float_data(const Napi::TypedArray& a) { return reinterpret_cast<float*>(data_of(a)); }
+float* float_data(const View& a) { return reinterpret_cast<float*>(a.data); }
 
 ConvParams params_arg(const Napi::CallbackInfo& info, size_t i) {
-  Napi::TypedArray params = typed_arg(info, i, "params", napi_int32_array, "Int32Array");
-  const auto* raw = reinterpret_cast<const int32_t*>(data_of(params));
+  const View params = typed_arg(info, i, "params", napi_int32_array, "Int32Array");
+  const auto* raw = reinterpret_cast<const int32_t*>(params.data);
   ConvParams p;
-  const std::string err = fastconv::parse_params(raw, static_cast<int64_t>(params.ElementLength()), &p);
+  const std::string err = fastconv::parse_params(raw, static_cast<int64_t>(params.length), &p);
   if (!err.empty()) throw_range(info.Env(), err);
   return p;
 }
@@ -120,6 +122,10 @@ struct Call {
   const float* bias;
   float* out;
   std::vector<Napi::Reference<Napi::Value>> refs;  // keeps the arrays alive for async calls
+  // Async calls run on private copies: a caller may transfer an ArrayBuffer to another thread while
+  // the convolution runs, and its memory may then be freed under us (Node-API cannot pin it).
+  // The result is copied into `out` on the JS thread, after checking that `out` still exists.
+  std::vector<float> own_input, own_weight, own_bias, own_out;
 };
 
 Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
@@ -131,12 +137,12 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   c.p = params_arg(info, 0);
   c.algo = algo_arg(info, 1);
 
-  Napi::TypedArray input = typed_arg(info, 2, "input", napi_float32_array, "Float32Array");
-  Napi::TypedArray weight = typed_arg(info, 3, "weight", napi_float32_array, "Float32Array");
+  const View input = typed_arg(info, 2, "input", napi_float32_array, "Float32Array");
+  const View weight = typed_arg(info, 3, "weight", napi_float32_array, "Float32Array");
   const bool has_bias = !info[4].IsNull() && !info[4].IsUndefined();
-  Napi::TypedArray bias;
+  View bias;
   if (has_bias) bias = typed_arg(info, 4, "bias", napi_float32_array, "Float32Array or null");
-  Napi::TypedArray out = typed_arg(info, 5, "out", napi_float32_array, "Float32Array");
+  const View out = typed_arg(info, 5, "out", napi_float32_array, "Float32Array");
 
   check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
   check_length(env, "weight", weight, c.p.weight_size(), "K*(C/groups)*R*S");
@@ -154,10 +160,18 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   c.bias = has_bias ? float_data(bias) : nullptr;
   c.out = float_data(out);
   if (keep_refs) {
-    c.refs.push_back(Napi::Persistent(Napi::Value(input)));
-    c.refs.push_back(Napi::Persistent(Napi::Value(weight)));
-    if (has_bias) c.refs.push_back(Napi::Persistent(Napi::Value(bias)));
-    c.refs.push_back(Napi::Persistent(Napi::Value(out)));
+    c.own_input.assign(c.input, c.input + c.p.input_size());
+    c.own_weight.assign(c.weight, c.weight + c.p.weight_size());
+    if (has_bias) c.own_bias.assign(c.bias, c.bias + c.p.K);
+    c.own_out.resize(static_cast<size_t>(c.p.output_size()));
+    c.input = c.own_input.data();
+    c.weight = c.own_weight.data();
+    c.bias = has_bias ? c.own_bias.data() : nullptr;
+    c.out = c.own_out.data();
+    c.refs.push_back(Napi::Persistent(input.value));
+    c.refs.push_back(Napi::Persistent(weight.value));
+    if (has_bias) c.refs.push_back(Napi::Persistent(bias.value));
+    c.refs.push_back(Napi::Persistent(out.value));
   }
   return c;
 }
@@ -189,21 +203,33 @@ class ConvWorker : public Napi::AsyncWorker {
     if (!err.empty()) SetError(err);
   }
 
+  // Both completions run on the JS thread, but also while a worker_thread that started the call is
+  // being terminated: then every Node-API call fails, and a Napi::Error escaping here would reach
+  // std::terminate and abort the whole process. Nobody is left to settle the promise for.
   void OnOK() override {
-    Napi::Env env = Env();
-    // The references kept the arrays alive; a buffer transferred away mid-call cannot be
-    // prevented through Node-API, but it must not look like success.
-    for (auto& r : call_.refs) {
-      if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
-        deferred_.Reject(Napi::TypeError::New(env, "conv2dAsync: an argument's ArrayBuffer was detached during the call").Value());
-        return;
+    try {
+      Napi::Env env = Env();
+      // The references kept the arrays alive; a buffer transferred away mid-call cannot be
+      // prevented through Node-API, but it must not look like success.
+      for (auto& r : call_.refs) {
+        if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
+          deferred_.Reject(Napi::TypeError::New(env, "conv2dAsync: an argument's ArrayBuffer was detached during the call").Value());
+          return;
+        }
       }
+      // `out` is the last reference; its length was validated and a live buffer cannot shrink.
+      Napi::TypedArrayOf<float> out = call_.refs.back().Value().As<Napi::TypedArrayOf<float>>();
+      std::memcpy(out.Data(), call_.own_out.data(), call_.own_out.size() * sizeof(float));
+      deferred_.Resolve(env.Undefined());
+    } catch (const Napi::Error&) {
     }
-    deferred_.Resolve(env.Undefined());
   }
 
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(Napi::Error::New(Env(), e.Message()).Value());
+    try {
+      deferred_.Reject(Napi::Error::New(Env(), e.Message()).Value());
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:
