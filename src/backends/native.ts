@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALGORITHM_CODE, packParams } from './types.js';
+import { ALGORITHM_CODE, PARAM_FIELDS } from './types.js';
 import type { Algorithm, Backend, ConvParams } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
@@ -71,6 +71,22 @@ function loadAddon(): { addon: Addon } | { error: string } {
   return loaded;
 }
 
+// The addon copies the parameters out of the array before it returns (async calls included), so one
+// array serves every call; writing the 19 fields by name costs far less than the generic packer's
+// forEach + allocation (~2 us of a ~10 us LeNet call). Order = PARAM_FIELDS, checked at load.
+const packed = new Int32Array(19);
+function pack(p: ConvParams): Int32Array {
+  const a = packed;
+  a[0] = p.N; a[1] = p.C; a[2] = p.H; a[3] = p.W; a[4] = p.K; a[5] = p.R; a[6] = p.S; a[7] = p.groups;
+  a[8] = p.strideH; a[9] = p.strideW; a[10] = p.dilationH; a[11] = p.dilationW;
+  a[12] = p.padTop; a[13] = p.padBottom; a[14] = p.padLeft; a[15] = p.padRight;
+  a[16] = p.OH; a[17] = p.OW; a[18] = p.relu ? 1 : 0;
+  return a;
+}
+const PACK_ORDER = ['N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups', 'strideH', 'strideW', 'dilationH', 'dilationW',
+  'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu'];
+if (PARAM_FIELDS.join() !== PACK_ORDER.join()) throw new Error('native.ts pack() is out of date with PARAM_FIELDS');
+
 function requireAddon(): Addon {
   const a = loadAddon();
   if ('error' in a) throw new Error(`fastconv native backend unavailable: ${a.error}`);
@@ -92,7 +108,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
       return `the '${algo}' algorithm is not implemented on the native backend yet (available: ${have.join(', ')})`;
     }
     // Shape limits (e.g. Winograd: 3x3 only) live in the addon next to the algorithm.
-    return addon.supports(packParams(p), ALGORITHM_CODE[algo]);
+    return addon.supports(pack(p), ALGORITHM_CODE[algo]);
   }
 
   // Crossovers measured on Zen 5 (AVX-512), filters transformed per call: see native/README.md.
@@ -101,11 +117,12 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     if (Cg === 1 && p.groups > 1) {
       return { algorithm: 'direct', reason: 'one input channel per group (depthwise): direct SIMD kernel along output rows' };
     }
-    const can = (a: Algorithm) => implemented().includes(a) && addon.supports(packParams(p), ALGORITHM_CODE[a]) === null;
+    const can = (a: Algorithm) => implemented().includes(a) && addon.supports(pack(p), ALGORITHM_CODE[a]) === null;
     if (Cg >= 4 && can('winograd')) {
       return { algorithm: 'winograd', reason: '3-tap kernel at stride 1 with >= 4 channels per group: Winograd does 2.25-4x fewer multiplies than GEMM' };
     }
-    if (can('fft') && fftWins(p, Cg)) {
+    // fftWins first: it is plain arithmetic, while can() is a call into the addon (~1.3 us).
+    if (fftWins(p, Cg) && can('fft')) {
       return { algorithm: 'fft', reason: `large kernel (${p.R}x${p.S}) at stride 1: tiled FFT beats GEMM from this size on` };
     }
     if (Cg === 1) {
@@ -122,11 +139,11 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     supports,
     choose,
     conv2d(p, input, weight, bias, out, algo) {
-      addon.conv2d(packParams(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+      addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out);
     },
     conv2dAsync(p, input, weight, bias, out, algo) {
       try {
-        return addon.conv2dAsync(packParams(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+        return addon.conv2dAsync(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out);
       } catch (e) {
         return Promise.reject(e);
       }
