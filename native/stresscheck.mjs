@@ -47,7 +47,9 @@ expectThrow('huge output', (a) => { a.params.set([2147483647, 1, 1, 1, 214748364
 expectThrow('algo string', (a) => { a.algo = 'im2col'; }, TypeError, 'algo');
 expectThrow('algo 1.5', (a) => { a.algo = 1.5; }, RangeError, 'algo');
 expectThrow('algo 99', (a) => { a.algo = 99; }, Error, 'algo');
-expectThrow('winograd', (a) => { a.algo = 2; }, Error, "'winograd' is not implemented");
+expectThrow('winograd at stride 2', (a) => {
+  a.algo = 2; a.params.set([2, 2], 8); a.params.set([5, 5], 16); a.out = new Float32Array(150);
+}, Error, 'winograd needs');
 expectThrow('input Float64Array', (a) => { a.input = new Float64Array(400); }, TypeError, 'input');
 expectThrow('input plain array', (a) => { a.input = Array(400).fill(0); }, TypeError, 'input');
 expectThrow('weight null', (a) => { a.weight = null; }, TypeError, 'weight');

@@ -1,0 +1,109 @@
+// Memory under repeated calls: after a warm-up, thousands of sync and async calls on native and wasm
+// (shapes cycling so the workspaces and the wasm arena resize) must not grow RSS or the wasm memory.
+// Bounds: RSS growth <= RSS_BOUND_MB after warm-up (measured: a few MB of noise); wasm memory exactly
+// unchanged after warm-up (the arena reuses its high-water mark).
+
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend, ConvParams } from '../src/backends/types.js';
+import { createWasmBackend } from '../src/backends/wasm.js';
+import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
+import { Conv2d, conv2d, conv2dAsync } from '../src/index.node.js';
+import { normalizeConv } from '../src/shape.js';
+import { expectNative, native, restoreNativeIsa } from './paths.js';
+import { Rng } from './random.js';
+
+afterAll(restoreNativeIsa);
+
+const CALLS = 2000;
+// Under AddressSanitizer (native/asan/run.sh) freed memory sits in a quarantine of up to 256 MB, so RSS
+// says nothing there; the calls still run, which is what the sanitizer checks.
+const RSS_BOUND_MB = process.env.FASTCONV_ASAN ? Infinity : 24;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const rssMB = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
+
+const rng = new Rng(77);
+/** A few small shapes (incl. a depthwise and a 1-D one), cycled so buffers of several sizes are in play. */
+const SHAPES = [
+  { x: [1, 8, 16, 16], w: [8, 8, 3, 3], o: { padding: 1 } },
+  { x: [2, 3, 20, 17], w: [5, 3, 5, 5], o: { stride: 2 } },
+  { x: [1, 12, 14, 14], w: [12, 1, 3, 3], o: { groups: 12, padding: 'same' as const } },
+  { x: [1, 4, 1, 60], w: [6, 4, 1, 7], o: { dilation: 2 } },
+].map(({ x, w, o }) => {
+  const input = { data: rng.floats(x.reduce((a, b) => a * b, 1)), shape: x };
+  const weight = { data: rng.floats(w.reduce((a, b) => a * b, 1)), shape: w };
+  const n = normalizeConv(2, input, weight, o);
+  return { input, weight, o, p: n.params, out: new Float32Array(n.params.N * n.params.K * n.params.OH * n.params.OW) };
+});
+
+async function growth(run: (i: number) => unknown): Promise<number> {
+  for (let i = 0; i < 300; i++) await run(i);
+  const before = rssMB();
+  for (let i = 0; i < CALLS; i++) await run(i);
+  return rssMB() - before;
+}
+
+/** A wasm backend whose instance (and so its memory) the test can see. */
+function wasmWithMemory(variant: 'simd' | 'scalar'): { backend: Backend; bytes: () => number } {
+  const Original = WebAssembly.Instance;
+  let instance: WebAssembly.Instance | undefined;
+  WebAssembly.Instance = class extends Original {
+    constructor(m: WebAssembly.Module, i?: WebAssembly.Imports) { super(m, i); instance = this; }
+  } as typeof WebAssembly.Instance;
+  try {
+    const backend = createWasmBackend(new WebAssembly.Module(loadWasmBytes(variant) as BufferSource), variant);
+    const memory = (instance!.exports as { memory: WebAssembly.Memory }).memory;
+    return { backend, bytes: () => memory.buffer.byteLength };
+  } finally {
+    WebAssembly.Instance = Original;
+  }
+}
+
+describe(`memory over ${CALLS} calls after warm-up`, () => {
+  it.runIf('backend' in native || expectNative)('native sync, async and public API: RSS bounded', async () => {
+    const be = (native as { backend: Backend }).backend;
+    const pick = (i: number) => SHAPES[i % SHAPES.length];
+    const results: Record<string, number> = {};
+    results.sync = await growth((i) => { const s = pick(i); be.conv2d(s.p, s.input.data, s.weight.data, null, s.out, 'im2col'); });
+    results.async = await growth((i) => { const s = pick(i); return be.conv2dAsync(s.p, s.input.data, s.weight.data, null, s.out, i % 2 ? 'direct' : 'im2col'); });
+    results.api = await growth((i) => { const s = pick(i); return i % 2 ? conv2d(s.input, s.weight, { ...s.o, backend: 'native' }) : conv2dAsync(s.input, s.weight, { ...s.o, backend: 'native' }); });
+    console.log(`native RSS growth (MB): ${JSON.stringify(results, (_, v) => (typeof v === 'number' ? +v.toFixed(1) : v))}`);
+    for (const [k, v] of Object.entries(results)) expect(v, k).toBeLessThanOrEqual(RSS_BOUND_MB);
+  });
+
+  for (const variant of ['simd', 'scalar'] as const) {
+    it(`wasm-${variant}: wasm memory unchanged and RSS bounded`, async () => {
+      const { backend, bytes } = wasmWithMemory(variant);
+      const pick = (i: number) => SHAPES[i % SHAPES.length];
+      let after = 0;
+      const grew = await growth((i) => {
+        const s = pick(i);
+        if (i === 0) after = bytes();
+        return i % 2 ? backend.conv2dAsync(s.p, s.input.data, s.weight.data, null, s.out, 'im2col')
+          : backend.conv2d(s.p, s.input.data, s.weight.data, null, s.out, 'direct');
+      });
+      console.log(`wasm-${variant}: memory ${(bytes() / 2 ** 20).toFixed(1)} MiB, RSS growth ${grew.toFixed(1)} MB`);
+      expect(bytes()).toBe(after);
+      expect(grew).toBeLessThanOrEqual(RSS_BOUND_MB);
+    });
+  }
+
+  it('layers: creating, using and disposing 500 Conv2d layers returns the memory; a disposed layer refuses work', async () => {
+    const x = { data: rng.floats(2 * 16 * 12 * 12), shape: [2, 16, 12, 12] };
+    const make = () => new Conv2d({ inChannels: 16, outChannels: 32, kernelSize: 3, padding: 1, seed: 1 });
+    for (let i = 0; i < 50; i++) { const l = make(); l.forward(x); l.dispose(); }
+    const before = rssMB();
+    for (let i = 0; i < 500; i++) { const l = make(); l.forward(x); l.dispose(); }
+    const grew = rssMB() - before;
+    console.log(`layers: RSS growth over 500 create/forward/dispose ${grew.toFixed(1)} MB`);
+    expect(grew).toBeLessThanOrEqual(RSS_BOUND_MB);
+    const l = make();
+    l.dispose();
+    expect(() => l.forward(x)).toThrow(/disposed/);
+  });
+});
+
+export type { ConvParams };
