@@ -15,6 +15,7 @@
 
 import { convIm2col, gemmWorkspaceFloats } from './gemm';
 import { copyFloats, zeroFloats } from './memops';
+import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
 import { fixPaddingOnly } from './padding_only';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
@@ -217,20 +218,6 @@ function transformWeights<V>(weight: usize, spectra: usize, scratch: usize): voi
   rememberTransformedWeights(spectra);
 }
 
-/** Copies the group's Cg input planes into the interiors of the zero-bordered planes. */
-function copyPlanes(img: usize, planes: usize): void {
-  const cols = <usize>paddedCols();
-  const rows = <usize>paddedRows();
-  for (let c = 0; c < Cg; c++) {
-    let from = img + ((<usize>c * <usize>H * <usize>W) << 2);
-    let to = planes + (((<usize>c * rows + <usize>padTop) * cols + <usize>padLeft) << 2);
-    for (let h = 0; h < H; h++) {
-      copyFloats(to, from, W);
-      from += <usize>W << 2;
-      to += cols << 2;
-    }
-  }
-}
 
 /**
  * Z = Y_k + i Y_k' with Y_k = sum_c X_c . conj(W_kc) over every bin: both outputs are real, so one
@@ -299,7 +286,7 @@ function convTiles<V>(input: usize, weight: usize, bias: usize, out: usize, work
   const outPlane = <usize>OH * <usize>OW;
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < groups; g++) {
-      copyPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes);
+      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, paddedRows(), paddedCols());
       for (let oh0 = 0; oh0 < OH; oh0 += orows) {
         for (let ow0 = 0; ow0 < OW; ow0 += ocols) {
           for (let c = 0; c < Cg; c++) {

@@ -29,8 +29,14 @@ export function zeroPlanes(dst: usize, count: i32): void {
 
 /** Copies `count` planes of H x W at `src` into the interiors of zeroed padded planes at `dst`. */
 export function copyInteriors(src: usize, count: i32, dst: usize): void {
-  const hp = paddedHeight();
-  const wp = paddedWidth();
+  copyIntoPlanes(src, count, dst, paddedHeight(), paddedWidth());
+}
+
+/**
+ * The same into planes of hp x wp (Winograd and FFT round their planes up to whole tiles), the
+ * image's top-left corner at (padTop, padLeft).
+ */
+export function copyIntoPlanes(src: usize, count: i32, dst: usize, hp: i32, wp: i32): void {
   for (let c = 0; c < count; c++) {
     let from = src + ((<usize>c * <usize>H * <usize>W) << 2);
     let to = dst + (((<usize>c * <usize>hp + <usize>padTop) * <usize>wp + <usize>padLeft) << 2);

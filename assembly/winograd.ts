@@ -17,6 +17,7 @@
 import { MR, NR, gemm4x8, PackedB } from './kernels/gemm_4x8';
 import { convIm2col, gemmWorkspaceFloats } from './gemm';
 import { copyFloats, zeroFloats } from './memops';
+import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
 import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
 import { fixPaddingOnly } from './padding_only';
@@ -293,20 +294,6 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
   }
 }
 
-/** Copies the group's Cg input planes into the interiors of the zero-bordered planes. */
-function copyPlanes(img: usize, planes: usize): void {
-  const cols = <usize>planeCols();
-  const rows = <usize>planeRows();
-  for (let c = 0; c < Cg; c++) {
-    let from = img + ((<usize>c * <usize>H * <usize>W) << 2);
-    let to = planes + (((<usize>c * rows + <usize>padTop) * cols + <usize>padLeft) << 2);
-    for (let h = 0; h < H; h++) {
-      copyFloats(to, from, W);
-      from += <usize>W << 2;
-      to += cols << 2;
-    }
-  }
-}
 
 /** U of every group at `u`, followed by a copy of the weights it came from; reused when they match. */
 function transformAllWeights(weight: usize, u: usize): void {
@@ -335,7 +322,7 @@ function convTiles<T>(input: usize, weight: usize, bias: usize, out: usize, work
   for (let g = 0; g < groups; g++) {
     const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
     for (let n = 0; n < N; n++) {
-      copyPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes);
+      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, planeRows(), planeCols());
       const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
       const b = bias + (<usize>(g * Kg) << 2);
       for (let th0 = 0; th0 < th; th0 += rb) {
