@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALGORITHM_CODE, PARAM_FIELDS } from './types.js';
+import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
@@ -72,20 +72,9 @@ function loadAddon(): { addon: Addon } | { error: string } {
 }
 
 // The addon copies the parameters out of the array before it returns (async calls included), so one
-// array serves every call; writing the 19 fields by name costs far less than the generic packer's
-// forEach + allocation (~2 us of a ~10 us LeNet call). Order = PARAM_FIELDS, checked at load.
-const packed = new Int32Array(19);
-function pack(p: ConvParams): Int32Array {
-  const a = packed;
-  a[0] = p.N; a[1] = p.C; a[2] = p.H; a[3] = p.W; a[4] = p.K; a[5] = p.R; a[6] = p.S; a[7] = p.groups;
-  a[8] = p.strideH; a[9] = p.strideW; a[10] = p.dilationH; a[11] = p.dilationW;
-  a[12] = p.padTop; a[13] = p.padBottom; a[14] = p.padLeft; a[15] = p.padRight;
-  a[16] = p.OH; a[17] = p.OW; a[18] = p.relu ? 1 : 0;
-  return a;
-}
-const PACK_ORDER = ['N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups', 'strideH', 'strideW', 'dilationH', 'dilationW',
-  'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu'];
-if (PARAM_FIELDS.join() !== PACK_ORDER.join()) throw new Error('native.ts pack() is out of date with PARAM_FIELDS');
+// array serves every call.
+const packed = new Int32Array(PARAM_FIELDS.length);
+const pack = (p: ConvParams): Int32Array => packParams(p, packed);
 
 function requireAddon(): Addon {
   const a = loadAddon();

@@ -136,7 +136,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     const code = ALGORITHM_CODE[algo];
-    new Int32Array(wasm.memory.buffer, wasm.paramsPtr(), PARAM_FIELDS.length).set(packParams(p));
+    packParams(p, new Int32Array(wasm.memory.buffer, wasm.paramsPtr(), PARAM_FIELDS.length));
     check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, out.length), 'prepare', p);
     // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
     const heap = wasm.memory.buffer;
