@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,20 @@ int algo_arg(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<int>(a);
 }
 
+// A layer's store of transformed weights, handed to JavaScript as a tagged External. The shared_ptr
+// lets an async call keep the store alive if the layer is collected mid-call.
+using PackedHandle = std::shared_ptr<fastconv::PackedWeights>;
+constexpr napi_type_tag kPackedTag = {0x6661737463306e76ULL, 0x7061636b65643031ULL};
+
+// The store at argument i, or null when the argument is absent, null or undefined.
+PackedHandle packed_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+  Napi::Value v = info[i];
+  if (!v.IsExternal() || !v.As<Napi::External<PackedHandle>>().CheckTypeTag(&kPackedTag))
+    throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(v));
+  return *v.As<Napi::External<PackedHandle>>().Data();
+}
+
 // Everything one convolution call needs, validated.
 struct Call {
   ConvParams p;
@@ -121,6 +136,7 @@ struct Call {
   const float* weight;
   const float* bias;
   float* out;
+  PackedHandle packed;
   std::vector<Napi::Reference<Napi::Value>> refs;  // keeps the arrays alive for async calls
   // Async calls run on private copies: a caller may transfer an ArrayBuffer to another thread while
   // the convolution runs, and its memory may then be freed under us (Node-API cannot pin it).
@@ -131,7 +147,7 @@ struct Call {
 Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   Napi::Env env = info.Env();
   if (info.Length() < 6)
-    throw_type(env, "conv2d: expected 6 arguments (params, algo, input, weight, bias, out), got " +
+    throw_type(env, "conv2d: expected 6 or 7 arguments (params, algo, input, weight, bias, out[, packed]), got " +
                         std::to_string(info.Length()));
   Call c;
   c.p = params_arg(info, 0);
@@ -159,6 +175,7 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   c.weight = float_data(weight);
   c.bias = has_bias ? float_data(bias) : nullptr;
   c.out = float_data(out);
+  c.packed = packed_arg(info, 6);
   if (keep_refs) {
     c.own_input.assign(c.input, c.input + c.p.input_size());
     c.own_weight.assign(c.weight, c.weight + c.p.weight_size());
@@ -185,9 +202,33 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Call c = parse_call(info, false);
-  const std::string err = fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out);
+  const std::string err = fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out, c.packed.get());
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return info.Env().Undefined();
+}
+
+// packedWeights(): a new, empty store for one layer's transformed weights; freed with the handle.
+Napi::Value PackedWeightsNew(const Napi::CallbackInfo& info) {
+  auto* handle = new PackedHandle(std::make_shared<fastconv::PackedWeights>());
+  auto ext = Napi::External<PackedHandle>::New(info.Env(), handle,
+                                               [](Napi::Env, PackedHandle* h) { delete h; });
+  ext.TypeTag(&kPackedTag);
+  return ext;
+}
+
+// releasePacked(handle): frees the store's buffers now (the layer's weights changed, or dispose()).
+Napi::Value ReleasePacked(const Napi::CallbackInfo& info) {
+  PackedHandle h = packed_arg(info, 0);
+  if (!h) throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
+  fastconv::clear_packed(h.get());
+  return info.Env().Undefined();
+}
+
+// packedBytes(handle): bytes of transformed weights the store holds.
+Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
+  PackedHandle h = packed_arg(info, 0);
+  if (!h) throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
+  return Napi::Number::New(info.Env(), double(fastconv::packed_bytes(h.get())));
 }
 
 class ConvWorker : public Napi::AsyncWorker {
@@ -199,7 +240,8 @@ class ConvWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     const std::string err =
-        fastconv::run_conv(call_.p, call_.algo, call_.input, call_.weight, call_.bias, call_.out);
+        fastconv::run_conv(call_.p, call_.algo, call_.input, call_.weight, call_.bias, call_.out,
+                           call_.packed.get());
     if (!err.empty()) SetError(err);
   }
 
@@ -318,6 +360,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dAsync", Napi::Function::New(env, Conv2dAsync, "conv2dAsync"));
   exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
+  exports.Set("packedWeights", Napi::Function::New(env, PackedWeightsNew, "packedWeights"));
+  exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));
+  exports.Set("packedBytes", Napi::Function::New(env, PackedBytes, "packedBytes"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));

@@ -1,5 +1,6 @@
 #include "workspace.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -37,14 +38,47 @@ Buffer* shared_buffers() {
 Buffer::~Buffer() { release(); }
 
 void Buffer::release() {
+#if defined(__linux__)
+  if (mapped_) {
+    munmap(ptr_, bytes_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+    mapped_ = false;
+    return;
+  }
+#endif
   std::free(ptr_);
   ptr_ = nullptr;
   bytes_ = 0;
 }
 
+namespace {
+
+#if defined(__linux__)
+// `bytes` (a multiple of 2 MiB) at a 2 MiB boundary, straight from the kernel: freeing it returns the
+// pages at once. Through malloc, the first large free raises glibc's mmap threshold and later large
+// buffers come from the heap, where a layer's freed filters can stay resident.
+void* map_huge(size_t bytes) {
+  const size_t span = bytes + kHugePage;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(uintptr_t(kHugePage) - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  const size_t tail = start + span - (aligned + bytes);
+  if (tail) munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+#if defined(MADV_HUGEPAGE)
+  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);  // advisory: failure only costs speed
+#endif
+  return reinterpret_cast<void*>(aligned);
+}
+#endif
+
+}  // namespace
+
 float* Buffer::grow(size_t floats) {
   if (floats == 0) floats = 1;
-  if (floats > (SIZE_MAX - kHugePage) / sizeof(float)) throw std::bad_alloc();
+  if (floats > (SIZE_MAX / 2) / sizeof(float)) throw std::bad_alloc();  // headroom and rounding stay exact
   const size_t need = floats * sizeof(float);
   if (need <= bytes_) return static_cast<float*>(ptr_);
   release();
@@ -52,11 +86,18 @@ float* Buffer::grow(size_t floats) {
   const size_t align = huge ? kHugePage : kCacheLine;
   // Grow with headroom so that slowly increasing sizes do not reallocate on every call.
   const size_t bytes = round_up(need + need / 8, align);
+#if defined(__linux__)
+  if (huge) {
+    void* p = map_huge(bytes);
+    if (!p) throw std::bad_alloc();
+    ptr_ = p;
+    bytes_ = bytes;
+    mapped_ = true;
+    return static_cast<float*>(p);
+  }
+#endif
   void* p = std::aligned_alloc(align, bytes);
   if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advisory: failure only costs speed
-#endif
   ptr_ = p;
   bytes_ = bytes;
   return static_cast<float*>(p);

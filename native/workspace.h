@@ -22,6 +22,7 @@ class Buffer {
  private:
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
+  bool mapped_ = false;  // from mmap (2 MiB and up, Linux), else from aligned_alloc
 };
 
 // One set of buffers per pool slot (slot 0 = the calling thread) plus shared ones. Only used while

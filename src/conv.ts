@@ -1,10 +1,12 @@
-// The public forward convolution functions: validate (shape.ts), plan (dispatch.ts), run, re-layout.
+// The public forward convolution functions: validate (shape.ts), plan (dispatch.ts), optionally tune
+// (tune.ts), run, re-layout. Layers (layers.ts) call the same path with their weight store.
 
-import type { Algorithm, ConvParams } from './backends/types.js';
+import type { Algorithm, Backend, ConvParams, WeightStore } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { ConvOptions, NormalizedConv, Tensor } from './shape.js';
 import { normalizeConv, trueLength } from './shape.js';
+import { tuneAsync, tunedChoice, tuneKey, tuneSync } from './tune.js';
 
 export interface Explanation {
   backend: 'native' | 'wasm' | 'js';
@@ -16,74 +18,109 @@ export interface Explanation {
   params: ConvParams;
 }
 
-interface Prepared {
+/** What a layer adds to a call: its store of transformed weights on the backend that runs the call. */
+export interface CallContext {
+  store?: (backend: Backend) => WeightStore | undefined;
+}
+
+/** A finished call: the output and the algorithm that produced it. */
+export interface ConvResult { y: Tensor; algorithm: Algorithm }
+
+interface Job {
   n: NormalizedConv;
-  run: (async: boolean) => Promise<void> | void;
+  backend: Backend;
+  store: WeightStore | undefined;
+  /** The planned algorithm, or the tuned winner; undefined while the shape still has to be tuned. */
+  algorithm: Algorithm | undefined;
+  tuneKey: string | null;
+  x: Float32Array;
+  y: Float32Array;
   result: Float32Array;
 }
 
-function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOptions | undefined): Prepared {
+function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOptions | undefined, ctx?: CallContext): Job {
   const n = normalizeConv(dims, input, weight, options);
   const p = n.params;
-  const { backend, algorithm } = dispatcher().plan(p, n.backend, n.algorithm);
+  const planned = dispatcher().plan(p, n.backend, n.algorithm);
+  const backend = planned.backend;
+  const store = ctx?.store?.(backend);
+  let algorithm: Algorithm | undefined = planned.algorithm;
+  let key: string | null = null;
+  if (n.tune && n.algorithm === 'auto') {
+    key = tuneKey(backend, p, store !== undefined);
+    algorithm = tunedChoice(key)?.algorithm;
+  }
   const count = p.N * p.K * p.OH * p.OW;
   const result = !n.out ? new Float32Array(count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
-  if (!n.channelsLast) {
-    return {
-      n, result,
-      run: (async) => async
-        ? backend.conv2dAsync(p, n.x, n.w, n.bias, result, algorithm)
-        : backend.conv2d(p, n.x, n.w, n.bias, result, algorithm),
-    };
-  }
-  const x = channelsLastToFirst(n.x, p.N, p.H * p.W, p.C);
-  const y = new Float32Array(count);
-  const back = () => { channelsFirstToLast(y, p.N, p.K, p.OH * p.OW, result); };
-  return {
-    n, result,
-    run: (async) => {
-      if (!async) { backend.conv2d(p, x, n.w, n.bias, y, algorithm); back(); return; }
-      return backend.conv2dAsync(p, x, n.w, n.bias, y, algorithm).then(back);
-    },
-  };
+  const x = n.channelsLast ? channelsLastToFirst(n.x, p.N, p.H * p.W, p.C) : n.x;
+  const y = n.channelsLast ? new Float32Array(count) : result;
+  return { n, backend, store, algorithm, tuneKey: key, x, y, result };
 }
 
-function convSync(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions): Tensor {
-  const job = prepare(dims, input, weight, options);
-  job.run(false);
-  return { data: job.result, shape: job.n.outShape };
+function candidates(job: Job): Algorithm[] {
+  return job.backend.algorithms.filter((a) => job.backend.supports(job.n.params, a) === null);
 }
 
-async function convAsync(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions): Promise<Tensor> {
-  const job = prepare(dims, input, weight, options);
-  await job.run(true);
-  return { data: job.result, shape: job.n.outShape };
+function finish(job: Job, algorithm: Algorithm): ConvResult {
+  const p = job.n.params;
+  if (job.n.channelsLast) channelsFirstToLast(job.y, p.N, p.K, p.OH * p.OW, job.result);
+  return { y: { data: job.result, shape: job.n.outShape }, algorithm };
+}
+
+/** Runs a forward convolution synchronously (the public functions and the layers come through here). */
+export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions, ctx?: CallContext): ConvResult {
+  const job = prepare(dims, input, weight, options, ctx);
+  const { n, backend, store, x, y } = job;
+  const run = (a: Algorithm) => backend.conv2d(n.params, x, n.w, n.bias, y, a, store);
+  const algorithm = job.algorithm ?? tuneSync(job.tuneKey!, candidates(job), run).algorithm;
+  run(algorithm);
+  return finish(job, algorithm);
+}
+
+/** convolve() through the backends' async entry points (off the JS thread where they can). */
+export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions, ctx?: CallContext): Promise<ConvResult> {
+  const job = prepare(dims, input, weight, options, ctx);
+  const { n, backend, store, x, y } = job;
+  const run = (a: Algorithm) => backend.conv2dAsync(n.params, x, n.w, n.bias, y, a, store);
+  const algorithm = job.algorithm ?? (await tuneAsync(job.tuneKey!, candidates(job), run)).algorithm;
+  await run(algorithm);
+  return finish(job, algorithm);
 }
 
 /** 2-D convolution with PyTorch's semantics. input [N, C, H, W] (or NHWC), weight [K, C/groups, R, S]. */
 export function conv2d(input: Tensor, weight: Tensor, options?: ConvOptions): Tensor {
-  return convSync(2, input, weight, options);
+  return convolve(2, input, weight, options).y;
 }
 
 /** 1-D convolution with PyTorch's semantics. input [N, C, W] (or NWC), weight [K, C/groups, R]. */
 export function conv1d(input: Tensor, weight: Tensor, options?: ConvOptions): Tensor {
-  return convSync(1, input, weight, options);
+  return convolve(1, input, weight, options).y;
 }
 
 /** conv2d off the JS thread (native backend: on the addon's threads). */
-export function conv2dAsync(input: Tensor, weight: Tensor, options?: ConvOptions): Promise<Tensor> {
-  return convAsync(2, input, weight, options);
+export async function conv2dAsync(input: Tensor, weight: Tensor, options?: ConvOptions): Promise<Tensor> {
+  return (await convolveAsync(2, input, weight, options)).y;
 }
 
 /** conv1d off the JS thread (native backend: on the addon's threads). */
-export function conv1dAsync(input: Tensor, weight: Tensor, options?: ConvOptions): Promise<Tensor> {
-  return convAsync(1, input, weight, options);
+export async function conv1dAsync(input: Tensor, weight: Tensor, options?: ConvOptions): Promise<Tensor> {
+  return (await convolveAsync(1, input, weight, options)).y;
 }
 
-/** Which backend and algorithm a conv1d/conv2d call with these arguments would use, and why (runs nothing). */
+/**
+ * Which backend and algorithm a conv1d/conv2d call with these arguments would use, and why (runs nothing).
+ * With `tune: true` it reports the tuned winner once the shape was tuned by a call.
+ */
 export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): Explanation {
   const dims = (input?.shape?.length === 3 ? 1 : 2);
   const n = normalizeConv(dims, input, weight, options);
-  const { backend, algorithm, reason } = dispatcher().plan(n.params, n.backend, n.algorithm);
+  const planned = dispatcher().plan(n.params, n.backend, n.algorithm);
+  const { backend } = planned;
+  let { algorithm, reason } = planned;
+  if (n.tune && n.algorithm === 'auto') {
+    const tuned = tunedChoice(tuneKey(backend, n.params, false));
+    if (tuned) ({ algorithm, reason } = tuned);
+    else reason = `not tuned yet (the first call with tune: true times every applicable algorithm); until then: ${reason}`;
+  }
   return { backend: backend.name, isa: backend.isa, threads: backend.threads, algorithm, reason, outputShape: n.outShape, params: n.params };
 }

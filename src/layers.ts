@@ -2,14 +2,17 @@
 // PyTorch's reset_parameters does), run forward through the public conv functions and backward through
 // src/backward.ts, and accumulate parameter gradients in `.weight.grad` / `.bias.grad`.
 //
-// Every call goes through `convOptions()`, the one place that turns the layer's settings into a call; a
-// backend-side cache of packed weights can be attached there later (invalidated by the weight setters)
-// without touching forward/backward.
+// Transformed weights (GEMM panels, Winograd-domain filters, FFT spectra) are made once per layer and
+// backend and kept in a WeightStore between forward calls. The store is cleared whenever the weights may
+// have changed: on assignment of .weight, on every read of .weight.data (the way to change them in place),
+// and on backward() (an optimizer step follows). Code that keeps a reference to the weight array and
+// writes through it later must call weightsChanged().
 
-import type { Algorithm } from './backends/types.js';
+import type { Algorithm, Backend, WeightStore } from './backends/types.js';
 import type { BackwardOptions, GradientName, Gradients } from './backward.js';
 import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync } from './backward.js';
-import { conv1d, conv1dAsync, conv2d, conv2dAsync, explain } from './conv.js';
+import type { CallContext } from './conv.js';
+import { convolve, convolveAsync } from './conv.js';
 import type { BackendChoice, ConvOptions, Layout, Padding, Tensor } from './shape.js';
 import { checkPositiveInt, checkTensor, resolvePadding } from './shape.js';
 
@@ -32,6 +35,8 @@ export interface ConvLayerOptions {
   activation?: 'none' | 'relu';
   /** Seed for the initial weights (reproducible); default Math.random. */
   seed?: number;
+  /** Time every applicable algorithm on the first forward of each input shape and keep the fastest. */
+  tune?: boolean;
 }
 
 /** mulberry32: a small seedable generator, enough to make initial weights reproducible. */
@@ -52,11 +57,16 @@ function uniform(n: number, bound: number, random: () => number): Float32Array {
   return a;
 }
 
-function asParameter(name: string, t: Tensor, shape: number[], dims: string): Parameter {
+/** The validated parameter and the array behind it (read internally without going through the getter). */
+function asParameter(name: string, t: Tensor, shape: number[], dims: string, onRead: () => void): [Parameter, Float32Array] {
   const s = checkTensor(name, t, shape.length, dims);
   if (s.some((d, i) => d !== shape[i])) throw new RangeError(`${name} must have shape [${shape.join(', ')}], got [${s.join(', ')}]`);
-  const grad = (t as Partial<Parameter>).grad;
-  return { data: t.data, shape: s, grad: grad instanceof Float32Array && grad.length === t.data.length ? grad : new Float32Array(t.data.length) };
+  const data = t.data;
+  const g = (t as Partial<Parameter>).grad;
+  const grad = g instanceof Float32Array && g.length === data.length ? g : new Float32Array(data.length);
+  // Reading .data is how callers change weights in place, so it invalidates the transformed copies.
+  const param = { get data() { onRead(); return data; }, shape: s, grad };
+  return [param as Parameter, data];
 }
 
 abstract class ConvLayer {
@@ -66,11 +76,23 @@ abstract class ConvLayer {
   private readonly settings: ConvOptions;
   private readonly weightShape: number[];
   private w!: Parameter;
+  private wData!: Float32Array;
   private b: Parameter | null = null;
+  private bData: Float32Array | null = null;
+  /** Transformed weights per backend that keeps them (native). */
+  private readonly stores = new Map<Backend, WeightStore>();
+  private readonly context: CallContext = {
+    store: (backend) => {
+      if (this.disposed || !backend.createWeightStore) return undefined;
+      let s = this.stores.get(backend);
+      if (!s) this.stores.set(backend, (s = backend.createWeightStore()));
+      return s;
+    },
+  };
   private lastInput: Tensor | null = null;
   /** 1 where the last forward's pre-activation was > 0 (only with a fused ReLU). */
   private reluMask: Uint8Array | null = null;
-  private lastAlgorithm: { key: string; algorithm: Algorithm } | null = null;
+  private lastAlgorithm: Algorithm | undefined;
   private disposed = false;
 
   protected constructor(private readonly dims: 1 | 2, o: ConvLayerOptions) {
@@ -86,12 +108,13 @@ abstract class ConvLayer {
       if (!Array.isArray(v) || v.length !== dims) throw new RangeError(`${name} must be a number or an array of ${dims}, got ${JSON.stringify(v)}`);
       return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x));
     };
+    if (o.tune !== undefined && typeof o.tune !== 'boolean') throw new TypeError(`tune must be a boolean, got ${typeof o.tune}`);
     this.kernelSize = perDim('kernelSize', o.kernelSize, 1);
     const stride = perDim('stride', o.stride, 1), dilation = perDim('dilation', o.dilation, 1);
     resolvePadding(o.padding, dims, this.kernelSize, dilation, stride);   // fail at construction, not at the first forward
     this.settings = {
       stride, dilation, padding: o.padding, groups, backend: o.backend, algorithm: o.algorithm,
-      layout: o.layout, activation: o.activation,
+      layout: o.layout, activation: o.activation, tune: o.tune,
     };
     this.weightShape = [this.outChannels, this.inChannels / groups, ...this.kernelSize];
 
@@ -107,35 +130,51 @@ abstract class ConvLayer {
   get weight(): Parameter { return this.w; }
   /** Replaces the weight (shape [K, C/groups, ...kernel] checked); its `grad` is kept if it has one. */
   set weight(t: Tensor) {
-    this.w = asParameter('weight', t, this.weightShape, this.dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]');
+    [this.w, this.wData] = asParameter('weight', t, this.weightShape, this.dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]',
+      () => this.weightsChanged());
+    this.weightsChanged();
   }
 
   get bias(): Parameter | null { return this.b; }
   set bias(t: Tensor | null) {
-    this.b = t === null ? null : asParameter('bias', t, [this.outChannels], '[K]');
+    if (t === null) { this.b = this.bData = null; return; }
+    // The bias is passed to every call as is: nothing to invalidate.
+    [this.b, this.bData] = asParameter('bias', t, [this.outChannels], '[K]', () => {});
+  }
+
+  /** Drops the transformed weights; call after writing to a weight array obtained before the last forward. */
+  weightsChanged(): void {
+    for (const s of this.stores.values()) s.clear();
+  }
+
+  /** Bytes of transformed weights this layer holds in backend memory (0 after dispose()). */
+  get packedWeightBytes(): number {
+    let total = 0;
+    for (const s of this.stores.values()) total += s.bytes;
+    return total;
   }
 
   numParameters(): number {
-    return this.w.data.length + (this.b ? this.b.data.length : 0);
+    return this.wData.length + (this.bData ? this.bData.length : 0);
   }
 
   /** The algorithm the last forward used (undefined before the first forward). */
-  get algorithm(): Algorithm | undefined { return this.lastAlgorithm?.algorithm; }
+  get algorithm(): Algorithm | undefined { return this.lastAlgorithm; }
 
-  /** The call options for this layer: the single hook for a future packed-weight cache. */
+  /** The weight as the calls see it (its array read without invalidating the stores). */
+  private weightTensor(): Tensor { return { data: this.wData, shape: this.w.shape }; }
+
+  /** The call options for this layer. */
   private convOptions(out?: Float32Array): ConvOptions {
-    return { ...this.settings, bias: this.b?.data ?? null, ...(out ? { out } : {}) };
+    return { ...this.settings, bias: this.bData, ...(out ? { out } : {}) };
   }
 
   private alive(): void {
     if (this.disposed) throw new Error('this layer was disposed');
   }
 
-  private remember(input: Tensor, y: Tensor): Tensor {
-    const key = input.shape.join('x');
-    if (this.lastAlgorithm?.key !== key) {
-      this.lastAlgorithm = { key, algorithm: explain(input, this.w, this.convOptions()).algorithm };
-    }
+  private remember(input: Tensor, y: Tensor, algorithm: Algorithm): Tensor {
+    this.lastAlgorithm = algorithm;
     this.lastInput = input;
     if (this.settings.activation === 'relu') {
       const m = this.reluMask?.length === y.data.length ? this.reluMask : new Uint8Array(y.data.length);
@@ -148,14 +187,14 @@ abstract class ConvLayer {
   /** y = conv(input, weight) + bias (then ReLU if configured); `out` receives the result when given. */
   forward(input: Tensor, out?: Float32Array): Tensor {
     this.alive();
-    const y = (this.dims === 2 ? conv2d : conv1d)(input, this.w, this.convOptions(out));
-    return this.remember(input, y);
+    const r = convolve(this.dims, input, this.weightTensor(), this.convOptions(out), this.context);
+    return this.remember(input, r.y, r.algorithm);
   }
 
   async forwardAsync(input: Tensor, out?: Float32Array): Promise<Tensor> {
     this.alive();
-    const y = await (this.dims === 2 ? conv2dAsync : conv1dAsync)(input, this.w, this.convOptions(out));
-    return this.remember(input, y);
+    const r = await convolveAsync(this.dims, input, this.weightTensor(), this.convOptions(out), this.context);
+    return this.remember(input, r.y, r.algorithm);
   }
 
   private backwardCall(gradOutput: Tensor, needs?: readonly GradientName[]): [Tensor, Tensor, Tensor, BackwardOptions] {
@@ -171,9 +210,11 @@ abstract class ConvLayer {
       for (let i = 0; i < masked.length; i++) masked[i] = this.reluMask[i] ? gradOutput.data[i] : 0;
       gy = { data: masked, shape: gradOutput.shape };
     }
-    const { out: _, activation: __, ...opts } = this.convOptions();
+    const { out: _, activation: __, tune: ___, ...opts } = this.convOptions();
     const wanted = needs ?? (['input', 'weight', ...(this.b ? ['bias' as const] : [])] as GradientName[]);
-    return [this.lastInput, this.w, gy, { ...opts, needs: wanted }];
+    // An optimizer step usually follows a backward pass and changes the weights in place.
+    this.weightsChanged();
+    return [this.lastInput, this.weightTensor(), gy, { ...opts, needs: wanted }];
   }
 
   private accumulate(g: Gradients): Gradients {
@@ -201,9 +242,11 @@ abstract class ConvLayer {
     this.b?.grad.fill(0);
   }
 
-  /** Drops the saved activations (and, later, backend-side packed weights); the layer cannot be used after. */
+  /** Frees the transformed weights and the saved activations; the layer cannot be used after. */
   dispose(): void {
     this.disposed = true;
+    this.weightsChanged();
+    this.stores.clear();
     this.lastInput = null;
     this.reluMask = null;
   }

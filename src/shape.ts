@@ -21,6 +21,8 @@ export interface ConvOptions {
   out?: Float32Array;
   backend?: BackendChoice;
   algorithm?: 'auto' | Algorithm;
+  /** With algorithm 'auto': time every applicable algorithm on the first call of a shape, then reuse the fastest. */
+  tune?: boolean;
 }
 
 /** Largest element count of any tensor: typed-array indices and the addon's int32 math stay exact. */
@@ -123,6 +125,7 @@ export interface NormalizedConv {
   out: Float32Array | undefined;
   backend: BackendChoice;
   algorithm: 'auto' | Algorithm;
+  tune: boolean;
 }
 
 const ACTIVATIONS = ['none', 'relu'] as const;
@@ -181,7 +184,7 @@ export function resolvePadding(v: unknown, dims: number, kernel: number[], dilat
 }
 
 const OPTION_KEYS = new Set(['bias', 'stride', 'padding', 'dilation', 'groups', 'layout', 'activation', 'out',
-  'backend', 'algorithm']);
+  'backend', 'algorithm', 'tune']);
 
 function checkOptions(options: unknown, extraKeys: readonly string[] = []): ConvOptions {
   if (options === undefined) return {};
@@ -284,6 +287,8 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   }
   const backend = checkBackendChoice('backend', o.backend);
   const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');
+  if (o.tune !== undefined && typeof o.tune !== 'boolean') throw new TypeError(`tune must be a boolean, got ${typeName(o.tune)}`);
+  const tune = o.tune === true;
 
   const outCount = g.outShape.reduce((a, b) => a * b, 1);
   let out: Float32Array | undefined;
@@ -296,7 +301,7 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
         : bias && overlaps(out, bytes, bias) ? 'bias' : null;
     if (clash) throw new RangeError(`out must not overlap ${clash} (they share memory)`);
   }
-  return { params: g.params, x, w, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm };
+  return { params: g.params, x, w, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm, tune };
 }
 
 /** PyTorch's output shape for a conv1d (rank-3 input) or conv2d (rank-4 input). */

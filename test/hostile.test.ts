@@ -287,6 +287,16 @@ for (const args of [[], [Int32Array.from(base)], [Float32Array.from(base), 1], [
   tried++;
   try { addon.conv2d(...args); ran++; } catch (e) { threw++; if (!(e instanceof TypeError || e instanceof RangeError)) bad.push(String(e)); }
 }
+// Bad weight-store handles: anything but a handle from packedWeights() is a TypeError naming the argument.
+const [ni, nw, , no] = size(base);
+const good = [Int32Array.from(base), 1, new Float32Array(ni), new Float32Array(nw), null, new Float32Array(no)];
+for (const h of [{}, 1, 'x', new Float32Array(1), [addon.packedWeights()], Symbol('h')]) {
+  for (const call of [() => addon.conv2d(...good, h), () => addon.releasePacked(h), () => addon.packedBytes(h)]) {
+    tried++;
+    try { call(); ran++; bad.push('accepted a bad store handle'); }
+    catch (e) { threw++; if (!(e instanceof TypeError) || !/packed/.test(e.message)) bad.push(String(e)); }
+  }
+}
 console.log(JSON.stringify({ tried, threw, ran, bad: bad.slice(0, 10) }));
 `;
 

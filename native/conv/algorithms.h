@@ -2,6 +2,7 @@
 // validated, `out` has N*K*OH*OW elements and does not overlap the inputs, bias is null or has K
 // elements. Each returns "" on success or a sentence saying why it cannot run this problem.
 // The caller (conv.cc) holds the pool's execution lock, so scratch buffers are free to use.
+// `packed` is the calling layer's store of transformed weights, or null for a one-off call.
 //
 // To add an algorithm: implement it in native/conv/<name>*.cc, declare it (and, if it only fits
 // some shapes, an AppliesFn) here and put both in the table in conv.cc.
@@ -9,25 +10,30 @@
 
 #include <string>
 
+#include "conv/packed_weights.h"
 #include "conv/params.h"
 
 namespace fastconv {
 
 using ConvFn = std::string (*)(const ConvParams& p, const float* input, const float* weight,
-                               const float* bias, float* out);
+                               const float* bias, float* out, PackedWeights* packed);
 // "" when the algorithm can run p, else a sentence saying why not (for shape-limited algorithms).
 using AppliesFn = std::string (*)(const ConvParams& p);
 
 std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out);   // every shape (depthwise: SIMD kernel)
+                        const float* bias, float* out,
+                        PackedWeights* packed = nullptr);   // every shape (depthwise: SIMD kernel)
 std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out);   // every shape: implicit im2col + GEMM
+                        const float* bias, float* out,
+                        PackedWeights* packed = nullptr);   // every shape: implicit im2col + GEMM
 
 std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
-                          const float* bias, float* out);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
+                          const float* bias, float* out,
+                        PackedWeights* packed = nullptr);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
 std::string winograd_unsupported(const ConvParams& p);
 std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
-                     const float* bias, float* out);       // stride 1, tiled FFT (conv/fft.h)
+                     const float* bias, float* out,
+                        PackedWeights* packed = nullptr);       // stride 1, tiled FFT (conv/fft.h)
 std::string fft_applies(const ConvParams& p);
 
 // Helpers shared by the algorithms above.

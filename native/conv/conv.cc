@@ -59,22 +59,34 @@ std::string algorithm_applies(const ConvParams& p, int code) {
 }
 
 std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
-                     const float* bias, float* out) {
+                     const float* bias, float* out, PackedWeights* packed) {
   std::string why = algorithm_applies(p, code);
   if (!why.empty()) return why;
+  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
-  if (code == kWinograd && !(all_finite(input, p.input_size()) && all_finite(weight, p.weight_size()) &&
-                             (!bias || all_finite(bias, p.K)))) {
-    code = kIm2col;
+  if (code == kWinograd) {
+    auto weights_finite = [&] { return all_finite(weight, p.weight_size()); };
+    if (!(all_finite(input, p.input_size()) && (packed ? packed->weights_finite(weights_finite) : weights_finite()) &&
+          (!bias || all_finite(bias, p.K))))
+      code = kIm2col;
   }
   const AlgorithmEntry& a = kAlgorithms[code];
-  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   try {
-    return a.fn(p, input, weight, bias, out);
+    return a.fn(p, input, weight, bias, out, packed);
   } catch (const std::bad_alloc&) {
     return std::string("out of memory while running algorithm '") + a.name + "'";
   }
+}
+
+void clear_packed(PackedWeights* packed) {
+  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
+  packed->clear();
+}
+
+size_t packed_bytes(const PackedWeights* packed) {
+  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
+  return packed->bytes();
 }
 
 std::vector<std::string> implemented_algorithms() {

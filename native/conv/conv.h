@@ -4,14 +4,21 @@
 #include <string>
 #include <vector>
 
+#include "conv/packed_weights.h"
 #include "conv/params.h"
 
 namespace fastconv {
 
 // Runs algorithm `code` (ALGORITHM_CODE in src/backends/types.ts). Returns "" on success, else an
 // error message. Blocks while another convolution runs (they share the pool and scratch).
+// `packed`: the calling layer's transformed weights, valid for `weight` (the caller clears it when
+// the weights change), or null.
 std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
-                     const float* bias, float* out);
+                     const float* bias, float* out, PackedWeights* packed = nullptr);
+
+// Empties / measures a layer's store; both wait for a running convolution that may be using it.
+void clear_packed(PackedWeights* packed);
+size_t packed_bytes(const PackedWeights* packed);
 
 // "" when algorithm `code` is implemented and applies to p, else the reason it cannot run.
 std::string algorithm_applies(const ConvParams& p, int code);

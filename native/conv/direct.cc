@@ -38,7 +38,7 @@ void add_nonfinite_tap(const ConvParams& p, const float* xc, float wv, int64_t r
 }  // namespace
 
 std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out) {
+                        const float* bias, float* out, PackedWeights*) {
   if (p.depthwise()) return conv_depthwise(p, input, weight, bias, out);
   return conv_direct_generic(p, input, weight, bias, out);
 }

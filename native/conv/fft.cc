@@ -442,16 +442,29 @@ void fft_release_buffers() {
 }
 
 std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
-                     const float* bias, float* out) {
+                     const float* bias, float* out, PackedWeights* packed) {
   FftPlan plan;
-  std::string why = fft_make_plan(p, &plan);
+  std::string why = fft_make_plan(p, &plan, packed != nullptr);
   if (!why.empty()) return why;
   const FftConfig& cfg = fft_config(current_isa());
-  if (!cfg.all_finite(input, p.input_size()) || !cfg.all_finite(weight, p.weight_size()) ||
+  auto weights_finite = [&] { return cfg.all_finite(weight, p.weight_size()); };
+  if (!cfg.all_finite(input, p.input_size()) ||
+      !(packed ? packed->weights_finite(weights_finite) : weights_finite()) ||
       (bias && !cfg.all_finite(bias, p.K)))
-    return conv_im2col(p, input, weight, bias, out);
-  float* filter = buffers().filter.grow(size_t(fft_filter_floats(p, plan)));
-  fft_transform_filter(p, plan, weight, filter);
+    return conv_im2col(p, input, weight, bias, out, packed);
+  const size_t floats = size_t(fft_filter_floats(p, plan));
+  auto transform = [&](float* filter) { fft_transform_filter(p, plan, weight, filter); };
+  const float* filter;
+  if (packed) {
+    const std::string key = "fft/" + std::string(isa_name(current_isa())) + "/" + std::to_string(plan.th) +
+                            "x" + std::to_string(plan.tw) + "/" + std::to_string(p.dilationH) + "x" +
+                            std::to_string(p.dilationW) + "/" + std::to_string(p.weight_size());
+    filter = packed->get(key, floats, transform);
+  } else {
+    float* f = buffers().filter.grow(floats);
+    transform(f);
+    filter = f;
+  }
   return conv_fft_transformed(p, plan, input, weight, filter, bias, out);
 }
 

@@ -69,9 +69,7 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
 // release_all_scratch() is called, with the execution lock held.
 void fft_release_buffers();
 
-// The algorithm-table entry (code 3): plan, filter transform, convolution; im2col fallback for
-// non-finite values. Rejects stride != 1 with a message.
-std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
-                     const float* bias, float* out);
+// The algorithm-table entry conv_fft (declared in algorithms.h): plan, filter transform,
+// convolution; im2col fallback for non-finite values. Rejects stride != 1 with a message.
 
 }  // namespace fastconv

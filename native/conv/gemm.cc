@@ -54,7 +54,7 @@ void pack_weight_block(const float* w, int64_t g, int64_t kb, int64_t Kg, int64_
 }  // namespace
 
 std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out) {
+                        const float* bias, float* out, PackedWeights* packed) {
   const GemmConfig& cfg = gemm_config(current_isa());
   const int mr = cfg.mr, nr = cfg.nr;
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G;
@@ -108,9 +108,13 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
     }
   }
 
-  float* ap = shared_scratch(Shared::kPackedA, size_t(G * Mpad * Kd));
-  pool.run(G * nkb, threads, [&](int64_t t, int) {
-    pack_weight_block(weight, t / nkb, t % nkb, Kg, Kd, Mpad, mr, kc, ap);
+  // The panel layout depends on the kernel (mr) and the k-blocking (kc) only.
+  const std::string key = std::string("im2col/") + cfg.name + "/" + std::to_string(kc) + "/" +
+                          std::to_string(G) + "x" + std::to_string(Kg) + "x" + std::to_string(Kd);
+  const float* ap = transformed_weights(packed, key, size_t(G * Mpad * Kd), Shared::kPackedA, [&](float* a) {
+    pool.run(G * nkb, threads, [&](int64_t t, int) {
+      pack_weight_block(weight, t / nkb, t % nkb, Kg, Kd, Mpad, mr, kc, a);
+    });
   });
   const float* src = input;
   if (shifted && !in_place) {

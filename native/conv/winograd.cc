@@ -475,9 +475,19 @@ bool cache_matches(const FilterCache& fc, const ConvParams& p, const float* weig
 }  // namespace
 
 std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
-                          const float* bias, float* out) {
+                          const float* bias, float* out, PackedWeights* packed) {
   const std::string why = winograd_unsupported(p);
   if (!why.empty()) return why;
+  if (packed) {
+    // The layer's store replaces the compare-with-last-weights cache below: no copy, no compare.
+    const std::string key = "winograd/" + std::to_string(winograd_filter_layout(p)) + "/" +
+                            std::to_string(p.groups) + "x" + std::to_string(p.K) + "x" +
+                            std::to_string(p.C) + "x" + std::to_string(p.R) + "x" + std::to_string(p.S);
+    const float* u = packed->get(key, size_t(winograd_filter_floats(p)), [&](float* dst) {
+      winograd_transform_filter(p, weight, dst);  // cannot fail: the shape was checked above
+    });
+    return conv_winograd_transformed(p, input, u, bias, out);
+  }
   static FilterCache fc;  // guarded by the execution lock like every scratch buffer
   const Choice c = choose(p);
   const bool hit = cache_matches(fc, p, weight, c);

@@ -34,10 +34,6 @@ int64_t winograd_filter_floats(const ConvParams& p);
 int winograd_filter_layout(const ConvParams& p);
 std::string winograd_transform_filter(const ConvParams& p, const float* weight, float* u);
 
-// The algorithm-table entry (also declared in algorithms.h): transforms the filter, then runs.
-std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
-                          const float* bias, float* out);
-
 // out = conv(input, weight) + bias (then ReLU if p.relu), from a transformed filter u.
 std::string conv_winograd_transformed(const ConvParams& p, const float* input, const float* u,
                                       const float* bias, float* out);

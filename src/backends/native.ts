@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
-import type { Algorithm, Backend, ConvParams } from './types.js';
+import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
@@ -20,11 +20,17 @@ export interface NativeInfo {
   kernels: Record<string, string>;
 }
 
+/** The addon's handle of a layer's transformed weights (a tagged External). */
+type PackedHandle = { readonly __packed: unique symbol };
+
 interface Addon {
   conv2d(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
-         bias: Float32Array | null, out: Float32Array): void;
+         bias: Float32Array | null, out: Float32Array, packed?: PackedHandle): void;
   conv2dAsync(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
-              bias: Float32Array | null, out: Float32Array): Promise<void>;
+              bias: Float32Array | null, out: Float32Array, packed?: PackedHandle): Promise<void>;
+  packedWeights(): PackedHandle;
+  releasePacked(h: PackedHandle): void;
+  packedBytes(h: PackedHandle): number;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   info(): NativeInfo;
@@ -127,18 +133,34 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     get algorithms() { return implemented(); },
     supports,
     choose,
-    conv2d(p, input, weight, bias, out, algo) {
-      addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+    conv2d(p, input, weight, bias, out, algo, store) {
+      addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
     },
-    conv2dAsync(p, input, weight, bias, out, algo) {
+    conv2dAsync(p, input, weight, bias, out, algo, store) {
       try {
-        return addon.conv2dAsync(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+        return addon.conv2dAsync(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
       } catch (e) {
         return Promise.reject(e);
       }
     },
+    createWeightStore() {
+      const handle = addon.packedWeights();
+      const store: NativeStore = {
+        handle,
+        clear: () => addon.releasePacked(handle),
+        get bytes() { return addon.packedBytes(handle); },
+      };
+      return store;
+    },
   };
   return { backend };
+}
+
+/** A store made by this backend: the addon handle behind the WeightStore interface. */
+interface NativeStore extends WeightStore { readonly handle: PackedHandle }
+
+function handleOf(store: WeightStore | undefined): PackedHandle | undefined {
+  return store && 'handle' in store ? (store as NativeStore).handle : undefined;
 }
 
 /** Where the tiled FFT beat im2col in the crossover sweep (stride 1, filters transformed per call). */

@@ -46,6 +46,17 @@ export function packParams(p: ConvParams, into: Int32Array = new Int32Array(PARA
 /** Numeric codes of algorithms across the JS/C++/wasm boundary. */
 export const ALGORITHM_CODE: Record<Algorithm, number> = { direct: 0, im2col: 1, winograd: 2, fft: 3 };
 
+/**
+ * One layer's transformed weights on one backend (GEMM panels, Winograd-domain filters, FFT spectra),
+ * reused by every call that passes it. The owner clears it whenever the weights may have changed.
+ */
+export interface WeightStore {
+  /** Frees every transformed copy now; the next call transforms again. */
+  clear(): void;
+  /** Bytes of transformed weights held. */
+  readonly bytes: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** Instruction set actually used: 'avx512' | 'avx2' | 'neon' | 'sse' | 'scalar' | 'wasm-simd' | 'wasm-scalar' | 'js-f64'. */
@@ -61,10 +72,13 @@ export interface Backend {
   /**
    * out[N,K,OH,OW] = conv(input[N,C,H,W], weight[K,C/groups,R,S]) + bias, then ReLU if p.relu.
    * `out` has exactly N*K*OH*OW elements and never overlaps input/weight/bias. Inputs are not modified.
+   * `store` (from createWeightStore) holds transformed weights valid for `weight`.
    */
   conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-         out: Float32Array, algo: Algorithm): void;
+         out: Float32Array, algo: Algorithm, store?: WeightStore): void;
   /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
   conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-              out: Float32Array, algo: Algorithm): Promise<void>;
+              out: Float32Array, algo: Algorithm, store?: WeightStore): Promise<void>;
+  /** A store for one layer's transformed weights; absent where the backend keeps none per layer. */
+  createWeightStore?(): WeightStore;
 }

@@ -1,0 +1,47 @@
+// Weights transformed for one algorithm (GEMM panels, Winograd's U, FFT spectra), kept by a layer
+// between calls. A JavaScript Conv2d/Conv1d owns one PackedWeights through an addon handle and clears
+// it whenever its weights may have changed; the algorithms only ever see the current contents.
+//
+// Entries are keyed by everything the transformed layout depends on (algorithm, ISA, kernel variant,
+// blocking, weight shape), so a layer that meets a new input size, ISA or thread count simply adds an
+// entry. Access is serialized by the pool's execution lock, which run_conv and clear() both hold.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "workspace.h"
+
+namespace fastconv {
+
+class PackedWeights {
+ public:
+  // The entry under `key` with room for `floats` floats, filled by `fill` when it is new. Throws
+  // std::bad_alloc like Buffer::grow; a fill that throws leaves no entry behind.
+  const float* get(const std::string& key, size_t floats, const std::function<void(float*)>& fill);
+  // Whether the weights were all finite: computed once per fill of the store, not per call.
+  bool weights_finite(const std::function<bool()>& compute);
+  void clear();
+  size_t bytes() const;
+
+ private:
+  struct Entry {
+    std::string key;
+    size_t floats = 0;
+    Buffer buffer;
+  };
+  // Few entries (one per algorithm variant a layer meets); the oldest goes beyond kMaxEntries.
+  static constexpr size_t kMaxEntries = 4;
+  std::vector<std::unique_ptr<Entry>> entries_;
+  int finite_ = -1;  // -1 unknown, else 0/1
+};
+
+// A store of transformed weights, or nullptr for a one-off call: then `fill` writes into `scratch`
+// (a reused shared buffer) and the transform is paid every call.
+const float* transformed_weights(PackedWeights* packed, const std::string& key, size_t floats,
+                                 Shared scratch, const std::function<void(float*)>& fill);
+
+}  // namespace fastconv
