@@ -28,7 +28,10 @@ export { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsyn
 export type { BackwardOptions, GradientName, Gradients } from './backward.js';
 export { convTranspose1d, convTranspose1dAsync, convTranspose2d, convTranspose2dAsync } from './transpose.js';
 export type { ConvTransposeOptions } from './transpose.js';
-export { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
-export type { AvgPoolOptions, IndexTensor, MaxPoolOptions } from './pool.js';
+export {
+  avgPool2d, avgPool2dAsync, avgPool2dBackward, avgPool2dBackwardAsync,
+  maxPool2d, maxPool2dAsync, maxPool2dBackward, maxPool2dBackwardAsync,
+} from './pool.js';
+export type { AvgPoolOptions, IndexTensor, MaxPoolOptions, PoolLayout } from './pool.js';
 export { Conv1d, Conv2d } from './layers.js';
 export type { ConvLayerOptions, Parameter } from './layers.js';

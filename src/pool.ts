@@ -1,6 +1,9 @@
-// Max and average pooling (2-D, NCHW or CHW) with PyTorch's semantics, and their gradients. Pooling does
-// O(1) work per byte moved, so plain TypeScript runs it at memory speed; no backend is involved.
+// Max and average pooling (2-D, NCHW or CHW, or NHWC with layout: 'NHWC') with PyTorch's semantics, and
+// their gradients. Pooling does O(1) work per byte moved, so plain TypeScript runs it at memory speed on the
+// calling thread; no backend is involved. The async forms compute at call time and return a promise, so a
+// pipeline can await every operation alike; bad arguments reject instead of throwing.
 
+import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { Tensor } from './shape.js';
 import { checkPositiveInt, checkShape, checkTensor } from './shape.js';
 
@@ -17,7 +20,11 @@ export interface MaxPoolOptions {
   /** Round the output size up, keeping only windows that start inside the input or its left padding. */
   ceilMode?: boolean;
   returnIndices?: boolean;
+  /** 'NHWC': input [N, H, W, C], output and indices likewise (indices stay flat h * W + w positions). */
+  layout?: PoolLayout;
 }
+
+export type PoolLayout = 'NCHW' | 'NHWC';
 
 export interface AvgPoolOptions {
   kernelSize: number | readonly number[];
@@ -27,6 +34,7 @@ export interface AvgPoolOptions {
   ceilMode?: boolean;
   /** Divide by the whole window including padding (default true) or by the in-input taps only. */
   countIncludePad?: boolean;
+  layout?: PoolLayout;
 }
 
 interface Geometry {
@@ -87,8 +95,8 @@ function checkGradOutput(g: Geometry, gradOutput: unknown): Float32Array {
   return (gradOutput as Tensor).data;
 }
 
-const MAX_KEYS = ['kernelSize', 'stride', 'padding', 'dilation', 'ceilMode', 'returnIndices'];
-const AVG_KEYS = ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad'];
+const MAX_KEYS = ['kernelSize', 'stride', 'padding', 'dilation', 'ceilMode', 'returnIndices', 'layout'];
+const AVG_KEYS = ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad', 'layout'];
 
 /** First in-range tap and end of each window along one dimension (PyTorch: start past the padding, clip the end). */
 function windows(out: number, size: number, k: number, stride: number, pad: number, dilation: number): Int32Array {
@@ -126,10 +134,7 @@ function maxPoolPlanes(g: Geometry, x: Float32Array, out: Float32Array | null, i
   }
 }
 
-/** 2-D max pooling ([N, C, H, W] or [C, H, W]); with returnIndices also the argmax positions. */
-export function maxPool2d(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): { output: Tensor; indices: IndexTensor };
-export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor;
-export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
+function maxPoolFirst(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
   const g = geometry('maxPool2d', inputShape('input', input, true), options, MAX_KEYS);
   const count = g.NC * g.OH * g.OW;
   const out = new Float32Array(count), indices = new Int32Array(count);
@@ -138,12 +143,8 @@ export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { ou
   return options.returnIndices ? { output, indices: { data: indices, shape: g.outShape.slice() } } : output;
 }
 
-/**
- * Gradient of maxPool2d: each output's gradient is added to the input element it selected. Pass the
- * forward's `indices` (then `input` may be just `{ shape }`) or the input itself to recompute them.
- */
-export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] },
-                                  options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
+function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: number[] },
+                              options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
   const { indices: given, ...rest } = options ?? ({} as MaxPoolOptions);
   const g = geometry('maxPool2dBackward', inputShape('input', input, given === undefined), rest, MAX_KEYS);
   const gy = checkGradOutput(g, gradOutput);
@@ -188,8 +189,7 @@ function avgWindows(g: Geometry, countIncludePad: boolean,
   }
 }
 
-/** 2-D average pooling ([N, C, H, W] or [C, H, W]). */
-export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
+function avgPoolFirst(input: Tensor, options: AvgPoolOptions): Tensor {
   const g = geometry('avgPool2d', inputShape('input', input, true), options, AVG_KEYS);
   const x = input.data, out = new Float32Array(g.NC * g.OH * g.OW);
   avgWindows(g, options.countIncludePad ?? true, (plane, o, h0, h1, w0, w1, divisor) => {
@@ -201,8 +201,7 @@ export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
   return { data: out, shape: g.outShape };
 }
 
-/** Gradient of avgPool2d: each output's gradient spread as gradient / divisor over its window. */
-export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Tensor {
+function avgPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Tensor {
   const g = geometry('avgPool2dBackward', inputShape('input', input, false), options, AVG_KEYS);
   const gy = checkGradOutput(g, gradOutput);
   const gx = new Float32Array(g.NC * g.H * g.W);
@@ -211,4 +210,104 @@ export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: n
     for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) gx[base + h * g.W + w] += v;
   });
   return { data: gx, shape: g.inShape.slice() };
+}
+
+// ---- layouts: NHWC calls are transposed to NCHW around the same kernels ----
+
+/** Whether options ask for NHWC (validated); the options without `layout` for the NCHW kernels. */
+function splitLayout<O extends { layout?: PoolLayout }>(kind: string, options: O): [boolean, O] {
+  if (options === null || typeof options !== 'object') return [false, options];
+  const { layout, ...rest } = options;
+  if (layout === undefined || layout === 'NCHW') return [false, rest as O];
+  if (layout !== 'NHWC') throw new RangeError(`${kind}: layout must be 'NCHW' or 'NHWC', got ${JSON.stringify(layout)}`);
+  return [true, rest as O];
+}
+
+/** [N, H, W, C] -> [N, C, H, W] (shape only when the tensor has no data). */
+function lastToFirst<T extends { shape: number[]; data?: Float32Array }>(kind: string, name: string, t: T): T {
+  const s = (t as Tensor)?.shape;
+  if (!Array.isArray(s) || s.length !== 4) throw new RangeError(`${kind}: ${name} must be [N, H, W, C] with layout 'NHWC', got shape ${JSON.stringify(s)}`);
+  const [N, H, W, C] = s;
+  const shape = [N, C, H, W];
+  if (t.data === undefined) return { ...t, shape };
+  checkTensor(name, t, 4, '[N, H, W, C]');
+  return { ...t, data: channelsLastToFirst(t.data, N, H * W, C) as Float32Array, shape };
+}
+
+function firstToLast(t: Tensor): Tensor {
+  const [N, C, H, W] = t.shape;
+  return { data: channelsFirstToLast(t.data, N, C, H * W) as Float32Array, shape: [N, H, W, C] };
+}
+
+function indicesLayout(d: Int32Array, N: number, A: number, B: number): Int32Array {
+  // [N, A, B] -> [N, B, A]; used both ways with (C, HW) or (HW, C).
+  const out = new Int32Array(d.length);
+  for (let n = 0; n < N; n++) for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out[(n * B + b) * A + a] = d[(n * A + a) * B + b];
+  return out;
+}
+
+/** 2-D max pooling ([N, C, H, W], [C, H, W] or NHWC); with returnIndices also the argmax positions. */
+export function maxPool2d(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): { output: Tensor; indices: IndexTensor };
+export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor;
+export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
+  const [last, o] = splitLayout('maxPool2d', options);
+  if (!last) return maxPoolFirst(input, o);
+  const r = maxPoolFirst(lastToFirst('maxPool2d', 'input', input), o);
+  if (!('indices' in r)) return firstToLast(r as Tensor);
+  const [N, C, OH, OW] = r.output.shape;
+  const output = firstToLast(r.output);
+  return { output, indices: { data: indicesLayout(r.indices.data, N, C, OH * OW), shape: output.shape.slice() } };
+}
+
+/**
+ * Gradient of maxPool2d: each output's gradient is added to the input element it selected. Pass the
+ * forward's `indices` (then `input` may be just `{ shape }`) or the input itself to recompute them.
+ */
+export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] },
+                                  options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
+  const [last, o] = splitLayout('maxPool2dBackward', options);
+  if (!last) return maxPoolBackwardFirst(gradOutput, input, o);
+  const gy = lastToFirst('maxPool2dBackward', 'gradOutput', gradOutput);
+  const [N, C, OH, OW] = gy.shape;
+  let opts = o;
+  if (o.indices?.data instanceof Int32Array && o.indices.data.length === gy.data.length) {
+    opts = { ...o, indices: { data: indicesLayout(o.indices.data, N, OH * OW, C), shape: gy.shape } };
+  }
+  return firstToLast(maxPoolBackwardFirst(gy, lastToFirst('maxPool2dBackward', 'input', input as Tensor), opts));
+}
+
+/** 2-D average pooling ([N, C, H, W], [C, H, W] or NHWC). */
+export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
+  const [last, o] = splitLayout('avgPool2d', options);
+  if (!last) return avgPoolFirst(input, o);
+  return firstToLast(avgPoolFirst(lastToFirst('avgPool2d', 'input', input), o));
+}
+
+/** Gradient of avgPool2d: each output's gradient spread as gradient / divisor over its window. */
+export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Tensor {
+  const [last, o] = splitLayout('avgPool2dBackward', options);
+  if (!last) return avgPoolBackwardFirst(gradOutput, input, o);
+  const gy = lastToFirst('avgPool2dBackward', 'gradOutput', gradOutput);
+  return firstToLast(avgPoolBackwardFirst(gy, lastToFirst('avgPool2dBackward', 'input', input as Tensor), o));
+}
+
+// ---- async forms: computed at call time (see the header), errors as rejections ----
+
+export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): Promise<{ output: Tensor; indices: IndexTensor }>;
+export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions): Promise<Tensor>;
+export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions): Promise<Tensor | { output: Tensor; indices: IndexTensor }> {
+  return maxPool2d(input, options);
+}
+
+export async function maxPool2dBackwardAsync(gradOutput: Tensor, input: Tensor | { shape: number[] },
+                                             options: MaxPoolOptions & { indices?: IndexTensor }): Promise<Tensor> {
+  return maxPool2dBackward(gradOutput, input, options);
+}
+
+export async function avgPool2dAsync(input: Tensor, options: AvgPoolOptions): Promise<Tensor> {
+  return avgPool2d(input, options);
+}
+
+export async function avgPool2dBackwardAsync(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Promise<Tensor> {
+  return avgPool2dBackward(gradOutput, input, options);
 }

@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolParams } from '../src/reference/backward.js';
 import { avgPoolBackwardReference, avgPoolReference, maxPoolBackwardReference, maxPoolReference } from '../src/reference/backward.js';
-import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/index.node.js';
+import {
+  avgPool2d, avgPool2dAsync, avgPool2dBackward, avgPool2dBackwardAsync, maxPool2d, maxPool2dAsync, maxPool2dBackward, maxPool2dBackwardAsync,
+} from '../src/index.node.js';
 import { loadExtra } from './golden-extra/load.js';
 import { Rng } from './random.js';
 
@@ -101,5 +103,56 @@ describe('pooling arguments', () => {
     expect(() => avgPool2d(x, { kernelSize: 2, dilation: 2 } as object as { kernelSize: number })).toThrow(/dilation/);
     expect(() => maxPool2dBackward({ data: new Float32Array(4), shape: [1, 1, 2, 2] }, x, { kernelSize: 2 })).toThrow(/gradOutput/);
     expect(() => maxPool2dBackward({ data: new Float32Array(96), shape: [2, 3, 4, 4] }, { shape: [2, 3, 8, 8] }, { kernelSize: 2 })).toThrow(/input/);
+  });
+});
+
+describe('pooling in NHWC and the async forms', () => {
+  const toLast = (d: Float32Array, N: number, C: number, HW: number) => {
+    const o = new Float32Array(d.length);
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = 0; i < HW; i++) o[(n * HW + i) * C + c] = d[(n * C + c) * HW + i];
+    return o;
+  };
+
+  it('NHWC results are the NCHW results transposed (values, indices, both gradients), 60 random calls', () => {
+    const rng = new Rng(4242);
+    for (let t = 0; t < 60; t++) {
+      const N = rng.int(1, 3), C = rng.int(1, 5), H = rng.int(3, 11), W = rng.int(3, 11);
+      const k = rng.int(1, 3), s = rng.int(1, 3), p = rng.int(0, Math.floor(k / 2)), ceilMode = rng.chance(0.5);
+      const x = rng.floats(N * C * H * W);
+      const xl = { data: toLast(x, N, C, H * W), shape: [N, H, W, C] };
+      const opts = { kernelSize: k, stride: s, padding: p, ceilMode };
+      const first = maxPool2d({ data: x, shape: [N, C, H, W] }, { ...opts, returnIndices: true });
+      const last = maxPool2d(xl, { ...opts, returnIndices: true, layout: 'NHWC' });
+      const [, , OH, OW] = first.output.shape;
+      expect(last.output.shape).toEqual([N, OH, OW, C]);
+      expect(last.output.data).toEqual(toLast(first.output.data, N, C, OH * OW));
+      expect(Array.from(last.indices.data)).toEqual(Array.from(toLast(Float32Array.from(first.indices.data), N, C, OH * OW)));
+      const gy = rng.floats(N * C * OH * OW), gyl = { data: toLast(gy, N, C, OH * OW), shape: [N, OH, OW, C] };
+      const gxFirst = maxPool2dBackward({ data: gy, shape: first.output.shape }, { shape: [N, C, H, W] }, { ...opts, indices: first.indices });
+      const gxLast = maxPool2dBackward(gyl, { shape: [N, H, W, C] }, { ...opts, indices: last.indices, layout: 'NHWC' });
+      expect(gxLast.shape).toEqual([N, H, W, C]);
+      expect(gxLast.data).toEqual(toLast(gxFirst.data, N, C, H * W));
+      expect(maxPool2dBackward(gyl, xl, { ...opts, layout: 'NHWC' }).data).toEqual(gxLast.data);
+      const avgOpts = { kernelSize: k, stride: s, padding: p, ceilMode, countIncludePad: rng.chance(0.5) };
+      const a = avgPool2d({ data: x, shape: [N, C, H, W] }, avgOpts);
+      expect(avgPool2d(xl, { ...avgOpts, layout: 'NHWC' }).data).toEqual(toLast(a.data, N, C, a.shape[2] * a.shape[3]));
+      const ga = avgPool2dBackward({ data: gy, shape: a.shape }, { shape: [N, C, H, W] }, avgOpts);
+      expect(avgPool2dBackward(gyl, { shape: [N, H, W, C] }, { ...avgOpts, layout: 'NHWC' }).data).toEqual(toLast(ga.data, N, C, H * W));
+    }
+  });
+
+  it('async forms equal the sync ones and reject bad arguments', async () => {
+    const x = { data: new Rng(5).floats(2 * 3 * 8 * 8), shape: [2, 3, 8, 8] };
+    const opts = { kernelSize: 2 };
+    expect((await maxPool2dAsync(x, opts)).data).toEqual(maxPool2d(x, opts).data);
+    const r = await maxPool2dAsync(x, { ...opts, returnIndices: true });
+    expect(r.indices.data).toEqual(maxPool2d(x, { ...opts, returnIndices: true }).indices.data);
+    expect((await avgPool2dAsync(x, opts)).data).toEqual(avgPool2d(x, opts).data);
+    const gy = { data: new Rng(6).floats(2 * 3 * 4 * 4), shape: [2, 3, 4, 4] };
+    expect((await maxPool2dBackwardAsync(gy, x, opts)).data).toEqual(maxPool2dBackward(gy, x, opts).data);
+    expect((await avgPool2dBackwardAsync(gy, x, opts)).data).toEqual(avgPool2dBackward(gy, x, opts).data);
+    await expect(maxPool2dAsync(x, { kernelSize: 0 })).rejects.toThrow(/kernelSize/);
+    await expect(avgPool2dAsync(x, { kernelSize: 2, layout: 'NCWH' as 'NHWC' })).rejects.toThrow(/layout/);
+    expect(() => avgPool2d({ data: new Float32Array(8), shape: [2, 2, 2] }, { kernelSize: 1, layout: 'NHWC' })).toThrow(/\[N, H, W, C\]/);
   });
 });
