@@ -1,9 +1,12 @@
-// The one place that maps an instruction set to its kernels and blocking parameters. Drivers in
-// native/conv ask for the current configuration and never test CPU flags themselves.
+// The one place that maps an instruction set to its kernels and blocking parameters: GEMM,
+// depthwise, Winograd tiles and FFT tiles. Drivers in native/conv ask for the current configuration
+// and never test CPU flags themselves.
 #pragma once
 
 #include "cpu.h"
+#include "kernels/fft_kernels.h"
 #include "kernels/kernels.h"
+#include "kernels/winograd_kernels.h"
 
 namespace fastconv {
 
@@ -21,7 +24,18 @@ struct DepthwiseConfig {
   DepthwisePlaneKernel plane;
 };
 
+struct FftConfig {
+  const char* name;
+  int lanes;  // independent transforms per vector
+  FftForwardFn forward;
+  FftInverseFn inverse;
+  FftCgemmFn cgemm;
+  FftAllFiniteFn all_finite;
+};
+
 const GemmConfig& gemm_config(Isa isa);
 const DepthwiseConfig& depthwise_config(Isa isa);
+const FftConfig& fft_config(Isa isa);
+// (winograd_kernels(Isa) is declared in winograd_kernels.h and defined with the others.)
 
 }  // namespace fastconv

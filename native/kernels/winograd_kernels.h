@@ -66,7 +66,7 @@ const WinogradKernels* winograd_kernels_avx2();
 const WinogradKernels* winograd_kernels_avx512();
 #endif
 
-// The one place mapping an Isa to its Winograd transforms.
+// The Winograd kernels of an Isa (defined in kernel_config.cc with the others).
 const WinogradKernels& winograd_kernels(Isa isa);
 
 }  // namespace fastconv
