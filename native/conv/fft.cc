@@ -10,7 +10,7 @@
 
 #include "conv/algorithms.h"
 #include "cpu.h"
-#include "kernels/fft_config.h"
+#include "kernels/kernel_config.h"
 #include "threadpool.h"
 #include "workspace.h"
 
