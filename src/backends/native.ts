@@ -25,6 +25,8 @@ interface Addon {
          bias: Float32Array | null, out: Float32Array): void;
   conv2dAsync(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
               bias: Float32Array | null, out: Float32Array): Promise<void>;
+  gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array): void;
+  gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array): Promise<void>;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   info(): NativeInfo;
@@ -133,6 +135,16 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     conv2dAsync(p, input, weight, bias, out, algo) {
       try {
         return addon.conv2dAsync(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    gradWeight(p, input, gradOutput, out) {
+      addon.gradWeight(pack(p), input, gradOutput, out);
+    },
+    gradWeightAsync(p, input, gradOutput, out) {
+      try {
+        return addon.gradWeightAsync(pack(p), input, gradOutput, out);
       } catch (e) {
         return Promise.reject(e);
       }

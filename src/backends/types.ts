@@ -67,4 +67,11 @@ export interface Backend {
   /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
   conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
               out: Float32Array, algo: Algorithm): Promise<void>;
+  /**
+   * Backends with a native grad-weight kernel: out[K, C/groups, R, S] = the weight gradient of the forward
+   * convolution p (p.relu ignored) given input [N, C, H, W] and gradOutput [N, K, OH, OW]. `out` never
+   * overlaps the inputs. Others leave these out and backward builds grad-weight from forward convolutions.
+   */
+  gradWeight?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array): void;
+  gradWeightAsync?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array): Promise<void>;
 }
