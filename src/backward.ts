@@ -295,8 +295,10 @@ export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { 
 
 /**
  * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel).
- * The native kernel wins wherever it exists, depthwise excepted (ms, 1 thread, native/swap: see
- * NATIVE_SKIPS_DEPTHWISE). Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
+ * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native/swap/columns):
+ * L2 2.0/146/25, L3 3.2/135/11, L1 3.9/38/14, L4 1.5/109/5.2, L8 11/327/46, LeNet conv1 N32 0.63/0.80/3.3,
+ * conv2 N32 0.37/0.58/1.9; but L7 (depthwise) 10/3.5/32: one row and a few columns of its 8x48 tile do work.
+ * Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
  * LeNet conv1 N32 C1 1.8/8.6/61, LeNet conv2 N32 C6 4.9/7.7/20, L2 146/25/11, L3 199/19/13,
  * L1 (stride 2, C3) 71/38/-, L7 (depthwise) 4.9/63/-, 3x3 stride 2 C64 62/4.0/-.
  */
@@ -305,7 +307,7 @@ export function gradWeightStrategy(p: ConvParams, backend?: Backend): GradWeight
   const kernel = backend?.gradWeight !== undefined;
   if (forcedStrategy === 'native' && kernel) return 'native';
   if (forcedStrategy !== 'auto' && forcedStrategy !== 'native' && (forcedStrategy !== 'taps' || tapsApply)) return forcedStrategy;
-  if (kernel && !(NATIVE_SKIPS_DEPTHWISE && p.groups > 1 && p.C === p.groups)) return 'native';
+  if (kernel && !(p.groups > 1 && p.C === p.groups)) return 'native';
   const Cg = p.C / p.groups;
   // The tap form computes on the whole padded grid: worth it while that is not much bigger than the output.
   const grid = p.N * (p.H + p.padTop + p.padBottom) * (p.W + p.padLeft + p.padRight);
@@ -313,9 +315,6 @@ export function gradWeightStrategy(p: ConvParams, backend?: Backend): GradWeight
   if ((p.groups > 1 && Cg === 1) || (Cg <= 8 && p.N >= 4)) return 'swap';
   return 'columns';
 }
-
-/** Whether depthwise layers keep 'swap' on a backend with a grad-weight kernel (measured: see below). */
-const NATIVE_SKIPS_DEPTHWISE = true;
 
 function gradBias(p: ConvParams, gy: Float32Array): Float32Array {
   const P = p.OH * p.OW;
