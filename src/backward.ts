@@ -6,7 +6,8 @@
 //    'swap' (batch and channels swap roles: few channels, depthwise), 'columns' (im2col + a GEMM run as a
 //    1x1 convolution: strided and grouped layers), 'taps' (one GEMM per kernel tap on zero-copy views:
 //    stride 1, many channels);
-//  - grad-bias sums gradOutput over batch and positions (float64 accumulation).
+//  - grad-bias sums gradOutput over batch and positions (float64 accumulation), inside the native
+//    grad-weight kernel when that runs.
 // Every job's operands are built right before its convolution runs (sync calls reuse one scratch buffer).
 // A fused ReLU is not differentiated here: pass the gradient with respect to the convolution's output
 // *after* the ReLU mask was applied (gradOutput * (y > 0)), as the Conv2d layer does.
@@ -266,14 +267,18 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
   return { jobs, finalize: () => { into.gradWeight = { data: gw, shape }; } };
 }
 
-/** grad-weight by the backend's own kernel (every shape), sync or async. */
+/** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
 function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array, backend: Backend,
-                                shape: number[], into: Gradients): KernelJob {
+                                shape: number[], bias: boolean, into: Gradients): KernelJob {
   const gw = new Float32Array(p.K * (p.C / p.groups) * p.R * p.S);
-  const done = () => { into.gradWeight = { data: gw, shape }; };
+  const gb = bias ? new Float32Array(p.K) : null;
+  const done = () => {
+    into.gradWeight = { data: gw, shape };
+    if (gb) into.gradBias = gb;
+  };
   return {
-    run: () => { backend.gradWeight!(p, x, gy, gw); done(); },
-    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw).then(done),
+    run: () => { backend.gradWeight!(p, x, gy, gw, gb); done(); },
+    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw, gb).then(done),
   };
 }
 
@@ -359,7 +364,9 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
     const backend = dispatcher().backendFor(n.backend);
     const strategy = gradWeightStrategy(p, backend);
     if (strategy === 'native') {
-      kernels.push(planGradWeightByKernel(p, x, gy, backend, weight.shape.slice(), result));
+      // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.
+      kernels.push(planGradWeightByKernel(p, x, gy, backend, weight.shape.slice(), needs.has('bias'), result));
+      needs.delete('bias');
     } else {
       const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, weight.shape.slice(), result);
       jobs.push(...gw.jobs);

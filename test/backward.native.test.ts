@@ -11,7 +11,7 @@ import type { Tensor } from '../src/index.node.js';
 import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape, setNumThreads } from '../src/index.node.js';
 import { forceGradWeightStrategy, gradWeightStrategy } from '../src/backward.js';
 import { channelsLastToFirst } from '../src/layout.js';
-import { convGradWeightReference } from '../src/reference/backward.js';
+import { convGradBiasReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
 import { allPaths, expectNative, native, restoreNativeIsa } from './paths.js';
@@ -51,6 +51,15 @@ function gradWeight(b: ReturnType<typeof randomProblem>): Float32Array {
   return fn(b.input, b.weight, b.gradOutput, { ...b.options, backend: 'native', needs: ['weight'] }).gradWeight!.data;
 }
 
+/** grad-weight and grad-bias in one kernel call, sync or async. */
+async function weightAndBias(b: ReturnType<typeof randomProblem>, async: boolean) {
+  const opts = { ...b.options, backend: 'native' as const, needs: ['weight', 'bias'] as const };
+  const g = async
+    ? await (b.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(b.input, b.weight, b.gradOutput, opts)
+    : (b.dims === 2 ? conv2dBackward : conv1dBackward)(b.input, b.weight, b.gradOutput, opts);
+  return { gw: g.gradWeight!.data, gb: g.gradBias! };
+}
+
 describe.skipIf(!expectNative)('native grad-weight kernel', () => {
   forceGradWeightStrategy('native');
   afterAll(() => {
@@ -86,6 +95,20 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
         expect(gradWeightStrategy(b.p, path.backend), label).toBe('native');
         const got = gradWeight(b);
         expectClose(label, got, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true));
+      }
+    });
+
+    it(`${path.label}: grad-bias from the same kernel call on 60 random shapes, sync and async`, async () => {
+      path.enter();
+      for (let i = 0; i < 60; i++) {
+        const b = randomProblem(12000 + i);
+        const label = `${path.label} seed ${12000 + i} ${describeParams(b.p)}`;
+        const sync = await weightAndBias(b, false);
+        expectClose(`${label} weight`, sync.gw, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true));
+        expectClose(`${label} bias`, sync.gb, convGradBiasReference(b.p, b.gy), convGradBiasReference(b.p, b.gy, true));
+        const asyncGot = await weightAndBias(b, true);
+        expect(asyncGot.gw, `${label} async weight`).toEqual(sync.gw);
+        expect(asyncGot.gb, `${label} async bias`).toEqual(sync.gb);
       }
     });
 
@@ -186,7 +209,11 @@ describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => 
     await expect(be!.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
     const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as
       { gradWeight: (...a: unknown[]) => void };
-    expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 arguments/);
+    expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 or 5 arguments/);
+    expect(() => be!.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
+    expect(() => be!.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
+    expect(() => be!.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);
+    await expect(be!.gradWeightAsync!(p, x, gy, out, new Float32Array(2))).rejects.toThrow(/gradBiasOut/);
     expect(() => addon.gradWeight(packParams(p), x, new Float64Array(12), out)).toThrow(/gradOutput: expected a Float32Array/);
   });
 });

@@ -53,11 +53,25 @@ void interleave_rows(const float* const* src, int64_t count, float* dst) {
     for (int i = 0; i < MR; ++i) dst[q * MR + i] = src[i][q];
 }
 
+// Sum of one row in double, over 8 interleaved partial sums: a single chain of dependent adds would
+// cost 4 cycles per float, as much as packing the row.
+double row_sum(const float* x, int64_t count) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t q = 0;
+  for (; q + 8 <= count; q += 8)
+    for (int j = 0; j < 8; ++j) s[j] += x[q + j];
+  for (; q < count; ++q) s[q & 7] += x[q];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 // Packs dY rows of group g into mr-row panels over all pixels: panel ip at ap + ip*Q*mr, element
-// [q][i] at q*mr + i, q = n*P + pixel. Rows past Kg are zero.
-void pack_grad_out(const ConvParams& p, const float* dy, int64_t g, int64_t ip, int mr, float* panel) {
+// [q][i] at q*mr + i, q = n*P + pixel. Rows past Kg are zero. With grad_bias, also writes the sum
+// of each row over all images (grad-bias), the rows being in cache anyway.
+void pack_grad_out(const ConvParams& p, const float* dy, int64_t g, int64_t ip, int mr, float* panel,
+                   float* grad_bias) {
   const int64_t Kg = p.K / p.groups, P = int64_t(p.OH) * p.OW;
   const float* rows[16];
+  double sums[16] = {};
   for (int64_t n = 0; n < p.N; ++n) {
     float* dst = panel + n * P * mr;
     const int valid = int(std::min<int64_t>(mr, Kg - ip * mr));
@@ -70,6 +84,12 @@ void pack_grad_out(const ConvParams& p, const float* dy, int64_t g, int64_t ip, 
       for (int64_t q = 0; q < P; ++q)
         for (int i = 0; i < mr; ++i) dst[q * mr + i] = i < valid ? rows[i][q] : 0.0f;
     }
+    if (grad_bias)
+      for (int i = 0; i < valid; ++i) sums[i] += row_sum(rows[i], P);
+  }
+  if (grad_bias) {
+    const int valid = int(std::min<int64_t>(mr, Kg - ip * mr));
+    for (int i = 0; i < valid; ++i) grad_bias[g * Kg + ip * mr + i] = float(sums[i]);
   }
 }
 
@@ -134,7 +154,7 @@ struct Panel {
   int64_t off;       // planes offset of column j0 (phase-plane path)
 };
 
-std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw) {
+std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw, float* db) {
   const GemmConfig& cfg = gemm_config(current_isa());
   const int mr = cfg.mr, nr = cfg.nr;
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, RS = int64_t(p.R) * p.S;
@@ -190,7 +210,7 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
 
   float* ap = shared_scratch(Shared::kPackedA, size_t(G * Mpad * Q));
   pool.run(G * mpanels, threads, [&](int64_t t, int) {
-    pack_grad_out(p, dy, t / mpanels, t % mpanels, mr, ap + t * Q * mr);
+    pack_grad_out(p, dy, t / mpanels, t % mpanels, mr, ap + t * Q * mr, db);
   });
 
   float* xq = nullptr;
@@ -266,10 +286,10 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
 }  // namespace
 
 std::string run_grad_weight(const ConvParams& p, const float* input, const float* grad_out,
-                            float* grad_weight) {
+                            float* grad_weight, float* grad_bias) {
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   try {
-    return grad_weight_gemm(p, input, grad_out, grad_weight);
+    return grad_weight_gemm(p, input, grad_out, grad_weight, grad_bias);
   } catch (const std::bad_alloc&) {
     return "out of memory while computing grad-weight";
   }

@@ -25,8 +25,10 @@ interface Addon {
          bias: Float32Array | null, out: Float32Array): void;
   conv2dAsync(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
               bias: Float32Array | null, out: Float32Array): Promise<void>;
-  gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array): void;
-  gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array): Promise<void>;
+  gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+             gradBiasOut: Float32Array | null): void;
+  gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+                  gradBiasOut: Float32Array | null): Promise<void>;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   info(): NativeInfo;
@@ -139,12 +141,12 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
         return Promise.reject(e);
       }
     },
-    gradWeight(p, input, gradOutput, out) {
-      addon.gradWeight(pack(p), input, gradOutput, out);
+    gradWeight(p, input, gradOutput, out, gradBiasOut) {
+      addon.gradWeight(pack(p), input, gradOutput, out, gradBiasOut ?? null);
     },
-    gradWeightAsync(p, input, gradOutput, out) {
+    gradWeightAsync(p, input, gradOutput, out, gradBiasOut) {
       try {
-        return addon.gradWeightAsync(pack(p), input, gradOutput, out);
+        return addon.gradWeightAsync(pack(p), input, gradOutput, out, gradBiasOut ?? null);
       } catch (e) {
         return Promise.reject(e);
       }
