@@ -116,14 +116,17 @@ export async function runBackward(a: BenchArgs, api: FastconvApi, torchFile: str
   if (a.json) {
     console.log(JSON.stringify({ backward: rows }, null, 1));
   } else {
-    console.log('backward GFLOP/s (grad-input + grad-weight counted as 2x forward FLOPs; medians)');
-    console.log('layer  thr  dgrad+wgrad   dgrad    wgrad   | pytorch dgrad+wgrad  ratio  | sampled err');
+    console.log('backward GFLOP/s (grad-input + grad-weight counted as 2x forward FLOPs; medians); ratio = fastconv / pytorch');
+    console.log('layer  thr | fastconv dgrad+wgrad   dgrad   wgrad | pytorch dgrad+wgrad   dgrad   wgrad | ratio d+w     d     w | sampled err');
+    const num = (v: number | undefined, w: number) => (v === undefined ? '-' : v.toFixed(1)).padStart(w);
+    const ratio = (v: number, t: number | undefined) => (t ? (v / t).toFixed(2) + 'x' : '-').padStart(6);
     for (const r of rows) {
-      const pt = r.torch?.dgrad_wgrad;
-      console.log(`${r.id.padEnd(5)} ${String(r.threads).padStart(3)}  ${r.gflops.dgrad_wgrad.toFixed(1).padStart(10)} ` +
-        `${r.gflops.dgrad.toFixed(1).padStart(8)} ${r.gflops.wgrad.toFixed(1).padStart(8)}   | ` +
-        `${pt ? pt.toFixed(1).padStart(18) : '(no --torch)'.padStart(18)}  ${pt ? (r.gflops.dgrad_wgrad / pt).toFixed(2).padStart(5) + 'x' : '      '} | ${r.maxRelErr.toExponential(1)}`);
+      const g = r.gflops, t = r.torch ?? {};
+      console.log(`${r.id.padEnd(5)} ${String(r.threads).padStart(4)} | ${num(g.dgrad_wgrad, 20)} ${num(g.dgrad, 7)} ${num(g.wgrad, 7)} | ` +
+        `${num(t.dgrad_wgrad, 19)} ${num(t.dgrad, 7)} ${num(t.wgrad, 7)} | ` +
+        `${ratio(g.dgrad_wgrad, t.dgrad_wgrad)}${ratio(g.dgrad, t.dgrad)}${ratio(g.wgrad, t.wgrad)} | ${r.maxRelErr.toExponential(1)}`);
     }
+    if (!torch.length) console.log('(no PyTorch numbers: pass --torch FILE from ../shared/peers/bench_torch.py --json)');
   }
   return failed ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 
 #include "conv/conv.h"
 #include "conv/fft.h"
+#include "conv/grad_weight.h"
 #include "conv/params.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
@@ -295,6 +296,136 @@ Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// ---- gradWeight(params, input, gradOutput, out, gradBiasOut?) and its async variant ----
+
+// One validated grad-weight call. Async calls run on private copies, as conv2dAsync does.
+struct GradWeightCall {
+  ConvParams p{};
+  const float* input = nullptr;
+  const float* grad_out = nullptr;
+  float* out = nullptr;
+  float* bias_out = nullptr;  // null: grad-bias not requested
+  // input, gradOutput, [gradBiasOut,] out: out last.
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  std::vector<float> own_input, own_grad_out, own_out, own_bias_out;
+};
+
+GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_refs) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4)
+    throw_type(env, "gradWeight: expected 4 or 5 arguments (params, input, gradOutput, out, gradBiasOut?), got " +
+                        std::to_string(info.Length()));
+  GradWeightCall c;
+  c.p = params_arg(info, 0);
+  const View input = typed_arg(info, 1, "input", napi_float32_array, "Float32Array");
+  const View grad_out = typed_arg(info, 2, "gradOutput", napi_float32_array, "Float32Array");
+  const View out = typed_arg(info, 3, "out", napi_float32_array, "Float32Array");
+  const bool has_bias = info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined();
+  View bias_out;
+  if (has_bias) bias_out = typed_arg(info, 4, "gradBiasOut", napi_float32_array, "Float32Array or null");
+  check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
+  check_length(env, "gradOutput", grad_out, c.p.output_size(), "N*K*OH*OW");
+  check_length(env, "out", out, c.p.weight_size(), "K*(C/groups)*R*S");
+  if (has_bias) check_length(env, "gradBiasOut", bias_out, c.p.K, "K");
+  const Span o = span_of(out);
+  if (overlaps(o, span_of(input))) throw_range(env, "out: expected memory separate from input, got an overlapping view");
+  if (overlaps(o, span_of(grad_out)))
+    throw_range(env, "out: expected memory separate from gradOutput, got an overlapping view");
+  if (has_bias) {
+    const Span b = span_of(bias_out);
+    if (overlaps(b, span_of(input)) || overlaps(b, span_of(grad_out)) || overlaps(b, o))
+      throw_range(env, "gradBiasOut: expected memory separate from input, gradOutput and out, got an overlapping view");
+  }
+  c.input = float_data(input);
+  c.grad_out = float_data(grad_out);
+  c.out = float_data(out);
+  c.bias_out = has_bias ? float_data(bias_out) : nullptr;
+  if (keep_refs) {
+    c.own_input.assign(c.input, c.input + c.p.input_size());
+    c.own_grad_out.assign(c.grad_out, c.grad_out + c.p.output_size());
+    c.own_out.resize(static_cast<size_t>(c.p.weight_size()));
+    if (has_bias) c.own_bias_out.resize(static_cast<size_t>(c.p.K));
+    c.input = c.own_input.data();
+    c.grad_out = c.own_grad_out.data();
+    c.out = c.own_out.data();
+    c.bias_out = has_bias ? c.own_bias_out.data() : nullptr;
+    c.refs.push_back(Napi::Persistent(input.value));
+    c.refs.push_back(Napi::Persistent(grad_out.value));
+    if (has_bias) c.refs.push_back(Napi::Persistent(bias_out.value));
+    c.refs.push_back(Napi::Persistent(out.value));
+  }
+  return c;
+}
+
+Napi::Value GradWeight(const Napi::CallbackInfo& info) {
+  GradWeightCall c = parse_grad_weight_call(info, false);
+  const std::string err = fastconv::run_grad_weight(c.p, c.input, c.grad_out, c.out, c.bias_out);
+  if (!err.empty()) throw Napi::Error::New(info.Env(), err);
+  return info.Env().Undefined();
+}
+
+class GradWeightWorker : public Napi::AsyncWorker {
+ public:
+  GradWeightWorker(Napi::Env env, GradWeightCall call)
+      : Napi::AsyncWorker(env, "fastconv.gradWeightAsync"), call_(std::move(call)), deferred_(env) {}
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    const std::string err =
+        fastconv::run_grad_weight(call_.p, call_.input, call_.grad_out, call_.out, call_.bias_out);
+    if (!err.empty()) SetError(err);
+  }
+
+  // As in ConvWorker: completions may run while a terminating worker_thread refuses every call.
+  void OnOK() override {
+    try {
+      Napi::Env env = Env();
+      for (auto& r : call_.refs) {
+        if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
+          deferred_.Reject(Napi::TypeError::New(env, "gradWeightAsync: an argument's ArrayBuffer was detached during the call").Value());
+          return;
+        }
+      }
+      Napi::TypedArrayOf<float> out = call_.refs.back().Value().As<Napi::TypedArrayOf<float>>();
+      std::memcpy(out.Data(), call_.own_out.data(), call_.own_out.size() * sizeof(float));
+      if (call_.bias_out) {
+        Napi::TypedArrayOf<float> bias = call_.refs[2].Value().As<Napi::TypedArrayOf<float>>();
+        std::memcpy(bias.Data(), call_.own_bias_out.data(), call_.own_bias_out.size() * sizeof(float));
+      }
+      deferred_.Resolve(env.Undefined());
+    } catch (const Napi::Error&) {
+    }
+  }
+
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(Napi::Error::New(Env(), e.Message()).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+
+ private:
+  GradWeightCall call_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value GradWeightAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GradWeightCall call;
+  try {
+    call = parse_grad_weight_call(info, true);
+  } catch (const Napi::Error& e) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(e.Value());
+    return d.Promise();
+  }
+  auto* worker = new GradWeightWorker(env, std::move(call));  // deletes itself after OnOK/OnError
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const fastconv::CpuFeatures& f = fastconv::cpu_features();
@@ -359,6 +490,8 @@ void ReleaseScratch(void*) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dAsync", Napi::Function::New(env, Conv2dAsync, "conv2dAsync"));
+  exports.Set("gradWeight", Napi::Function::New(env, GradWeight, "gradWeight"));
+  exports.Set("gradWeightAsync", Napi::Function::New(env, GradWeightAsync, "gradWeightAsync"));
   exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
   exports.Set("packedWeights", Napi::Function::New(env, PackedWeightsNew, "packedWeights"));
   exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));

@@ -28,7 +28,7 @@ class Buffer {
 // One set of buffers per pool slot (slot 0 = the calling thread) plus shared ones. Only used while
 // the pool's execution lock is held, so no two convolutions touch them at once.
 enum class Scratch : int { kPackedB = 0, kEdgeB, kTileC, kPlane, kCount };
-enum class Shared : int { kPackedA = 0, kPaddedInput, kCount };
+enum class Shared : int { kPackedA = 0, kPaddedInput, kGradWeightTile, kCount };
 
 float* scratch(int slot, Scratch which, size_t floats);
 float* shared_scratch(Shared which, size_t floats);

@@ -1,16 +1,19 @@
-// Convolution gradients, each expressed as a FORWARD convolution through the public conv2d, so backward
-// runs on the same backend (native/wasm/js) and the same fast algorithms as forward:
+// Convolution gradients on the same backend (native/wasm/js) and the same fast algorithms as forward:
 //  - grad-input is the transposed convolution of gradOutput with the weight (src/transpose.ts);
-//  - grad-weight correlates the input with gradOutput, in one of three formulations chosen per shape
-//    (gradWeightStrategy): 'swap' (batch and channels swap roles: few channels, depthwise), 'columns'
-//    (im2col + a GEMM run as a 1x1 convolution: strided and grouped layers), 'taps' (one GEMM per kernel
-//    tap on zero-copy views: stride 1, many channels);
-//  - grad-bias sums gradOutput over batch and positions (float64 accumulation).
+//  - grad-weight correlates the input with gradOutput. On a backend with its own grad-weight kernel
+//    (native: a packed GEMM, native/conv/grad_weight.cc) that kernel runs ('native'); elsewhere it is
+//    built from forward convolutions, in one of three formulations chosen per shape (gradWeightStrategy):
+//    'swap' (batch and channels swap roles: few channels, depthwise), 'columns' (im2col + a GEMM run as a
+//    1x1 convolution: strided and grouped layers), 'taps' (one GEMM per kernel tap on zero-copy views:
+//    stride 1, many channels);
+//  - grad-bias sums gradOutput over batch and positions (float64 accumulation), inside the native
+//    grad-weight kernel when that runs.
 // Every job's operands are built right before its convolution runs (sync calls reuse one scratch buffer).
 // A fused ReLU is not differentiated here: pass the gradient with respect to the convolution's output
 // *after* the ReLU mask was applied (gradOutput * (y > 0)), as the Conv2d layer does.
 
-import type { Algorithm, ConvParams } from './backends/types.js';
+import type { Algorithm, Backend, ConvParams } from './backends/types.js';
+import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
 import { checkTensor, normalizeConv } from './shape.js';
@@ -37,7 +40,10 @@ const NEEDS: readonly GradientName[] = ['input', 'weight', 'bias'];
 /** Where the derived convolutions run: the caller's backend and, where it applies, algorithm. */
 interface RunOptions { backend: BackendChoice; algorithm: 'auto' | Algorithm }
 
-interface Prepared { jobs: ConvJob<void>[]; finalize: (() => void)[]; result: Gradients }
+/** A gradient computed by a backend kernel of its own, not through forward convolutions. */
+interface KernelJob { run: () => void; runAsync: () => Promise<void> }
+
+interface Prepared { jobs: ConvJob<void>[]; kernels: KernelJob[]; finalize: (() => void)[]; result: Gradients }
 
 function checkNeeds(v: unknown, hasBias: boolean): Set<GradientName> {
   if (v === undefined) return new Set<GradientName>(hasBias ? NEEDS : ['input', 'weight']);
@@ -261,27 +267,52 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
   return { jobs, finalize: () => { into.gradWeight = { data: gw, shape }; } };
 }
 
-export type GradWeightStrategy = 'swap' | 'columns' | 'taps';
+/** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
+function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array, backend: Backend,
+                                shape: number[], bias: boolean, into: Gradients): KernelJob {
+  const gw = new Float32Array(p.K * (p.C / p.groups) * p.R * p.S);
+  const gb = bias ? new Float32Array(p.K) : null;
+  const done = () => {
+    into.gradWeight = { data: gw, shape };
+    if (gb) into.gradBias = gb;
+  };
+  return {
+    run: () => { backend.gradWeight!(p, x, gy, gw, gb); done(); },
+    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw, gb).then(done),
+  };
+}
+
+export type GradWeightStrategy = 'native' | 'swap' | 'columns' | 'taps';
 type Plan = (p: ConvParams, x: Float32Array, gy: Float32Array, run: RunOptions, shape: number[], into: Gradients) =>
   { jobs: ConvJob<void>[]; finalize: () => void };
-const GRAD_WEIGHT_PLANS: Record<GradWeightStrategy, Plan> = {
+const GRAD_WEIGHT_PLANS: Record<Exclude<GradWeightStrategy, 'native'>, Plan> = {
   swap: planGradWeightBySwap,
   columns: (p, x, gy, ...rest) => planGradWeightByColumns(p, outputColumns(p, x, gy), ...rest),
   taps: planGradWeightByTaps,
 };
 let forcedStrategy: GradWeightStrategy | 'auto' = 'auto';
 
-/** Tests only: forces one grad-weight formulation (taps still needs groups = 1 and stride 1). */
+/**
+ * Tests only: forces one grad-weight formulation ('taps' still needs groups = 1 and stride 1, 'native' a
+ * backend with a grad-weight kernel; where the forced one cannot run, the automatic choice does).
+ */
 export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { forcedStrategy = s; }
 
 /**
- * Which formulation of grad-weight to run. Measured on the native backend, 1 thread (ms, swap/columns/taps):
+ * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel).
+ * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native/swap/columns):
+ * L2 2.0/146/25, L3 3.2/135/11, L1 3.9/38/14, L4 1.5/109/5.2, L8 11/327/46, LeNet conv1 N32 0.63/0.80/3.3,
+ * conv2 N32 0.37/0.58/1.9; but L7 (depthwise) 10/3.5/32: one row and a few columns of its 8x48 tile do work.
+ * Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
  * LeNet conv1 N32 C1 1.8/8.6/61, LeNet conv2 N32 C6 4.9/7.7/20, L2 146/25/11, L3 199/19/13,
  * L1 (stride 2, C3) 71/38/-, L7 (depthwise) 4.9/63/-, 3x3 stride 2 C64 62/4.0/-.
  */
-export function gradWeightStrategy(p: ConvParams): GradWeightStrategy {
+export function gradWeightStrategy(p: ConvParams, backend?: Backend): GradWeightStrategy {
   const tapsApply = p.groups === 1 && p.strideH === 1 && p.strideW === 1;
-  if (forcedStrategy !== 'auto' && (forcedStrategy !== 'taps' || tapsApply)) return forcedStrategy;
+  const kernel = backend?.gradWeight !== undefined;
+  if (forcedStrategy === 'native' && kernel) return 'native';
+  if (forcedStrategy !== 'auto' && forcedStrategy !== 'native' && (forcedStrategy !== 'taps' || tapsApply)) return forcedStrategy;
+  if (kernel && !(p.groups > 1 && p.C === p.groups)) return 'native';
   const Cg = p.C / p.groups;
   // The tap form computes on the whole padded grid: worth it while that is not much bigger than the output.
   const grid = p.N * (p.H + p.padTop + p.padBottom) * (p.W + p.padLeft + p.padRight);
@@ -327,15 +358,36 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
       result.gradInput = { data: n.channelsLast ? channelsFirstToLast(gx, p.N, p.C, p.H * p.W) : gx, shape: input.shape.slice() };
     });
   }
+  const kernels: KernelJob[] = [];
   if (needs.has('weight')) {
     const x = n.channelsLast ? channelsLastToFirst(input.data, p.N, p.H * p.W, p.C) : input.data;
-    const plan = GRAD_WEIGHT_PLANS[gradWeightStrategy(p)];
-    const gw = plan(p, x, gy, { backend: n.backend, algorithm: n.algorithm }, weight.shape.slice(), result);
-    jobs.push(...gw.jobs);
-    finalize.push(gw.finalize);
+    const backend = dispatcher().backendFor(n.backend);
+    const strategy = gradWeightStrategy(p, backend);
+    if (strategy === 'native') {
+      // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.
+      kernels.push(planGradWeightByKernel(p, x, gy, backend, weight.shape.slice(), needs.has('bias'), result));
+      needs.delete('bias');
+    } else {
+      const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, weight.shape.slice(), result);
+      jobs.push(...gw.jobs);
+      finalize.push(gw.finalize);
+    }
   }
   if (needs.has('bias')) result.gradBias = gradBias(p, gy);
-  return { jobs, finalize, result };
+  return { jobs, kernels, finalize, result };
+}
+
+function run({ jobs, kernels, finalize, result }: Prepared): Gradients {
+  for (const job of jobs) runJob(job);
+  for (const k of kernels) k.run();
+  for (const f of finalize) f();
+  return result;
+}
+
+async function runAsync({ jobs, kernels, finalize, result }: Prepared): Promise<Gradients> {
+  await Promise.all([...jobs.map(runJobAsync), ...kernels.map((k) => k.runAsync())]);
+  for (const f of finalize) f();
+  return result;
 }
 
 /**
@@ -343,31 +395,19 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
  * ([N, K, OH, OW], or NHWC with layout 'NHWC'). With activation 'relu' pass dL/dy already masked by y > 0.
  */
 export function conv2dBackward(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Gradients {
-  const { jobs, finalize, result } = prepare(2, input, weight, gradOutput, options);
-  for (const job of jobs) runJob(job);
-  for (const f of finalize) f();
-  return result;
+  return run(prepare(2, input, weight, gradOutput, options));
 }
 
 /** conv1d's gradients: input [N, C, W] (or NWC), weight [K, C/groups, R], gradOutput [N, K, OW]. */
 export function conv1dBackward(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Gradients {
-  const { jobs, finalize, result } = prepare(1, input, weight, gradOutput, options);
-  for (const job of jobs) runJob(job);
-  for (const f of finalize) f();
-  return result;
+  return run(prepare(1, input, weight, gradOutput, options));
 }
 
 /** conv2dBackward with its convolutions run through conv2dAsync (off the JS thread where the backend can). */
 export async function conv2dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
-  const { jobs, finalize, result } = prepare(2, input, weight, gradOutput, options);
-  await Promise.all(jobs.map(runJobAsync));
-  for (const f of finalize) f();
-  return result;
+  return runAsync(prepare(2, input, weight, gradOutput, options));
 }
 
 export async function conv1dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
-  const { jobs, finalize, result } = prepare(1, input, weight, gradOutput, options);
-  await Promise.all(jobs.map(runJobAsync));
-  for (const f of finalize) f();
-  return result;
+  return runAsync(prepare(1, input, weight, gradOutput, options));
 }

@@ -31,6 +31,10 @@ interface Addon {
   packedWeights(): PackedHandle;
   releasePacked(h: PackedHandle): void;
   packedBytes(h: PackedHandle): number;
+  gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+             gradBiasOut: Float32Array | null): void;
+  gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+                  gradBiasOut: Float32Array | null): Promise<void>;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   info(): NativeInfo;
@@ -151,6 +155,16 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
         get bytes() { return addon.packedBytes(handle); },
       };
       return store;
+    },
+    gradWeight(p, input, gradOutput, out, gradBiasOut) {
+      addon.gradWeight(pack(p), input, gradOutput, out, gradBiasOut ?? null);
+    },
+    gradWeightAsync(p, input, gradOutput, out, gradBiasOut) {
+      try {
+        return addon.gradWeightAsync(pack(p), input, gradOutput, out, gradBiasOut ?? null);
+      } catch (e) {
+        return Promise.reject(e);
+      }
     },
   };
   return { backend };

@@ -81,4 +81,14 @@ export interface Backend {
               out: Float32Array, algo: Algorithm, store?: WeightStore): Promise<void>;
   /** A store for one layer's transformed weights; absent where the backend keeps none per layer. */
   createWeightStore?(): WeightStore;
+  /**
+   * Backends with a native grad-weight kernel: out[K, C/groups, R, S] = the weight gradient of the forward
+   * convolution p (p.relu ignored) given input [N, C, H, W] and gradOutput [N, K, OH, OW], and, when
+   * gradBiasOut [K] is given, the bias gradient. Outputs never overlap the inputs. Others leave these out
+   * and backward builds grad-weight from forward convolutions.
+   */
+  gradWeight?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+              gradBiasOut?: Float32Array | null): void;
+  gradWeightAsync?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
+                   gradBiasOut?: Float32Array | null): Promise<void>;
 }

@@ -1,0 +1,219 @@
+// The native grad-weight kernel (native/conv/grad_weight.cc, strategy 'native' in src/backward.ts) on
+// every native ISA path: random shapes with every option against the float64 reference (1e-5 * S, S the
+// same gradient over absolute values: a GEMM's real error), PyTorch's backward golden cases, sync
+// against async bit for bit, 1 thread against 2 bit for bit, the fallback for absurd padding, and the
+// addon's own argument checks.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ConvParams } from '../src/backends/types.js';
+import { packParams } from '../src/backends/types.js';
+import type { Tensor } from '../src/index.node.js';
+import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape, setNumThreads } from '../src/index.node.js';
+import { forceGradWeightStrategy, gradWeightStrategy } from '../src/backward.js';
+import { channelsLastToFirst } from '../src/layout.js';
+import { convGradBiasReference, convGradWeightReference } from '../src/reference/backward.js';
+import { normalizeConv } from '../src/shape.js';
+import { loadGolden } from './golden.js';
+import { allPaths, expectNative, native, restoreNativeIsa } from './paths.js';
+import { Rng } from './random.js';
+import { compare, describeParams, randomCall } from './tester.js';
+
+const TOL = 1e-5;
+const nativePaths = allPaths().filter((q) => q.backend.name === 'native');
+
+/** A random backward problem small enough for the float64 reference; half of them with many channels. */
+function randomProblem(seed: number) {
+  const rng = new Rng(seed);
+  for (;;) {
+    const call = randomCall(rng, { large: rng.chance(0.5) });
+    const n = normalizeConv(call.dims, call.input, call.weight, call.options);
+    const p = n.params;
+    if (p.N * p.K * (p.C / p.groups) * p.R * p.S * p.OH * p.OW > 2e6) continue;
+    const yShape = outputShape(call.input.shape, call.weight.shape, call.options);
+    const gradOutput: Tensor = { data: rng.floats(yShape.reduce((a, b) => a * b, 1)), shape: yShape };
+    const x = n.channelsLast ? channelsLastToFirst(call.input.data, p.N, p.H * p.W, p.C) : call.input.data;
+    const gy = n.channelsLast ? channelsLastToFirst(gradOutput.data, p.N, p.OH * p.OW, p.K) : gradOutput.data;
+    return { ...call, gradOutput, p, x, gy };
+  }
+}
+
+function expectClose(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>) {
+  expect(got, `${label}: missing`).toBeDefined();
+  const c = compare(got!, want, scale, TOL);
+  if (!c.ok) {
+    const m = c.mismatches.slice(0, 4).map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`).join('; ');
+    expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${TOL}*S: ${m}`);
+  }
+}
+
+function gradWeight(b: ReturnType<typeof randomProblem>): Float32Array {
+  const fn = b.dims === 2 ? conv2dBackward : conv1dBackward;
+  return fn(b.input, b.weight, b.gradOutput, { ...b.options, backend: 'native', needs: ['weight'] }).gradWeight!.data;
+}
+
+/** grad-weight and grad-bias in one kernel call, sync or async. */
+async function weightAndBias(b: ReturnType<typeof randomProblem>, async: boolean) {
+  const opts = { ...b.options, backend: 'native' as const, needs: ['weight', 'bias'] as const };
+  const g = async
+    ? await (b.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(b.input, b.weight, b.gradOutput, opts)
+    : (b.dims === 2 ? conv2dBackward : conv1dBackward)(b.input, b.weight, b.gradOutput, opts);
+  return { gw: g.gradWeight!.data, gb: g.gradBias! };
+}
+
+describe.skipIf(!expectNative)('native grad-weight kernel', () => {
+  forceGradWeightStrategy('native');
+  afterAll(() => {
+    forceGradWeightStrategy('auto');
+    restoreNativeIsa();
+    setNumThreads(1);
+  });
+
+  it('is the automatic choice on the native backend (depthwise excepted) and never elsewhere', () => {
+    forceGradWeightStrategy('auto');
+    try {
+      expect('backend' in native).toBe(true);
+      const be = 'backend' in native ? native.backend : undefined;
+      const p = randomProblem(1).p;
+      const dense: ConvParams = { ...p, groups: 1, C: 4, K: 4 };
+      expect(gradWeightStrategy(dense, be)).toBe('native');
+      expect(gradWeightStrategy(dense)).not.toBe('native');
+      expect(gradWeightStrategy({ ...dense, groups: 4 }, be)).toBe('swap');
+      forceGradWeightStrategy('native');
+      expect(gradWeightStrategy({ ...dense, groups: 4 }, be)).toBe('native');
+      expect(gradWeightStrategy(dense)).not.toBe('native');
+    } finally {
+      forceGradWeightStrategy('native');
+    }
+  });
+
+  for (const path of nativePaths) {
+    it(`${path.label}: 150 random shapes (stride, dilation, asymmetric padding, groups, depthwise, batch, 1-D, NHWC)`, () => {
+      path.enter();
+      for (let i = 0; i < 150; i++) {
+        const b = randomProblem(11000 + i);
+        const label = `${path.label} seed ${11000 + i} ${describeParams(b.p)}`;
+        expect(gradWeightStrategy(b.p, path.backend), label).toBe('native');
+        const got = gradWeight(b);
+        expectClose(label, got, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true));
+      }
+    });
+
+    it(`${path.label}: grad-bias from the same kernel call on 60 random shapes, sync and async`, async () => {
+      path.enter();
+      for (let i = 0; i < 60; i++) {
+        const b = randomProblem(12000 + i);
+        const label = `${path.label} seed ${12000 + i} ${describeParams(b.p)}`;
+        const sync = await weightAndBias(b, false);
+        expectClose(`${label} weight`, sync.gw, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true));
+        expectClose(`${label} bias`, sync.gb, convGradBiasReference(b.p, b.gy), convGradBiasReference(b.p, b.gy, true));
+        const asyncGot = await weightAndBias(b, true);
+        expect(asyncGot.gw, `${label} async weight`).toEqual(sync.gw);
+        expect(asyncGot.gb, `${label} async bias`).toEqual(sync.gb);
+      }
+    });
+
+    it(`${path.label}: every PyTorch backward golden case, sync and async`, async () => {
+      path.enter();
+      const cases = loadGolden().filter((g) => g.op.endsWith('_backward'));
+      expect(cases.length).toBeGreaterThanOrEqual(9);
+      for (const g of cases) {
+        const opts = { ...g.options, backend: 'native' as const, needs: ['weight'] as const };
+        const gy = { data: g.gradOutput!, shape: g.outputShape };
+        const p = normalizeConv(g.dims, g.input, g.weight, g.options).params;
+        const scale = convGradWeightReference(p, g.input.data, g.gradOutput!, true);
+        const sync = (g.dims === 2 ? conv2dBackward : conv1dBackward)(g.input, g.weight, gy, opts).gradWeight!.data;
+        const asyncGot = (await (g.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(g.input, g.weight, gy, opts)).gradWeight!.data;
+        expectClose(`${path.label} golden ${g.name}`, sync, Float64Array.from(g.gradWeight!), scale);
+        expect(asyncGot, `${path.label} golden ${g.name} async`).toEqual(sync);
+      }
+    });
+
+    it(`${path.label}: async gives the same bits as sync, and 2 threads the same as 1`, async () => {
+      path.enter();
+      for (let i = 0; i < 40; i++) {
+        const b = randomProblem(13000 + i);
+        setNumThreads(1);
+        const one = gradWeight(b);
+        const fn = b.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync;
+        const got = await fn(b.input, b.weight, b.gradOutput, { ...b.options, backend: 'native', needs: ['weight'] });
+        expect(got.gradWeight!.data, `seed ${13000 + i} async`).toEqual(one);
+        setNumThreads(2);
+        expect(gradWeight(b), `seed ${13000 + i} 2 threads`).toEqual(one);
+        setNumThreads(1);
+      }
+    });
+  }
+
+  it('runs layers big enough for several column blocks and threads (64 and 256 channels, stride 2)', () => {
+    const rng = new Rng(17);
+    for (const [C, K, H, k, stride, threads] of [[64, 64, 12, 3, 1, 1], [256, 24, 7, 3, 1, 2], [48, 40, 15, 3, 2, 2], [96, 72, 9, 1, 1, 2]]) {
+      setNumThreads(threads);
+      const input: Tensor = { data: rng.floats(2 * C * H * H), shape: [2, C, H, H] };
+      const weight: Tensor = { data: rng.floats(K * C * k * k), shape: [K, C, k, k] };
+      const opts = { padding: k >> 1, stride };
+      const ys = outputShape(input.shape, weight.shape, opts);
+      const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
+      const got = conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', needs: ['weight'] }).gradWeight!.data;
+      const p = normalizeConv(2, input, weight, opts).params;
+      expectClose(`C${C} K${K} ${H}x${H} k${k} s${stride} t${threads}`, got,
+        convGradWeightReference(p, input.data, gradOutput.data), convGradWeightReference(p, input.data, gradOutput.data, true));
+    }
+    setNumThreads(1);
+  });
+
+  it('handles padding so large that phase planes are not worth building (packs from the input)', () => {
+    const rng = new Rng(23);
+    const input: Tensor = { data: rng.floats(2 * 3 * 4 * 5), shape: [2, 3, 4, 5] };
+    const weight: Tensor = { data: rng.floats(4 * 3 * 3 * 2), shape: [4, 3, 3, 2] };
+    const opts = { padding: [1500, 1400, 1298, 1600], stride: [9, 11], dilation: [2, 1] };
+    const ys = outputShape(input.shape, weight.shape, opts);
+    const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
+    const got = conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', needs: ['weight'] }).gradWeight!.data;
+    const p = normalizeConv(2, input, weight, opts).params;
+    const want = convGradWeightReference(p, input.data, gradOutput.data);
+    expect(want.some((v) => v !== 0)).toBe(true);
+    expectClose('absurd padding', got, want, convGradWeightReference(p, input.data, gradOutput.data, true));
+  });
+
+  it('keeps a non-finite input inside the gradients that use it', () => {
+    // At padding 1, x[0, 0, 0, 0] = Inf meets taps (0..1, 0..1) only: 4 taps x 3 filters of channel 0 are Inf.
+    const input: Tensor = { data: new Float32Array(1 * 2 * 5 * 5).fill(0.5), shape: [1, 2, 5, 5] };
+    input.data[0] = Infinity;
+    const weight: Tensor = { data: new Float32Array(3 * 2 * 3 * 3), shape: [3, 2, 3, 3] };
+    const gradOutput: Tensor = { data: new Float32Array(3 * 25).fill(0.25), shape: [1, 3, 5, 5] };
+    const got = conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', needs: ['weight'] }).gradWeight!.data;
+    const p = normalizeConv(2, input, weight, { padding: 1 }).params;
+    const want = convGradWeightReference(p, input.data, gradOutput.data);
+    for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i]) || got[i] === want[i], `entry ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+    expect(got.filter((v) => !Number.isFinite(v)).length).toBe(12);
+  });
+});
+
+describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => {
+  const be = 'backend' in native ? native.backend : undefined;
+  const p: ConvParams = {
+    N: 1, C: 2, H: 4, W: 4, K: 3, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+    padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, OH: 2, OW: 2, relu: false,
+  };
+  const x = new Float32Array(32), gy = new Float32Array(12), out = new Float32Array(54);
+
+  it('re-validates every length and refuses overlapping output, sync and async', async () => {
+    expect(be?.gradWeight).toBeDefined();
+    expect(() => be!.gradWeight!(p, new Float32Array(31), gy, out)).toThrow(/input: expected length 32/);
+    expect(() => be!.gradWeight!(p, x, new Float32Array(13), out)).toThrow(/gradOutput: expected length 12/);
+    expect(() => be!.gradWeight!(p, x, gy, new Float32Array(53))).toThrow(/out: expected length 54/);
+    expect(() => be!.gradWeight!({ ...p, OH: 3 }, x, gy, out)).toThrow(/OH/);
+    const shared = new Float32Array(100);
+    expect(() => be!.gradWeight!(p, shared.subarray(0, 32), gy, shared.subarray(20, 74))).toThrow(/overlapping/);
+    expect(() => be!.gradWeight!(p, x, shared.subarray(0, 12), shared.subarray(10, 64))).toThrow(/overlapping/);
+    await expect(be!.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
+    const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as
+      { gradWeight: (...a: unknown[]) => void };
+    expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 or 5 arguments/);
+    expect(() => be!.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
+    expect(() => be!.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
+    expect(() => be!.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);
+    await expect(be!.gradWeightAsync!(p, x, gy, out, new Float32Array(2))).rejects.toThrow(/gradBiasOut/);
+    expect(() => addon.gradWeight(packParams(p), x, new Float64Array(12), out)).toThrow(/gradOutput: expected a Float32Array/);
+  });
+});
