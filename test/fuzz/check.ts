@@ -5,6 +5,7 @@
 import { convReference } from '../../src/backends/js.js';
 import type { Algorithm } from '../../src/backends/types.js';
 import { conv1d, conv1dAsync, conv2d, conv2dAsync } from '../../src/index.node.js';
+import { convolve, convolveAsync } from '../../src/conv.js';
 import { channelsLastToFirst } from '../../src/layout.js';
 import type { ConvOptions, Tensor } from '../../src/shape.js';
 import { normalizeConv } from '../../src/shape.js';
@@ -107,13 +108,26 @@ export async function checkCase(c: FuzzCase, targets: readonly Target[], report?
   const stats: CaseStats = { runs: 0, skipped: 0 };
   const where = () => `${describeParams(p)} layout ${options.layout}\ncase ${describeCase(c)}`;
 
+  // A third of the cases run as a layer does, with a weight store: a miss that fills it, then the
+  // checked call, which reuses the transformed weights.
+  const stored = c.dataSeed % 3 === 0;
   for (const t of targets) {
     t.path.enter();
+    const store = stored ? t.path.backend.createWeightStore?.() : undefined;
     for (const algo of t.algorithms) {
       if (t.path.backend.supports(p, algo) !== null || exempt(c, algo) !== null) { stats.skipped++; continue; }
       const { out, backing } = makeOut(c.out, count);
-      const label = `${t.label}/${algo}${c.async ? ' (async)' : ''}`;
-      const result = await run(input, weight, { ...options, backend: t.choice, algorithm: algo, out });
+      const label = `${t.label}/${algo}${c.async ? ' (async)' : ''}${store ? ' (weight store)' : ''}`;
+      const opts: ConvOptions = { ...options, backend: t.choice, algorithm: algo, out };
+      let result: Tensor;
+      if (store) {
+        const ctx = { store: () => store };
+        const once = async () => (c.async ? (await convolveAsync(c.dims, input, weight, opts, ctx)).y : convolve(c.dims, input, weight, opts, ctx).y);
+        await once();
+        result = await once();
+      } else {
+        result = await run(input, weight, opts);
+      }
       stats.runs++;
       if (result.shape.join() !== n.outShape.join()) throw new Error(`${label}: shape [${result.shape}] instead of [${n.outShape}]\n${where()}`);
       if (result.data.length !== count) throw new Error(`${label}: ${result.data.length} outputs instead of ${count}\n${where()}`);
