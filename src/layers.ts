@@ -39,6 +39,9 @@ export interface ConvLayerOptions {
   tune?: boolean;
 }
 
+const LAYER_OPTION_KEYS = ['inChannels', 'outChannels', 'kernelSize', 'stride', 'padding', 'dilation', 'groups', 'bias',
+  'backend', 'algorithm', 'layout', 'activation', 'seed', 'tune'];
+
 /** mulberry32: a small seedable generator, enough to make initial weights reproducible. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -97,6 +100,9 @@ abstract class ConvLayer {
 
   protected constructor(private readonly dims: 1 | 2, o: ConvLayerOptions) {
     if (o === null || typeof o !== 'object') throw new TypeError('layer options must be an object');
+    for (const key of Object.keys(o)) {
+      if (!LAYER_OPTION_KEYS.includes(key)) throw new TypeError(`options.${key} is not a known layer option (known: ${LAYER_OPTION_KEYS.join(', ')})`);
+    }
     this.inChannels = checkPositiveInt('inChannels', o.inChannels);
     this.outChannels = checkPositiveInt('outChannels', o.outChannels);
     const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);

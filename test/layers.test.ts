@@ -58,6 +58,7 @@ describe('Conv2d / Conv1d parameters', () => {
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, groups: 2 })).toThrow(/groups/);
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 0 })).toThrow(/kernelSize/);
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, stride: 2, padding: 'same' })).toThrow(/same/);
+    expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, paddingMode: 'reflect' } as never)).toThrow(/options.paddingMode is not a known layer option/);
   });
 });
 
