@@ -229,7 +229,7 @@ Napi::Value ReleasePacked(const Napi::CallbackInfo& info) {
 Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
   PackedHandle h = packed_arg(info, 0);
   if (!h) throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
-  return Napi::Number::New(info.Env(), double(fastconv::packed_bytes(h.get())));
+  return Napi::Number::New(info.Env(), double(h->bytes()));
 }
 
 class ConvWorker : public Napi::AsyncWorker {

@@ -207,6 +207,30 @@ describe('tune: true', () => {
   });
 });
 
+it('clearing a store while an async call runs does not wait for it, and the next call sees the new weights', async () => {
+  if (!hasNative) return;
+  const be = native.backend;
+  const prob = randomProblem(new Rng(81), { kernel: '3x3s1', large: true });
+  const { p, input, weight, bias } = prob;
+  const store = be.createWeightStore!();
+  const size = p.N * p.K * p.OH * p.OW;
+  const out = new Float32Array(size);
+  be.conv2d(p, input, weight, bias, out, 'winograd', store);
+  // A slow call holds the addon (the generic direct loop on a dense shape), then the store is cleared.
+  const slow = be.conv2dAsync(p, input, weight, bias, new Float32Array(size), 'direct');
+  const pending = be.conv2dAsync(p, input, weight, bias, out, 'winograd', store);
+  const t0 = performance.now();
+  store.clear();
+  const clearMs = performance.now() - t0;
+  await Promise.all([slow, pending]);
+  expect(clearMs).toBeLessThan(5);
+  const w2 = weight.map((v) => 0.5 - v);
+  const want = new Float32Array(size), got = new Float32Array(size);
+  be.conv2d(p, input, w2, bias, want, 'winograd');
+  be.conv2d(p, input, w2, bias, got, 'winograd', store);
+  expect(sameBits(got, want)).toBe(true);
+});
+
 it('stores survive their layer being collected mid-async-call', async () => {
   if (!hasNative) return;
   const prob = randomProblem(new Rng(80), { kernel: '3x3s1', large: true });

@@ -63,6 +63,7 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
   std::string why = algorithm_applies(p, code);
   if (!why.empty()) return why;
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
+  if (packed) packed->drop_if_stale();
   // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
   if (code == kWinograd) {
@@ -80,13 +81,14 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
 }
 
 void clear_packed(PackedWeights* packed) {
-  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
-  packed->clear();
-}
-
-size_t packed_bytes(const PackedWeights* packed) {
-  std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
-  return packed->bytes();
+  // Never wait for a running convolution (an async call may hold the lock for long): if one runs,
+  // the store is dropped by the next convolution that uses it instead.
+  std::unique_lock<std::mutex> lock(ThreadPool::get().exec_mutex(), std::try_to_lock);
+  if (lock.owns_lock()) {
+    packed->clear();
+  } else {
+    packed->mark_stale();
+  }
 }
 
 std::vector<std::string> implemented_algorithms() {

@@ -16,9 +16,9 @@ namespace fastconv {
 std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
                      const float* bias, float* out, PackedWeights* packed = nullptr);
 
-// Empties / measures a layer's store; both wait for a running convolution that may be using it.
+// Empties a layer's store now, or, while a convolution runs, marks it to be emptied before its next
+// use; never blocks the caller.
 void clear_packed(PackedWeights* packed);
-size_t packed_bytes(const PackedWeights* packed);
 
 // "" when algorithm `code` is implemented and applies to p, else the reason it cannot run.
 std::string algorithm_applies(const ConvParams& p, int code);

@@ -10,7 +10,11 @@ const float* PackedWeights::get(const std::string& key, size_t floats,
   e->key = key;
   e->floats = floats;
   fill(e->buffer.grow(floats));
-  if (entries_.size() >= kMaxEntries) entries_.erase(entries_.begin());
+  if (entries_.size() >= kMaxEntries) {
+    bytes_ -= entries_.front()->floats * sizeof(float);
+    entries_.erase(entries_.begin());
+  }
+  bytes_ += floats * sizeof(float);
   entries_.push_back(std::move(e));
   return entries_.back()->buffer.grow(floats);
 }
@@ -23,12 +27,12 @@ bool PackedWeights::weights_finite(const std::function<bool()>& compute) {
 void PackedWeights::clear() {
   entries_.clear();
   finite_ = -1;
+  bytes_ = 0;
+  stale_ = false;
 }
 
-size_t PackedWeights::bytes() const {
-  size_t total = 0;
-  for (const auto& e : entries_) total += e->floats * sizeof(float);
-  return total;
+void PackedWeights::drop_if_stale() {
+  if (stale_.exchange(false)) clear();
 }
 
 const float* transformed_weights(PackedWeights* packed, const std::string& key, size_t floats,

@@ -7,6 +7,7 @@
 // entry. Access is serialized by the pool's execution lock, which run_conv and clear() both hold.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -25,7 +26,13 @@ class PackedWeights {
   // Whether the weights were all finite: computed once per fill of the store, not per call.
   bool weights_finite(const std::function<bool()>& compute);
   void clear();
-  size_t bytes() const;
+  // Lock-free: marks the contents invalid; the next convolution using the store clears it first.
+  // For callers that must not wait for a running convolution (the JS thread during an async call).
+  void mark_stale() { stale_.store(true); }
+  // Clears the store if it was marked stale; run_conv calls this before each use.
+  void drop_if_stale();
+  // Bytes held, readable without the lock.
+  size_t bytes() const { return bytes_.load(); }
 
  private:
   struct Entry {
@@ -37,6 +44,8 @@ class PackedWeights {
   static constexpr size_t kMaxEntries = 4;
   std::vector<std::unique_ptr<Entry>> entries_;
   int finite_ = -1;  // -1 unknown, else 0/1
+  std::atomic<bool> stale_{false};
+  std::atomic<size_t> bytes_{0};
 };
 
 // A store of transformed weights, or nullptr for a one-off call: then `fill` writes into `scratch`
