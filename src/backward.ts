@@ -1,7 +1,8 @@
 // Convolution gradients on the same backend (native/wasm/js) and the same fast algorithms as forward:
 //  - grad-input is the transposed convolution of gradOutput with the weight (src/transpose.ts);
 //  - grad-weight correlates the input with gradOutput. On a backend with its own grad-weight kernel
-//    (native: a packed GEMM, native/conv/grad_weight.cc) that kernel runs ('native'); elsewhere it is
+//    (native: a packed GEMM, or Winograd F(3x3, 2x2) for wide 3x3 stride-1 layers, native/conv/grad_weight*.cc)
+//    that kernel runs ('native'); elsewhere it is
 //    built from forward convolutions, in one of three formulations chosen per shape (gradWeightStrategy):
 //    'swap' (batch and channels swap roles: few channels, depthwise), 'columns' (im2col + a GEMM run as a
 //    1x1 convolution: strided and grouped layers), 'taps' (one GEMM per kernel tap on zero-copy views:
@@ -311,7 +312,7 @@ export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { 
 
 /**
  * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel).
- * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native/swap/columns):
+ * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native GEMM/swap/columns):
  * L2 2.0/146/25, L3 3.2/135/11, L1 3.9/38/14, L4 1.5/109/5.2, L8 11/327/46, LeNet conv1 N32 0.63/0.80/3.3,
  * conv2 N32 0.37/0.58/1.9; but L7 (depthwise) 10/3.5/32: one row and a few columns of its 8x48 tile do work.
  * Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):

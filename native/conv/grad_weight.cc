@@ -94,7 +94,8 @@ void pack_grad_out(const ConvParams& p, const float* dy, int64_t g, int64_t ip, 
   }
 }
 
-// One row i of phase plane ph of image n, group g, channels-last: dst[j*Cg + c].
+}  // namespace
+
 void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const float* x, int64_t n,
                             int64_t g, int64_t ph, int64_t i, float* dst) {
   const int64_t Cg = p.C / p.groups, Wq = l.Wq, HW = int64_t(p.H) * p.W, sw = p.strideW;
@@ -126,6 +127,8 @@ void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const flo
     }
   }
 }
+
+namespace {
 
 // Rows [q0, q0 + kc) and columns [j0, j0 + n) of B straight from x with bounds checks, into a
 // kc x nr panel (columns past n zero). Only for shapes whose phase planes would be huge (absurd
@@ -167,11 +170,13 @@ bool all_finite(const float* x, int64_t n) {
 }
 
 // Winograd does 2.25x fewer multiplies, but its transforms write 8x the input and gradOutput once
-// and its 16 GEMMs are only Cg columns wide. Measured (ms per call, 1 thread, CPU time, gemm/winograd,
-// K = C, 3x3 pad 1): C64 56x56 1.82/2.29, C128 56x56 7.1/6.8, C128 28x28 1.93/1.85, C192 28x28
-// 4.2/3.3, C256 56x56 27.7/24.1, C256 28x28 7.4/5.4, C256 14x14 2.3/2.2, C512 14x14 9.8/8.4.
+// and its 16 GEMMs are only Cg columns wide (64 channels fill 2/3 of two 48-column AVX-512 panels).
+// Measured (ms per call, 1 thread, CPU time, gemm/winograd, K = C, 3x3 pad 1, N = 1): C64 56x56
+// 1.68/1.97, C96 56x56 3.9/3.4, C128 28x28 1.83/1.64, C128 56x56 7.1/5.6, C256 56x56 28.0/21.9,
+// C256 14x14 2.5/2.2, C512 7x7 5.8/7.0 (16 tiles: too few rows of the GEMMs to amortize them).
 bool winograd_pays(const ConvParams& p) {
-  return p.C / p.groups >= 160 && p.K / p.groups >= 160;
+  const int64_t tiles = int64_t(p.N) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
+  return p.C / p.groups >= 96 && p.K / p.groups >= 96 && tiles >= 40;
 }
 
 }  // namespace

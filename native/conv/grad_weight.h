@@ -2,6 +2,7 @@
 // microkernels: dW[k, c, r, s] = sum over n, oh, ow of dY[n, k, oh, ow] * x[n, c, tap (r, s) of (oh, ow)].
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "conv/params.h"
@@ -19,6 +20,13 @@ namespace fastconv {
 enum GradWeightAlgo : int { kGradWeightAuto = 0, kGradWeightGemm = 1, kGradWeightWinograd = 2 };
 std::string run_grad_weight(const ConvParams& p, const float* input, const float* grad_out,
                             float* grad_weight, float* grad_bias, int algo = kGradWeightAuto);
+
+struct PhaseLayout;
+
+// One row i of phase plane ph (conv/phases.h) of image n, group g of x, channels-last:
+// dst[j*Cg + c] for j < l.Wq; rows and columns outside the image are 0.
+void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const float* x, int64_t n,
+                            int64_t g, int64_t ph, int64_t i, float* dst);
 
 // The drivers run_grad_weight chooses from (they expect the pool's lock to be held).
 std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw, float* db);

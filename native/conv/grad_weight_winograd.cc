@@ -16,6 +16,7 @@
 
 #include "conv/algorithms.h"
 #include "conv/grad_weight.h"
+#include "conv/phases.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
 #include "threadpool.h"
@@ -31,33 +32,40 @@ constexpr int64_t kTileCBytes = 384 << 10;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// v = B^T d B, B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
-void input_transform(const float* d, float* v) {
-  float t[16];
-  for (int b = 0; b < 4; ++b) {
-    const float d0 = d[b], d1 = d[4 + b], d2 = d[8 + b], d3 = d[12 + b];
-    t[b] = d0 - d2;
-    t[4 + b] = d1 + d2;
-    t[8 + b] = d2 - d1;
-    t[12 + b] = d1 - d3;
-  }
-  for (int a = 0; a < 4; ++a) {
-    const float t0 = t[a * 4], t1 = t[a * 4 + 1], t2 = t[a * 4 + 2], t3 = t[a * 4 + 3];
-    v[a * 4] = t0 - t2;
-    v[a * 4 + 1] = t1 + t2;
-    v[a * 4 + 2] = t2 - t1;
-    v[a * 4 + 3] = t1 - t3;
+// One 1-D step of B^T d (or of d B) on 4 vectors of n channels: GCC honours restrict on
+// parameters, so this vectorizes (on local pointers it did not, and ran scalar).
+void bt_step(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
+             const float* __restrict d3, float* __restrict o0, float* __restrict o1, float* __restrict o2,
+             float* __restrict o3, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    o0[c] = d0[c] - d2[c];
+    o1[c] = d1[c] + d2[c];
+    o2[c] = d2[c] - d1[c];
+    o3[c] = d1[c] - d3[c];
   }
 }
 
-// u = A y A^T for a 2x2 tile y, A = [[1,0],[1,1],[1,-1],[0,-1]].
-void grad_transform(float y00, float y01, float y10, float y11, float* u) {
-  const float s[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {-y10, -y11}};
+// u = A y A^T for mr rows at once (y00[i] .. y11[i], i < mr), A = [[1,0],[1,1],[1,-1],[0,-1]]; point
+// xi of row i goes to out[xi * stride + i]. Vectorizes over rows (restrict parameters).
+void grad_transform(const float* __restrict y00, const float* __restrict y01, const float* __restrict y10,
+                    const float* __restrict y11, float* __restrict out, int64_t stride, int mr) {
+  float s[4][2][16];  // s = A y: [a][column][row]
+  for (int i = 0; i < mr; ++i) {
+    s[0][0][i] = y00[i];
+    s[0][1][i] = y01[i];
+    s[1][0][i] = y00[i] + y10[i];
+    s[1][1][i] = y01[i] + y11[i];
+    s[2][0][i] = y00[i] - y10[i];
+    s[2][1][i] = y01[i] - y11[i];
+    s[3][0][i] = -y10[i];
+    s[3][1][i] = -y11[i];
+  }
   for (int a = 0; a < 4; ++a) {
-    u[a * 4] = s[a][0];
-    u[a * 4 + 1] = s[a][0] + s[a][1];
-    u[a * 4 + 2] = s[a][0] - s[a][1];
-    u[a * 4 + 3] = -s[a][1];
+    float* __restrict o = out + a * 4 * stride;
+    for (int i = 0; i < mr; ++i) o[i] = s[a][0][i];
+    for (int i = 0; i < mr; ++i) o[stride + i] = s[a][0][i] + s[a][1][i];
+    for (int i = 0; i < mr; ++i) o[2 * stride + i] = s[a][0][i] - s[a][1][i];
+    for (int i = 0; i < mr; ++i) o[3 * stride + i] = -s[a][1][i];
   }
 }
 
@@ -108,7 +116,7 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
   pool.run(G * mpanels, threads, [&](int64_t task, int) {
     const int64_t g = task / mpanels, ip = task % mpanels;
     const int valid = int(std::min<int64_t>(mr, Kg - ip * mr));
-    float u[16][16];  // [row][xi]
+    float y[4][16] = {};  // y00, y01, y10, y11 of each row; rows past Kg stay 0
     float* out = ub + task * kPoints * ustride;
     for (int64_t n = 0, t = 0; n < p.N; ++n) {
       const float* y0 = dy + (n * p.K + g * Kg + ip * mr) * P;
@@ -119,12 +127,13 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
           const int64_t ow = 2 * tw;
           const bool right = ow + 1 < p.OW;
           for (int i = 0; i < valid; ++i) {
-            const float* y = y0 + i * P + oh * p.OW + ow;
-            grad_transform(y[0], right ? y[1] : 0.0f, down ? y[p.OW] : 0.0f, right && down ? y[p.OW + 1] : 0.0f, u[i]);
+            const float* yi = y0 + i * P + oh * p.OW + ow;
+            y[0][i] = yi[0];
+            y[1][i] = right ? yi[1] : 0.0f;
+            y[2][i] = down ? yi[p.OW] : 0.0f;
+            y[3][i] = right && down ? yi[p.OW + 1] : 0.0f;
           }
-          for (int i = valid; i < mr; ++i) std::fill(u[i], u[i] + kPoints, 0.0f);
-          for (int xi = 0; xi < kPoints; ++xi)
-            for (int i = 0; i < mr; ++i) out[xi * ustride + t * mr + i] = u[i][xi];
+          grad_transform(y[0], y[1], y[2], y[3], out + t * mr, ustride, mr);
         }
       }
     }
@@ -137,27 +146,32 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
   const int64_t vsize = G * kPoints * vstride;
   float* vb = shared_scratch(Shared::kPaddedInput, size_t(vsize + slack));
   std::memset(vb + vsize, 0, size_t(slack) * sizeof(float));
-  pool.run(int64_t(p.N) * G * TH, threads, [&](int64_t task, int) {
+  // Per task (image, group, row of tiles): the 4 input rows under it, channels-last, so that every
+  // step of B^T d B is a vector operation over channels and every store a contiguous run of Cg
+  // floats (per-channel scalar tiles cost as much as the GEMM on 256-channel layers).
+  const int64_t Wr = 2 * TW + 2;  // input columns under a row of tiles
+  PhaseLayout rows_layout{};
+  rows_layout.Hq = 2 * TH + 2;
+  rows_layout.Wq = Wr;
+  const int64_t buf_floats = (4 * Wr + 16) * Cg;  // 4 rows, then 16 column-transformed vectors
+  for (int slot = 0; slot < threads; ++slot) scratch(slot, Scratch::kPlane, size_t(buf_floats));
+  pool.run(int64_t(p.N) * G * TH, threads, [&](int64_t task, int slot) {
     const int64_t th = task % TH, g = (task / TH) % G, n = task / (TH * G);
-    float d[16], v[16];
+    float* rows = scratch(slot, Scratch::kPlane, size_t(buf_floats));
+    float* tcol = rows + 4 * Wr * Cg;  // [a][b][Cg]: B^T d for the 4 columns of one tile
+    for (int a = 0; a < 4; ++a) fill_channels_last_row(p, rows_layout, x, n, g, 0, 2 * th + a, rows + a * Wr * Cg);
     float* out = vb + g * kPoints * vstride;
     for (int64_t tw = 0; tw < TW; ++tw) {
+      for (int b = 0; b < 4; ++b) {
+        const float* r0 = rows + (2 * tw + b) * Cg;
+        float* t0 = tcol + b * Cg;
+        bt_step(r0, r0 + Wr * Cg, r0 + 2 * Wr * Cg, r0 + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
+      }
       const int64_t t = (n * TH + th) * TW + tw;
-      const int64_t ih0 = 2 * th - p.padTop, iw0 = 2 * tw - p.padLeft;
-      const bool inside = ih0 >= 0 && ih0 + 4 <= p.H && iw0 >= 0 && iw0 + 4 <= p.W;
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float* xc = x + (n * p.C + g * Cg + c) * HW;
-        if (inside) {
-          for (int a = 0; a < 4; ++a) std::memcpy(d + a * 4, xc + (ih0 + a) * p.W + iw0, 4 * sizeof(float));
-        } else {
-          for (int a = 0; a < 4; ++a)
-            for (int b = 0; b < 4; ++b) {
-              const int64_t ih = ih0 + a, iw = iw0 + b;
-              d[a * 4 + b] = (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? xc[ih * p.W + iw] : 0.0f;
-            }
-        }
-        input_transform(d, v);
-        for (int xi = 0; xi < kPoints; ++xi) out[xi * vstride + t * Cg + c] = v[xi];
+      for (int a = 0; a < 4; ++a) {
+        const float* q0 = tcol + a * 4 * Cg;
+        float* v0 = out + (a * 4) * vstride + t * Cg;
+        bt_step(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
       }
     }
   });
