@@ -227,6 +227,24 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
     expect(auto).not.toEqual(gemm);
   });
 
+  it('Winograd over several blocks of tile rows (crossing images, odd sizes), 1 and 2 threads alike', () => {
+    // 2 x 65 x 65 tiles of 8 channels: about 4 MB of transforms per 4096 tiles, so 3 blocks.
+    const rng = new Rng(31);
+    const input: Tensor = { data: rng.floats(2 * 8 * 129 * 129), shape: [2, 8, 129, 129] };
+    const weight: Tensor = { data: rng.floats(8 * 8 * 9), shape: [8, 8, 3, 3] };
+    const opts = { padding: [1, 1, 2, 0] as number[] };
+    const ys = outputShape(input.shape, weight.shape, opts);
+    const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
+    const p = normalizeConv(2, input, weight, opts).params;
+    const run = () => conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', algorithm: 'winograd', needs: ['weight'] }).gradWeight!.data;
+    setNumThreads(1);
+    const one = run();
+    expectWinograd('3 blocks', one, convGradWeightReference(p, input.data, gradOutput.data), convGradWeightReference(p, input.data, gradOutput.data, true), 9);
+    setNumThreads(2);
+    expect(run()).toEqual(one);
+    setNumThreads(1);
+  });
+
   it('keeps a non-finite input inside the gradients that use it (Winograd asked for falls back to the GEMM)', () => {
     // At padding 1, x[0, 0, 0, 0] = Inf meets taps (0..1, 0..1) only: 4 taps x 3 filters of channel 0 are Inf.
     const input: Tensor = { data: new Float32Array(1 * 2 * 5 * 5).fill(0.5), shape: [1, 2, 5, 5] };

@@ -172,8 +172,8 @@ bool all_finite(const float* x, int64_t n) {
 // Winograd does 2.25x fewer multiplies, but its transforms write 8x the input and gradOutput once
 // and its 16 GEMMs are only Cg columns wide (64 channels fill 2/3 of two 48-column AVX-512 panels).
 // Measured (ms per call, 1 thread, CPU time, gemm/winograd, K = C, 3x3 pad 1, N = 1): C64 56x56
-// 1.68/1.97, C96 56x56 3.9/3.4, C128 28x28 1.83/1.64, C128 56x56 7.1/5.6, C256 56x56 28.0/21.9,
-// C256 14x14 2.5/2.2, C512 7x7 5.8/7.0 (16 tiles: too few rows of the GEMMs to amortize them).
+// 1.77/1.97, C96 56x56 4.0/3.3, C128 28x28 1.77/1.49, C128 56x56 6.6/6.0, C256 56x56 25.3/16.6,
+// C256 14x14 2.4/2.1, C512 7x7 5.5/6.3 (16 tiles: too few rows of the GEMMs to amortize them).
 bool winograd_pays(const ConvParams& p) {
   const int64_t tiles = int64_t(p.N) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
   return p.C / p.groups >= 96 && p.K / p.groups >= 96 && tiles >= 40;

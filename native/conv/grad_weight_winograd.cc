@@ -97,12 +97,19 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, HW = int64_t(p.H) * p.W, P = int64_t(p.OH) * p.OW;
   const int64_t TH = ceil_div(p.OH, 2), TW = ceil_div(p.OW, 2), T = int64_t(p.N) * TH * TW;
   const int64_t Mpad = ceil_div(Kg, mr) * mr, mpanels = Mpad / mr;
-  const int64_t kc = ceil_div(T, ceil_div(T, cfg.kc));
-  const int64_t nkb = ceil_div(T, kc);
   const int64_t npanels = ceil_div(Cg, nr);
 
   ThreadPool& pool = ThreadPool::get();
   const int threads = std::min(threads_for(double(p.flops())), pool.threads());
+
+  // Tiles are processed in blocks of whole tile rows, each transformed right before its 16 GEMMs: the
+  // transforms are 8x the input and gradOutput (25 MB on a 256-channel 56x56 layer), and written all
+  // at once they went to DRAM and back. ~4 MB per block stays in L3.
+  const int64_t rows_total = int64_t(p.N) * TH;
+  const int64_t block_tiles = std::max<int64_t>(TW, (int64_t(4) << 20) / (int64_t(sizeof(float)) * kPoints * (Mpad + Cg)));
+  const int64_t block_rows = std::max<int64_t>(1, block_tiles / TW);
+  const int64_t nblocks = ceil_div(rows_total, block_rows);
+  const int64_t Tb = std::min(rows_total, block_rows) * TW;  // tiles of the largest block
 
   // The 16 transform points of a tile go to 16 regions; a stride of a multiple of 4 KiB would put
   // all 16 write streams in the same L1 set (12 ways) and thrash: 4 ns per float. Each region's
@@ -111,17 +118,44 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
 
   // U: dY tiles transformed straight into packed A panels, region (g, ip, xi) = [t][mr]; rows past
   // Kg zero.
-  const int64_t ustride = region(T * mr);
+  const int64_t ustride = region(Tb * mr);
   float* ub = shared_scratch(Shared::kPackedA, size_t(G * mpanels * kPoints * ustride));
-  pool.run(G * mpanels, threads, [&](int64_t task, int) {
-    const int64_t g = task / mpanels, ip = task % mpanels;
-    const int valid = int(std::min<int64_t>(mr, Kg - ip * mr));
-    float y[4][16] = {};  // y00, y01, y10, y11 of each row; rows past Kg stay 0
-    float* out = ub + task * kPoints * ustride;
-    for (int64_t n = 0, t = 0; n < p.N; ++n) {
-      const float* y0 = dy + (n * p.K + g * Kg + ip * mr) * P;
-      for (int64_t th = 0; th < TH; ++th) {
-        const int64_t oh = 2 * th;
+  // V: input tiles (rows 2*th - padTop + [0, 4), likewise columns; outside the image 0),
+  // transformed into regions (g, xi) = [t][Cg]: row t of B_xi is Cg contiguous floats, read in place.
+  const int64_t vstride = region(Tb * Cg);
+  const int64_t slack = nr + 16;  // the last panel reads up to nr floats past its last column
+  const int64_t vsize = G * kPoints * vstride;
+  float* vb = shared_scratch(Shared::kPaddedInput, size_t(vsize + slack));
+  std::memset(vb + vsize, 0, size_t(slack) * sizeof(float));
+  const int64_t Wr = 2 * TW + 2;  // input columns under a row of tiles
+  PhaseLayout rows_layout{};
+  rows_layout.Hq = 2 * TH + 2;
+  rows_layout.Wq = Wr;
+  const int64_t buf_floats = (4 * Wr + 16) * Cg;  // 4 rows, then 16 column-transformed vectors
+  for (int slot = 0; slot < threads; ++slot) scratch(slot, Scratch::kPlane, size_t(buf_floats));
+  // M: [g][xi][Kg][Cg]. Column blocks keep each task's C block in L2; tasks = (g, xi, block).
+  float* mb = shared_scratch(Shared::kGradWeightTile, size_t(G * kPoints * Kg * Cg));
+  const int64_t kc = ceil_div(Tb, ceil_div(Tb, cfg.kc));
+  std::vector<int64_t> boff(static_cast<size_t>(kc));
+  for (int64_t k = 0; k < kc; ++k) boff[size_t(k)] = k * Cg;
+  int64_t blocks = ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
+  if (threads > 1) blocks = std::max(blocks, ceil_div(2 * threads, G * kPoints));
+  blocks = std::min(blocks, npanels);
+  const int64_t block_panels = ceil_div(npanels, blocks);
+  blocks = ceil_div(npanels, block_panels);
+
+  for (int64_t tb = 0; tb < nblocks; ++tb) {
+    const int64_t r0 = tb * block_rows, r1 = std::min(rows_total, r0 + block_rows);
+    const int64_t T_blk = (r1 - r0) * TW;
+
+    pool.run(G * mpanels, threads, [&](int64_t task, int) {
+      const int64_t g = task / mpanels, ip = task % mpanels;
+      const int valid = int(std::min<int64_t>(mr, Kg - ip * mr));
+      float y[4][16] = {};  // y00, y01, y10, y11 of each row; rows past Kg stay 0
+      float* out = ub + task * kPoints * ustride;
+      for (int64_t rr = r0, t = 0; rr < r1; ++rr) {
+        const int64_t n = rr / TH, oh = 2 * (rr % TH);
+        const float* y0 = dy + (n * p.K + g * Kg + ip * mr) * P;
         const bool down = oh + 1 < p.OH;
         for (int64_t tw = 0; tw < TW; ++tw, ++t) {
           const int64_t ow = 2 * tw;
@@ -136,74 +170,53 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
           grad_transform(y[0], y[1], y[2], y[3], out + t * mr, ustride, mr);
         }
       }
-    }
-  });
+    });
 
-  // V: input tiles (rows 2*th - padTop + [0, 4), likewise columns; outside the image 0),
-  // transformed into regions (g, xi) = [t][Cg]: row t of B_xi is Cg contiguous floats, read in place.
-  const int64_t vstride = region(T * Cg);
-  const int64_t slack = nr + 16;  // the last panel reads up to nr floats past its last column
-  const int64_t vsize = G * kPoints * vstride;
-  float* vb = shared_scratch(Shared::kPaddedInput, size_t(vsize + slack));
-  std::memset(vb + vsize, 0, size_t(slack) * sizeof(float));
-  // Per task (image, group, row of tiles): the 4 input rows under it, channels-last, so that every
-  // step of B^T d B is a vector operation over channels and every store a contiguous run of Cg
-  // floats (per-channel scalar tiles cost as much as the GEMM on 256-channel layers).
-  const int64_t Wr = 2 * TW + 2;  // input columns under a row of tiles
-  PhaseLayout rows_layout{};
-  rows_layout.Hq = 2 * TH + 2;
-  rows_layout.Wq = Wr;
-  const int64_t buf_floats = (4 * Wr + 16) * Cg;  // 4 rows, then 16 column-transformed vectors
-  for (int slot = 0; slot < threads; ++slot) scratch(slot, Scratch::kPlane, size_t(buf_floats));
-  pool.run(int64_t(p.N) * G * TH, threads, [&](int64_t task, int slot) {
-    const int64_t th = task % TH, g = (task / TH) % G, n = task / (TH * G);
-    float* rows = scratch(slot, Scratch::kPlane, size_t(buf_floats));
-    float* tcol = rows + 4 * Wr * Cg;  // [a][b][Cg]: B^T d for the 4 columns of one tile
-    for (int a = 0; a < 4; ++a) fill_channels_last_row(p, rows_layout, x, n, g, 0, 2 * th + a, rows + a * Wr * Cg);
-    float* out = vb + g * kPoints * vstride;
-    for (int64_t tw = 0; tw < TW; ++tw) {
-      for (int b = 0; b < 4; ++b) {
-        const float* r0 = rows + (2 * tw + b) * Cg;
-        float* t0 = tcol + b * Cg;
-        bt_step(r0, r0 + Wr * Cg, r0 + 2 * Wr * Cg, r0 + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
-      }
-      const int64_t t = (n * TH + th) * TW + tw;
-      for (int a = 0; a < 4; ++a) {
-        const float* q0 = tcol + a * 4 * Cg;
-        float* v0 = out + (a * 4) * vstride + t * Cg;
-        bt_step(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
-      }
-    }
-  });
-
-  // M: [g][xi][Kg][Cg]. Column blocks keep each task's C block in L2; tasks = (g, xi, block).
-  float* mb = shared_scratch(Shared::kGradWeightTile, size_t(G * kPoints * Kg * Cg));
-  std::vector<int64_t> boff(static_cast<size_t>(kc));
-  for (int64_t k = 0; k < kc; ++k) boff[size_t(k)] = k * Cg;
-  int64_t blocks = ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
-  blocks = std::min(blocks, npanels);
-  const int64_t block_panels = ceil_div(npanels, blocks);
-  blocks = ceil_div(npanels, block_panels);
-
-  pool.run(G * kPoints * blocks, threads, [&](int64_t task, int) {
-    const int64_t gx = task / blocks, jb = task % blocks;  // gx = g * 16 + xi
-    const int64_t p0 = jb * block_panels, p1 = std::min(npanels, p0 + block_panels);
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      const int64_t t0 = kb * kc, kcb = std::min(kc, T - t0);
-      const int flags = kb == 0 ? kGemmFirst : 0;
-      for (int64_t jp = p0; jp < p1; ++jp) {
-        const int64_t j0 = jp * nr;
-        const int n_valid = int(std::min<int64_t>(nr, Cg - j0));
-        const float* b = vb + gx * vstride + t0 * Cg + j0;
-        for (int64_t ip = 0; ip < mpanels; ++ip) {
-          const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
-          const float* a = ub + ((gx / kPoints * mpanels + ip) * kPoints + gx % kPoints) * ustride + t0 * mr;
-          cfg.kernel(kcb, a, b, boff.data(),
-                     mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid, nullptr, flags);
+    // Per task (group, row of tiles): the 4 input rows under it, channels-last, so that every step
+    // of B^T d B is a vector operation over channels and every store a contiguous run of Cg floats
+    // (per-channel scalar tiles cost as much as the GEMM on 256-channel layers).
+    pool.run(G * (r1 - r0), threads, [&](int64_t task, int slot) {
+      const int64_t g = task / (r1 - r0), rr = r0 + task % (r1 - r0);
+      const int64_t n = rr / TH, th = rr % TH;
+      float* rows = scratch(slot, Scratch::kPlane, size_t(buf_floats));
+      float* tcol = rows + 4 * Wr * Cg;  // [a][b][Cg]: B^T d for the 4 columns of one tile
+      for (int a = 0; a < 4; ++a) fill_channels_last_row(p, rows_layout, x, n, g, 0, 2 * th + a, rows + a * Wr * Cg);
+      float* out = vb + g * kPoints * vstride;
+      for (int64_t tw = 0; tw < TW; ++tw) {
+        for (int b = 0; b < 4; ++b) {
+          const float* q = rows + (2 * tw + b) * Cg;
+          float* t0 = tcol + b * Cg;
+          bt_step(q, q + Wr * Cg, q + 2 * Wr * Cg, q + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
+        }
+        const int64_t t = (rr - r0) * TW + tw;
+        for (int a = 0; a < 4; ++a) {
+          const float* q0 = tcol + a * 4 * Cg;
+          float* v0 = out + (a * 4) * vstride + t * Cg;
+          bt_step(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
         }
       }
-    }
-  });
+    });
+
+    const int64_t kcb_max = ceil_div(T_blk, ceil_div(T_blk, kc));  // equal k-blocks within the block
+    pool.run(G * kPoints * blocks, threads, [&](int64_t task, int) {
+      const int64_t gx = task / blocks, jb = task % blocks;  // gx = g * 16 + xi
+      const int64_t p0 = jb * block_panels, p1 = std::min(npanels, p0 + block_panels);
+      for (int64_t t0 = 0; t0 < T_blk; t0 += kcb_max) {
+        const int64_t kcb = std::min(kcb_max, T_blk - t0);
+        const int flags = tb == 0 && t0 == 0 ? kGemmFirst : 0;
+        for (int64_t jp = p0; jp < p1; ++jp) {
+          const int64_t j0 = jp * nr;
+          const int n_valid = int(std::min<int64_t>(nr, Cg - j0));
+          const float* b = vb + gx * vstride + t0 * Cg + j0;
+          for (int64_t ip = 0; ip < mpanels; ++ip) {
+            const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
+            const float* a = ub + ((gx / kPoints * mpanels + ip) * kPoints + gx % kPoints) * ustride + t0 * mr;
+            cfg.kernel(kcb, a, b, boff.data(), mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid, nullptr, flags);
+          }
+        }
+      }
+    });
+  }
 
   pool.run(p.K, threads, [&](int64_t k, int) {
     const int64_t g = k / Kg, kk = k % Kg;
