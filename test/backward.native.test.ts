@@ -4,6 +4,8 @@
 // against async bit for bit, 1 thread against 2 bit for bit, the fallback for absurd padding, and the
 // addon's own argument checks.
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConvParams } from '../src/backends/types.js';
 import { packParams } from '../src/backends/types.js';
@@ -259,6 +261,41 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
       expect(got.filter((v) => !Number.isFinite(v)).length).toBe(12);
     }
   });
+});
+
+describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
+  // As test/memory.test.ts: after a warm-up, thousands of calls (shapes cycling through both
+  // algorithms, so the shared workspaces resize) must not grow RSS. Under ASan RSS says nothing.
+  const bound = process.env.FASTCONV_ASAN ? Infinity : 24;
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rssMB = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
+
+  it('4,000 sync and async calls do not grow RSS', async () => {
+    const be = 'backend' in native ? native.backend : undefined;
+    const rng = new Rng(41);
+    const shapes = [
+      { x: [1, 8, 16, 16], w: [8, 8, 3, 3], o: { padding: 1 } },
+      { x: [2, 3, 20, 17], w: [5, 3, 5, 5], o: { stride: 2 } },
+      { x: [1, 12, 14, 14], w: [12, 1, 3, 3], o: { groups: 12, padding: 1 } },
+      { x: [1, 100, 14, 14], w: [96, 100, 3, 3], o: { padding: 1 } },  // Winograd under 'auto'
+    ].map(({ x, w, o }) => {
+      const input = { data: rng.floats(x.reduce((a, b) => a * b, 1)), shape: x };
+      const weight = { data: rng.floats(w.reduce((a, b) => a * b, 1)), shape: w };
+      const p = normalizeConv(2, input, weight, o).params;
+      return { p, x: input.data, gy: rng.floats(p.N * p.K * p.OH * p.OW), out: new Float32Array(weight.data.length), bias: new Float32Array(p.K) };
+    });
+    const run = async (i: number) => {
+      const c = shapes[i % shapes.length];
+      const algorithm = i % 3 === 0 ? 'gemm' : 'auto';
+      if (i & 1) await be!.gradWeightAsync!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+      else be!.gradWeight!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+    };
+    for (let i = 0; i < 200; i++) await run(i);
+    const before = rssMB();
+    for (let i = 0; i < 4000; i++) await run(i);
+    expect(rssMB() - before).toBeLessThanOrEqual(bound);
+  }, 120_000);
 });
 
 describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => {
