@@ -296,7 +296,7 @@ Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// ---- gradWeight(params, input, gradOutput, out, gradBiasOut?) and its async variant ----
+// ---- gradWeight(params, input, gradOutput, out, gradBiasOut?, algo?) and its async variant ----
 
 // One validated grad-weight call. Async calls run on private copies, as conv2dAsync does.
 struct GradWeightCall {
@@ -305,6 +305,7 @@ struct GradWeightCall {
   const float* grad_out = nullptr;
   float* out = nullptr;
   float* bias_out = nullptr;  // null: grad-bias not requested
+  int algo = 0;               // fastconv::GradWeightAlgo
   // input, gradOutput, [gradBiasOut,] out: out last.
   std::vector<Napi::Reference<Napi::Value>> refs;
   std::vector<float> own_input, own_grad_out, own_out, own_bias_out;
@@ -313,7 +314,7 @@ struct GradWeightCall {
 GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_refs) {
   Napi::Env env = info.Env();
   if (info.Length() < 4)
-    throw_type(env, "gradWeight: expected 4 or 5 arguments (params, input, gradOutput, out, gradBiasOut?), got " +
+    throw_type(env, "gradWeight: expected 4 to 6 arguments (params, input, gradOutput, out, gradBiasOut?, algo?), got " +
                         std::to_string(info.Length()));
   GradWeightCall c;
   c.p = params_arg(info, 0);
@@ -323,6 +324,13 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
   const bool has_bias = info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined();
   View bias_out;
   if (has_bias) bias_out = typed_arg(info, 4, "gradBiasOut", napi_float32_array, "Float32Array or null");
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    if (!info[5].IsNumber()) throw_type(env, "algo: expected 0 (auto), 1 (gemm) or 2 (winograd), got " + describe(info[5]));
+    const double a = info[5].As<Napi::Number>().DoubleValue();
+    if (!(a == 0 || a == 1 || a == 2))
+      throw_range(env, "algo: expected 0 (auto), 1 (gemm) or 2 (winograd), got " + info[5].ToString().Utf8Value());
+    c.algo = static_cast<int>(a);
+  }
   check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
   check_length(env, "gradOutput", grad_out, c.p.output_size(), "N*K*OH*OW");
   check_length(env, "out", out, c.p.weight_size(), "K*(C/groups)*R*S");
@@ -359,7 +367,7 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
 
 Napi::Value GradWeight(const Napi::CallbackInfo& info) {
   GradWeightCall c = parse_grad_weight_call(info, false);
-  const std::string err = fastconv::run_grad_weight(c.p, c.input, c.grad_out, c.out, c.bias_out);
+  const std::string err = fastconv::run_grad_weight(c.p, c.input, c.grad_out, c.out, c.bias_out, c.algo);
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return info.Env().Undefined();
 }
@@ -373,7 +381,7 @@ class GradWeightWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     const std::string err =
-        fastconv::run_grad_weight(call_.p, call_.input, call_.grad_out, call_.out, call_.bias_out);
+        fastconv::run_grad_weight(call_.p, call_.input, call_.grad_out, call_.out, call_.bias_out, call_.algo);
     if (!err.empty()) SetError(err);
   }
 

@@ -1,7 +1,8 @@
 // Convolution gradients on the same backend (native/wasm/js) and the same fast algorithms as forward:
 //  - grad-input is the transposed convolution of gradOutput with the weight (src/transpose.ts);
 //  - grad-weight correlates the input with gradOutput. On a backend with its own grad-weight kernel
-//    (native: a packed GEMM, native/conv/grad_weight.cc) that kernel runs ('native'); elsewhere it is
+//    (native: a packed GEMM, or Winograd F(3x3, 2x2) for wide 3x3 stride-1 layers, native/conv/grad_weight*.cc)
+//    that kernel runs ('native'); elsewhere it is
 //    built from forward convolutions, in one of three formulations chosen per shape (gradWeightStrategy):
 //    'swap' (batch and channels swap roles: few channels, depthwise), 'columns' (im2col + a GEMM run as a
 //    1x1 convolution: strided and grouped layers), 'taps' (one GEMM per kernel tap on zero-copy views:
@@ -12,7 +13,7 @@
 // A fused ReLU is not differentiated here: pass the gradient with respect to the convolution's output
 // *after* the ReLU mask was applied (gradOutput * (y > 0)), as the Conv2d layer does.
 
-import type { Algorithm, Backend, ConvParams } from './backends/types.js';
+import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
@@ -267,9 +268,20 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
   return { jobs, finalize: () => { into.gradWeight = { data: gw, shape }; } };
 }
 
+/**
+ * The caller's forward algorithm choice, carried over to the grad-weight kernel: 'auto' lets the kernel
+ * choose, 'winograd' asks for its Winograd form where that applies, anything else asks for the GEMM (so
+ * 'direct'/'im2col' keep GEMM rounding, as they do for the convolutions of the other gradients).
+ */
+function kernelAlgorithm(p: ConvParams, algorithm: 'auto' | Algorithm): GradWeightAlgorithm {
+  if (algorithm === 'auto') return 'auto';
+  const winogradApplies = p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1;
+  return algorithm === 'winograd' && winogradApplies ? 'winograd' : 'gemm';
+}
+
 /** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
 function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array, backend: Backend,
-                                shape: number[], bias: boolean, into: Gradients): KernelJob {
+                                algorithm: GradWeightAlgorithm, shape: number[], bias: boolean, into: Gradients): KernelJob {
   const gw = new Float32Array(p.K * (p.C / p.groups) * p.R * p.S);
   const gb = bias ? new Float32Array(p.K) : null;
   const done = () => {
@@ -277,8 +289,8 @@ function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array
     if (gb) into.gradBias = gb;
   };
   return {
-    run: () => { backend.gradWeight!(p, x, gy, gw, gb); done(); },
-    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw, gb).then(done),
+    run: () => { backend.gradWeight!(p, x, gy, gw, gb, algorithm); done(); },
+    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw, gb, algorithm).then(done),
   };
 }
 
@@ -300,7 +312,7 @@ export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { 
 
 /**
  * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel).
- * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native/swap/columns):
+ * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native GEMM/swap/columns):
  * L2 2.0/146/25, L3 3.2/135/11, L1 3.9/38/14, L4 1.5/109/5.2, L8 11/327/46, LeNet conv1 N32 0.63/0.80/3.3,
  * conv2 N32 0.37/0.58/1.9; but L7 (depthwise) 10/3.5/32: one row and a few columns of its 8x48 tile do work.
  * Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
@@ -365,7 +377,7 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
     const strategy = gradWeightStrategy(p, backend);
     if (strategy === 'native') {
       // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.
-      kernels.push(planGradWeightByKernel(p, x, gy, backend, weight.shape.slice(), needs.has('bias'), result));
+      kernels.push(planGradWeightByKernel(p, x, gy, backend, kernelAlgorithm(p, n.algorithm), weight.shape.slice(), needs.has('bias'), result));
       needs.delete('bias');
     } else {
       const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, weight.shape.slice(), result);

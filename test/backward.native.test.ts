@@ -4,6 +4,8 @@
 // against async bit for bit, 1 thread against 2 bit for bit, the fallback for absurd padding, and the
 // addon's own argument checks.
 
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConvParams } from '../src/backends/types.js';
 import { packParams } from '../src/backends/types.js';
@@ -16,16 +18,17 @@ import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
 import { allPaths, expectNative, native, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
-import { compare, describeParams, randomCall } from './tester.js';
+import type { ShapeSpace } from './tester.js';
+import { compare, describeParams, planeSlack, randomCall, TOLERANCE } from './tester.js';
 
 const TOL = 1e-5;
 const nativePaths = allPaths().filter((q) => q.backend.name === 'native');
 
 /** A random backward problem small enough for the float64 reference; half of them with many channels. */
-function randomProblem(seed: number) {
+function randomProblem(seed: number, space: ShapeSpace = {}) {
   const rng = new Rng(seed);
   for (;;) {
-    const call = randomCall(rng, { large: rng.chance(0.5) });
+    const call = randomCall(rng, { large: rng.chance(0.5), ...space });
     const n = normalizeConv(call.dims, call.input, call.weight, call.options);
     const p = n.params;
     if (p.N * p.K * (p.C / p.groups) * p.R * p.S * p.OH * p.OW > 2e6) continue;
@@ -37,13 +40,23 @@ function randomProblem(seed: number) {
   }
 }
 
-function expectClose(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>) {
+function expectClose(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>, tol = TOL,
+                     slack?: ArrayLike<number>) {
   expect(got, `${label}: missing`).toBeDefined();
-  const c = compare(got!, want, scale, TOL);
+  const c = compare(got!, want, scale, tol, slack);
   if (!c.ok) {
     const m = c.mismatches.slice(0, 4).map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`).join('; ');
-    expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${TOL}*S: ${m}`);
+    expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${tol}*S: ${m}`);
   }
+}
+
+/**
+ * Winograd's output transform mixes the 3x3 taps of one (k, c): a tap whose own terms are all padding
+ * (S = 0) still gets the rounding residue of its neighbours. Its error is normwise over the 3x3: allow
+ * TOLERANCE.winograd x the largest S of the same (k, c) on top of the pointwise bound.
+ */
+function expectWinograd(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>, taps: number) {
+  expectClose(label, got, want, scale, TOLERANCE.winograd, planeSlack(scale, taps, TOLERANCE.winograd));
 }
 
 function gradWeight(b: ReturnType<typeof randomProblem>): Float32Array {
@@ -125,6 +138,30 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
         const asyncGot = (await (g.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(g.input, g.weight, gy, opts)).gradWeight!.data;
         expectClose(`${path.label} golden ${g.name}`, sync, Float64Array.from(g.gradWeight!), scale);
         expect(asyncGot, `${path.label} golden ${g.name} async`).toEqual(sync);
+        // The Winograd form where it applies (elsewhere 'winograd' runs the GEMM).
+        const wino = (g.dims === 2 ? conv2dBackward : conv1dBackward)(g.input, g.weight, gy, { ...opts, algorithm: 'winograd' });
+        expectWinograd(`${path.label} golden ${g.name} winograd`, wino.gradWeight!.data, Float64Array.from(g.gradWeight!), scale, p.R * p.S);
+      }
+    });
+
+    it(`${path.label}: Winograd F(3x3, 2x2) on 100 random 3x3 stride-1 shapes (${TOLERANCE.winograd} * S), sync, async, 2 threads`, async () => {
+      path.enter();
+      for (let i = 0; i < 100; i++) {
+        const b = randomProblem(14000 + i, { kernel: '3x3s1', oneD: false });
+        const label = `${path.label} winograd seed ${14000 + i} ${describeParams(b.p)}`;
+        const opts = { ...b.options, backend: 'native' as const, algorithm: 'winograd' as const, needs: ['weight', 'bias'] as const };
+        setNumThreads(1);
+        const got = conv2dBackward(b.input, b.weight, b.gradOutput, opts);
+        expectWinograd(label, got.gradWeight!.data, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true), 9);
+        expectClose(`${label} bias`, got.gradBias, convGradBiasReference(b.p, b.gy), convGradBiasReference(b.p, b.gy, true));
+        if (i % 4 === 0) {
+          const asyncGot = await conv2dBackwardAsync(b.input, b.weight, b.gradOutput, opts);
+          expect(asyncGot.gradWeight!.data, `${label} async`).toEqual(got.gradWeight!.data);
+          expect(asyncGot.gradBias, `${label} async bias`).toEqual(got.gradBias);
+          setNumThreads(2);
+          expect(conv2dBackward(b.input, b.weight, b.gradOutput, opts).gradWeight!.data, `${label} 2 threads`).toEqual(got.gradWeight!.data);
+          setNumThreads(1);
+        }
       }
     });
 
@@ -175,18 +212,90 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
     expectClose('absurd padding', got, want, convGradWeightReference(p, input.data, gradOutput.data, true));
   });
 
-  it('keeps a non-finite input inside the gradients that use it', () => {
+  it("picks Winograd by itself for wide 3x3 layers ('auto': Winograd bound), the GEMM for 'direct'", () => {
+    const rng = new Rng(29);
+    const C = 96, K = 104, H = 13;
+    const input: Tensor = { data: rng.floats(C * H * H), shape: [1, C, H, H] };
+    const weight: Tensor = { data: rng.floats(K * C * 9), shape: [K, C, 3, 3] };
+    const gradOutput: Tensor = { data: rng.floats(K * H * H), shape: [1, K, H, H] };
+    const p = normalizeConv(2, input, weight, { padding: 1 }).params;
+    const want = convGradWeightReference(p, input.data, gradOutput.data), scale = convGradWeightReference(p, input.data, gradOutput.data, true);
+    const run = (algorithm: 'auto' | 'direct' | 'winograd') =>
+      conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', algorithm, needs: ['weight'] }).gradWeight!.data;
+    const auto = run('auto'), gemm = run('direct');
+    expectWinograd('auto', auto, want, scale, 9);
+    expectClose('direct (GEMM)', gemm, want, scale);
+    expect(auto, 'auto ran the Winograd form').toEqual(run('winograd'));
+    expect(auto).not.toEqual(gemm);
+  });
+
+  it('Winograd over several blocks of tile rows (crossing images, odd sizes), 1 and 2 threads alike', () => {
+    // 2 x 65 x 65 tiles of 8 channels: about 4 MB of transforms per 4096 tiles, so 3 blocks.
+    const rng = new Rng(31);
+    const input: Tensor = { data: rng.floats(2 * 8 * 129 * 129), shape: [2, 8, 129, 129] };
+    const weight: Tensor = { data: rng.floats(8 * 8 * 9), shape: [8, 8, 3, 3] };
+    const opts = { padding: [1, 1, 2, 0] as number[] };
+    const ys = outputShape(input.shape, weight.shape, opts);
+    const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
+    const p = normalizeConv(2, input, weight, opts).params;
+    const run = () => conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', algorithm: 'winograd', needs: ['weight'] }).gradWeight!.data;
+    setNumThreads(1);
+    const one = run();
+    expectWinograd('3 blocks', one, convGradWeightReference(p, input.data, gradOutput.data), convGradWeightReference(p, input.data, gradOutput.data, true), 9);
+    setNumThreads(2);
+    expect(run()).toEqual(one);
+    setNumThreads(1);
+  });
+
+  it('keeps a non-finite input inside the gradients that use it (Winograd asked for falls back to the GEMM)', () => {
     // At padding 1, x[0, 0, 0, 0] = Inf meets taps (0..1, 0..1) only: 4 taps x 3 filters of channel 0 are Inf.
     const input: Tensor = { data: new Float32Array(1 * 2 * 5 * 5).fill(0.5), shape: [1, 2, 5, 5] };
     input.data[0] = Infinity;
     const weight: Tensor = { data: new Float32Array(3 * 2 * 3 * 3), shape: [3, 2, 3, 3] };
     const gradOutput: Tensor = { data: new Float32Array(3 * 25).fill(0.25), shape: [1, 3, 5, 5] };
-    const got = conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', needs: ['weight'] }).gradWeight!.data;
     const p = normalizeConv(2, input, weight, { padding: 1 }).params;
     const want = convGradWeightReference(p, input.data, gradOutput.data);
-    for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i]) || got[i] === want[i], `entry ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
-    expect(got.filter((v) => !Number.isFinite(v)).length).toBe(12);
+    for (const algorithm of ['direct', 'winograd'] as const) {
+      const got = conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', algorithm, needs: ['weight'] }).gradWeight!.data;
+      for (let i = 0; i < want.length; i++) expect(got[i] === want[i], `${algorithm} entry ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+      expect(got.filter((v) => !Number.isFinite(v)).length).toBe(12);
+    }
   });
+});
+
+describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
+  // As test/memory.test.ts: after a warm-up, thousands of calls (shapes cycling through both
+  // algorithms, so the shared workspaces resize) must not grow RSS. Under ASan RSS says nothing.
+  const bound = process.env.FASTCONV_ASAN ? Infinity : 24;
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rssMB = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
+
+  it('4,000 sync and async calls do not grow RSS', async () => {
+    const be = 'backend' in native ? native.backend : undefined;
+    const rng = new Rng(41);
+    const shapes = [
+      { x: [1, 8, 16, 16], w: [8, 8, 3, 3], o: { padding: 1 } },
+      { x: [2, 3, 20, 17], w: [5, 3, 5, 5], o: { stride: 2 } },
+      { x: [1, 12, 14, 14], w: [12, 1, 3, 3], o: { groups: 12, padding: 1 } },
+      { x: [1, 100, 14, 14], w: [96, 100, 3, 3], o: { padding: 1 } },  // Winograd under 'auto'
+    ].map(({ x, w, o }) => {
+      const input = { data: rng.floats(x.reduce((a, b) => a * b, 1)), shape: x };
+      const weight = { data: rng.floats(w.reduce((a, b) => a * b, 1)), shape: w };
+      const p = normalizeConv(2, input, weight, o).params;
+      return { p, x: input.data, gy: rng.floats(p.N * p.K * p.OH * p.OW), out: new Float32Array(weight.data.length), bias: new Float32Array(p.K) };
+    });
+    const run = async (i: number) => {
+      const c = shapes[i % shapes.length];
+      const algorithm = i % 3 === 0 ? 'gemm' : 'auto';
+      if (i & 1) await be!.gradWeightAsync!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+      else be!.gradWeight!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+    };
+    for (let i = 0; i < 200; i++) await run(i);
+    const before = rssMB();
+    for (let i = 0; i < 4000; i++) await run(i);
+    expect(rssMB() - before).toBeLessThanOrEqual(bound);
+  }, 120_000);
 });
 
 describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => {
@@ -209,7 +318,11 @@ describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => 
     await expect(be!.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
     const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as
       { gradWeight: (...a: unknown[]) => void };
-    expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 or 5 arguments/);
+    expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 to 6 arguments/);
+    expect(() => addon.gradWeight(packParams(p), x, gy, out, null, 3)).toThrow(/algo: expected 0 \(auto\), 1 \(gemm\) or 2/);
+    expect(() => addon.gradWeight(packParams(p), x, gy, out, null, '1')).toThrow(/algo/);
+    expect(() => addon.gradWeight(packParams({ ...p, R: 2, S: 2, OH: 3, OW: 3 }), x, new Float32Array(27), new Float32Array(24), null, 2))
+      .toThrow(/Winograd needs a 3x3 kernel/);
     expect(() => be!.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
     expect(() => be!.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
     expect(() => be!.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);

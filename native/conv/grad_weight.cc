@@ -26,6 +26,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "conv/algorithms.h"
@@ -93,7 +94,8 @@ void pack_grad_out(const ConvParams& p, const float* dy, int64_t g, int64_t ip, 
   }
 }
 
-// One row i of phase plane ph of image n, group g, channels-last: dst[j*Cg + c].
+}  // namespace
+
 void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const float* x, int64_t n,
                             int64_t g, int64_t ph, int64_t i, float* dst) {
   const int64_t Cg = p.C / p.groups, Wq = l.Wq, HW = int64_t(p.H) * p.W, sw = p.strideW;
@@ -126,6 +128,8 @@ void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const flo
   }
 }
 
+namespace {
+
 // Rows [q0, q0 + kc) and columns [j0, j0 + n) of B straight from x with bounds checks, into a
 // kc x nr panel (columns past n zero). Only for shapes whose phase planes would be huge (absurd
 // padding and strides), where speed does not matter.
@@ -153,6 +157,29 @@ struct Panel {
   bool in_place;
   int64_t off;       // planes offset of column j0 (phase-plane path)
 };
+
+// Exponent all ones: NaN or +-Inf.
+bool all_finite(const float* x, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    bad |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return !bad;
+}
+
+// Winograd does 2.25x fewer multiplies, but its transforms write 8x the input and gradOutput once
+// and its 16 GEMMs are only Cg columns wide (64 channels fill 2/3 of two 48-column AVX-512 panels).
+// Measured (ms per call, 1 thread, CPU time, gemm/winograd, K = C, 3x3 pad 1, N = 1): C64 56x56
+// 1.77/1.97, C96 56x56 4.0/3.3, C128 28x28 1.77/1.49, C128 56x56 6.6/6.0, C256 56x56 25.3/16.6,
+// C256 14x14 2.4/2.1, C512 7x7 5.5/6.3 (16 tiles: too few rows of the GEMMs to amortize them).
+bool winograd_pays(const ConvParams& p) {
+  const int64_t tiles = int64_t(p.N) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
+  return p.C / p.groups >= 96 && p.K / p.groups >= 96 && tiles >= 40;
+}
+
+}  // namespace
 
 std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw, float* db) {
   const GemmConfig& cfg = gemm_config(current_isa());
@@ -283,13 +310,31 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
   return "";
 }
 
-}  // namespace
-
 std::string run_grad_weight(const ConvParams& p, const float* input, const float* grad_out,
-                            float* grad_weight, float* grad_bias) {
+                            float* grad_weight, float* grad_bias, int algo) {
+  if (algo < kGradWeightAuto || algo > kGradWeightWinograd)
+    return "algo: expected a grad-weight algorithm code in [0, 2], got " + std::to_string(algo);
+  if (algo == kGradWeightWinograd && !grad_weight_winograd_applies(p))
+    return "grad-weight Winograd needs a 3x3 kernel at stride 1 and dilation 1";
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   try {
-    return grad_weight_gemm(p, input, grad_out, grad_weight, grad_bias);
+    bool winograd = algo == kGradWeightWinograd ||
+                    (algo == kGradWeightAuto && grad_weight_winograd_applies(p) &&
+                     winograd_pays(p));
+    winograd = winograd && all_finite(input, p.input_size()) && all_finite(grad_out, p.output_size());
+    if (!winograd) return grad_weight_gemm(p, input, grad_out, grad_weight, grad_bias);
+    const std::string err = grad_weight_winograd(p, input, grad_out, grad_weight);
+    if (err.empty() && grad_bias) {
+      // Same sums as the GEMM path's (per image, in image order), so both give identical bits.
+      const int64_t P = int64_t(p.OH) * p.OW;
+      ThreadPool& pool = ThreadPool::get();
+      pool.run(p.K, std::min(threads_for(double(p.output_size())), pool.threads()), [&](int64_t k, int) {
+        double s = 0;
+        for (int64_t n = 0; n < p.N; ++n) s += row_sum(grad_out + (n * p.K + k) * P, P);
+        grad_bias[k] = float(s);
+      });
+    }
+    return err;
   } catch (const std::bad_alloc&) {
     return "out of memory while computing grad-weight";
   }

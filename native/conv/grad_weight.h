@@ -2,6 +2,7 @@
 // microkernels: dW[k, c, r, s] = sum over n, oh, ow of dY[n, k, oh, ow] * x[n, c, tap (r, s) of (oh, ow)].
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "conv/params.h"
@@ -13,7 +14,23 @@ namespace fastconv {
 // overwritten and must not overlap the inputs. p must be validated (parse_params); p.relu is
 // ignored: the caller passes the gradient after any ReLU mask. Takes the pool's execution lock like
 // run_conv. Returns "" on success, else an error message. Results do not depend on the thread count.
+//   algo: kGradWeightAuto picks per shape; kGradWeightGemm forces the GEMM (every shape, exact to
+//   GEMM rounding); kGradWeightWinograd forces Winograd where grad_weight_winograd_applies(p), and is an
+//   error elsewhere. Non-finite inputs always take the GEMM (Winograd would spread them).
+enum GradWeightAlgo : int { kGradWeightAuto = 0, kGradWeightGemm = 1, kGradWeightWinograd = 2 };
 std::string run_grad_weight(const ConvParams& p, const float* input, const float* grad_out,
-                            float* grad_weight, float* grad_bias);
+                            float* grad_weight, float* grad_bias, int algo = kGradWeightAuto);
+
+struct PhaseLayout;
+
+// One row i of phase plane ph (conv/phases.h) of image n, group g of x, channels-last:
+// dst[j*Cg + c] for j < l.Wq; rows and columns outside the image are 0.
+void fill_channels_last_row(const ConvParams& p, const PhaseLayout& l, const float* x, int64_t n,
+                            int64_t g, int64_t ph, int64_t i, float* dst);
+
+// The drivers run_grad_weight chooses from (they expect the pool's lock to be held).
+std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw, float* db);
+bool grad_weight_winograd_applies(const ConvParams& p);  // 3x3, stride 1, dilation 1
+std::string grad_weight_winograd(const ConvParams& p, const float* x, const float* dy, float* dw);
 
 }  // namespace fastconv

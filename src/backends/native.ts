@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
+import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
@@ -32,9 +32,9 @@ interface Addon {
   releasePacked(h: PackedHandle): void;
   packedBytes(h: PackedHandle): number;
   gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-             gradBiasOut: Float32Array | null): void;
+             gradBiasOut: Float32Array | null, algo: number): void;
   gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-                  gradBiasOut: Float32Array | null): Promise<void>;
+                  gradBiasOut: Float32Array | null, algo: number): Promise<void>;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   info(): NativeInfo;
@@ -156,12 +156,12 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
       };
       return store;
     },
-    gradWeight(p, input, gradOutput, out, gradBiasOut) {
-      addon.gradWeight(pack(p), input, gradOutput, out, gradBiasOut ?? null);
+    gradWeight(p, input, gradOutput, out, gradBiasOut, algorithm = 'auto') {
+      addon.gradWeight(pack(p), input, gradOutput, out, gradBiasOut ?? null, GRAD_WEIGHT_ALGORITHM_CODE[algorithm]);
     },
-    gradWeightAsync(p, input, gradOutput, out, gradBiasOut) {
+    gradWeightAsync(p, input, gradOutput, out, gradBiasOut, algorithm = 'auto') {
       try {
-        return addon.gradWeightAsync(pack(p), input, gradOutput, out, gradBiasOut ?? null);
+        return addon.gradWeightAsync(pack(p), input, gradOutput, out, gradBiasOut ?? null, GRAD_WEIGHT_ALGORITHM_CODE[algorithm]);
       } catch (e) {
         return Promise.reject(e);
       }

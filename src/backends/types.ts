@@ -10,6 +10,13 @@ export const ALGORITHMS: readonly Algorithm[] = ['direct', 'im2col', 'winograd',
 
 export type BackendName = 'native' | 'wasm' | 'js';
 
+/**
+ * How a backend's own grad-weight kernel runs: 'gemm' (every shape, GEMM rounding), 'winograd' (3x3, stride
+ * 1, dilation 1 only; 2.25x fewer multiplies, Winograd rounding), 'auto' (the kernel's choice per shape).
+ */
+export type GradWeightAlgorithm = 'auto' | 'gemm' | 'winograd';
+export const GRAD_WEIGHT_ALGORITHM_CODE: Record<GradWeightAlgorithm, number> = { auto: 0, gemm: 1, winograd: 2 };
+
 /** A normalized 2-D convolution. All fields are non-negative integers except `relu`. */
 export interface ConvParams {
   N: number; C: number; H: number; W: number;      // input [N, C, H, W]
@@ -88,7 +95,7 @@ export interface Backend {
    * and backward builds grad-weight from forward convolutions.
    */
   gradWeight?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-              gradBiasOut?: Float32Array | null): void;
+              gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): void;
   gradWeightAsync?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-                   gradBiasOut?: Float32Array | null): Promise<void>;
+                   gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): Promise<void>;
 }
