@@ -35,7 +35,8 @@ describe('native addon under qemu-user', () => {
       expect(report.isa).toBe(isa);
       expect(report.failures).toEqual([]);
       // Every algorithm the addon has ran on at least one problem.
-      expect(Object.keys(report.ran).sort()).toEqual([...report.algorithms].sort());
+      expect(Object.keys(report.ran).filter((k) => !k.startsWith('gradWeight/')).sort()).toEqual([...report.algorithms].sort());
+      expect(report.ran['gradWeight/1']).toBe(true);
     }, 300_000);
   }
 });
@@ -99,6 +100,44 @@ for (const threads of [1, 2]) {
         const g = y[i], v = want[i];
         const ok = Number.isNaN(v) ? Number.isNaN(g) : !Number.isFinite(v) ? g === v : Math.abs(g - v) <= tol * scale[i] + normwise + 1e-30;
         if (!ok) { failures.push(NAMES[algo] + ' problem ' + pi + (special ? ' (NaN/Inf)' : '') + ' threads ' + threads + ': [' + i + '] got ' + g + ' want ' + v); break; }
+      }
+    }
+  }
+}
+// Grad-weight (and grad-bias): the GEMM form on every problem, the Winograd form where it applies.
+function gradWeightReference(p, x, gy, abs) {
+  const [N, C, H, W, K, R, S, G, sh, sw, dh, dw, pt, , pl, , OH, OW] = p;
+  const Cg = C / G, Kg = K / G, f = abs ? Math.abs : (v) => v;
+  const gw = new Float64Array(K * Cg * R * S);
+  for (let k = 0; k < K; k++) for (let c = 0; c < Cg; c++) for (let r = 0; r < R; r++) for (let s = 0; s < S; s++) {
+    let acc = 0;
+    const ci = Math.floor(k / Kg) * Cg + c;
+    for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+      const ih = oh * sh - pt + r * dh, iw = ow * sw - pl + s * dw;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc += f(gy[((n * K + k) * OH + oh) * OW + ow]) * f(x[((n * C + ci) * H + ih) * W + iw]);
+    }
+    gw[((k * Cg + c) * R + r) * S + s] = acc;
+  }
+  return gw;
+}
+for (const [pi, p0] of PROBLEMS.entries()) {
+  const p = Int32Array.from(p0);
+  const [N, C, H, W, K, R, S, G, , , , , , , , , OH, OW] = p0;
+  const x = Float32Array.from({ length: N * C * H * W }, rnd);
+  const gy = Float32Array.from({ length: N * K * OH * OW }, rnd);
+  const want = gradWeightReference(p0, x, gy, false), scale = gradWeightReference(p0, x, gy, true);
+  for (const code of [1, 2]) {
+    const gw = new Float32Array(want.length), gb = new Float32Array(K);
+    try { addon.gradWeight(p, x, gy, gw, gb, code); } catch (e) {
+      if (code === 1) failures.push('gradWeight problem ' + pi + ': ' + e.message);
+      continue;
+    }
+    ran['gradWeight/' + code] = true;
+    // Winograd mixes the taps of a 3x3, so its error is relative to the largest S there (normwise).
+    const tol = code === 2 ? 1e-4 : 1e-5, normwise = code === 2 ? 1e-4 * Math.max(...scale) : 0;
+    for (let i = 0; i < gw.length; i++) {
+      if (!(Math.abs(gw[i] - want[i]) <= tol * scale[i] + normwise + 1e-30)) {
+        failures.push('gradWeight/' + code + ' problem ' + pi + ': [' + i + '] got ' + gw[i] + ' want ' + want[i]); break;
       }
     }
   }
