@@ -5,8 +5,9 @@
 // split itself without workers (run() computes every slice in turn); dispose.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { conv2d, conv2dAsync, explain, setNumThreads } from '../src/index.node.js';
 import type { Algorithm } from '../src/backends/types.js';
-import { ALGORITHMS } from '../src/backends/types.js';
+import { ALGORITHM_CODE, ALGORITHMS, PARAM_FIELDS, packParams } from '../src/backends/types.js';
 import type { WasmBackend, WasmVariant } from '../src/backends/wasm.js';
 import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
@@ -52,17 +53,17 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
 
   for (const algo of ALGORITHMS) {
     for (const t of [1, 2, 3]) {
-      it(`${algo}: ${t} thread(s), sync, 30 random shapes match the reference`, () => {
+      it(`${algo}: ${t} thread(s), sync, 20 random shapes match the reference`, () => {
         const be = pool(t);
-        for (const prob of problems(algo, 30, 1000 * t + ALGORITHMS.indexOf(algo), be)) {
+        for (const prob of problems(algo, 20, 1000 * t + ALGORITHMS.indexOf(algo), be)) {
           const c = checkBackend(be, algo, prob);
           if (!c.ok) throw new Error(formatFailure(`wasm-threads ${t}/${algo}`, prob.p, c));
         }
       });
     }
-    it(`${algo}: 2 threads, async, 15 random shapes match the reference`, async () => {
+    it(`${algo}: 2 threads, async, 10 random shapes match the reference`, async () => {
       const be = pool(2);
-      for (const prob of problems(algo, 15, 77 + ALGORITHMS.indexOf(algo), be)) {
+      for (const prob of problems(algo, 10, 77 + ALGORITHMS.indexOf(algo), be)) {
         const { p, input, weight, bias } = prob;
         const want = convReference(p, input, weight, bias), S = convReference(p, input, weight, bias, true);
         const out = new Float32Array(want.length).fill(-7.5e33);
@@ -72,4 +73,95 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
       }
     });
   }
+
+  it('the split itself, without workers: run() computes 2 and 5 slices in turn on one instance and matches the reference', () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+    const ex = new WebAssembly.Instance(threadedModule, { env: { memory } }).exports as unknown as {
+      paramsPtr(): number; prepare(...a: number[]): number; run(algo: number): number;
+      inputPtr(): number; weightPtr(): number; biasPtr(): number; outputPtr(): number; };
+    const be = pool(1);
+    for (const algo of ALGORITHMS) {
+      for (const slices of [2, 5]) {
+        for (const prob of problems(algo, 6, 500 + 10 * slices + ALGORITHMS.indexOf(algo), be)) {
+          const { p, input, weight, bias } = prob;
+          const outLen = p.N * p.K * p.OH * p.OW;
+          packParams(p, new Int32Array(memory.buffer, ex.paramsPtr(), PARAM_FIELDS.length));
+          expect(ex.prepare(ALGORITHM_CODE[algo], input.length, weight.length, bias ? bias.length : 0, outLen, slices)).toBe(0);
+          new Float32Array(memory.buffer, ex.inputPtr(), input.length).set(input);
+          new Float32Array(memory.buffer, ex.weightPtr(), weight.length).set(weight);
+          if (bias) new Float32Array(memory.buffer, ex.biasPtr(), bias.length).set(bias);
+          expect(ex.run(ALGORITHM_CODE[algo])).toBe(0);
+          const out = new Float32Array(memory.buffer, ex.outputPtr(), outLen).slice();
+          const S = convReference(p, input, weight, bias, true);
+          const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+          if (!c.ok) throw new Error(formatFailure(`wasm split ${slices}/${algo}`, p, c));
+        }
+      }
+    }
+  });
+
+  it('many concurrent async calls (every algorithm, mixed shapes) each get their own result', async () => {
+    const be = pool(2);
+    const jobs = ALGORITHMS.flatMap((algo) => problems(algo, 6, 900 + ALGORITHMS.indexOf(algo), be).map((prob) => ({ algo, prob })));
+    const outs = jobs.map(({ prob }) => new Float32Array(prob.p.N * prob.p.K * prob.p.OH * prob.p.OW).fill(-7.5e33));
+    await Promise.all(jobs.map(({ algo, prob }, i) => be.conv2dAsync(prob.p, prob.input, prob.weight, prob.bias, outs[i], algo)));
+    jobs.forEach(({ algo, prob }, i) => {
+      const { p, input, weight, bias } = prob;
+      const S = convReference(p, input, weight, bias, true);
+      const c = compare(outs[i], convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+      if (!c.ok) throw new Error(formatFailure(`wasm-threads concurrent/${algo}`, p, c));
+    });
+  });
+
+  it('a sync call while async calls wait for their workers runs on its own instance, and all are right', async () => {
+    const be = pool(2);
+    const [a, b] = problems('winograd', 2, 31, be);
+    const want = (q: ConvProblem) => convReference(q.p, q.input, q.weight, q.bias);
+    const outA = new Float32Array(want(a).length), outB = new Float32Array(want(b).length);
+    const pending = be.conv2dAsync(a.p, a.input, a.weight, a.bias, outA, 'winograd');
+    be.conv2d(b.p, b.input, b.weight, b.bias, outB, 'winograd');
+    await pending;
+    for (const [q, out] of [[a, outA], [b, outB]] as const) {
+      const S = convReference(q.p, q.input, q.weight, q.bias, true);
+      expect(compare(out, want(q), S, TOLERANCE.winograd, planeSlack(S, q.p.OH * q.p.OW, 0)).ok).toBe(true);
+    }
+  });
+
+  it('small convolutions stay on one thread unless told otherwise; the count is capped at 64', () => {
+    const be = threaded(4);
+    be.minFlopsPerThread = 4e6;
+    expect(be.threads).toBe(4);
+    be.setThreads(1000);
+    expect(be.threads).toBe(64);
+    be.dispose();
+    expect(be.threads).toBe(1);
+    expect(be.threadsOff).toMatch(/disposed/);
+    // Still computes, single-threaded.
+    const [prob] = problems('im2col', 1, 5, be);
+    expect(checkBackend(be, 'im2col', prob).ok).toBe(true);
+  });
+
+  it('without a threaded build the backend says why threads are off', () => {
+    const be = createWasmBackend(module('scalar'), 'scalar');
+    expect(be.threads).toBe(1);
+    expect(be.threadsOff).toMatch(/threads are off/);
+  });
+
+  it('public API: setNumThreads reaches wasm, explain reports it, and sync/async results equal the 1-thread ones', async () => {
+    const x = { data: new Rng(1).floats(2 * 32 * 40 * 40), shape: [2, 32, 40, 40] };
+    const w = { data: new Rng(2).floats(48 * 32 * 9), shape: [48, 32, 3, 3] };
+    const opts = { padding: 1, backend: 'wasm' as const, bias: new Rng(3).floats(48) };
+    setNumThreads(1);
+    expect(explain(x, w, opts).threads).toBe(1);
+    const one = conv2d(x, w, opts);
+    setNumThreads(2);
+    try {
+      expect(explain(x, w, opts).threads).toBe(2);
+      expect(conv2d(x, w, opts).data).toEqual(one.data);
+      const many = await Promise.all(Array.from({ length: 6 }, () => conv2dAsync(x, w, opts)));
+      for (const r of many) expect(r.data).toEqual(one.data);
+    } finally {
+      setNumThreads(1);
+    }
+  });
 });

@@ -15,6 +15,8 @@ import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 
 /** 'relaxed' = SIMD128 + relaxed-simd (FMA through relaxed_madd); 'scalar' = no SIMD at all. */
 export type WasmVariant = 'simd' | 'relaxed' | 'scalar';
+/** A build file: a variant, or the threaded build of a SIMD variant (shared imported memory). */
+export type WasmBuild = WasmVariant | 'simd-threads' | 'relaxed-threads';
 
 const ISA: Record<WasmVariant, string> = { simd: 'wasm-simd', relaxed: 'wasm-relaxed-simd', scalar: 'wasm-scalar' };
 
@@ -163,12 +165,15 @@ class Engine {
   }
 }
 
-export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading): WasmBackend {
+/** `noThreads`: why the caller could not offer threading (reported by threadsOff). */
+export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading,
+                                  noThreads?: string): WasmBackend {
   let plain: Engine | undefined;
   const plainEngine = () => (plain ??= new Engine(new WebAssembly.Instance(module, {}).exports as unknown as FastconvExports, describe));
   let engine: Engine;
   let pool: WasmPool | null = null;
-  let threadsOff: string | null = threading ? null : 'this build has no threads (use the threaded variant)';
+  let threadsOff: string | null = threading ? null
+    : `threads are off: ${noThreads ?? (variant === 'scalar' ? 'the scalar build has no threaded variant' : 'no threaded build was given')}`;
   let wanted = 1;
   if (threading) {
     try {
