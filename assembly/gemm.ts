@@ -209,7 +209,8 @@ export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, 
       const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
       const b = bias + (<usize>g * <usize>Kg << 2);
       if (padded) {
-        copyInteriors(img, Cg, own);
+        // Only the padded rows under output rows [lo, hi).
+        copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
         gemmIndirect(own, offsets, packedA, o, b, lo, hi);
       } else {
         gemmPacked(img, packedA, o, b, own, lo, hi);

@@ -320,11 +320,17 @@ function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usi
   const outPlane = <usize>OH * <usize>OW * 4;
   const rb = rowsPerBlock();
   if (th0 >= th1) return;
-  zeroFloats(planes, Cg * planeRows() * planeCols());
+  // Only the plane rows under tile rows [th0, th1) are read (a 4-row patch per 2 output rows).
+  const rowLo = R == 1 ? th0 : 2 * th0, rowHi = R == 1 ? th1 : 2 * th1 + 2;
+  const cols = <usize>planeCols();
+  for (let c = 0; c < Cg; c++) {
+    zeroFloats(planes + ((<usize>c * <usize>planeRows() + <usize>rowLo) * cols << 2), (rowHi - rowLo) * <i32>cols);
+  }
   for (let g = 0; g < groups; g++) {
     const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
     for (let n = 0; n < N; n++) {
-      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, planeRows(), planeCols());
+      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, planeRows(), planeCols(),
+                     rowLo, rowHi);
       const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
       const b = bias + (<usize>(g * Kg) << 2);
       for (let ta = th0; ta < th1; ta += rb) {

@@ -38,7 +38,8 @@ function start(data) {
   }
 }
 if (typeof require === 'function') {
-  require('node:worker_threads').parentPort.once('message', start);
+  // Without the node: prefix, so browser bundles never contain a 'node:*' specifier.
+  require('worker_threads').parentPort.once('message', start);
 } else {
   self.onmessage = (e) => { self.onmessage = null; start(e.data); };
 }
