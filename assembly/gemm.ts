@@ -14,7 +14,7 @@
 // Measured (best of interleaved runs): indirect vs packed L9 32 vs 22 GFLOP/s (each B element serves
 // only 16 rows, so packing dominated), L12 18.7 vs 11.7, L2 31.7 vs 29.2, L6/L8 even, L3 25.2 vs 26.8.
 
-import { scratch, sliceStart, sliceEnd, SCRATCH_TILE } from './threads';
+import { scratch, claimChunk, SCRATCH_TILE } from './threads';
 import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
 import { packPanel, packPointwise, isPointwise } from './im2col';
 import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
@@ -182,9 +182,12 @@ export function gemmPrepareShared(weight: usize, shared: usize): void {
   if (bMode() == B_PADDED) fillOffsets(shared + groupBytes * <usize>groups);
 }
 
+/** Output rows per claimed chunk of indirect B: about NC output pixels, at least one row. */
+function bandRows(): i32 { return max(1, min(OH, NC / OW)); }
+
 /**
- * This thread's share (threads.ts) of the output, for every image and group: whole output rows
- * (indirect B) or a range of output pixels rounded to strips (packed B). `own` holds
+ * This thread's share (threads.ts) of the output: chunks of every (group, image) claimed one at a
+ * time, each a band of output rows (indirect B) or NC output pixels (packed B). `own` holds
  * gemmPrivateFloats() floats; bias K+MR floats.
  */
 export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
@@ -193,28 +196,27 @@ export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, 
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const padded = bMode() == B_PADDED;
-  let lo = 0, hi = 0;
-  if (padded) {
-    lo = sliceStart(OH); hi = sliceEnd(OH);
-  } else {
-    const strips = (OH * OW + NR - 1) / NR;
-    lo = min(OH * OW, sliceStart(strips) * NR); hi = min(OH * OW, sliceEnd(strips) * NR);
-  }
-  if (lo >= hi) return;
-  if (padded) zeroPlanes(own, Cg);
-  for (let g = 0; g < groups; g++) {
+  const pixels = OH * OW;
+  const span = padded ? bandRows() : NC;            // output rows or pixels per chunk
+  const perImage = ((padded ? OH : pixels) + span - 1) / span;
+  const total = groups * N * perImage;
+  let zeroed = false;
+  for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {
+    const gn = chunk / perImage;
+    const g = gn / N, n = gn - g * N;
+    const lo = (chunk - gn * perImage) * span;
     const packedA = shared + <usize>g * groupBytes;
-    for (let n = 0; n < N; n++) {
-      const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
-      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
-      const b = bias + (<usize>g * <usize>Kg << 2);
-      if (padded) {
-        // Only the padded rows under output rows [lo, hi).
-        copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
-        gemmIndirect(own, offsets, packedA, o, b, lo, hi);
-      } else {
-        gemmPacked(img, packedA, o, b, own, lo, hi);
-      }
+    const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
+    const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
+    const b = bias + (<usize>g * <usize>Kg << 2);
+    if (padded) {
+      const hi = min(OH, lo + span);
+      // The borders stay zero; interior rows are rewritten by every chunk that reads them.
+      if (!zeroed) { zeroPlanes(own, Cg); zeroed = true; }
+      copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
+      gemmIndirect(own, offsets, packedA, o, b, lo, hi);
+    } else {
+      gemmPacked(img, packedA, o, b, own, lo, min(pixels, lo + span));
     }
   }
 }

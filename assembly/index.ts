@@ -15,7 +15,7 @@
 import { arenaReset, arenaAlloc, arenaCapacity } from './arena';
 import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, K, loadParams } from './params';
 import { MR } from './kernels/gemm_4x8';
-import { MAX_THREADS, setThread } from './threads';
+import { MAX_THREADS, setThread, resetChunks } from './threads';
 import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './statics';
 import { gemmSharedFloats, gemmPrivateFloats, gemmPrepareShared, gemmSlice } from './gemm';
 import { directPrivateFloats, directSlice } from './direct';
@@ -148,6 +148,7 @@ export function beginRun(algo: i32): i32 {
   setLayout(L_PRIVATE, <i32>(workspaceAt + <usize>alignedBytes(sharedFloats(running))));
   setLayout(L_PRIVATE_STRIDE, <i32>alignedBytes(privateFloats(running)));
   setLayout(L_THREADS, preparedThreads);
+  resetChunks();
   runningAlgo = running;
   return OK;
 }

@@ -5,7 +5,7 @@
 // Kernels therefore never write a static buffer directly: each thread gets its own scratch block
 // (statics.ts), chosen by its index. Single-threaded builds have one block.
 
-import { STATIC_BASE, STATIC_SCRATCH, SCRATCH_BYTES } from './statics';
+import { STATIC_BASE, STATIC_SCRATCH, STATIC_CHUNKS, SCRATCH_BYTES } from './statics';
 export { MAX_THREADS } from './threads_max';
 
 const SCRATCH: usize = STATIC_BASE + STATIC_SCRATCH;
@@ -41,4 +41,22 @@ export function sliceStart(total: i32): i32 {
 
 export function sliceEnd(total: i32): i32 {
   return <i32>(<i64>total * <i64>(threadIndex + 1) / <i64>threadCount);
+}
+
+// Dynamic slices: threads claim chunks of work (tile-row blocks, output-row bands) from one shared
+// counter until none are left, so a thread the OS deschedules for a while (other processes on the
+// same cores) leaves its share to the others instead of holding up the whole call.
+const CHUNKS: usize = STATIC_BASE + STATIC_CHUNKS;
+
+/** Before a run's threads start (one thread). */
+export function resetChunks(): void {
+  store<i32>(CHUNKS, 0);
+}
+
+/** The next unclaimed chunk index (grows past the last chunk once all are claimed). */
+export function claimChunk(): i32 {
+  if (ASC_FEATURE_THREADS) return atomic.add<i32>(CHUNKS, 1);
+  const c = load<i32>(CHUNKS);
+  store<i32>(CHUNKS, c + 1);
+  return c;
 }

@@ -15,7 +15,7 @@
 // S = |bias| leaves no room for the tile's rounding noise).
 
 import { MR, NR, gemm4x8, PackedB } from './kernels/gemm_4x8';
-import { scratch, sliceStart, sliceEnd, threadIndex, threadCount, SCRATCH_ROWS, SCRATCH_EDGE, SCRATCH_GW, SCRATCH_FILTERS } from './threads';
+import { scratch, claimChunk, threadIndex, threadCount, SCRATCH_ROWS, SCRATCH_EDGE, SCRATCH_GW, SCRATCH_FILTERS } from './threads';
 import { copyFloats, zeroFloats } from './memops';
 import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
@@ -311,6 +311,26 @@ function transformAllWeights(weight: usize, u: usize): void {
   rememberTransformedWeights(u);
 }
 
+/** Zeroes plane rows [rowLo, rowHi) of every channel and copies the image rows that fall in them. */
+function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
+  const cols = <usize>planeCols();
+  for (let c = 0; c < Cg; c++) {
+    zeroFloats(planes + ((<usize>c * <usize>planeRows() + <usize>rowLo) * cols << 2), (rowHi - rowLo) * <i32>cols);
+  }
+  copyIntoPlanes(img, Cg, planes, planeRows(), planeCols(), rowLo, rowHi);
+}
+
+// The plane rows tile rows [ta, tb) read (a 4-row patch per 2 output rows; F(2,3): one row each).
+@inline function firstRow(ta: i32): i32 { return R == 1 ? ta : 2 * ta; }
+@inline function endRow(tb: i32): i32 { return R == 1 ? tb : 2 * tb + 2; }
+
+/** Transform, 16 GEMMs and output transform of tile rows [ta, tb), whose plane rows are loaded. */
+@inline function tileBlock<T>(planes: usize, v: usize, m: usize, u: usize, bias: usize, out: usize, ta: i32, tb: i32): void {
+  transformInputs<T>(planes, ta, tb, v);
+  multiply(u, v, m, ((tb - ta) * tilesPerRow() + NR - 1) / NR);
+  transformOutputs<T>(m, ta, tb, bias, out);
+}
+
 /** Tile rows [th0, th1) of every image and group; `own` holds this thread's planes, V and M. */
 function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize, th0: i32, th1: i32): void {
   const planes = own;
@@ -319,27 +339,35 @@ function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usi
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const rb = rowsPerBlock();
-  if (th0 >= th1) return;
-  // Only the plane rows under tile rows [th0, th1) are read (a 4-row patch per 2 output rows).
-  const rowLo = R == 1 ? th0 : 2 * th0, rowHi = R == 1 ? th1 : 2 * th1 + 2;
-  const cols = <usize>planeCols();
-  for (let c = 0; c < Cg; c++) {
-    zeroFloats(planes + ((<usize>c * <usize>planeRows() + <usize>rowLo) * cols << 2), (rowHi - rowLo) * <i32>cols);
-  }
   for (let g = 0; g < groups; g++) {
     const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
     for (let n = 0; n < N; n++) {
-      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, planeRows(), planeCols(),
-                     rowLo, rowHi);
+      loadRows(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes, firstRow(th0), endRow(th1));
       const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
       const b = bias + (<usize>(g * Kg) << 2);
-      for (let ta = th0; ta < th1; ta += rb) {
-        const tb = min(th1, ta + rb);
-        transformInputs<T>(planes, ta, tb, v);
-        multiply(u, v, m, ((tb - ta) * tilesPerRow() + NR - 1) / NR);
-        transformOutputs<T>(m, ta, tb, b, o);
-      }
+      for (let ta = th0; ta < th1; ta += rb) tileBlock<T>(planes, v, m, u, b, o, ta, min(th1, ta + rb));
     }
+  }
+}
+
+/** Blocks of tile rows over every (group, image), claimed one at a time (threads.ts). */
+function convTilesClaimed<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize): void {
+  const planes = own;
+  const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
+  const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
+  const inPlane = <usize>H * <usize>W * 4;
+  const outPlane = <usize>OH * <usize>OW * 4;
+  const rb = rowsPerBlock();
+  const th = tileRows();
+  const blocks = (th + rb - 1) / rb;
+  const total = groups * N * blocks;
+  for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {
+    const gn = chunk / blocks;
+    const g = gn / N, n = gn - g * N;
+    const ta = (chunk - gn * blocks) * rb, tb = min(th, ta + rb);
+    loadRows(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes, firstRow(ta), endRow(tb));
+    tileBlock<T>(planes, v, m, u0 + ((<usize>groupUFloats() * <usize>g) << 2), bias + (<usize>(g * Kg) << 2),
+                 out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane, ta, tb);
   }
 }
 
@@ -402,11 +430,11 @@ export function winogradPrepareShared(input: usize, weight: usize, shared: usize
   return true;
 }
 
-/** This thread's share: a range of tile rows, or whole dilation phases. `own`: winogradPrivateFloats(). */
+/** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
 export function winogradSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
   if (dilated()) convPhases(input, shared, bias, out, own);
-  else if (ASC_FEATURE_SIMD) convTiles<v128>(input, shared, bias, out, own, sliceStart(tileRows()), sliceEnd(tileRows()));
-  else convTiles<f32>(input, shared, bias, out, own, sliceStart(tileRows()), sliceEnd(tileRows()));
+  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, shared, bias, out, own);
+  else convTilesClaimed<f32>(input, shared, bias, out, own);
 }
 
 /** After every thread is done (one thread). */
