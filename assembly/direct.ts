@@ -4,7 +4,7 @@
 // path. Dense layers are correct here but belong to im2col.
 
 import { convPlane } from './depthwise';
-import { sliceStart, sliceEnd } from './threads';
+import { claimChunk } from './threads';
 import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, relu } from './params';
 
@@ -14,23 +14,21 @@ export function directPrivateFloats(): i64 {
 }
 
 /**
- * This thread's share: a contiguous range of (image, output channel) planes, so depthwise layers split
- * by channel and dense ones by output channel. bias: K floats (zeros when the layer has none).
+ * This thread's share: (image, output channel) planes as it claims them, so depthwise layers split by
+ * channel and dense ones by output channel. bias: K floats (zeros when the layer has none).
  */
 export function directSlice(input: usize, weight: usize, bias: usize, out: usize, own: usize): void {
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const padded = <usize>paddedHeight() * <usize>paddedWidth() * 4;
   const filter = <usize>R * <usize>S * 4;
-  const first = sliceStart(N * K), last = sliceEnd(N * K);
-  if (first >= last) return;
-  zeroPlanes(own, Cg);
-  let loaded = -1; // the (image, group) whose planes are in `own`
-  for (let item = first; item < last; item++) {
+  let loaded = -2; // the (image, group) whose planes are in `own`; -2: not zeroed yet
+  for (let item = claimChunk(); item < N * K; item = claimChunk()) {
     const n = item / K, k = item - n * K;
     const g = k / Kg;
     const ng = n * groups + g;
     if (ng != loaded) {
+      if (loaded == -2) zeroPlanes(own, Cg);
       copyInteriors(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, own);
       loaded = ng;
     }

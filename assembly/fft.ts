@@ -13,7 +13,7 @@
 //
 // Non-finite inputs or weights run as im2col: a transform spreads one NaN/Inf over its whole tile.
 
-import { sliceStart, sliceEnd } from './threads';
+import { claimChunk } from './threads';
 import { copyFloats, zeroFloats } from './memops';
 import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
@@ -290,7 +290,7 @@ export function fftPrepareShared(input: usize, weight: usize, shared: usize, own
   return true;
 }
 
-/** This thread's share: a contiguous range of (image, group, tile) items. `own`: fftPrivateFloats(). */
+/** This thread's share: (image, group, tile) items as it claims them. `own`: fftPrivateFloats(). */
 export function fftSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
   useTwiddles(twiddlesAt(shared));
   if (ASC_FEATURE_SIMD) convTiles<v128>(input, bias, out, shared, own);
@@ -319,16 +319,14 @@ function convTiles<V>(input: usize, bias: usize, out: usize, spectra: usize, own
   const down = tilesDown(), across = tilesAcross();
   const perImage = down * across;
   const items = N * groups * perImage;
-  const first = sliceStart(items), last = sliceEnd(items);
-  if (first >= last) return;
-  zeroFloats(planes, <i32>(<usize>Cg * pr * pc));
-  let loaded = -1; // the (image, group) whose planes are in `planes`
-  for (let item = first; item < last; item++) {
+  let loaded = -2; // the (image, group) whose planes are in `planes`; -2: not zeroed yet
+  for (let item = claimChunk(); item < items; item = claimChunk()) {
     const ng = item / perImage;
     const n = ng / groups, g = ng - n * groups;
     const tile = item - ng * perImage;
     const oh0 = (tile / across) * orows, ow0 = (tile % across) * ocols;
     if (ng != loaded) {
+      if (loaded == -2) zeroFloats(planes, <i32>(<usize>Cg * pr * pc));
       copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, paddedRows(), paddedCols());
       loaded = ng;
     }

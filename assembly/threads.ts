@@ -34,15 +34,6 @@ export function setThread(index: i32, count: i32): void {
   return (scratchBase ? scratchBase : SCRATCH) + offset;
 }
 
-/** First item of this thread's share of [0, total): contiguous, sizes differing by at most one. */
-export function sliceStart(total: i32): i32 {
-  return <i32>(<i64>total * <i64>threadIndex / <i64>threadCount);
-}
-
-export function sliceEnd(total: i32): i32 {
-  return <i32>(<i64>total * <i64>(threadIndex + 1) / <i64>threadCount);
-}
-
 // Dynamic slices: threads claim chunks of work (tile-row blocks, output-row bands) from one shared
 // counter until none are left, so a thread the OS deschedules for a while (other processes on the
 // same cores) leaves its share to the others instead of holding up the whole call.

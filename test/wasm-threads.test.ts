@@ -1,8 +1,9 @@
 // The threaded wasm builds: one call split across a pool of worker_threads sharing one
 // WebAssembly.Memory. Every algorithm on many random shapes (odd sizes, stride, dilation, groups,
 // padding, batch) against the float64 reference through the shared tester, at 1, 2 and 3 threads,
-// sync and async; concurrent async calls; sync calls while an async call waits for its workers; the
-// split itself without workers (run() computes every slice in turn); dispose.
+// sync and async; workers alone computing every chunk while thread 0 idles; run() on one instance
+// laid out for several threads; concurrent async calls; sync calls while an async call waits for its
+// workers; the public API; dispose.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dAsync, explain, setNumThreads } from '../src/index.node.js';
@@ -12,6 +13,7 @@ import type { WasmBackend, WasmVariant } from '../src/backends/wasm.js';
 import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
+import { WasmPool } from '../src/backends/wasm-pool.js';
 import { convReference } from '../src/backends/js.js';
 import { Rng } from './random.js';
 import type { ConvProblem, ShapeSpace } from './tester.js';
@@ -74,7 +76,7 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
     });
   }
 
-  it('the split itself, without workers: run() computes 2 and 5 slices in turn on one instance and matches the reference', () => {
+  it('run() on one instance laid out for 2 and 5 threads (slice 0 claims every chunk, dilated phases go round-robin) matches the reference', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
     const ex = new WebAssembly.Instance(threadedModule, { env: { memory } }).exports as unknown as {
       paramsPtr(): number; prepare(...a: number[]): number; run(algo: number): number;
@@ -97,6 +99,41 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
           if (!c.ok) throw new Error(formatFailure(`wasm split ${slices}/${algo}`, p, c));
         }
       }
+    }
+  });
+
+  it('workers alone: with thread 0 idle until they finish, two workers compute every claimed chunk correctly', () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+    const ex = new WebAssembly.Instance(threadedModule, { env: { memory } }).exports as unknown as {
+      paramsPtr(): number; prepare(...a: number[]): number; beginRun(algo: number): number; runSlice(i: number): number;
+      finishRun(): number; inputPtr(): number; weightPtr(): number; biasPtr(): number; outputPtr(): number; };
+    const workers = new WasmPool(threadedModule, memory, spawnNodeWorker);
+    try {
+      expect(workers.waitReady(3)).toBe(3);
+      const be = pool(1);
+      for (const algo of ALGORITHMS) {
+        for (const prob of problems(algo, 5, 700 + ALGORITHMS.indexOf(algo), be)) {
+          const { p, input, weight, bias } = prob;
+          const outLen = p.N * p.K * p.OH * p.OW;
+          packParams(p, new Int32Array(memory.buffer, ex.paramsPtr(), PARAM_FIELDS.length));
+          expect(ex.prepare(ALGORITHM_CODE[algo], input.length, weight.length, bias ? bias.length : 0, outLen, 3)).toBe(0);
+          new Float32Array(memory.buffer, ex.inputPtr(), input.length).set(input);
+          new Float32Array(memory.buffer, ex.weightPtr(), weight.length).set(weight);
+          if (bias) new Float32Array(memory.buffer, ex.biasPtr(), bias.length).set(bias);
+          new Float32Array(memory.buffer, ex.outputPtr(), outLen).fill(-7.5e33);
+          expect(ex.beginRun(ALGORITHM_CODE[algo])).toBe(0);
+          expect(workers.runSync(3, () => {})).toBe(0);
+          // Thread 0 now finds no chunk left; it still computes the dilation phases dealt to it.
+          expect(ex.runSlice(0)).toBe(0);
+          expect(ex.finishRun()).toBe(0);
+          const out = new Float32Array(memory.buffer, ex.outputPtr(), outLen).slice();
+          const S = convReference(p, input, weight, bias, true);
+          const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+          if (!c.ok) throw new Error(formatFailure(`wasm workers alone/${algo}`, p, c));
+        }
+      }
+    } finally {
+      workers.dispose();
     }
   });
 
