@@ -14,7 +14,7 @@
 // Measured (best of interleaved runs): indirect vs packed L9 32 vs 22 GFLOP/s (each B element serves
 // only 16 rows, so packing dominated), L12 18.7 vs 11.7, L2 31.7 vs 29.2, L6/L8 even, L3 25.2 vs 26.8.
 
-import { scratch, claimChunk, SCRATCH_TILE } from './threads';
+import { scratch, claimChunk, threadCount, SCRATCH_TILE } from './threads';
 import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
 import { packPanel, packPointwise, isPointwise } from './im2col';
 import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
@@ -152,8 +152,12 @@ function fillOffsets(offsets: usize): void {
   }
 }
 
-/** Indirect B, output rows [oh0, oh1): padded = the group's padded planes, offsets = fillOffsets() table. */
-function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize, bias: usize, oh0: i32, oh1: i32): void {
+/**
+ * Indirect B, output rows [oh0, oh1) x columns [ow0, ow1) (ow0 a multiple of NR): padded = the group's
+ * padded planes, offsets = fillOffsets() table.
+ */
+function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize, bias: usize, oh0: i32, oh1: i32,
+                      ow0: i32, ow1: i32): void {
   const kdim = depth();
   const ldc = (<usize>OH * <usize>OW) << 2;
   const inStride = (<usize>strideH * <usize>paddedWidth()) << 2;
@@ -164,9 +168,9 @@ function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize,
     for (let oh = oh0; oh < oh1; oh++) {
       const inRow = padded + <usize>oh * inStride;
       const outRow = out + ((<usize>oh * <usize>OW) << 2);
-      for (let ow = 0; ow < OW; ow += NR) {
+      for (let ow = ow0; ow < ow1; ow += NR) {
         stripTimesA<IndirectB>(kc, packedA, kdim, pc, inRow + (<usize>ow << 2), offs,
-                               outRow + (<usize>ow << 2), ldc, bias, flags, min(NR, OW - ow));
+                               outRow + (<usize>ow << 2), ldc, bias, flags, min(NR, ow1 - ow));
       }
     }
   }
@@ -185,9 +189,15 @@ export function gemmPrepareShared(weight: usize, shared: usize): void {
 /** Output rows per claimed chunk of indirect B: about NC output pixels, at least one row. */
 function bandRows(): i32 { return max(1, min(OH, NC / OW)); }
 
+/** Output columns per claimed chunk of indirect B: whole rows, but 8 pieces of a row when rows are few (conv1d) and threads share them. */
+function pieceCols(): i32 {
+  return OH >= 8 || threadCount == 1 ? OW : max(8 * NR, ((OW + 7) / 8 + NR - 1) & ~(NR - 1));
+}
+
 /**
  * This thread's share (threads.ts) of the output: chunks of every (group, image) claimed one at a
- * time, each a band of output rows (indirect B) or NC output pixels (packed B). `own` holds
+ * time, each a band of output rows (or a piece of them, for conv1d) with indirect B, or NC output
+ * pixels with packed B. `own` holds
  * gemmPrivateFloats() floats; bias K+MR floats.
  */
 export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
@@ -198,23 +208,31 @@ export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, 
   const padded = bMode() == B_PADDED;
   const pixels = OH * OW;
   const span = padded ? bandRows() : NC;            // output rows or pixels per chunk
-  const perImage = ((padded ? OH : pixels) + span - 1) / span;
+  const piece = padded ? pieceCols() : pixels;      // indirect: output columns per chunk
+  const pieces = (OW + piece - 1) / piece;
+  const perImage = padded ? (OH + span - 1) / span * pieces : (pixels + span - 1) / span;
   const total = groups * N * perImage;
   let zeroed = false;
+  let loaded = -1; // the (group, image, band) whose rows are in `own`
   for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {
     const gn = chunk / perImage;
     const g = gn / N, n = gn - g * N;
-    const lo = (chunk - gn * perImage) * span;
+    const at = chunk - gn * perImage;
+    const lo = (padded ? at / pieces : at) * span;
     const packedA = shared + <usize>g * groupBytes;
     const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
     const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
     const b = bias + (<usize>g * <usize>Kg << 2);
     if (padded) {
       const hi = min(OH, lo + span);
-      // The borders stay zero; interior rows are rewritten by every chunk that reads them.
+      // The borders stay zero; interior rows are rewritten by every band that reads them.
       if (!zeroed) { zeroPlanes(own, Cg); zeroed = true; }
-      copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
-      gemmIndirect(own, offsets, packedA, o, b, lo, hi);
+      if (chunk / pieces != loaded) {
+        copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
+        loaded = chunk / pieces;
+      }
+      const c0 = (at % pieces) * piece;
+      gemmIndirect(own, offsets, packedA, o, b, lo, hi, c0, min(OW, c0 + piece));
     } else {
       gemmPacked(img, packedA, o, b, own, lo, min(pixels, lo + span));
     }

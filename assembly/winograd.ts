@@ -357,8 +357,10 @@ function convTilesClaimed<T>(input: usize, u0: usize, bias: usize, out: usize, o
   const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
-  const rb = rowsPerBlock();
   const th = tileRows();
+  // Small images fit in one block: cut them into one block per thread so every thread has work
+  // (smaller blocks stream U more often, so not finer than that).
+  const rb = threadCount > 1 ? min(rowsPerBlock(), (th + threadCount - 1) / threadCount) : rowsPerBlock();
   const blocks = (th + rb - 1) / rb;
   const total = groups * N * blocks;
   for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {

@@ -137,6 +137,23 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
     }
   });
 
+  it('conv1d rows long enough to be cut into column pieces (im2col), at 2 and 3 threads', () => {
+    const rng = new Rng(99);
+    for (const t of [2, 3]) {
+      for (const [C, K, W, S, pad, N] of [[7, 9, 517, 5, 2, 1], [16, 12, 1024, 3, 1, 2], [5, 4, 130, 7, 0, 1], [3, 33, 300, 1, 0, 1]]) {
+        const OW = W + 2 * pad - S + 1;
+        const p = { N, C, H: 1, W, K, R: 1, S, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+          padTop: 0, padBottom: 0, padLeft: pad, padRight: pad, OH: 1, OW, relu: false };
+        const prob: ConvProblem = { p, input: rng.floats(N * C * W), weight: rng.floats(K * C * S), bias: rng.floats(K), tag: 'conv1d pieces' };
+        for (const algo of ['im2col', 'winograd'] as const) {
+          if (pool(t).supports(p, algo) !== null) continue;
+          const c = checkBackend(pool(t), algo, prob);
+          if (!c.ok) throw new Error(formatFailure(`wasm-threads ${t}/${algo} conv1d`, p, c));
+        }
+      }
+    }
+  });
+
   it('many concurrent async calls (every algorithm, mixed shapes) each get their own result', async () => {
     const be = pool(2);
     const jobs = ALGORITHMS.flatMap((algo) => problems(algo, 6, 900 + ALGORITHMS.indexOf(algo), be).map((prob) => ({ algo, prob })));
