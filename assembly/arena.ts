@@ -2,6 +2,8 @@
 // memory has grown to the largest call seen, no call allocates or grows anything: the footprint is
 // the high-water mark. No free(): the arena is reset as a whole.
 
+import { STATIC_END } from './statics';
+
 const ALIGN: usize = 64; // a cache line, so SIMD loads of packed panels never split lines
 const PAGE_BYTES: u64 = 65536;
 const MAX_PAGES: u64 = 65536; // wasm32: 4 GiB
@@ -13,7 +15,7 @@ let top: usize = 0;
 }
 
 export function arenaReset(): void {
-  top = <usize>alignUp(<u64>__heap_base);
+  top = <usize>alignUp(<u64>STATIC_END);
 }
 
 /** `bytes` fresh bytes, 64-byte aligned, growing memory if needed; 0 if memory cannot grow. */

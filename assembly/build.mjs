@@ -12,11 +12,17 @@ const debug = process.argv.includes('--debug');
 // Debug builds go aside so they never replace the release files the package loads.
 const outDir = debug ? join(here, 'build', 'debug') : join(here, 'build');
 
+const THREADS = ['--enable', 'threads', '--sharedMemory', '--importMemory', '--maximumMemory', '65536', '--initialMemory', '2'];
+
 const VARIANTS = {
   simd: ['--enable', 'simd'],
   // FMA through relaxed_madd: Chromium runs it; Node 20 only with --experimental-wasm-relaxed-simd.
   relaxed: ['--enable', 'simd', '--enable', 'relaxed-simd'],
   scalar: [],
+  // Threads: the same sources over an imported shared memory (workers instantiate it too, see
+  // src/backends/wasm-pool.ts); the maximum is wasm32's 4 GiB, as for the others.
+  'simd-threads': ['--enable', 'simd', ...THREADS],
+  'relaxed-threads': ['--enable', 'simd', '--enable', 'relaxed-simd', ...THREADS],
 };
 
 const common = [

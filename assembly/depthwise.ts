@@ -7,12 +7,14 @@
 // branch-free: padding taps multiply real zeros, exactly as PyTorch's padded input does.
 
 import { madd } from './fma';
+import { scratch, SCRATCH_TAIL } from './threads';
 import { copyFloats } from './memops';
 import { BLOCK, paddedWidth } from './pad';
 import { Step1, Step2, StepN, stepOf } from './stride';
 import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
 
-const TAIL: usize = memory.data(2 * BLOCK * 4, 16); // two rows of one block
+// Two rows of one block, per thread.
+@inline function tailAt(): usize { return scratch(SCRATCH_TAIL); }
 
 @inline function gather4<T>(p: usize, step: i32): v128 {
   if (sizeof<T>() == 1) return v128.load(p);
@@ -151,15 +153,15 @@ const TAIL: usize = memory.data(2 * BLOCK * 4, 16); // two rows of one block
                        bias, first, doRelu, kh, kw, dh, dw, step);
   }
   if (tail > 0) {
-    // The last partial block computes into TAIL (BLOCK floats per row) and copies the valid part.
+    // The last partial block computes into tailAt() (BLOCK floats per row) and copies the valid part.
     const out = outRow + (<usize>full << 2);
     const rows = sizeof<TWO>() == 1 ? 2 : 1;
     for (let k = 0; k < rows; k++) {
-      if (!first) copyFloats(TAIL + <usize>(k * BLOCK * 4), out + <usize>k * dst2, tail);
+      if (!first) copyFloats(tailAt() + <usize>(k * BLOCK * 4), out + <usize>k * dst2, tail);
     }
-    block8<T, K3, TWO>(inRow + ((<usize>full * <usize>step) << 2), src2, rowBytes, w, TAIL, BLOCK * 4,
+    block8<T, K3, TWO>(inRow + ((<usize>full * <usize>step) << 2), src2, rowBytes, w, tailAt(), BLOCK * 4,
                        bias, first, doRelu, kh, kw, dh, dw, step);
-    for (let k = 0; k < rows; k++) copyFloats(out + <usize>k * dst2, TAIL + <usize>(k * BLOCK * 4), tail);
+    for (let k = 0; k < rows; k++) copyFloats(out + <usize>k * dst2, tailAt() + <usize>(k * BLOCK * 4), tail);
   }
 }
 

@@ -13,7 +13,7 @@
 //
 // Non-finite inputs or weights run as im2col: a transform spreads one NaN/Inf over its whole tile.
 
-import { convIm2col, gemmWorkspaceFloats } from './gemm';
+import { claimChunk } from './threads';
 import { copyFloats, zeroFloats } from './memops';
 import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
@@ -60,21 +60,19 @@ function tilesAcross(): i32 { return (OW + outCols() - 1) / outCols(); }
 function paddedRows(): i32 { return oneD() ? OH : (tilesDown() - 1) * outRows() + planeRows(); }
 function paddedCols(): i32 { return (tilesAcross() - 1) * outCols() + (oneD() ? tileLength() : planeCols()); }
 
-// Workspace layout, in floats: [W spectra (re, im per filter) | weights copy | twiddles | X | Y | scratch | planes]
+// Workspace layout, in floats: shared [W spectra (re, im per filter) | weights copy | twiddles], then per thread [X | Y | scratch | planes]
 function spectraFloats(): i64 { return <i64>K * <i64>Cg * 2 * <i64>tileLength(); }
 function twiddleFloats(): i64 { return <i64>(planeRows() + planeCols()) * 2 + 2 * <i64>tileLength(); }
-function ownWorkspaceFloats(): i64 {
-  const t = <i64>tileLength();
-  return spectraFloats() + <i64>weightCount + twiddleFloats() + <i64>Cg * 2 * t + 2 * t + 2 * t
-       + <i64>Cg * <i64>paddedRows() * <i64>paddedCols();
+/** Floats shared by all threads: spectra, the weights they came from, twiddles; -1 when the shape does not apply. */
+export function fftSharedFloats(): i64 {
+  if (!fftApplies()) return -1;
+  return spectraFloats() + <i64>weightCount + twiddleFloats();
 }
 
-/** Floats of workspace (enough for the im2col fallback too), -1 when the shape does not apply. */
-export function fftWorkspaceFloats(): i64 {
-  if (!fftApplies()) return -1;
-  const own = ownWorkspaceFloats();
-  const fallback = gemmWorkspaceFloats();
-  return own > fallback ? own : fallback;
+/** Floats each thread needs for itself: X of every channel, Y, scratch, zero-bordered input planes. */
+export function fftPrivateFloats(): i64 {
+  const t = <i64>tileLength();
+  return <i64>Cg * 2 * t + 2 * t + 2 * t + <i64>Cg * <i64>paddedRows() * <i64>paddedCols();
 }
 
 // Twiddle tables, set per call: for a column FFT of length n, cos and sin of 2 pi m / n (m < n/2);
@@ -89,11 +87,17 @@ let cos1: usize = 0, sin1: usize = 0, cos2: usize = 0, sin2: usize = 0, cosT: us
   return Math.abs(x) < 1e-12 ? 0 : <f32>x;
 }
 
-function fillTwiddles(at: usize): void {
+/** Points this instance's twiddle tables at `at` (every thread; one fills them, fillTwiddles). */
+function useTwiddles(at: usize): void {
   const n1 = planeRows(), n2 = planeCols(), t = tileLength();
   cos1 = at; sin1 = cos1 + (<usize>(n1 >> 1) << 2);
   cos2 = sin1 + (<usize>(n1 >> 1) << 2); sin2 = cos2 + (<usize>(n2 >> 1) << 2);
   cosT = sin2 + (<usize>(n2 >> 1) << 2); sinT = cosT + (<usize>t << 2);
+}
+
+function fillTwiddles(at: usize): void {
+  const n1 = planeRows(), n2 = planeCols(), t = tileLength();
+  useTwiddles(at);
   for (let m = 0; m < (n1 >> 1); m++) {
     const a = 2 * Math.PI * <f64>m / <f64>n1;
     store<f32>(cos1 + (<usize>m << 2), trig(Math.cos(a))); store<f32>(sin1 + (<usize>m << 2), trig(Math.sin(a)));
@@ -265,66 +269,88 @@ function storeTile(src: usize, srcCols: i32, dst: usize, rows: i32, cols: i32, b
   }
 }
 
-function convTiles<V>(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+function twiddlesAt(shared: usize): usize {
+  return shared + (<usize>(spectraFloats() + <i64>weightCount) << 2);
+}
+
+/**
+ * Before the threads start: twiddles and the weights' spectra (or those of the last call) into
+ * `shared`; `own` is thread 0's private area, used as scratch. False when an input or weight is not
+ * finite: the caller runs im2col instead (its layout overwrites the spectra).
+ */
+export function fftPrepareShared(input: usize, weight: usize, shared: usize, own: usize): bool {
+  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
+    forgetTransformedWeights();
+    return false;
+  }
+  fillTwiddles(twiddlesAt(shared));
+  const t = <usize>tileLength();
+  if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, shared, own + ((<usize>Cg * 2 * t) << 2));
+  else transformWeights<f32>(weight, shared, own + ((<usize>Cg * 2 * t) << 2));
+  return true;
+}
+
+/** This thread's share: (image, group, tile) items as it claims them. `own`: fftPrivateFloats(). */
+export function fftSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
+  useTwiddles(twiddlesAt(shared));
+  if (ASC_FEATURE_SIMD) convTiles<v128>(input, bias, out, shared, own);
+  else convTiles<f32>(input, bias, out, shared, own);
+}
+
+/** After every thread is done (one thread). */
+export function fftFinish(bias: usize, out: usize): void {
+  fixPaddingOnly(bias, out);
+}
+
+function convTiles<V>(input: usize, bias: usize, out: usize, spectra: usize, own: usize): void {
   const t = tileLength();
   const planeBytes = <usize>t << 2;
-  const spectra = workspace;
-  const twiddles = spectra + (<usize>(spectraFloats() + <i64>weightCount) << 2);
-  const x = twiddles + (<usize>twiddleFloats() << 2);
+  const x = own;
   const y = x + <usize>Cg * 2 * planeBytes;
   const scratch = y + 2 * planeBytes;
   const planes = scratch + 2 * planeBytes;
-  fillTwiddles(twiddles);
-  transformWeights<V>(weight, spectra, scratch);
   const pr = <usize>paddedRows(), pc = <usize>paddedCols();
-  zeroFloats(planes, <i32>(<usize>Cg * pr * pc));
   const n1 = planeRows(), n2 = planeCols();
   const tileCols = oneD() ? t : n2;      // samples read per padded row
   const tileRowsRead = oneD() ? 1 : n1;  // padded rows read per tile
   const orows = outRows(), ocols = outCols();
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW;
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < groups; g++) {
+  const down = tilesDown(), across = tilesAcross();
+  const perImage = down * across;
+  const items = N * groups * perImage;
+  let loaded = -2; // the (image, group) whose planes are in `planes`; -2: not zeroed yet
+  for (let item = claimChunk(); item < items; item = claimChunk()) {
+    const ng = item / perImage;
+    const n = ng / groups, g = ng - n * groups;
+    const tile = item - ng * perImage;
+    const oh0 = (tile / across) * orows, ow0 = (tile % across) * ocols;
+    if (ng != loaded) {
+      if (loaded == -2) zeroFloats(planes, <i32>(<usize>Cg * pr * pc));
       copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, paddedRows(), paddedCols());
-      for (let oh0 = 0; oh0 < OH; oh0 += orows) {
-        for (let ow0 = 0; ow0 < OW; ow0 += ocols) {
-          for (let c = 0; c < Cg; c++) {
-            const re = x + <usize>c * 2 * planeBytes, im = re + planeBytes;
-            let from = planes + (((<usize>c * pr + <usize>oh0) * pc + <usize>ow0) << 2);
-            for (let i = 0; i < tileRowsRead; i++) {
-              copyFloats(re + (<usize>(i * tileCols) << 2), from, tileCols);
-              from += pc << 2;
-            }
-            zeroFloats(im, t);
-            forward<V>(re, im, scratch);
-          }
-          const rows = min(orows, OH - oh0), cols = min(ocols, OW - ow0);
-          const filterBytes = <usize>Cg * 2 * planeBytes;
-          for (let k = 0; k < Kg; k += 2) {
-            const kk = g * Kg + k;
-            const pair = k + 1 < Kg;
-            const w0 = spectra + <usize>kk * filterBytes;
-            accumulate<V>(x, w0, pair ? w0 + filterBytes : 0, y);
-            inverse<V>(y, y + planeBytes, scratch);
-            const o = out + ((<usize>(n * K + kk) * outPlane + <usize>oh0 * <usize>OW + <usize>ow0) << 2);
-            storeTile(y, tileCols, o, rows, cols, load<f32>(bias + (<usize>kk << 2)));
-            if (pair) storeTile(y + planeBytes, tileCols, o + (outPlane << 2), rows, cols, load<f32>(bias + (<usize>(kk + 1) << 2)));
-          }
-        }
+      loaded = ng;
+    }
+    for (let c = 0; c < Cg; c++) {
+      const re = x + <usize>c * 2 * planeBytes, im = re + planeBytes;
+      let from = planes + (((<usize>c * pr + <usize>oh0) * pc + <usize>ow0) << 2);
+      for (let i = 0; i < tileRowsRead; i++) {
+        copyFloats(re + (<usize>(i * tileCols) << 2), from, tileCols);
+        from += pc << 2;
       }
+      zeroFloats(im, t);
+      forward<V>(re, im, scratch);
+    }
+    const rows = min(orows, OH - oh0), cols = min(ocols, OW - ow0);
+    const filterBytes = <usize>Cg * 2 * planeBytes;
+    for (let k = 0; k < Kg; k += 2) {
+      const kk = g * Kg + k;
+      const pair = k + 1 < Kg;
+      const w0 = spectra + <usize>kk * filterBytes;
+      accumulate<V>(x, w0, pair ? w0 + filterBytes : 0, y);
+      inverse<V>(y, y + planeBytes, scratch);
+      const o = out + ((<usize>(n * K + kk) * outPlane + <usize>oh0 * <usize>OW + <usize>ow0) << 2);
+      storeTile(y, tileCols, o, rows, cols, load<f32>(bias + (<usize>kk << 2)));
+      if (pair) storeTile(y + planeBytes, tileCols, o + (outPlane << 2), rows, cols, load<f32>(bias + (<usize>(kk + 1) << 2)));
     }
   }
-}
-
-/** The whole convolution; workspace holds fftWorkspaceFloats() floats, bias K+MR floats. */
-export function convFFT(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
-  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
-    forgetTransformedWeights(); // im2col packs its panels over the cached spectra
-    convIm2col(input, weight, bias, out, workspace);
-    return;
-  }
-  if (ASC_FEATURE_SIMD) convTiles<v128>(input, weight, bias, out, workspace);
-  else convTiles<f32>(input, weight, bias, out, workspace);
-  fixPaddingOnly(bias, out);
 }

@@ -14,6 +14,7 @@
 // Measured (best of interleaved runs): indirect vs packed L9 32 vs 22 GFLOP/s (each B element serves
 // only 16 rows, so packing dominated), L12 18.7 vs 11.7, L2 31.7 vs 29.2, L6/L8 even, L3 25.2 vs 26.8.
 
+import { scratch, claimChunk, threadCount, SCRATCH_TILE } from './threads';
 import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
 import { packPanel, packPointwise, isPointwise } from './im2col';
 import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
@@ -22,8 +23,8 @@ import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilation
 export const KC = 256;
 export const NC = 512;
 
-// Edge tiles (fewer than 4 rows or 8 columns) run the full kernel on this scratch tile.
-const TILE: usize = memory.data(MR * NR * 4, 64);
+// Edge tiles (fewer than 4 rows or 8 columns) run the full kernel on a per-thread scratch tile.
+@inline function tile(): usize { return scratch(SCRATCH_TILE); }
 
 function depth(): i32 { return Cg * R * S; }
 function packedAFloats(): i64 { return <i64>((Kg + MR - 1) / MR) * MR * <i64>depth(); }
@@ -43,16 +44,21 @@ function bMode(): i32 {
   return B_PACKED;
 }
 
-/** Floats of workspace: packed weights of one group, then the B panel, or padded planes + offsets. */
-export function gemmWorkspaceFloats(): i64 {
-  const mode = bMode();
-  if (mode == B_PADDED) {
-    return packedAFloats() + <i64>Cg * <i64>paddedHeight() * <i64>paddedWidth() + <i64>depth();
-  }
+/**
+ * Floats of the workspace shared by all threads: the packed weights of every group (packed once per
+ * call, before the threads start), then the tap offsets of indirect B.
+ */
+export function gemmSharedFloats(): i64 {
+  return packedAFloats() * <i64>groups + <i64>depth();
+}
+
+/** Floats each thread needs for itself: padded planes of one group, or one packed B panel. */
+export function gemmPrivateFloats(): i64 {
+  if (bMode() == B_PADDED) return <i64>Cg * <i64>paddedHeight() * <i64>paddedWidth();
   const pixels = <i64>OH * <i64>OW;
   const nc = pixels < NC ? pixels : <i64>NC;
   const kc = depth() < KC ? depth() : KC;
-  return packedAFloats() + <i64>kc * ((nc + NR - 1) / NR * NR);
+  return <i64>kc * ((nc + NR - 1) / NR * NR);
 }
 
 /** A[M][kdim] row-major -> MR-row strips [strip][kdim][MR], rows past M zero. */
@@ -88,14 +94,14 @@ function packWeights(src: usize, M: i32, kdim: i32, dst: usize): void {
       if (flags & LOAD_C) {
         for (let i = 0; i < rows; i++) {
           for (let j = 0; j < cols; j++) {
-            store<f32>(TILE + (<usize>(i * NR + j) << 2), load<f32>(cm + <usize>i * ldc + (<usize>j << 2)));
+            store<f32>(tile() + (<usize>(i * NR + j) << 2), load<f32>(cm + <usize>i * ldc + (<usize>j << 2)));
           }
         }
       }
-      gemm4x8<BM>(kc, a, b, ldb, offsets, TILE, NR * 4, bm, flags);
+      gemm4x8<BM>(kc, a, b, ldb, offsets, tile(), NR * 4, bm, flags);
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < cols; j++) {
-          store<f32>(cm + <usize>i * ldc + (<usize>j << 2), load<f32>(TILE + (<usize>(i * NR + j) << 2)));
+          store<f32>(cm + <usize>i * ldc + (<usize>j << 2), load<f32>(tile() + (<usize>(i * NR + j) << 2)));
         }
       }
     }
@@ -106,14 +112,14 @@ function flagsFor(pc: i32, kc: i32, kdim: i32): i32 {
   return (pc > 0 ? LOAD_C : 0) | (relu && pc + kc == kdim ? RELU : 0);
 }
 
-/** Packed B: img = the group's first input channel, out = its first output channel. */
-function gemmPacked(img: usize, packedA: usize, out: usize, bias: usize, panel: usize): void {
+/** Packed B, output pixels [p0, p1): img = the group's first input channel, out = its first output channel. */
+function gemmPacked(img: usize, packedA: usize, out: usize, bias: usize, panel: usize, p0: i32, p1: i32): void {
   const kdim = depth();
   const pixels = OH * OW;
   const ldc = <usize>pixels << 2;
   const pointwise = isPointwise();
-  for (let jc = 0; jc < pixels; jc += NC) {
-    const nc = min(NC, pixels - jc);
+  for (let jc = p0; jc < p1; jc += NC) {
+    const nc = min(NC, p1 - jc);
     const strips = (nc + NR - 1) / NR;
     for (let pc = 0; pc < kdim; pc += KC) {
       const kc = min(KC, kdim - pc);
@@ -121,9 +127,10 @@ function gemmPacked(img: usize, packedA: usize, out: usize, bias: usize, panel: 
       if (pointwise) packPointwise(img, pc, kc, jc, nc, pixels, panel);
       else packPanel(img, pc, kc, jc, nc, panel);
       for (let js = 0; js < strips; js++) {
-        const p0 = jc + js * NR;
+        const p = jc + js * NR;
+        // Clipped to p1: the columns past it belong to another thread.
         stripTimesA<PackedB>(kc, packedA, kdim, pc, panel + ((<usize>js * <usize>kc * NR) << 2), 0,
-                             out + (<usize>p0 << 2), ldc, bias, flags, min(NR, pixels - p0));
+                             out + (<usize>p << 2), ldc, bias, flags, min(NR, p1 - p));
       }
     }
   }
@@ -145,8 +152,12 @@ function fillOffsets(offsets: usize): void {
   }
 }
 
-/** Indirect B: padded = the group's padded planes, offsets = fillOffsets() table. */
-function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize, bias: usize): void {
+/**
+ * Indirect B, output rows [oh0, oh1) x columns [ow0, ow1) (ow0 a multiple of NR): padded = the group's
+ * padded planes, offsets = fillOffsets() table.
+ */
+function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize, bias: usize, oh0: i32, oh1: i32,
+                      ow0: i32, ow1: i32): void {
   const kdim = depth();
   const ldc = (<usize>OH * <usize>OW) << 2;
   const inStride = (<usize>strideH * <usize>paddedWidth()) << 2;
@@ -154,43 +165,76 @@ function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize,
     const kc = min(KC, kdim - pc);
     const flags = flagsFor(pc, kc, kdim);
     const offs = offsets + (<usize>pc << 2);
-    for (let oh = 0; oh < OH; oh++) {
+    for (let oh = oh0; oh < oh1; oh++) {
       const inRow = padded + <usize>oh * inStride;
       const outRow = out + ((<usize>oh * <usize>OW) << 2);
-      for (let ow = 0; ow < OW; ow += NR) {
+      for (let ow = ow0; ow < ow1; ow += NR) {
         stripTimesA<IndirectB>(kc, packedA, kdim, pc, inRow + (<usize>ow << 2), offs,
-                               outRow + (<usize>ow << 2), ldc, bias, flags, min(NR, OW - ow));
+                               outRow + (<usize>ow << 2), ldc, bias, flags, min(NR, ow1 - ow));
       }
     }
   }
 }
 
-/** The whole convolution; workspace holds gemmWorkspaceFloats() floats, bias K+MR floats. */
-export function convIm2col(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+/** Before the threads start: packs every group's weights and the tap offsets into `shared`. */
+export function gemmPrepareShared(weight: usize, shared: usize): void {
   const kdim = depth();
-  const packedA = workspace;
-  const rest = workspace + (<usize>packedAFloats() << 2);
+  const groupBytes = <usize>packedAFloats() << 2;
+  for (let g = 0; g < groups; g++) {
+    packWeights(weight + ((<usize>g * <usize>Kg * <usize>kdim) << 2), Kg, kdim, shared + <usize>g * groupBytes);
+  }
+  if (bMode() == B_PADDED) fillOffsets(shared + groupBytes * <usize>groups);
+}
+
+/** Output rows per claimed chunk of indirect B: about NC output pixels, at least one row. */
+function bandRows(): i32 { return max(1, min(OH, NC / OW)); }
+
+/** Output columns per claimed chunk of indirect B: whole rows, but 8 pieces of a row when rows are few (conv1d) and threads share them. */
+function pieceCols(): i32 {
+  return OH >= 8 || threadCount == 1 ? OW : max(8 * NR, ((OW + 7) / 8 + NR - 1) & ~(NR - 1));
+}
+
+/**
+ * This thread's share (threads.ts) of the output: chunks of every (group, image) claimed one at a
+ * time, each a band of output rows (or a piece of them, for conv1d) with indirect B, or NC output
+ * pixels with packed B. `own` holds
+ * gemmPrivateFloats() floats; bias K+MR floats.
+ */
+export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
+  const groupBytes = <usize>packedAFloats() << 2;
+  const offsets = shared + groupBytes * <usize>groups;
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
-  const mode = bMode();
-  const padded = <usize>Cg * <usize>paddedHeight() * <usize>paddedWidth();
-  const offsets = rest + (padded << 2);
-  if (mode == B_PADDED) {
-    fillOffsets(offsets);
-    zeroPlanes(rest, Cg);
-  }
-  for (let g = 0; g < groups; g++) {
-    packWeights(weight + ((<usize>g * <usize>Kg * <usize>kdim) << 2), Kg, kdim, packedA);
-    for (let n = 0; n < N; n++) {
-      const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
-      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
-      const b = bias + (<usize>g * <usize>Kg << 2);
-      if (mode == B_PADDED) {
-        copyInteriors(img, Cg, rest);
-        gemmIndirect(rest, offsets, packedA, o, b);
-      } else {
-        gemmPacked(img, packedA, o, b, rest);
+  const padded = bMode() == B_PADDED;
+  const pixels = OH * OW;
+  const span = padded ? bandRows() : NC;            // output rows or pixels per chunk
+  const piece = padded ? pieceCols() : pixels;      // indirect: output columns per chunk
+  const pieces = (OW + piece - 1) / piece;
+  const perImage = padded ? (OH + span - 1) / span * pieces : (pixels + span - 1) / span;
+  const total = groups * N * perImage;
+  let zeroed = false;
+  let loaded = -1; // the (group, image, band) whose rows are in `own`
+  for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {
+    const gn = chunk / perImage;
+    const g = gn / N, n = gn - g * N;
+    const at = chunk - gn * perImage;
+    const lo = (padded ? at / pieces : at) * span;
+    const packedA = shared + <usize>g * groupBytes;
+    const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
+    const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
+    const b = bias + (<usize>g * <usize>Kg << 2);
+    if (padded) {
+      const hi = min(OH, lo + span);
+      // The borders stay zero; interior rows are rewritten by every band that reads them.
+      if (!zeroed) { zeroPlanes(own, Cg); zeroed = true; }
+      if (chunk / pieces != loaded) {
+        copyInteriors(img, Cg, own, lo * strideH, (hi - 1) * strideH + (R - 1) * dilationH + 1);
+        loaded = chunk / pieces;
       }
+      const c0 = (at % pieces) * piece;
+      gemmIndirect(own, offsets, packedA, o, b, lo, hi, c0, min(OW, c0 + piece));
+    } else {
+      gemmPacked(img, packedA, o, b, own, lo, min(pixels, lo + span));
     }
   }
 }

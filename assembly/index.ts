@@ -1,18 +1,26 @@
 // The module's exports. Protocol, per call (src/backends/wasm.ts):
 //   1. write the 19 Int32 params (PARAM_FIELDS order) at paramsPtr();
-//   2. prepare(algo, inLen, wLen, bLen, outLen) -> 0 or an error code; lays out the arena and grows
-//      memory (so re-read memory.buffer afterwards);
+//   2. prepare(algo, inLen, wLen, bLen, outLen, threads) -> 0 or an error code; lays out the arena
+//      (shared workspace + one private area per thread) and grows memory (re-read memory.buffer);
 //   3. copy input/weight/bias to inputPtr()/weightPtr()/biasPtr();
-//   4. run(algo) -> 0 or an error code; read the output at outputPtr().
-// Adding an algorithm (winograd.ts, fft.ts): one case in workspaceFloats() and one in execute().
+//   4. either run(algo), which computes every thread's slice in turn on this instance, or, with
+//      workers over the same shared memory (threaded builds): beginRun(algo) here, runSlice(i) on
+//      thread i for every i < threads (this instance is thread 0), then finishRun() here;
+//   5. read the output at outputPtr().
+// beginRun() does the serial part (weight packing/transforms, the non-finite check) and writes the
+// layout to LAYOUT in shared static memory, which runSlice() reads: worker instances have their own
+// globals and never allocate. Each algorithm exports <algo>SharedFloats/PrivateFloats and a slice
+// function that computes its share of the output from threads.ts's index and count.
 
 import { arenaReset, arenaAlloc, arenaCapacity } from './arena';
-import { PARAMS, PARAM_COUNT, OK, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, K, loadParams } from './params';
+import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, K, loadParams } from './params';
 import { MR } from './kernels/gemm_4x8';
-import { convIm2col, gemmWorkspaceFloats } from './gemm';
-import { convDirect, directWorkspaceFloats } from './direct';
-import { convWinograd, winogradWorkspaceFloats } from './winograd';
-import { convFFT, fftWorkspaceFloats } from './fft';
+import { MAX_THREADS, setThread, resetChunks } from './threads';
+import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './statics';
+import { gemmSharedFloats, gemmPrivateFloats, gemmPrepareShared, gemmSlice } from './gemm';
+import { directPrivateFloats, directSlice } from './direct';
+import { winogradSharedFloats, winogradPrivateFloats, winogradPrepareShared, winogradSlice, winogradFinish } from './winograd';
+import { fftSharedFloats, fftPrivateFloats, fftPrepareShared, fftSlice, fftFinish } from './fft';
 import { forgetTransformedWeights } from './weight_cache';
 
 // ALGORITHM_CODE in src/backends/types.ts.
@@ -21,50 +29,76 @@ const ALGO_IM2COL = 1;
 const ALGO_WINOGRAD = 2;
 const ALGO_FFT = 3;
 
-function workspaceFloats(algo: i32): i64 {
+const ALIGN: u64 = 64;
+@inline function alignedBytes(floats: i64): u64 { return ((<u64>floats << 2) + ALIGN - 1) & ~(ALIGN - 1); }
+
+function sharedFloats(algo: i32): i64 {
   switch (algo) {
-    case ALGO_DIRECT: return directWorkspaceFloats();
-    case ALGO_IM2COL: return gemmWorkspaceFloats();
-    case ALGO_WINOGRAD: return winogradWorkspaceFloats();
-    case ALGO_FFT: return fftWorkspaceFloats();
+    case ALGO_DIRECT: return 0;
+    case ALGO_IM2COL: return gemmSharedFloats();
+    case ALGO_WINOGRAD: return winogradSharedFloats();
+    case ALGO_FFT: return fftSharedFloats();
     default: return -1;
   }
 }
 
-function execute(algo: i32, input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+function privateFloats(algo: i32): i64 {
   switch (algo) {
-    case ALGO_DIRECT: convDirect(input, weight, bias, out, workspace); break;
-    case ALGO_IM2COL: convIm2col(input, weight, bias, out, workspace); break;
-    case ALGO_WINOGRAD: convWinograd(input, weight, bias, out, workspace); break;
-    case ALGO_FFT: convFFT(input, weight, bias, out, workspace); break;
+    case ALGO_DIRECT: return directPrivateFloats();
+    case ALGO_IM2COL: return gemmPrivateFloats();
+    case ALGO_WINOGRAD: return winogradPrivateFloats();
+    default: return fftPrivateFloats();
   }
 }
 
-const PREPARED: usize = memory.data(PARAM_COUNT * 4, 16);
+/** Bytes of workspace for `algo` run by `threads` threads (-1: the shape does not apply). */
+function workspaceBytes(algo: i32, threads: i32): i64 {
+  const shared = sharedFloats(algo);
+  if (shared < 0) return -1;
+  return <i64>(alignedBytes(shared) + <u64>threads * alignedBytes(privateFloats(algo)));
+}
+
+// The layout of the current run, written by beginRun() and read by every thread's runSlice().
+const LAYOUT: usize = STATIC_BASE + STATIC_LAYOUT;
+const L_ALGO = 0, L_IN_LEN = 1, L_W_LEN = 2, L_B_LEN = 3, L_OUT_LEN = 4, L_INPUT = 5, L_WEIGHT = 6,
+      L_BIAS = 7, L_OUTPUT = 8, L_SHARED = 9, L_PRIVATE = 10, L_PRIVATE_STRIDE = 11, L_THREADS = 12;
+@inline function layout(field: i32): i32 { return load<i32>(LAYOUT + (<usize>field << 2)); }
+@inline function setLayout(field: i32, value: i32): void { store<i32>(LAYOUT + (<usize>field << 2), value); }
+
+const PREPARED: usize = STATIC_BASE + STATIC_PREPARED;
 let preparedAlgo: i32 = -1;
+let preparedThreads: i32 = 1;
 let inLength = 0, wLength = 0, bLength = 0, outLength = 0;
 let inputAt: usize = 0, weightAt: usize = 0, biasAt: usize = 0, outputAt: usize = 0;
 let biasPadded: usize = 0, workspaceAt: usize = 0;
+let runningAlgo: i32 = -1; // the algorithm beginRun() chose (im2col when Winograd/FFT fall back)
 
-export function paramsPtr(): usize { return PARAMS; }
+/** 0 if memory cannot grow to hold the static buffers. */
+export function paramsPtr(): usize { return ensureStatics() ? PARAMS : 0; }
 export function inputPtr(): usize { return inputAt; }
 export function weightPtr(): usize { return weightAt; }
 export function biasPtr(): usize { return biasAt; }
 export function outputPtr(): usize { return outputAt; }
 /** Bytes of linear memory held (the arena's high-water mark, rounded to pages). */
 export function memoryBytes(): f64 { return <f64>arenaCapacity(); }
+/** Most threads one call can be split across (1 in builds without threads). */
+export function maxThreads(): i32 { return MAX_THREADS; }
 
 function alloc(floats: i64): usize {
   return arenaAlloc(<u64>floats << 2);
 }
 
-export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
+export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32, threads: i32): i32 {
   preparedAlgo = -1;
+  if (threads < 1 || threads > MAX_THREADS) return ERR_PARAM;
   const err = loadParams(inLen, wLen, bLen, outLen);
   if (err != OK) return err;
-  const ws = workspaceFloats(algo);
+  let ws = workspaceBytes(algo, threads);
   if (ws < 0) return ERR_ALGORITHM;
+  // Winograd and FFT run im2col on non-finite data, over the same workspace.
+  if (algo == ALGO_WINOGRAD || algo == ALGO_FFT) ws = max(ws, workspaceBytes(ALGO_IM2COL, threads));
   // Cached transformed weights live in the workspace: valid only while the layout repeats exactly.
+  // The shared part comes first, so the thread count does not move it.
   if (algo != preparedLast || !unchangedSincePrepare()) forgetTransformedWeights();
   preparedLast = algo;
   arenaReset();
@@ -74,13 +108,14 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
   outputAt = alloc(outLen);
   // K + MR: edge tiles of the GEMM read (and discard) up to MR-1 bias values past K.
   biasPadded = alloc(<i64>K + MR);
-  workspaceAt = alloc(ws > 0 ? ws : 1);
+  workspaceAt = arenaAlloc(ws > 0 ? <u64>ws : 4);
   if (inputAt == 0 || weightAt == 0 || biasAt == 0 || outputAt == 0 || biasPadded == 0 || workspaceAt == 0) {
     return ERR_MEMORY;
   }
   memory.copy(PREPARED, PARAMS, PARAM_COUNT * 4);
   inLength = inLen; wLength = wLen; bLength = bLen; outLength = outLen;
   preparedAlgo = algo;
+  preparedThreads = threads;
   return OK;
 }
 
@@ -93,12 +128,70 @@ function unchangedSincePrepare(): bool {
   return true;
 }
 
-export function run(algo: i32): i32 {
+/** The serial part before the slices: bias, weight packing/transforms, the layout for runSlice(). */
+export function beginRun(algo: i32): i32 {
+  runningAlgo = -1;
   if (preparedAlgo < 0 || algo != preparedAlgo || !unchangedSincePrepare()) return ERR_NOT_PREPARED;
   const err = loadParams(inLength, wLength, bLength, outLength);
   if (err != OK) return err;
   memory.fill(biasPadded, 0, (<usize>K + MR) << 2);
   if (bLength > 0) memory.copy(biasPadded, biasAt, <usize>K << 2);
-  execute(algo, inputAt, weightAt, biasPadded, outputAt, workspaceAt);
+  let running = algo;
+  const firstPrivate = workspaceAt + <usize>alignedBytes(sharedFloats(algo));
+  if (algo == ALGO_WINOGRAD && !winogradPrepareShared(inputAt, weightAt, workspaceAt)) running = ALGO_IM2COL;
+  if (algo == ALGO_FFT && !fftPrepareShared(inputAt, weightAt, workspaceAt, firstPrivate)) running = ALGO_IM2COL;
+  if (running == ALGO_IM2COL) gemmPrepareShared(weightAt, workspaceAt);
+  setLayout(L_ALGO, running);
+  setLayout(L_IN_LEN, inLength); setLayout(L_W_LEN, wLength); setLayout(L_B_LEN, bLength); setLayout(L_OUT_LEN, outLength);
+  setLayout(L_INPUT, <i32>inputAt); setLayout(L_WEIGHT, <i32>weightAt); setLayout(L_BIAS, <i32>biasPadded);
+  setLayout(L_OUTPUT, <i32>outputAt); setLayout(L_SHARED, <i32>workspaceAt);
+  setLayout(L_PRIVATE, <i32>(workspaceAt + <usize>alignedBytes(sharedFloats(running))));
+  setLayout(L_PRIVATE_STRIDE, <i32>alignedBytes(privateFloats(running)));
+  setLayout(L_THREADS, preparedThreads);
+  resetChunks();
+  runningAlgo = running;
   return OK;
+}
+
+/** Thread `index`'s share of the run beginRun() laid out; any instance over the same memory may call it. */
+export function runSlice(index: i32): i32 {
+  const threads = layout(L_THREADS);
+  if (index < 0 || index >= threads || threads > MAX_THREADS) return ERR_PARAM;
+  const err = loadParams(layout(L_IN_LEN), layout(L_W_LEN), layout(L_B_LEN), layout(L_OUT_LEN));
+  if (err != OK) return err;
+  setThread(index, threads);
+  const input = <usize><u32>layout(L_INPUT), weight = <usize><u32>layout(L_WEIGHT);
+  const bias = <usize><u32>layout(L_BIAS), out = <usize><u32>layout(L_OUTPUT);
+  const shared = <usize><u32>layout(L_SHARED);
+  const own = <usize><u32>layout(L_PRIVATE) + <usize>index * <usize><u32>layout(L_PRIVATE_STRIDE);
+  switch (layout(L_ALGO)) {
+    case ALGO_DIRECT: directSlice(input, weight, bias, out, own); break;
+    case ALGO_IM2COL: gemmSlice(input, bias, out, shared, own); break;
+    case ALGO_WINOGRAD: winogradSlice(input, bias, out, shared, own); break;
+    case ALGO_FFT: fftSlice(input, bias, out, shared, own); break;
+  }
+  setThread(0, 1);
+  return OK;
+}
+
+/** The serial part after every slice is done. */
+export function finishRun(): i32 {
+  if (runningAlgo < 0) return ERR_NOT_PREPARED;
+  const err = loadParams(inLength, wLength, bLength, outLength);
+  if (err != OK) return err;
+  if (runningAlgo == ALGO_WINOGRAD) winogradFinish(biasPadded, outputAt);
+  if (runningAlgo == ALGO_FFT) fftFinish(biasPadded, outputAt);
+  runningAlgo = -1;
+  return OK;
+}
+
+/** beginRun, every thread's slice in turn on this instance, finishRun. */
+export function run(algo: i32): i32 {
+  let err = beginRun(algo);
+  if (err != OK) return err;
+  for (let i = 0; i < preparedThreads; i++) {
+    err = runSlice(i);
+    if (err != OK) return err;
+  }
+  return finishRun();
 }

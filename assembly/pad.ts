@@ -27,20 +27,23 @@ export function zeroPlanes(dst: usize, count: i32): void {
   zeroFloats(dst, count * paddedHeight() * paddedWidth());
 }
 
-/** Copies `count` planes of H x W at `src` into the interiors of zeroed padded planes at `dst`. */
-export function copyInteriors(src: usize, count: i32, dst: usize): void {
-  copyIntoPlanes(src, count, dst, paddedHeight(), paddedWidth());
+/** Copies `count` planes of H x W at `src` into the interiors of zeroed padded planes at `dst` (rows as below). */
+export function copyInteriors(src: usize, count: i32, dst: usize, rowLo: i32 = 0, rowHi: i32 = i32.MAX_VALUE): void {
+  copyIntoPlanes(src, count, dst, paddedHeight(), paddedWidth(), rowLo, rowHi);
 }
 
 /**
  * The same into planes of hp x wp (Winograd and FFT round their planes up to whole tiles), the
- * image's top-left corner at (padTop, padLeft).
+ * image's top-left corner at (padTop, padLeft). Only plane rows [rowLo, rowHi) are written: a thread
+ * that computes a band of output rows needs only the input rows under it.
  */
-export function copyIntoPlanes(src: usize, count: i32, dst: usize, hp: i32, wp: i32): void {
+export function copyIntoPlanes(src: usize, count: i32, dst: usize, hp: i32, wp: i32,
+                               rowLo: i32 = 0, rowHi: i32 = i32.MAX_VALUE): void {
+  const h0 = max(0, rowLo - padTop), h1 = min(H, rowHi - padTop);
   for (let c = 0; c < count; c++) {
-    let from = src + ((<usize>c * <usize>H * <usize>W) << 2);
-    let to = dst + (((<usize>c * <usize>hp + <usize>padTop) * <usize>wp + <usize>padLeft) << 2);
-    for (let h = 0; h < H; h++) {
+    let from = src + ((<usize>c * <usize>H * <usize>W + <usize>max(0, h0) * <usize>W) << 2);
+    let to = dst + (((<usize>c * <usize>hp + <usize>(padTop + h0)) * <usize>wp + <usize>padLeft) << 2);
+    for (let h = h0; h < h1; h++) {
       copyFloats(to, from, W);
       from += <usize>W << 2;
       to += <usize>wp << 2;

@@ -2,8 +2,10 @@
 // PARAM_FIELDS in src/backends/types.ts), and re-validated here: the module must return an error code,
 // never trap or touch memory outside its buffers, whatever the caller sends.
 
+import { STATIC_BASE, STATIC_PARAMS } from './statics';
+
 export const PARAM_COUNT = 19;
-export const PARAMS: usize = memory.data(PARAM_COUNT * 4, 16);
+export const PARAMS: usize = STATIC_BASE + STATIC_PARAMS;
 
 export const OK = 0;
 export const ERR_PARAM = 1;         // a size/stride/dilation <= 0, padding < 0, relu not 0/1

@@ -15,7 +15,7 @@
 // S = |bias| leaves no room for the tile's rounding noise).
 
 import { MR, NR, gemm4x8, PackedB } from './kernels/gemm_4x8';
-import { convIm2col, gemmWorkspaceFloats } from './gemm';
+import { scratch, claimChunk, threadIndex, threadCount, SCRATCH_ROWS, SCRATCH_EDGE, SCRATCH_GW, SCRATCH_FILTERS } from './threads';
 import { copyFloats, zeroFloats } from './memops';
 import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
@@ -31,8 +31,6 @@ function tuples(): i32 { return R == 1 ? 4 : 16; }
 // Tiles per block: V and M of a block stay in L2 (measured, see README).
 const BLOCK_TILES = 64;
 const ZERO_BIAS: usize = memory.data(MR * 4, 16);
-const EDGE: usize = memory.data(NR * 4, 16); // one interleaved output row of 4 tiles
-const GW: usize = memory.data(12 * 16, 16); // G g of 4 filters (one per lane), 4x3
 
 /** 3x3 (F(2x2,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
 export function winogradApplies(): bool {
@@ -58,30 +56,31 @@ function paddedK(): i32 { return (Kg + MR - 1) & ~(MR - 1); }
 /** Floats of U for one group. */
 function groupUFloats(): i64 { return <i64>tuples() * <i64>paddedK() * <i64>Cg; }
 
-function ownWorkspaceFloats(): i64 {
+/** Floats of one thread's padded planes, V and M (current geometry). */
+function tileFloats(): i64 {
   const planes = <i64>Cg * <i64>planeRows() * <i64>planeCols();
-  // U of every group, then the weights it was made from (the cache key, see convWinograd).
-  const u = groupUFloats() * <i64>groups + <i64>weightCount;
   const v = <i64>tuples() * <i64>Cg * <i64>blockTiles();
   const m = <i64>tuples() * <i64>paddedK() * <i64>blockTiles();
-  return planes + u + v + m;
+  return planes + v + m;
 }
 
-/** Floats of workspace (enough for the im2col fallback too), -1 when the shape does not apply. */
-export function winogradWorkspaceFloats(): i64 {
+/** Floats shared by all threads: U of every group, then the weights it was made from (the cache key); -1 when the shape does not apply. */
+export function winogradSharedFloats(): i64 {
   if (!winogradApplies()) return -1;
-  let own = ownWorkspaceFloats();
-  if (dilated()) {
-    // Phase (0, 0) is the largest: its gathered input and output, then its own workspace.
-    const oh = phaseOut(OH, 0, dilationH), ow = phaseOut(OW, 0, dilationW);
-    const io = <i64>N * <i64>C * <i64>(oh + R - 1) * <i64>(ow + 2) + <i64>N * <i64>K * <i64>oh * <i64>ow;
-    saveGeometry();
-    setUndilatedGeometry(oh + R - 1, ow + 2, oh, ow);
-    own = io + ownWorkspaceFloats();
-    restoreGeometry();
-  }
-  const fallback = gemmWorkspaceFloats();
-  return own > fallback ? own : fallback;
+  return groupUFloats() * <i64>groups + <i64>weightCount;
+}
+
+/** Floats each thread needs for itself. */
+export function winogradPrivateFloats(): i64 {
+  if (!dilated()) return tileFloats();
+  // Phase (0, 0) is the largest: its gathered input and output, then its planes, V and M.
+  const oh = phaseOut(OH, 0, dilationH), ow = phaseOut(OW, 0, dilationW);
+  const io = <i64>N * <i64>C * <i64>(oh + R - 1) * <i64>(ow + 2) + <i64>N * <i64>K * <i64>oh * <i64>ow;
+  saveGeometry();
+  setUndilatedGeometry(oh + R - 1, ow + 2, oh, ow);
+  const own = io + tileFloats();
+  restoreGeometry();
+  return own;
 }
 
 /** Column j of the 4x4 input patch of the tiles starting at p (tiles are 2 floats apart). */
@@ -99,7 +98,12 @@ export function winogradWorkspaceFloats(): i64 {
   store<T>(scratch, sub<T>(d1, d3), 3 * sizeof<T>());
 }
 
-const ROWS: usize = memory.data(16 * 16, 16); // the 4 row transforms of one patch
+// Per-thread scratch (threads.ts): the 4 row transforms of one patch; one interleaved output row of 4 tiles.
+@inline function rowsAt(): usize { return scratch(SCRATCH_ROWS); }
+// G g of 4 filters (one per lane), 4x3; byte offsets of the 4 filters of a strip from the first.
+@inline function gwAt(): usize { return scratch(SCRATCH_GW); }
+@inline function filtersAt(): usize { return scratch(SCRATCH_FILTERS); }
+@inline function edgeAt(): usize { return scratch(SCRATCH_EDGE); }
 
 /** F(2,3): V = B^T d for the tiles at p, tuple j stored `tupleStride` bytes apart. */
 @inline function inputRow1<T>(p: usize, v: usize, tupleStride: usize): void {
@@ -113,10 +117,10 @@ const ROWS: usize = memory.data(16 * 16, 16); // the 4 row transforms of one pat
 /** V for the tiles at p (one channel): B^T d B, tuple t stored `tupleStride` bytes apart. */
 @inline function inputTransform<T>(p: usize, rowBytes: usize, v: usize, tupleStride: usize): void {
   const sz = <usize>sizeof<T>();
-  for (let i: usize = 0; i < 4; i++) inputRow<T>(p + i * rowBytes, ROWS + i * 4 * sz);
+  for (let i: usize = 0; i < 4; i++) inputRow<T>(p + i * rowBytes, rowsAt() + i * 4 * sz);
   for (let j: usize = 0; j < 4; j++) {
-    const r0 = load<T>(ROWS + j * sz), r1 = load<T>(ROWS + (4 + j) * sz);
-    const r2 = load<T>(ROWS + (8 + j) * sz), r3 = load<T>(ROWS + (12 + j) * sz);
+    const r0 = load<T>(rowsAt() + j * sz), r1 = load<T>(rowsAt() + (4 + j) * sz);
+    const r2 = load<T>(rowsAt() + (8 + j) * sz), r3 = load<T>(rowsAt() + (12 + j) * sz);
     store<T>(v + j * tupleStride, sub<T>(r0, r2));
     store<T>(v + (4 + j) * tupleStride, add<T>(r1, r2));
     store<T>(v + (8 + j) * tupleStride, sub<T>(r2, r1));
@@ -149,11 +153,10 @@ function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
 @inline function filterTap<T>(f: usize, q: usize): T {
   const o = f + (q << 2);
   if (sizeof<T>() == 16) {
-    return f32x4(load<f32>(o + load<u32>(FILTERS)), load<f32>(o + load<u32>(FILTERS, 4)),
-                 load<f32>(o + load<u32>(FILTERS, 8)), load<f32>(o + load<u32>(FILTERS, 12)));
+    return f32x4(load<f32>(o + load<u32>(filtersAt())), load<f32>(o + load<u32>(filtersAt(), 4)),
+                 load<f32>(o + load<u32>(filtersAt(), 8)), load<f32>(o + load<u32>(filtersAt(), 12)));
   } else return load<T>(o);
 }
-const FILTERS: usize = memory.data(16, 16); // byte offsets of the 4 filters of a strip from the first
 @inline function half<T>(x: T): T { return mul<T>(x, splat<T>(0.5)); }
 
 /** G g of the 3 taps q0, q0 + dq, q0 + 2dq into GW rows 0..3, column s. */
@@ -161,10 +164,10 @@ const FILTERS: usize = memory.data(16, 16); // byte offsets of the 4 filters of 
   const sz = <usize>sizeof<T>();
   const g0 = filterTap<T>(f, q0), g1 = filterTap<T>(f, q0 + dq), g2 = filterTap<T>(f, q0 + 2 * dq);
   const sum = add<T>(g0, g2);
-  store<T>(GW + s * sz, g0);
-  store<T>(GW + (3 + s) * sz, half<T>(add<T>(sum, g1)));
-  store<T>(GW + (6 + s) * sz, half<T>(sub<T>(sum, g1)));
-  store<T>(GW + (9 + s) * sz, g2);
+  store<T>(gwAt() + s * sz, g0);
+  store<T>(gwAt() + (3 + s) * sz, half<T>(add<T>(sum, g1)));
+  store<T>(gwAt() + (6 + s) * sz, half<T>(sub<T>(sum, g1)));
+  store<T>(gwAt() + (9 + s) * sz, g2);
 }
 
 /**
@@ -181,7 +184,7 @@ function transformWeights<T>(weight: usize, g: i32, u: usize): void {
   const step = (<usize>Cg * taps) << 2; // bytes between filters k and k+1
   let at = u;
   for (let m0 = 0; m0 < kp; m0 += MR) {
-    for (let i = 0; i < MR; i++) store<u32>(FILTERS + (<usize>i << 2), <u32>(<usize>(min(m0 + i, Kg - 1) - m0) * step));
+    for (let i = 0; i < MR; i++) store<u32>(filtersAt() + (<usize>i << 2), <u32>(<usize>(min(m0 + i, Kg - 1) - m0) * step));
     for (let c = 0; c < Cg; c++) {
       for (let i = 0; i < MR; i += lanes<T>()) {
         // Clamped so that the last strip's padding rows read real filters.
@@ -190,12 +193,12 @@ function transformWeights<T>(weight: usize, g: i32, u: usize): void {
         const dst = at + (<usize>i << 2);
         if (R == 1) {
           columnTimesG<T>(f, 0, 1, 0);
-          for (let t: usize = 0; t < 4; t++) store<T>(dst + t * tupleBytes, load<T>(GW + t * 3 * sz));
+          for (let t: usize = 0; t < 4; t++) store<T>(dst + t * tupleBytes, load<T>(gwAt() + t * 3 * sz));
           continue;
         }
         for (let s: usize = 0; s < 3; s++) columnTimesG<T>(f, s, 3, s);
         for (let r: usize = 0; r < 4; r++) {
-          const gi = GW + r * 3 * sz;
+          const gi = gwAt() + r * 3 * sz;
           const a = load<T>(gi), b = load<T>(gi + sz), d = load<T>(gi + 2 * sz);
           const sum = add<T>(a, d);
           const row = dst + r * 4 * tupleBytes;
@@ -235,8 +238,8 @@ function multiply(u: usize, v: usize, m: usize, strips: i32): void {
   if (sizeof<T>() == 16) {
     const lo = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5), hi = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
     if (n == 8) { v128.store(dst, lo); v128.store(dst, hi, 16); return; }
-    v128.store(EDGE, lo); v128.store(EDGE, hi, 16);
-    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(EDGE + (<usize>i << 2)));
+    v128.store(edgeAt(), lo); v128.store(edgeAt(), hi, 16);
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(edgeAt() + (<usize>i << 2)));
   } else {
     store<T>(dst, y0);
     if (n > 1) store<T>(dst, y1, 4);
@@ -273,22 +276,22 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
           const row = src + i * 4 * tupleStride;
           const m0 = load<T>(row), m1 = load<T>(row + tupleStride);
           const m2 = load<T>(row + 2 * tupleStride), m3 = load<T>(row + 3 * tupleStride);
-          store<T>(ROWS + i * 2 * sz, add<T>(add<T>(m0, m1), m2));
-          store<T>(ROWS + (i * 2 + 1) * sz, sub<T>(sub<T>(m1, m2), m3));
+          store<T>(rowsAt() + i * 2 * sz, add<T>(add<T>(m0, m1), m2));
+          store<T>(rowsAt() + (i * 2 + 1) * sz, sub<T>(sub<T>(m1, m2), m3));
         }
         for (let j: usize = 0; j < 2; j++) {
-          const s0 = load<T>(ROWS + j * sz), s1 = load<T>(ROWS + (2 + j) * sz);
-          const s2 = load<T>(ROWS + (4 + j) * sz), s3 = load<T>(ROWS + (6 + j) * sz);
+          const s0 = load<T>(rowsAt() + j * sz), s1 = load<T>(rowsAt() + (2 + j) * sz);
+          const s2 = load<T>(rowsAt() + (4 + j) * sz), s3 = load<T>(rowsAt() + (6 + j) * sz);
           let y0 = add<T>(add<T>(add<T>(s0, s1), s2), b);
           let y1 = add<T>(sub<T>(sub<T>(s1, s2), s3), b);
           if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
-          store<T>(ROWS + (8 + j) * sz, y0);
-          store<T>(ROWS + (10 + j) * sz, y1);
+          store<T>(rowsAt() + (8 + j) * sz, y0);
+          store<T>(rowsAt() + (10 + j) * sz, y1);
         }
         const oh = 2 * th;
         const dst = ok + ((<usize>oh * <usize>OW + <usize>ow) << 2);
-        storePair<T>(dst, load<T>(ROWS + 8 * sz), load<T>(ROWS + 9 * sz), ow);
-        if (oh + 1 < OH) storePair<T>(dst + (<usize>OW << 2), load<T>(ROWS + 10 * sz), load<T>(ROWS + 11 * sz), ow);
+        storePair<T>(dst, load<T>(rowsAt() + 8 * sz), load<T>(rowsAt() + 9 * sz), ow);
+        if (oh + 1 < OH) storePair<T>(dst + (<usize>OW << 2), load<T>(rowsAt() + 10 * sz), load<T>(rowsAt() + 11 * sz), ow);
       }
     }
   }
@@ -308,43 +311,80 @@ function transformAllWeights(weight: usize, u: usize): void {
   rememberTransformedWeights(u);
 }
 
-function convTiles<T>(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
-  const u0 = workspace;
-  const planes = u0 + ((<usize>groupUFloats() * <usize>groups + <usize>weightCount) << 2);
+/** Zeroes plane rows [rowLo, rowHi) of every channel and copies the image rows that fall in them. */
+function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
+  const cols = <usize>planeCols();
+  for (let c = 0; c < Cg; c++) {
+    zeroFloats(planes + ((<usize>c * <usize>planeRows() + <usize>rowLo) * cols << 2), (rowHi - rowLo) * <i32>cols);
+  }
+  copyIntoPlanes(img, Cg, planes, planeRows(), planeCols(), rowLo, rowHi);
+}
+
+// The plane rows tile rows [ta, tb) read (a 4-row patch per 2 output rows; F(2,3): one row each).
+@inline function firstRow(ta: i32): i32 { return R == 1 ? ta : 2 * ta; }
+@inline function endRow(tb: i32): i32 { return R == 1 ? tb : 2 * tb + 2; }
+
+/** Transform, 16 GEMMs and output transform of tile rows [ta, tb), whose plane rows are loaded. */
+@inline function tileBlock<T>(planes: usize, v: usize, m: usize, u: usize, bias: usize, out: usize, ta: i32, tb: i32): void {
+  transformInputs<T>(planes, ta, tb, v);
+  multiply(u, v, m, ((tb - ta) * tilesPerRow() + NR - 1) / NR);
+  transformOutputs<T>(m, ta, tb, bias, out);
+}
+
+/** Tile rows [th0, th1) of every image and group; `own` holds this thread's planes, V and M. */
+function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize, th0: i32, th1: i32): void {
+  const planes = own;
+  const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
+  const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
+  const inPlane = <usize>H * <usize>W * 4;
+  const outPlane = <usize>OH * <usize>OW * 4;
+  const rb = rowsPerBlock();
+  for (let g = 0; g < groups; g++) {
+    const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
+    for (let n = 0; n < N; n++) {
+      loadRows(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes, firstRow(th0), endRow(th1));
+      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
+      const b = bias + (<usize>(g * Kg) << 2);
+      for (let ta = th0; ta < th1; ta += rb) tileBlock<T>(planes, v, m, u, b, o, ta, min(th1, ta + rb));
+    }
+  }
+}
+
+/** Blocks of tile rows over every (group, image), claimed one at a time (threads.ts). */
+function convTilesClaimed<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize): void {
+  const planes = own;
   const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
   const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const th = tileRows();
-  const rb = rowsPerBlock();
-  zeroFloats(planes, Cg * planeRows() * planeCols());
-  transformAllWeights(weight, u0);
-  for (let g = 0; g < groups; g++) {
-    const u = u0 + ((<usize>groupUFloats() * <usize>g) << 2);
-    for (let n = 0; n < N; n++) {
-      copyIntoPlanes(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, Cg, planes, planeRows(), planeCols());
-      const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
-      const b = bias + (<usize>(g * Kg) << 2);
-      for (let th0 = 0; th0 < th; th0 += rb) {
-        const th1 = min(th, th0 + rb);
-        transformInputs<T>(planes, th0, th1, v);
-        multiply(u, v, m, ((th1 - th0) * tilesPerRow() + NR - 1) / NR);
-        transformOutputs<T>(m, th0, th1, b, o);
-      }
-    }
+  // Small images fit in one block: cut them into one block per thread so every thread has work
+  // (smaller blocks stream U more often, so not finer than that).
+  const rb = threadCount > 1 ? min(rowsPerBlock(), (th + threadCount - 1) / threadCount) : rowsPerBlock();
+  const blocks = (th + rb - 1) / rb;
+  const total = groups * N * blocks;
+  for (let chunk = claimChunk(); chunk < total; chunk = claimChunk()) {
+    const gn = chunk / blocks;
+    const g = gn / N, n = gn - g * N;
+    const ta = (chunk - gn * blocks) * rb, tb = min(th, ta + rb);
+    loadRows(input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane, planes, firstRow(ta), endRow(tb));
+    tileBlock<T>(planes, v, m, u0 + ((<usize>groupUFloats() * <usize>g) << 2), bias + (<usize>(g * Kg) << 2),
+                 out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane, ta, tb);
   }
 }
 
-function convPhases(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+/** This thread's phases (round-robin over the dh x dw phases), each over all its tile rows. */
+function convPhases(input: usize, u0: usize, bias: usize, out: usize, own: usize): void {
   const dh = dilationH, dw = dilationW, oh0 = OH, ow0 = OW, h0 = H, w0 = W, pt = padTop, pl = padLeft;
   const taps = R - 1;
   const maxOh = phaseOut(oh0, 0, dh), maxOw = phaseOut(ow0, 0, dw);
-  const phaseIn = workspace;
+  const phaseIn = own;
   const phaseOutAt = phaseIn + ((<usize>N * <usize>C * <usize>(maxOh + taps) * <usize>(maxOw + 2)) << 2);
   const rest = phaseOutAt + ((<usize>N * <usize>K * <usize>maxOh * <usize>maxOw) << 2);
   saveGeometry();
   for (let a = 0; a < dh; a++) {
     for (let b = 0; b < dw; b++) {
+      if ((a * dw + b) % threadCount != threadIndex) continue;
       const oh = phaseOut(oh0, a, dh), ow = phaseOut(ow0, b, dw);
       if (oh < 1 || ow < 1) continue;
       const h = oh + taps, w = ow + 2;
@@ -362,8 +402,8 @@ function convPhases(input: usize, weight: usize, bias: usize, out: usize, worksp
         }
       }
       setUndilatedGeometry(h, w, oh, ow);
-      if (ASC_FEATURE_SIMD) convTiles<v128>(phaseIn, weight, bias, phaseOutAt, rest);
-      else convTiles<f32>(phaseIn, weight, bias, phaseOutAt, rest);
+      if (ASC_FEATURE_SIMD) convTiles<v128>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
+      else convTiles<f32>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
       restoreGeometry();
       let from = phaseOutAt;
       for (let plane = 0; plane < N * K; plane++) {
@@ -379,15 +419,27 @@ function convPhases(input: usize, weight: usize, bias: usize, out: usize, worksp
   }
 }
 
-/** The whole convolution; workspace holds winogradWorkspaceFloats() floats, bias K+MR floats. */
-export function convWinograd(input: usize, weight: usize, bias: usize, out: usize, workspace: usize): void {
+/**
+ * Before the threads start: U of every group into `shared` (or kept from the last call). False when
+ * an input or weight is not finite: the caller runs im2col instead (its layout overwrites U).
+ */
+export function winogradPrepareShared(input: usize, weight: usize, shared: usize): bool {
   if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
-    forgetTransformedWeights(); // im2col packs its panels over the cached U
-    convIm2col(input, weight, bias, out, workspace);
-    return;
+    forgetTransformedWeights();
+    return false;
   }
-  if (dilated()) convPhases(input, weight, bias, out, workspace);
-  else if (ASC_FEATURE_SIMD) convTiles<v128>(input, weight, bias, out, workspace);
-  else convTiles<f32>(input, weight, bias, out, workspace);
+  transformAllWeights(weight, shared);
+  return true;
+}
+
+/** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
+export function winogradSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
+  if (dilated()) convPhases(input, shared, bias, out, own);
+  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, shared, bias, out, own);
+  else convTilesClaimed<f32>(input, shared, bias, out, own);
+}
+
+/** After every thread is done (one thread). */
+export function winogradFinish(bias: usize, out: usize): void {
   fixPaddingOnly(bias, out);
 }

@@ -24,6 +24,8 @@ export interface BackendInfo {
   available: Record<SlotKey, boolean>;
   isa: string;
   threads: number;
+  /** Why the selected backend runs one thread where it could split calls (wasm without threads), else null. */
+  threadsOff: string | null;
   forced: BackendChoice;
   reason: string;
   probe: ProbeResult[];
@@ -205,6 +207,7 @@ export class Dispatcher {
       available,
       isa: be?.isa ?? 'none',
       threads: be?.threads ?? 1,
+      threadsOff: (be as { threadsOff?: string | null } | undefined)?.threadsOff ?? null,
       forced: this.forced,
       reason: forcedNote + this.selectReason,
       probe: this.probeResults.map((r) => ({ ...r })),

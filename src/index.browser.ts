@@ -4,7 +4,8 @@
 
 import { createJsBackend } from './backends/js.js';
 import { createWasmBackend } from './backends/wasm.js';
-import type { WasmVariant } from './backends/wasm.js';
+import type { WasmBackend, WasmBuild, WasmThreading, WasmVariant } from './backends/wasm.js';
+import { spawnWebWorker } from './backends/wasm-pool.browser.js';
 import type { WasmSlot } from './backends/wasm-variants.js';
 import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';
 import { loadWasmBytes } from './backends/wasm-bytes.browser.js';
@@ -19,7 +20,44 @@ installDispatcher(new Dispatcher([{ key: 'native', error: 'no native addon in br
 
 export interface ReadyOptions {
   /** Where to get each wasm build instead of next to this module: a URL, or the bytes themselves. */
-  wasm?: Partial<Record<WasmVariant, string | URL | BufferSource>>;
+  wasm?: Partial<Record<WasmBuild, string | URL | BufferSource>>;
+}
+
+const wasmBackends: WasmBackend[] = [];
+let wantedThreads = Math.max(1, Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1));
+
+/**
+ * Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (served with
+ * COOP: same-origin and COEP: require-corp). A page's main thread cannot block, so there threads serve
+ * conv2dAsync/conv1dAsync and sync calls run on one thread; inside a Web Worker both use them.
+ */
+function threadsUnavailable(): string | null {
+  if (typeof SharedArrayBuffer !== 'function' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) {
+    return 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)';
+  }
+  if (typeof Worker !== 'function') return 'this context cannot start Web Workers';
+  return null;
+}
+
+function calledFromWorker(): boolean {
+  const scope = (globalThis as { WorkerGlobalScope?: new () => unknown }).WorkerGlobalScope;
+  return typeof scope === 'function' && globalThis instanceof scope;
+}
+
+async function bytesOf(build: WasmBuild, opts: ReadyOptions): Promise<Uint8Array | BufferSource> {
+  const src = opts.wasm?.[build];
+  return src === undefined || typeof src === 'string' || src instanceof URL ? await loadWasmBytes(build, src) : src;
+}
+
+async function wasmThreading(variant: 'simd' | 'relaxed', opts: ReadyOptions): Promise<WasmThreading | string> {
+  const why = threadsUnavailable();
+  if (why) return why;
+  try {
+    const module = await WebAssembly.compile(await bytesOf(`${variant}-threads`, opts) as BufferSource);
+    return { module, spawn: spawnWebWorker, canBlock: calledFromWorker(), threads: wantedThreads };
+  } catch (e) {
+    return `the threaded build did not load: ${(e as Error).message}`;
+  }
 }
 
 let loading: Promise<void> | undefined;
@@ -29,9 +67,12 @@ async function wasmCandidate(key: WasmSlot, opts: ReadyOptions): Promise<Candida
   try {
     const why = wasmVariantUnsupported(variant);
     if (why) return { key, error: why };
-    const src = opts.wasm?.[variant];
-    const bytes = src === undefined || typeof src === 'string' || src instanceof URL ? await loadWasmBytes(variant, src) : src;
-    return { key, backend: createWasmBackend(await WebAssembly.compile(bytes as BufferSource), variant) };
+    const module = await WebAssembly.compile(await bytesOf(variant, opts) as BufferSource);
+    const threading = variant === 'scalar' ? undefined : await wasmThreading(variant, opts);
+    const backend = createWasmBackend(module, variant, typeof threading === 'string' ? undefined : threading,
+                                      typeof threading === 'string' ? threading : undefined);
+    wasmBackends.push(backend);
+    return { key, backend };
   } catch (e) {
     return { key, error: `wasm ${variant} module did not load: ${(e as Error).message}` };
   }
@@ -42,11 +83,22 @@ export function ready(opts: ReadyOptions = {}): Promise<void> {
   loading ??= (async () => {
     const found = await Promise.all((Object.keys(WASM_SLOTS) as WasmSlot[]).map((k) => wasmCandidate(k, opts)));
     dispatcher().setCandidates([{ key: 'native', error: 'no native addon in browsers' }, ...found, js()]);
+    // Start the workers of the build 'wasm' means here (the first that loaded), so the first async
+    // call does not wait for them; the other builds start theirs on first use.
+    const first = found.find((c) => c.backend);
+    if (first) await (first.backend as WasmBackend).whenReady();
   })();
   return loading;
 }
 
-/** Wasm threads are not available yet: accepts the call so code can be shared with Node. */
+/** Threads the wasm backend splits one async convolution across (default: navigator.hardwareConcurrency). */
 export function setNumThreads(n: number): void {
   checkPositiveInt('n', n);
+  wantedThreads = n;
+  for (const b of wasmBackends) b.setThreads(n);
+}
+
+/** Terminates the wasm backends' Web Workers; wasm carries on single-threaded. */
+export function disposeWasmThreads(): void {
+  for (const b of wasmBackends) b.dispose();
 }

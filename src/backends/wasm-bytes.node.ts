@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WasmVariant } from './wasm.js';
+import type { WasmBuild } from './wasm.js';
 
 let root: string | null = null;
 
@@ -27,12 +27,12 @@ function packageRoot(): string {
   }
 }
 
-export function wasmPath(variant: WasmVariant): string {
+export function wasmPath(variant: WasmBuild): string {
   return join(packageRoot(), 'assembly', 'build', `fastconv-${variant}.wasm`);
 }
 
 /** The compiled module's bytes; throws (naming the file and `npm run build:wasm`) when missing. */
-export function loadWasmBytes(variant: WasmVariant): Uint8Array {
+export function loadWasmBytes(variant: WasmBuild): Uint8Array {
   const file = wasmPath(variant);
   if (!existsSync(file)) throw new Error(`fastconv: ${file} is missing; run \`npm run build:wasm\``);
   return new Uint8Array(readFileSync(file));

@@ -1,12 +1,22 @@
 // The WebAssembly backend: an adapter over the AssemblyScript module built from assembly/ (raw
 // exports, own arena; the call protocol is documented in assembly/index.ts). Browser-safe: no node:*
-// imports; the bytes come from wasm-bytes.node.ts or wasm-bytes.browser.ts.
+// imports; the bytes come from wasm-bytes.node.ts or wasm-bytes.browser.ts, workers are spawned by
+// wasm-pool.node.ts or wasm-pool.browser.ts.
+//
+// Threads: given the threaded build (same sources over a shared imported memory), one call is split
+// across a WasmPool of workers: this thread lays out the arena and runs the serial part, then every
+// thread computes a slice. Where the calling thread cannot block (a browser's main thread) only
+// conv2dAsync uses the workers; conv2d stays on one thread. Small convolutions stay on one thread.
 
 import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams } from './types.js';
+import type { SpawnWorker } from './wasm-pool.js';
+import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 
 /** 'relaxed' = SIMD128 + relaxed-simd (FMA through relaxed_madd); 'scalar' = no SIMD at all. */
 export type WasmVariant = 'simd' | 'relaxed' | 'scalar';
+/** A build file: a variant, or the threaded build of a SIMD variant (shared imported memory). */
+export type WasmBuild = WasmVariant | 'simd-threads' | 'relaxed-threads';
 
 const ISA: Record<WasmVariant, string> = { simd: 'wasm-simd', relaxed: 'wasm-relaxed-simd', scalar: 'wasm-scalar' };
 
@@ -18,8 +28,11 @@ interface FastconvExports {
   biasPtr(): number;
   outputPtr(): number;
   memoryBytes(): number;
-  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number): number;
+  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number): number;
   run(algo: number): number;
+  beginRun(algo: number): number;
+  runSlice(index: number): number;
+  finishRun(): number;
 }
 
 // Error codes of assembly/params.ts.
@@ -31,6 +44,7 @@ const ERRORS: Record<number, string> = {
   5: 'WebAssembly memory could not grow to hold the buffers and workspace',
   6: 'the algorithm is not built into this module',
   7: 'run() without a matching prepare()',
+  [-1]: 'a wasm worker threw',
 };
 
 const IMPLEMENTED: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
@@ -88,14 +102,120 @@ function describe(p: ConvParams): string {
   return PARAM_FIELDS.map((f) => `${f}=${f === 'relu' ? (p.relu ? 1 : 0) : p[f]}`).join(' ');
 }
 
-export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant): Backend {
-  const instance = new WebAssembly.Instance(module, {});
-  const wasm = instance.exports as unknown as FastconvExports;
+/** How a backend may use threads: the threaded build of the same variant and how to start workers. */
+export interface WasmThreading {
+  module: WebAssembly.Module;
+  spawn: SpawnWorker;
+  /** Whether this thread may block in Atomics.wait (Node: yes; a browser's main thread: no). */
+  canBlock: boolean;
+  /** Threads per call to start with (setThreads changes it). */
+  threads: number;
+}
 
-  function check(code: number, what: string, p: ConvParams): void {
+/** The wasm Backend plus its thread controls. */
+export interface WasmBackend extends Backend {
+  /** Threads a large call is split across (1 = no workers); capped at 64. */
+  setThreads(n: number): void;
+  /** Smallest share of a call worth a thread, in FLOPs (tests set 0 to split every call). */
+  minFlopsPerThread: number;
+  /** Why threads are off (null when they are on). */
+  readonly threadsOff: string | null;
+  /** Resolves when the workers for the current thread count have started (or failed to). */
+  whenReady(): Promise<void>;
+  /** Terminates the workers; the backend carries on single-threaded. */
+  dispose(): void;
+}
+
+/** Default minFlopsPerThread: a split must pay for waking a worker (tens of microseconds). */
+const MIN_FLOPS_PER_THREAD = 4e6;
+
+function flops(p: ConvParams): number {
+  return 2 * p.N * p.K * (p.C / p.groups) * p.R * p.S * p.OH * p.OW;
+}
+
+/** One instance of a build and the call protocol over it. */
+class Engine {
+  constructor(readonly wasm: FastconvExports, private readonly describeCall: (p: ConvParams) => string) {}
+
+  check(code: number, what: string, p: ConvParams): void {
     if (code !== 0) {
-      throw new RangeError(`fastconv wasm: ${what} failed: ${ERRORS[code] ?? `error ${code}`} (${describe(p)})`);
+      throw new RangeError(`fastconv wasm: ${what} failed: ${ERRORS[code] ?? `error ${code}`} (${this.describeCall(p)})`);
     }
+  }
+
+  /** Params, prepare and the copies in; returns the algorithm code. */
+  load(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null, outLen: number,
+       algo: Algorithm, threads: number): number {
+    const wasm = this.wasm;
+    const code = ALGORITHM_CODE[algo];
+    const at = wasm.paramsPtr();
+    if (at === 0) this.check(5, 'prepare', p);
+    packParams(p, new Int32Array(wasm.memory.buffer, at, PARAM_FIELDS.length));
+    this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads), 'prepare', p);
+    // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
+    const heap = wasm.memory.buffer;
+    new Float32Array(heap, wasm.inputPtr(), input.length).set(input);
+    new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
+    if (bias) new Float32Array(heap, wasm.biasPtr(), bias.length).set(bias);
+    return code;
+  }
+
+  store(out: Float32Array): void {
+    out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), out.length));
+  }
+}
+
+/** `noThreads`: why the caller could not offer threading (reported by threadsOff). */
+export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading,
+                                  noThreads?: string): WasmBackend {
+  let plain: Engine | undefined;
+  const plainEngine = () => (plain ??= new Engine(new WebAssembly.Instance(module, {}).exports as unknown as FastconvExports, describe));
+  let engine: Engine;
+  let pool: WasmPool | null = null;
+  let threadsOff: string | null = threading ? null
+    : `threads are off: ${noThreads ?? (variant === 'scalar' ? 'the scalar build has no threaded variant' : 'no threaded build was given')}`;
+  let wanted = 1;
+  if (threading) {
+    try {
+      if (typeof SharedArrayBuffer !== 'function') throw new Error('SharedArrayBuffer is not available (the page is not cross-origin isolated)');
+      // 4 GiB maximum, as the builds declare: address space only, committed as the arena grows.
+      const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+      engine = new Engine(new WebAssembly.Instance(threading.module, { env: { memory } }).exports as unknown as FastconvExports, describe);
+      pool = new WasmPool(threading.module, memory, threading.spawn);
+      wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(threading.threads)));
+    } catch (e) {
+      threadsOff = `threads are off: ${(e as Error).message}`;
+      engine = plainEngine();
+    }
+  } else {
+    engine = plainEngine();
+  }
+  // An async call waiting for its workers owns the threaded instance; calls meanwhile queue behind it
+  // (async) or run on a plain instance (sync).
+  let busy = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  function off(): string | null {
+    return threadsOff ?? pool?.failure ?? null;
+  }
+
+  function threadsFor(p: ConvParams): number {
+    if (!pool || off() !== null || wanted === 1) return 1;
+    const byWork = backend.minFlopsPerThread > 0 ? Math.floor(flops(p) / backend.minFlopsPerThread) : wanted;
+    return Math.max(1, Math.min(wanted, byWork));
+  }
+
+  /** Runs the loaded call on `threads` threads, blocking if needed (sync path). */
+  function runLoaded(e: Engine, code: number, threads: number, p: ConvParams): void {
+    if (threads === 1 || !pool) {
+      e.check(e.wasm.run(code), 'run', p);
+      return;
+    }
+    e.check(e.wasm.beginRun(code), 'run', p);
+    let own = 0;
+    const workers = pool.runSync(threads, () => { own = e.wasm.runSlice(0); });
+    e.check(own || workers, 'run', p);
+    e.check(e.wasm.finishRun(), 'run', p);
   }
 
   function supports(p: ConvParams, algo: Algorithm): string | null {
@@ -135,34 +255,73 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
                   out: Float32Array, algo: Algorithm): void {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
-    const code = ALGORITHM_CODE[algo];
-    packParams(p, new Int32Array(wasm.memory.buffer, wasm.paramsPtr(), PARAM_FIELDS.length));
-    check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, out.length), 'prepare', p);
-    // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
-    const heap = wasm.memory.buffer;
-    new Float32Array(heap, wasm.inputPtr(), input.length).set(input);
-    new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
-    if (bias) new Float32Array(heap, wasm.biasPtr(), bias.length).set(bias);
-    check(wasm.run(code), 'run', p);
-    out.set(new Float32Array(wasm.memory.buffer, wasm.outputPtr(), out.length));
+    const e = busy ? plainEngine() : engine;
+    let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
+    if (threads > 1) threads = pool!.waitReady(threads);
+    const code = e.load(p, input, weight, bias, out.length, algo, threads);
+    runLoaded(e, code, threads, p);
+    e.store(out);
   }
 
-  return {
+  async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
+                                out: Float32Array, algo: Algorithm): Promise<void> {
+    const why = supports(p, algo);
+    if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
+    let threads = threadsFor(p);
+    if (threads > 1) threads = await pool!.whenReady(threads);
+    busy = true;
+    try {
+      const code = engine.load(p, input, weight, bias, out.length, algo, threads);
+      if (threads === 1) {
+        engine.check(engine.wasm.run(code), 'run', p);
+      } else {
+        engine.check(engine.wasm.beginRun(code), 'run', p);
+        let own = 0;
+        const workers = await pool!.runAsync(threads, () => { own = engine.wasm.runSlice(0); });
+        engine.check(own || workers, 'run', p);
+        engine.check(engine.wasm.finishRun(), 'run', p);
+      }
+      engine.store(out);
+    } finally {
+      busy = false;
+    }
+  }
+
+  const backend: WasmBackend = {
     name: 'wasm',
     isa: ISA[variant],
-    threads: 1,
+    get threads() { return off() === null ? wanted : 1; },
     algorithms: IMPLEMENTED,
     supports,
     choose,
     conv2d,
     conv2dAsync(p, input, weight, bias, out, algo) {
-      // Single-threaded for now (worker threads are issue 4): run now, report through the promise.
-      try {
-        conv2d(p, input, weight, bias, out, algo);
-        return Promise.resolve();
-      } catch (e) {
-        return Promise.reject(e);
+      if (!pool || off() !== null) {
+        // No workers: run now, report through the promise.
+        try {
+          conv2d(p, input, weight, bias, out, algo);
+          return Promise.resolve();
+        } catch (e) {
+          return Promise.reject(e);
+        }
       }
+      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo));
+      queue = done.catch(() => {});
+      return done;
+    },
+    minFlopsPerThread: MIN_FLOPS_PER_THREAD,
+    get threadsOff() { return off(); },
+    setThreads(n: number) {
+      wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(n)));
+    },
+    async whenReady() {
+      if (pool && off() === null && wanted > 1) await pool.whenReady(wanted);
+    },
+    dispose() {
+      if (!pool) return;
+      pool.dispose();
+      threadsOff ??= 'the thread pool was disposed';
     },
   };
+  return backend;
 }

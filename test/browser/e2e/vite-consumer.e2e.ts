@@ -82,9 +82,10 @@ describe('a Vite app depending on fastconv', () => {
 
   it('emits every wasm build the browser loader can fetch as an asset', () => {
     const loader = readFileSync(join(ROOT, 'dist/src/backends/wasm-bytes.browser.js'), 'utf8');
-    const variants = [...new Set([...loader.matchAll(/fastconv-(\w+)\.wasm/g)].map((m) => m[1]))];
-    expect(variants).toEqual(expect.arrayContaining(['simd', 'scalar']));
-    for (const v of variants) expect(assets.filter((f) => new RegExp(`^fastconv-${v}-.*\\.wasm$`).test(f)), v).toHaveLength(1);
+    const variants = [...new Set([...loader.matchAll(/fastconv-([\w-]+)\.wasm/g)].map((m) => m[1]))];
+    expect(variants).toEqual(expect.arrayContaining(['simd', 'scalar', 'simd-threads']));
+    // Vite's 8-character hash, so 'simd' does not also match 'simd-threads-<hash>'.
+    for (const v of variants) expect(assets.filter((f) => new RegExp(`^fastconv-${v}-[\\w-]{8}\\.wasm$`).test(f)), v).toHaveLength(1);
   });
 
   it('runs in Chromium on wasm SIMD and computes the convolution', async () => {
