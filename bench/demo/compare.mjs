@@ -17,6 +17,9 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 
 const { layers } = JSON.parse(readFileSync(new URL('../layers.json', import.meta.url), 'utf8'));
 const api = await import(new URL('../../dist/src/index.node.js', import.meta.url).href);
+// The page's benchmark button makes synchronous calls, which stay on one thread in a browser; in Node the
+// same calls would use the wasm worker threads, so Node is held to one thread to compare one build.
+api.setNumThreads(1);
 const server = await startServer({ port: 0 });
 const browser = await chromium.launch({ executablePath: process.env.FASTCONV_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
 
