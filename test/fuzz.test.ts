@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectNative, restoreNativeIsa } from './paths.js';
 import { checkBackwardCase } from './fuzz/backward.js';
+import { splitWasmCalls } from './fuzz/targets.js';
 import { fuzzCaseArb } from './fuzz/case.js';
 import { checkCase } from './fuzz/check.js';
 import { fuzzTargets } from './fuzz/targets.js';
@@ -46,7 +47,10 @@ describe('differential fuzzing', () => {
     let runs = 0;
     const property = fc.asyncProperty(fuzzCaseArb, async (c) => { runs += (await checkCase(c, targets)).runs; });
     const cases = await fuzz('forward', FORWARD_CASES, property);
-    console.log(`fuzz forward: ${cases} cases, ${runs} path x algorithm runs`);
+    // Half of the cases ran the SIMD wasm paths split across worker threads (Node always has them).
+    const threaded = splitWasmCalls(false);
+    console.log(`fuzz forward: ${cases} cases, ${runs} path x algorithm runs; wasm backends split across threads in half of them: ${threaded}`);
+    if (targets.some((t) => t.choice === 'wasm-simd')) expect(threaded).toBeGreaterThanOrEqual(1);
     // Every path runs every case at least once ('direct' applies to any shape), or the batch proves little.
     expect(runs).toBeGreaterThanOrEqual(cases * targets.length);
   }, MINUTES * 60_000 + 240_000);

@@ -14,6 +14,7 @@ import type { FuzzCase } from './case.js';
 import { buildCall, describeCase, makeOut } from './case.js';
 import { hashBacking, hashView, WIDE_RANGE } from './data.js';
 import type { Target } from './targets.js';
+import { splitWasmCalls } from './targets.js';
 
 /**
  * Where an algorithm legitimately cannot match the float64 reference, and why. Everything else must.
@@ -111,6 +112,8 @@ export async function checkCase(c: FuzzCase, targets: readonly Target[], report?
   // A third of the cases run as a layer does, with a weight store: a miss that fills it, then the
   // checked call, which reuses the transformed weights.
   const stored = c.dataSeed % 3 === 0;
+  // Half of the cases split every SIMD wasm call across the worker threads, however small.
+  splitWasmCalls(c.dataSeed % 2 === 1);
   for (const t of targets) {
     t.path.enter();
     const store = stored ? t.path.backend.createWeightStore?.() : undefined;

@@ -4,6 +4,7 @@
 
 import type { Algorithm } from '../../src/backends/types.js';
 import type { BackendChoice } from '../../src/shape.js';
+import { dispatcher } from '../../src/dispatch.js';
 import { backendInfo } from '../../src/index.node.js';
 import type { Path } from '../paths.js';
 import { allPaths } from '../paths.js';
@@ -28,3 +29,23 @@ export function fuzzTargets(): Target[] {
       algorithms: path.backend.algorithms,
     }));
 }
+
+/**
+ * The public API's SIMD wasm backends split calls across worker threads only above a few MFLOP, which
+ * fuzz cases rarely reach: `on` makes them split every call (minFlopsPerThread 0), `off` restores the
+ * default. Returns how many backends were switched (0 where threads are off).
+ */
+export function splitWasmCalls(on: boolean): number {
+  let switched = 0;
+  for (const choice of ['wasm-simd', 'wasm-relaxed'] as const) {
+    let be: unknown;
+    try { be = dispatcher().backendFor(choice); } catch { continue; }
+    const w = be as { minFlopsPerThread?: number; threadsOff?: string | null; threads?: number };
+    if (typeof w.minFlopsPerThread !== 'number' || w.threadsOff || (w.threads ?? 1) < 2) continue;
+    DEFAULT_MIN_FLOPS.set(w, DEFAULT_MIN_FLOPS.get(w) ?? w.minFlopsPerThread);
+    w.minFlopsPerThread = on ? 0 : DEFAULT_MIN_FLOPS.get(w)!;
+    switched++;
+  }
+  return switched;
+}
+const DEFAULT_MIN_FLOPS = new Map<object, number>();
