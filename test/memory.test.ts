@@ -7,7 +7,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend, ConvParams } from '../src/backends/types.js';
+import type { WasmBackend } from '../src/backends/wasm.js';
 import { createWasmBackend } from '../src/backends/wasm.js';
+import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 import { Conv2d, conv2d, conv2dAsync } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
@@ -90,6 +92,40 @@ describe(`memory over ${CALLS} calls after warm-up`, () => {
       expect(grew).toBeLessThanOrEqual(RSS_BOUND_MB);
     });
   }
+
+  it('wasm-simd threads: the shared memory stays put and RSS bounded with every call split across 2 workers', async () => {
+    const Original = WebAssembly.Memory;
+    let shared: WebAssembly.Memory | undefined;
+    WebAssembly.Memory = class extends Original {
+      constructor(d: WebAssembly.MemoryDescriptor) { super(d); if (d.shared) shared = this; }
+    } as typeof WebAssembly.Memory;
+    let backend: WasmBackend;
+    try {
+      backend = createWasmBackend(new WebAssembly.Module(loadWasmBytes('simd') as BufferSource), 'simd', {
+        module: new WebAssembly.Module(loadWasmBytes('simd-threads' as never) as BufferSource), spawn: spawnNodeWorker, canBlock: true, threads: 2,
+      });
+    } finally {
+      WebAssembly.Memory = Original;
+    }
+    backend.minFlopsPerThread = 0;
+    const pick = (i: number) => SHAPES[i % SHAPES.length];
+    let after = 0;
+    try {
+      const grew = await growth((i) => {
+        const s = pick(i);
+        const r = i % 2 ? backend.conv2dAsync(s.p, s.input.data, s.weight.data, null, s.out, 'im2col')
+          : backend.conv2d(s.p, s.input.data, s.weight.data, null, s.out, 'direct');
+        if (i === 0) after = shared?.buffer.byteLength ?? -1;
+        return r;
+      });
+      console.log(`wasm-simd threads: shared memory ${((shared?.buffer.byteLength ?? 0) / 2 ** 20).toFixed(1)} MiB, RSS growth ${grew.toFixed(1)} MB`);
+      expect(shared, 'the threaded build made a shared memory').toBeDefined();
+      expect(shared!.buffer.byteLength).toBe(after);
+      expect(grew).toBeLessThanOrEqual(RSS_BOUND_MB);
+    } finally {
+      backend.dispose();
+    }
+  });
 
   it('layers: creating, using and disposing 500 Conv2d layers returns the memory; a disposed layer refuses work', async () => {
     const x = { data: rng.floats(2 * 16 * 12 * 12), shape: [2, 16, 12, 12] };
