@@ -138,6 +138,7 @@ struct Call {
   const float* bias;
   float* out;
   PackedHandle packed;
+  uint64_t packed_epoch = 0;  // the store's epoch when the call was made
   std::vector<Napi::Reference<Napi::Value>> refs;  // keeps the arrays alive for async calls
   // Async calls run on private copies: a caller may transfer an ArrayBuffer to another thread while
   // the convolution runs, and its memory may then be freed under us (Node-API cannot pin it).
@@ -177,6 +178,7 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   c.bias = has_bias ? float_data(bias) : nullptr;
   c.out = float_data(out);
   c.packed = packed_arg(info, 6);
+  if (c.packed) c.packed_epoch = c.packed->epoch();
   if (keep_refs) {
     c.own_input.assign(c.input, c.input + c.p.input_size());
     c.own_weight.assign(c.weight, c.weight + c.p.weight_size());
@@ -203,7 +205,8 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Call c = parse_call(info, false);
-  const std::string err = fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out, c.packed.get());
+  const std::string err =
+      fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out, c.packed.get(), c.packed_epoch);
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return info.Env().Undefined();
 }
@@ -242,7 +245,7 @@ class ConvWorker : public Napi::AsyncWorker {
   void Execute() override {
     const std::string err =
         fastconv::run_conv(call_.p, call_.algo, call_.input, call_.weight, call_.bias, call_.out,
-                           call_.packed.get());
+                           call_.packed.get(), call_.packed_epoch);
     if (!err.empty()) SetError(err);
   }
 

@@ -59,10 +59,12 @@ std::string algorithm_applies(const ConvParams& p, int code) {
 }
 
 std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
-                     const float* bias, float* out, PackedWeights* packed) {
+                     const float* bias, float* out, PackedWeights* packed, uint64_t packed_epoch) {
   std::string why = algorithm_applies(p, code);
   if (!why.empty()) return why;
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
+  // A call made before the weights last changed runs on its own (older) weights, without the store.
+  if (packed && packed->epoch() != packed_epoch) packed = nullptr;
   if (packed) packed->drop_if_stale();
   // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
@@ -83,6 +85,7 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
 void clear_packed(PackedWeights* packed) {
   // Never wait for a running convolution (an async call may hold the lock for long): if one runs,
   // the store is dropped by the next convolution that uses it instead.
+  packed->next_epoch();
   std::unique_lock<std::mutex> lock(ThreadPool::get().exec_mutex(), std::try_to_lock);
   if (lock.owns_lock()) {
     packed->clear();

@@ -1,6 +1,7 @@
 // Entry point of the native convolution: algorithm table and execution (locking, errors).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,10 @@ namespace fastconv {
 // Runs algorithm `code` (ALGORITHM_CODE in src/backends/types.ts). Returns "" on success, else an
 // error message. Blocks while another convolution runs (they share the pool and scratch).
 // `packed`: the calling layer's transformed weights, valid for `weight` (the caller clears it when
-// the weights change), or null.
+// the weights change), or null; `packed_epoch`: packed->epoch() when the call was made.
 std::string run_conv(const ConvParams& p, int code, const float* input, const float* weight,
-                     const float* bias, float* out, PackedWeights* packed = nullptr);
+                     const float* bias, float* out, PackedWeights* packed = nullptr,
+                     uint64_t packed_epoch = 0);
 
 // Empties a layer's store now, or, while a convolution runs, marks it to be emptied before its next
 // use; never blocks the caller.

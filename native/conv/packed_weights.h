@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,11 @@ class PackedWeights {
   // Lock-free: marks the contents invalid; the next convolution using the store clears it first.
   // For callers that must not wait for a running convolution (the JS thread during an async call).
   void mark_stale() { stale_.store(true); }
+  // Counts the times the owner changed the weights. A call captures it when it is made; a call made
+  // before a change (an async call still queued) must neither use nor fill the store, or it would
+  // leave the old weights' transform behind for the calls after the change.
+  uint64_t epoch() const { return epoch_.load(); }
+  void next_epoch() { epoch_.fetch_add(1); }
   // Clears the store if it was marked stale; run_conv calls this before each use.
   void drop_if_stale();
   // Bytes held, readable without the lock.
@@ -45,6 +51,7 @@ class PackedWeights {
   std::vector<std::unique_ptr<Entry>> entries_;
   int finite_ = -1;  // -1 unknown, else 0/1
   std::atomic<bool> stale_{false};
+  std::atomic<uint64_t> epoch_{0};
   std::atomic<size_t> bytes_{0};
 };
 
