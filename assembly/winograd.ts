@@ -9,9 +9,9 @@
 // packed-B layout), 16 GEMMs, then the output transform with bias and ReLU fused.
 //
 // F(4x4,3x3) (winograd4.ts: 6x6 patches, 36 tuples, 2.25x fewer products per output) replaces it
-// where it stays accurate and does less tuple work (chooseTile); the tiling, blocking, GEMMs and
-// threads are the same code with a tile edge of 4. Measured, 1 thread, weights cached: L3 (14x14)
-// 69 vs 52 GFLOP/s, L6 (56x56, 256 ch) 86 vs 63, L5 63 vs 45, L2 (64 ch) 56 vs 55.
+// where it stays accurate and does less work (chooseTile); the tiling, blocking, GEMMs and threads
+// are the same code with a tile edge of 4. Measured, 1 thread, U cached, GFLOP/s F(4x4) vs F(2x2):
+// L6 (56x56, 256 ch) 86 vs 63, L5 63 vs 45, 28x28x128 74 vs 51, L2 (64 ch) 56 vs 55, L3 69 vs 52.
 //
 // conv1d (and any 1x3 kernel) runs F(2,3): tiles of 1x2 outputs, 4 tuples, the same 1-D transforms.
 //
@@ -45,16 +45,21 @@ const ZERO_BIAS: usize = memory.data(MR * 4, 16);
  * F(4x4,3x3) where it is accurate and does less work. Accurate: the native backend's f4_accurate
  * rule (padding read < 2 on every side; with wider padding an output sees few taps, its S is small
  * next to the tile's data and F(4x4)'s larger transform factors break the 1e-4 * S budget).
- * Undilated only: the phases are small images. Work: tuple products per channel pair over the
- * padded tile grid (F(4x4) makes 2.25x fewer per output but pads rows of tiles to 4 tiles of 4).
+ * Undilated only: the phases are small images. Work per tuple and channel pair: one product per
+ * tile of the padded grid (F(4x4): 2.25x fewer tiles, but rows of tiles padded to 4 tiles of 4),
+ * plus the weight transform, which runs on every call where layers alternate (one cached U per
+ * workspace): measured about WEIGHT_WORK products' time per U element in `npm run bench` (L3 cold,
+ * both tile sizes). So small images with many channels (L3, 14x14x256) keep F(2x2): F(4x4) is 1.3x
+ * faster there with U cached, but 6% slower with its 2.25x larger U transformed every call.
  */
+const WEIGHT_WORK: i64 = 20;
 function chooseTile(): i32 {
   if (R != 3 || dilated()) return 2;
   const padBottom = max(0, OH + 2 - padTop - H), padRight = max(0, OW + 2 - padLeft - W);
   if (padTop >= 2 || padLeft >= 2 || padBottom >= 2 || padRight >= 2) return 2;
-  const work2 = 16 * <i64>((OH + 1) / 2) * <i64>((((OW + 1) / 2) + 3) & ~3);
-  const work4 = 36 * <i64>((OH + 3) / 4) * <i64>((((OW + 3) / 4) + 3) & ~3);
-  return work4 < work2 ? 4 : 2;
+  const tiles2 = <i64>N * <i64>((OH + 1) / 2) * <i64>((((OW + 1) / 2) + 3) & ~3);
+  const tiles4 = <i64>N * <i64>((OH + 3) / 4) * <i64>((((OW + 3) / 4) + 3) & ~3);
+  return 36 * (tiles4 + WEIGHT_WORK) < 16 * (tiles2 + WEIGHT_WORK) ? 4 : 2;
 }
 
 /** 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */

@@ -1,6 +1,6 @@
 // Winograd F(4x4,3x3) in the wasm backend (assembly/winograd.ts chooseTile): it runs on 3x3 stride-1
-// undilated shapes whose padding read is < 2 on every side and where its padded tile grid needs fewer
-// tuple products than F(2x2)'s. These shapes are drawn from that set only (f4Chosen mirrors the rule),
+// undilated shapes whose padding read is < 2 on every side and where its tile grid plus weight
+// transform need less work than F(2x2)'s. These shapes are drawn from that set only (f4Chosen mirrors the rule),
 // so every call here runs F(4x4): on every wasm build, and split over 1-3 worker threads on both
 // threaded builds, sync and async, against the float64 reference at the Winograd tolerance (1e-4 * S).
 // Sizes cover partial tiles at every output edge (OW mod 16, OH mod 4), several tile-row blocks,
@@ -30,9 +30,10 @@ function f4Chosen(p: ConvParams): boolean {
   const padBottom = Math.max(0, p.OH + 2 - p.padTop - p.H), padRight = Math.max(0, p.OW + 2 - p.padLeft - p.W);
   if (p.padTop >= 2 || p.padLeft >= 2 || padBottom >= 2 || padRight >= 2) return false;
   const row = (tiles: number) => (tiles + 3) & ~3;
-  const work2 = 16 * Math.ceil(p.OH / 2) * row(Math.ceil(p.OW / 2));
-  const work4 = 36 * Math.ceil(p.OH / 4) * row(Math.ceil(p.OW / 4));
-  return work4 < work2;
+  const tiles2 = p.N * Math.ceil(p.OH / 2) * row(Math.ceil(p.OW / 2));
+  const tiles4 = p.N * Math.ceil(p.OH / 4) * row(Math.ceil(p.OW / 4));
+  const WEIGHT_WORK = 20;
+  return 36 * (tiles4 + WEIGHT_WORK) < 16 * (tiles2 + WEIGHT_WORK);
 }
 
 function f4Problem(rng: Rng, tag: string): ConvProblem {
@@ -80,7 +81,7 @@ describe('wasm Winograd F(4x4,3x3)', () => {
     const layer = (C: number, H: number, pad: number): ConvParams => ({
       N: 1, C, H, W: H, K: C, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
       padTop: pad, padBottom: pad, padLeft: pad, padRight: pad, OH: H + 2 * pad - 2, OW: H + 2 * pad - 2, relu: false });
-    const want = [[layer(64, 56, 1), true], [layer(256, 14, 1), true], [layer(64, 7, 1), false], [layer(64, 56, 2), false]] as const;
+    const want = [[layer(64, 56, 1), true], [layer(128, 28, 1), true], [layer(256, 14, 1), false], [layer(64, 56, 2), false]] as const;
     for (const [p, f4] of want) if (f4Chosen(p) !== f4) throw new Error(`f4Chosen(${p.H}x${p.W} pad ${p.padTop}) != ${f4}`);
   });
 
