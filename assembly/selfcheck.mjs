@@ -24,7 +24,7 @@ const tol = (algo) => TOLERANCE[algo] ?? 1e-5;
 async function loadAdapter() {
   const out = join(tmpdir(), `fastconv-selfcheck-${process.pid}`);
   mkdirSync(out, { recursive: true });
-  for (const f of ['types', 'wasm']) {
+  for (const f of ['types', 'wasm', 'wasm-pool', 'wasm-worker-source']) {
     const src = readFileSync(join(root, 'src', 'backends', `${f}.ts`), 'utf8');
     const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
     writeFileSync(join(out, `${f}.js`), js.outputText);
