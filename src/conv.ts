@@ -11,6 +11,7 @@ import { tuneAsync, tunedChoice, tuneKey, tuneSync } from './tune.js';
 export interface Explanation {
   backend: 'native' | 'wasm' | 'js';
   isa: string;
+  /** Threads this call runs on (small calls stay on one even when more are configured). */
   threads: number;
   algorithm: Algorithm;
   reason: string;
@@ -122,5 +123,6 @@ export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): E
     if (tuned) ({ algorithm, reason } = tuned);
     else reason = `not tuned yet (the first call with tune: true times every applicable algorithm); until then: ${reason}`;
   }
-  return { backend: backend.name, isa: backend.isa, threads: backend.threads, algorithm, reason, outputShape: n.outShape, params: n.params };
+  const threads = backend.threadsFor?.(n.params, algorithm) ?? backend.threads;
+  return { backend: backend.name, isa: backend.isa, threads, algorithm, reason, outputShape: n.outShape, params: n.params };
 }

@@ -2,11 +2,12 @@
 // buffers, fused ReLU, backend information and forcing, and random calls through every backend choice.
 
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
-import { backendInfo, conv1d, conv2d, explain, outputShape, setBackend } from '../src/index.node.js';
+import { backendInfo, conv1d, conv2d, explain, outputShape, setBackend, setNumThreads } from '../src/index.node.js';
 import type { ConvOptions, Tensor } from '../src/shape.js';
 import { normalizeConv } from '../src/shape.js';
 import { channelsLastToFirst } from '../src/layout.js';
@@ -164,6 +165,20 @@ describe('backendInfo / setBackend / explain', () => {
       const info = JSON.parse(res.stdout);
       expect(info.selected).toBe(name);
       expect(info.forced).toBe(name);
+    }
+  });
+});
+
+describe('explain().threads is what the call runs on', () => {
+  const t = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+  it.runIf(backendInfo().available.native)('native: tiny and depthwise calls stay on one thread, large ones use the pool', () => {
+    setNumThreads(2);
+    try {
+      expect(explain(t([1, 1, 28, 28]), t([6, 1, 5, 5]), { backend: 'native' }).threads).toBe(1);
+      expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(1);
+      expect(explain(t([1, 64, 56, 56]), t([64, 64, 3, 3]), { backend: 'native', padding: 1 }).threads).toBe(2);
+    } finally {
+      setNumThreads(os.availableParallelism());
     }
   });
 });

@@ -86,6 +86,8 @@ export interface Backend {
   /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
   conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
               out: Float32Array, algo: Algorithm, store?: WeightStore): Promise<void>;
+  /** Threads a call of `p` with `algo` actually uses (small calls stay on one); absent: `threads`. */
+  threadsFor?(p: ConvParams, algo: Algorithm): number;
   /** A store for one layer's transformed weights; absent where the backend keeps none per layer. */
   createWeightStore?(): WeightStore;
   /**

@@ -310,6 +310,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       return done;
     },
     minFlopsPerThread: MIN_FLOPS_PER_THREAD,
+    threadsFor,
     get threadsOff() { return off(); },
     setThreads(n: number) {
       wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(n)));
