@@ -144,6 +144,13 @@ struct Call {
   // the convolution runs, and its memory may then be freed under us (Node-API cannot pin it).
   // The result is copied into `out` on the JS thread, after checking that `out` still exists.
   std::vector<float> own_input, own_weight, own_bias, own_out;
+
+  std::string run() const { return fastconv::run_conv(p, algo, input, weight, bias, out, packed.get(), packed_epoch); }
+  // Async only: `out` is the last reference; its length was validated and a live buffer cannot shrink.
+  void copy_back() const {
+    Napi::TypedArrayOf<float> o = refs.back().Value().As<Napi::TypedArrayOf<float>>();
+    std::memcpy(o.Data(), own_out.data(), own_out.size() * sizeof(float));
+  }
 };
 
 Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
@@ -205,8 +212,7 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
 
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Call c = parse_call(info, false);
-  const std::string err =
-      fastconv::run_conv(c.p, c.algo, c.input, c.weight, c.bias, c.out, c.packed.get(), c.packed_epoch);
+  const std::string err = c.run();
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return info.Env().Undefined();
 }
@@ -235,17 +241,18 @@ Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(h->bytes()));
 }
 
-class ConvWorker : public Napi::AsyncWorker {
+// An async call (conv2dAsync, gradWeightAsync) on its private copies: run() off the JS thread,
+// then copy_back() into the caller's arrays and settle the promise.
+template <class CallT>
+class AsyncCall : public Napi::AsyncWorker {
  public:
-  ConvWorker(Napi::Env env, Call call)
-      : Napi::AsyncWorker(env, "fastconv.conv2dAsync"), call_(std::move(call)), deferred_(env) {}
+  AsyncCall(Napi::Env env, const char* name, const char* resource, CallT call)
+      : Napi::AsyncWorker(env, resource), name_(name), call_(std::move(call)), deferred_(env) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    const std::string err =
-        fastconv::run_conv(call_.p, call_.algo, call_.input, call_.weight, call_.bias, call_.out,
-                           call_.packed.get(), call_.packed_epoch);
+    const std::string err = call_.run();
     if (!err.empty()) SetError(err);
   }
 
@@ -258,14 +265,12 @@ class ConvWorker : public Napi::AsyncWorker {
       // The references kept the arrays alive; a buffer transferred away mid-call cannot be
       // prevented through Node-API, but it must not look like success.
       for (auto& r : call_.refs) {
-        if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
-          deferred_.Reject(Napi::TypeError::New(env, "conv2dAsync: an argument's ArrayBuffer was detached during the call").Value());
+        if (r.Value().template As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
+          deferred_.Reject(Napi::TypeError::New(env, std::string(name_) + ": an argument's ArrayBuffer was detached during the call").Value());
           return;
         }
       }
-      // `out` is the last reference; its length was validated and a live buffer cannot shrink.
-      Napi::TypedArrayOf<float> out = call_.refs.back().Value().As<Napi::TypedArrayOf<float>>();
-      std::memcpy(out.Data(), call_.own_out.data(), call_.own_out.size() * sizeof(float));
+      call_.copy_back();
       deferred_.Resolve(env.Undefined());
     } catch (const Napi::Error&) {
     }
@@ -279,24 +284,32 @@ class ConvWorker : public Napi::AsyncWorker {
   }
 
  private:
-  Call call_;
+  const char* name_;
+  CallT call_;
   Napi::Promise::Deferred deferred_;
 };
 
-Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) {
+// Parses with private copies and queues the call; bad arguments reject the promise.
+template <class CallT>
+Napi::Value queue_async(const Napi::CallbackInfo& info, const char* name, const char* resource,
+                        CallT (*parse)(const Napi::CallbackInfo&, bool)) {
   Napi::Env env = info.Env();
-  Call call;
+  CallT call;
   try {
-    call = parse_call(info, true);
+    call = parse(info, true);
   } catch (const Napi::Error& e) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Reject(e.Value());
     return d.Promise();
   }
-  auto* worker = new ConvWorker(env, std::move(call));  // deletes itself after OnOK/OnError
+  auto* worker = new AsyncCall<CallT>(env, name, resource, std::move(call));  // deletes itself when done
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value Conv2dAsync(const Napi::CallbackInfo& info) {
+  return queue_async<Call>(info, "conv2dAsync", "fastconv.conv2dAsync", parse_call);
 }
 
 // ---- gradWeight(params, input, gradOutput, out, gradBiasOut?, algo?) and its async variant ----
@@ -312,6 +325,17 @@ struct GradWeightCall {
   // input, gradOutput, [gradBiasOut,] out: out last.
   std::vector<Napi::Reference<Napi::Value>> refs;
   std::vector<float> own_input, own_grad_out, own_out, own_bias_out;
+
+  std::string run() const { return fastconv::run_grad_weight(p, input, grad_out, out, bias_out, algo); }
+  // Async only: out is the last reference, gradBiasOut (when asked for) the third.
+  void copy_back() const {
+    Napi::TypedArrayOf<float> o = refs.back().Value().As<Napi::TypedArrayOf<float>>();
+    std::memcpy(o.Data(), own_out.data(), own_out.size() * sizeof(float));
+    if (bias_out) {
+      Napi::TypedArrayOf<float> b = refs[2].Value().As<Napi::TypedArrayOf<float>>();
+      std::memcpy(b.Data(), own_bias_out.data(), own_bias_out.size() * sizeof(float));
+    }
+  }
 };
 
 GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_refs) {
@@ -370,71 +394,13 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
 
 Napi::Value GradWeight(const Napi::CallbackInfo& info) {
   GradWeightCall c = parse_grad_weight_call(info, false);
-  const std::string err = fastconv::run_grad_weight(c.p, c.input, c.grad_out, c.out, c.bias_out, c.algo);
+  const std::string err = c.run();
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return info.Env().Undefined();
 }
 
-class GradWeightWorker : public Napi::AsyncWorker {
- public:
-  GradWeightWorker(Napi::Env env, GradWeightCall call)
-      : Napi::AsyncWorker(env, "fastconv.gradWeightAsync"), call_(std::move(call)), deferred_(env) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    const std::string err =
-        fastconv::run_grad_weight(call_.p, call_.input, call_.grad_out, call_.out, call_.bias_out, call_.algo);
-    if (!err.empty()) SetError(err);
-  }
-
-  // As in ConvWorker: completions may run while a terminating worker_thread refuses every call.
-  void OnOK() override {
-    try {
-      Napi::Env env = Env();
-      for (auto& r : call_.refs) {
-        if (r.Value().As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
-          deferred_.Reject(Napi::TypeError::New(env, "gradWeightAsync: an argument's ArrayBuffer was detached during the call").Value());
-          return;
-        }
-      }
-      Napi::TypedArrayOf<float> out = call_.refs.back().Value().As<Napi::TypedArrayOf<float>>();
-      std::memcpy(out.Data(), call_.own_out.data(), call_.own_out.size() * sizeof(float));
-      if (call_.bias_out) {
-        Napi::TypedArrayOf<float> bias = call_.refs[2].Value().As<Napi::TypedArrayOf<float>>();
-        std::memcpy(bias.Data(), call_.own_bias_out.data(), call_.own_bias_out.size() * sizeof(float));
-      }
-      deferred_.Resolve(env.Undefined());
-    } catch (const Napi::Error&) {
-    }
-  }
-
-  void OnError(const Napi::Error& e) override {
-    try {
-      deferred_.Reject(Napi::Error::New(Env(), e.Message()).Value());
-    } catch (const Napi::Error&) {
-    }
-  }
-
- private:
-  GradWeightCall call_;
-  Napi::Promise::Deferred deferred_;
-};
-
 Napi::Value GradWeightAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  GradWeightCall call;
-  try {
-    call = parse_grad_weight_call(info, true);
-  } catch (const Napi::Error& e) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(e.Value());
-    return d.Promise();
-  }
-  auto* worker = new GradWeightWorker(env, std::move(call));  // deletes itself after OnOK/OnError
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  return queue_async<GradWeightCall>(info, "gradWeightAsync", "fastconv.gradWeightAsync", parse_grad_weight_call);
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
