@@ -8,6 +8,7 @@
 // some shapes, an AppliesFn) here and put both in the table in conv.cc.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "conv/packed_weights.h"
@@ -41,6 +42,9 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
                            const float* bias, float* out);  // requires C / groups == 1
 std::string conv_direct_generic(const ConvParams& p, const float* input, const float* weight,
                                 const float* bias, float* out);
+
+// No NaN or +-Inf among x[0..n): the algorithms that mix values (Winograd, FFT) fall back on it.
+bool all_finite(const float* x, int64_t n);
 
 // Threads worth using for `flops` of work: tiny problems lose more to waking threads than they gain.
 int threads_for(double flops);

@@ -29,6 +29,10 @@ constexpr AlgorithmEntry kAlgorithms[] = {
 };
 constexpr int kIm2col = 1, kWinograd = 2;
 
+constexpr int kAlgorithmCount = sizeof(kAlgorithms) / sizeof(kAlgorithms[0]);
+
+}  // namespace
+
 // Exponent all ones: NaN or +-Inf. An integer test vectorizes without any ISA flags.
 bool all_finite(const float* x, int64_t n) {
   int bad = 0;
@@ -39,9 +43,6 @@ bool all_finite(const float* x, int64_t n) {
   }
   return !bad;
 }
-constexpr int kAlgorithmCount = sizeof(kAlgorithms) / sizeof(kAlgorithms[0]);
-
-}  // namespace
 
 int threads_for(double flops) {
   // Below ~2 MFLOP (well under 0.1 ms on one core) waking a thread costs more than it saves.

@@ -158,17 +158,6 @@ struct Panel {
   int64_t off;       // planes offset of column j0 (phase-plane path)
 };
 
-// Exponent all ones: NaN or +-Inf.
-bool all_finite(const float* x, int64_t n) {
-  int bad = 0;
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t bits;
-    std::memcpy(&bits, &x[i], sizeof bits);
-    bad |= (bits & 0x7f800000u) == 0x7f800000u;
-  }
-  return !bad;
-}
-
 // Winograd does 2.25x fewer multiplies, but its transforms write 8x the input and gradOutput once
 // and its 16 GEMMs are only Cg columns wide (64 channels fill 2/3 of two 48-column AVX-512 panels).
 // Measured (ms per call, 1 thread, CPU time, gemm/winograd, K = C, 3x3 pad 1, N = 1): C64 56x56
