@@ -458,11 +458,13 @@ function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
   transformOutputs<T>(m, ta, tb, bias, out);
 }
 
+/** A thread's scratch at `own` holds its input planes, then V, then M. */
+@inline function scratchV(own: usize): usize { return own + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2); }
+@inline function scratchM(own: usize): usize { return scratchV(own) + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2); }
+
 /** Tile rows [th0, th1) of every image and group; `own` holds this thread's planes, V and M. */
 function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize, th0: i32, th1: i32): void {
-  const planes = own;
-  const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
-  const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
+  const planes = own, v = scratchV(own), m = scratchM(own);
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const rb = rowsPerBlock();
@@ -479,9 +481,7 @@ function convTiles<T>(input: usize, u0: usize, bias: usize, out: usize, own: usi
 
 /** Blocks of tile rows over every (group, image), claimed one at a time (threads.ts). */
 function convTilesClaimed<T>(input: usize, u0: usize, bias: usize, out: usize, own: usize): void {
-  const planes = own;
-  const v = planes + ((<usize>Cg * <usize>planeRows() * <usize>planeCols()) << 2);
-  const m = v + ((<usize>tuples() * <usize>Cg * <usize>blockTiles()) << 2);
+  const planes = own, v = scratchV(own), m = scratchM(own);
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const th = tileRows();
