@@ -51,28 +51,6 @@ void pack_weight_block(const float* w, int64_t g, int64_t kb, int64_t Kg, int64_
   }
 }
 
-// Copies the kcb x ncols block of B that starts at virtual column j0 (row k at x + off[k]) into
-// nr-wide panels (panel jp: kcb rows of nr floats), zeroing columns at or past `cols`. In place, the
-// rows of a 1x1 layer are kcb channel planes, each on its own pages; the packed panel is contiguous
-// and aligned, and every row tile of the task reuses it from L1/L2.
-void pack_shifted_panels(const float* x, const int64_t* off, int64_t kcb, int64_t j0, int64_t ncols,
-                         int64_t cols, int nr, float* bp) {
-  for (int64_t jp = 0; jp * nr < ncols; ++jp) {
-    const int64_t jc = j0 + jp * nr;
-    const int64_t n = std::min<int64_t>(nr, cols - jc);
-    float* dst = bp + jp * kcb * nr;
-    for (int64_t k = 0; k < kcb; ++k, dst += nr) {
-      const float* src = x + off[k] + jc;
-      if (n == nr) {
-        for (int j = 0; j < nr; ++j) dst[j] = src[j];
-      } else {
-        for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
-        for (int64_t j = n; j < nr; ++j) dst[j] = 0.0f;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
@@ -148,10 +126,10 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
              [&](int64_t t, int) { fill_phases(p, phases, input + t * HW, planes + t * chan); });
     src = planes;
   }
-  // Pack B read in place from the caller's input (1x1 layers: every row is another channel plane, a
-  // page apart) when more than one row tile reuses it: L4 went from 94 to 109 GFLOP/s. Phase-plane
-  // rows of larger kernels overlap and stream well; packing them measured 3-10% slower (L2, L3, L6).
-  const bool pack_b = !shifted || (in_place && task_rows > mr);
+  // Rows read in place (1x1 inputs and phase planes) are not packed: with the kernel prefetching
+  // two panels ahead, packing 1x1 rows (each a page apart) measured 8-12% slower on L4 (0.84 vs
+  // 0.77 ms), and phase-plane rows 3-10% slower on L2, L3 and L6.
+  const bool pack_b = !shifted;
   for (int slot = 0; slot < threads; ++slot) {
     if (pack_b) scratch(slot, Scratch::kPackedB, size_t(kc * task_cols));
     if (in_place) scratch(slot, Scratch::kEdgeB, size_t(kc * nr));
@@ -178,7 +156,6 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
       const int flags = (kb == 0 ? kGemmFirst : 0) | (kb == nkb - 1 ? kGemmLast : 0) |
                         (p.relu ? kGemmRelu : 0);
       if (!shifted) pack_im2col_panels(p, x, k0, kcb, j0, ncols, nr, bp);
-      else if (pack_b) pack_shifted_panels(x, shift_off.data() + k0, kcb, j0, ncols, cols, nr, bp);
       const float* a_blk = ap + g * Mpad * Kd + k0 * Mpad;
       for (int64_t ic = m0; ic < m1; ic += mc) {
         const int64_t ic_end = std::min(m1, ic + mc);
@@ -198,8 +175,8 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
             b = edge;
             boff = packed_off.data();
           }
-          // In-place rows: the row tiles of this panel prefetch the next panel (see GemmFlags).
-          const bool prefetch = shifted && b == x + jc && jc + 2 * nr <= cols;
+          // In-place rows: the row tiles of this panel prefetch the one after next (see GemmFlags).
+          const bool prefetch = shifted && b == x + jc && jc + 3 * nr <= cols;
           for (int64_t i0 = ic; i0 < ic_end; i0 += mr) {
             const int m_valid = int(std::min<int64_t>(mr, Kg - i0));
             const int pf = prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;

@@ -274,9 +274,9 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
         } else {
           pack_b_from_input(p, x, g, q0, kcb, pn.j0, pn.n, nr, bp);
         }
-        // In-place rows: the row tiles of this panel prefetch the next one (see GemmFlags).
-        const bool prefetch = pn.in_place && jp + 1 < p1 && panels[size_t(jp + 1)].in_place &&
-                              panels[size_t(jp + 1)].off == pn.off + nr;
+        // In-place rows: the row tiles of this panel prefetch the one after next (see GemmFlags).
+        const bool prefetch = pn.in_place && jp + 2 < p1 && panels[size_t(jp + 2)].in_place &&
+                              panels[size_t(jp + 2)].off == pn.off + 2 * nr;
         for (int64_t ip = 0; ip < mpanels; ++ip) {
           const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
           const int pf = prefetch ? kGemmPrefetchNext | int(ip & 7) << kGemmPrefetchPhaseShift : 0;

@@ -11,8 +11,8 @@ enum GemmFlags : int {
   kGemmFirst = 1,  // overwrite C with acc + bias (else C += acc)
   kGemmLast = 2,   // last k-block: apply ReLU if kGemmRelu
   kGemmRelu = 4,
-  // Prefetch row k of the next B panel (at b + boff[k] + NR) for the rows k % 8 == phase, the
-  // phase in bits 8..10: the row tiles of one panel each fetch an eighth of the next panel.
+  // Prefetch row k of the B panel after next (at b + boff[k] + 2*NR) for the rows k % 8 == phase,
+  // the phase in bits 8..10: the row tiles of one panel each fetch an eighth of that panel.
   kGemmPrefetchNext = 8,
 };
 constexpr int kGemmPrefetchPhaseShift = 8;
