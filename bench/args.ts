@@ -11,6 +11,7 @@ export interface BenchArgs {
   benny: boolean;
   torch: string | null;            // bench_torch.py --json output to merge
   budgetS: number | null;          // per-layer timing budget
+  batchMs: number | null;          // shortest timed batch of back-to-back calls
   out: string | null;              // results folder
   api: 'layer' | 'fn';             // how fastconv is called
   help: boolean;
@@ -26,12 +27,13 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --no-benny             skip the benny pass over the fastconv backends
   --torch FILE           merge PyTorch numbers from ../shared/peers/bench_torch.py --json FILE
   --budget S             seconds of timed rounds per layer (default 6, --quick 0.3)
+  --batch-ms MS          a timed batch repeats the call until it lasts this long (default 20, --quick 1)
   --out DIR              where results go (default bench/results)
   --api layer|fn         call fastconv through Conv2d/Conv1d layers (default) or conv2d/conv1d
   --backward             grad-input + grad-weight instead of forward (default layers L2,L6; peer: --torch)`;
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, out: null, api: 'layer', help: false };
+  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, batchMs: null, out: null, api: 'layer', help: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = (): string => {
@@ -71,6 +73,11 @@ export function parseArgs(argv: string[]): BenchArgs {
         const s = Number(value());
         if (!(s > 0)) throw new RangeError(`--budget must be a positive number of seconds, got ${argv[i]}`);
         a.budgetS = s; break;
+      }
+      case '--batch-ms': {
+        const ms = Number(value());
+        if (!(ms > 0)) throw new RangeError(`--batch-ms must be a positive number of milliseconds, got ${argv[i]}`);
+        a.batchMs = ms; break;
       }
       default: throw new RangeError(`unknown flag '${argv[i]}'\n${USAGE}`);
     }

@@ -30,10 +30,14 @@ import { mergeTorch } from './torch.js';
 const JS_MAX_FLOPS = 2e7;
 const PEER_TOLERANCE = 1e-4;
 
+// A batch is 20 ms of back-to-back calls: the steady state of a loop over one layer, which is also
+// what bench_torch.py times. With 2 ms batches the first call of each batch finds the caches emptied
+// by the other implementations' batches, and the figures mix in cold weights (L3 Winograd: 193 vs
+// 275 GFLOP/s, its transformed filters being 9.4 MB); `--batch-ms 2` shows that picture.
 function timingOptions(a: BenchArgs): TimingOptions {
   return a.quick
-    ? { minRuns: 3, maxRuns: 5, budgetMs: (a.budgetS ?? 0.3) * 1000, minBatchMs: 1, warmupMs: 0, warmupCalls: 1, pruneFactor: 10 }
-    : { minRuns: 10, maxRuns: 200, budgetMs: (a.budgetS ?? 6) * 1000, minBatchMs: 2, warmupMs: 100, warmupCalls: 3, pruneFactor: 10 };
+    ? { minRuns: 3, maxRuns: 5, budgetMs: (a.budgetS ?? 0.3) * 1000, minBatchMs: a.batchMs ?? 1, warmupMs: 0, warmupCalls: 1, pruneFactor: 10 }
+    : { minRuns: 10, maxRuns: 200, budgetMs: (a.budgetS ?? 6) * 1000, minBatchMs: a.batchMs ?? 20, warmupMs: 100, warmupCalls: 3, pruneFactor: 10 };
 }
 
 interface Live { impl: Impl; result: ImplResult; prepared?: Prepared }
