@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseArgs } from '../bench/args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'fastconv-bench-'));
@@ -34,5 +35,12 @@ describe('npm run bench', () => {
     expect(backward).toHaveLength(1);
     expect(backward[0].maxRelErr).toBeLessThan(1e-4);
     for (const mode of ['dgrad_wgrad', 'dgrad', 'wgrad']) expect(backward[0].gflops[mode]).toBeGreaterThan(0);
+  });
+
+  it('--batch-ms sets the batch length and rejects non-positive values by name', () => {
+    expect(parseArgs(['--batch-ms', '2']).batchMs).toBe(2);
+    expect(parseArgs([]).batchMs).toBeNull();
+    expect(() => parseArgs(['--batch-ms', '0'])).toThrow(/--batch-ms/);
+    expect(() => parseArgs(['--batch-ms=x'])).toThrow(RangeError);
   });
 });
