@@ -83,8 +83,11 @@ async function benchmark() {
     const only = params.get('layers')?.split(',');
     const chosen = only ? layers.filter((l) => only.includes(l.id)) : layers;
     const runs = Number(params.get("runs") ?? 7);
+    // ?backend=wasm-simd (or wasm-relaxed, wasm-scalar) times one named build: compare.mjs sets it so
+    // that the page and Node run the same wasm.
+    const backend = params.get('backend') ?? OPTIONS.backend;
     const results = await runSuite(fastconv, chosen, {
-      backend: OPTIONS.backend, runs,
+      backend, runs,
       onLayer: (r) => { $('bench-status').textContent = `${r.id} ${r.gflops.toFixed(1)} GFLOP/s…`; },
       pause: () => new Promise((ok) => setTimeout(ok, 0)),
     });
