@@ -1,6 +1,7 @@
 // `tune: true`: the first call of a shape times every algorithm that can run it and later calls of that
-// shape reuse the fastest. The cost model behind backend.choose() is calibrated on one machine; tuning
-// measures this one, at the price of one run per candidate (the slow ones are cut short after one run).
+// shape reuse the fastest. The rules behind backend.choose() were measured on one machine (only the FFT
+// crossover is re-calibrated at load); tuning measures this one for every shape, at the price of one run
+// per candidate (the slow ones are cut short after one run).
 //
 // Winners are keyed by backend, ISA, threads, the full problem and whether a layer's weight store is used
 // (a stored transform makes Winograd and FFT cheaper per call than a one-off call).

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
+import { calibrateFft, FFT_PROBE, fftWins, SCALE_LIMITS } from './fft-crossover.js';
+import type { FftCalibration } from './fft-crossover.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
@@ -110,7 +112,27 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     return addon.supports(pack(p), ALGORITHM_CODE[algo]);
   }
 
-  // Crossovers measured on Zen 5 (AVX-512), filters transformed per call: see native/README.md.
+  // FASTCONV_FFT_CALIBRATION=off keeps the reference machine's crossover (reproducible choices).
+  const calibrations = new Map<string, FftCalibration>();
+  function fftCalibration(): FftCalibration {
+    const isa = info!.isa;
+    let cal = calibrations.get(isa);
+    if (!cal) {
+      if (process.env.FASTCONV_FFT_CALIBRATION === 'off') {
+        cal = { scale: 1, fftMs: null, im2colMs: null, note: 'FFT/GEMM crossover as measured on the reference machine (calibration off)' };
+      } else {
+        const n = (shape: number) => Float32Array.from({ length: shape }, (_, i) => Math.sin(i * 0.7));
+        const x = n(FFT_PROBE.C * FFT_PROBE.H * FFT_PROBE.W), w = n(FFT_PROBE.K * FFT_PROBE.C * FFT_PROBE.R * FFT_PROBE.S);
+        const out = new Float32Array(FFT_PROBE.K * FFT_PROBE.OH * FFT_PROBE.OW);
+        const params = packParams(FFT_PROBE);
+        cal = calibrateFft((algo) => addon.conv2d(params, ALGORITHM_CODE[algo], x, w, null, out), () => performance.now());
+      }
+      calibrations.set(isa, cal);
+    }
+    return cal;
+  }
+
+  // Crossovers measured on Zen 5 (AVX-512), filters transformed per call, and calibrated (fft-crossover.ts).
   function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
     const Cg = p.C / p.groups;
     if (Cg === 1 && p.groups > 1) {
@@ -120,9 +142,13 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     if (Cg >= 4 && can('winograd')) {
       return { algorithm: 'winograd', reason: '3-tap kernel at stride 1 with >= 4 channels per group: Winograd does 2.25-4x fewer multiplies than GEMM' };
     }
-    // fftWins first: it is plain arithmetic, while can() is a call into the addon (~1.3 us).
-    if (fftWins(p, Cg) && can('fft')) {
-      return { algorithm: 'fft', reason: `large kernel (${p.R}x${p.S}) at stride 1: tiled FFT beats GEMM from this size on` };
+    // fftWins first: it is plain arithmetic, while can() is a call into the addon (~1.3 us). Only
+    // shapes that could go either way pay for the calibration, once per ISA.
+    if (fftWins(p, Cg, SCALE_LIMITS[0]) && can('fft')) {
+      const cal = fftCalibration();
+      if (fftWins(p, Cg, cal.scale)) {
+        return { algorithm: 'fft', reason: `large kernel (${p.R}x${p.S}) at stride 1: tiled FFT beats GEMM from this size on (${cal.note})` };
+      }
     }
     if (Cg === 1) {
       return { algorithm: 'direct', reason: 'a single input channel: the direct kernel (channel multiplier K) skips GEMM packing' };
@@ -181,16 +207,6 @@ interface NativeStore extends WeightStore { readonly handle: PackedHandle }
 
 function handleOf(store: WeightStore | undefined): PackedHandle | undefined {
   return store && 'handle' in store ? (store as NativeStore).handle : undefined;
-}
-
-/** Where the tiled FFT beat im2col in the crossover sweep (stride 1, filters transformed per call). */
-function fftWins(p: ConvParams, Cg: number): boolean {
-  const taps = p.R * p.S, pixels = p.OH * p.OW;
-  if (p.H === 1 && p.R === 1) {
-    const minTaps = Cg >= 16 ? 9 : Cg <= 2 ? 127 : 33;
-    return p.S >= minTaps;
-  }
-  return (taps >= 25 && pixels >= 3000) || (taps >= 49 && pixels >= 700) || (taps >= 121 && pixels >= 190);
 }
 
 /** CPU features, ISA in use, threads and algorithms of the addon (throws if it is not loaded). */
