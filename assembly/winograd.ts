@@ -32,34 +32,98 @@ import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
          padTop, padLeft, relu, inputCount, weightCount } from './params';
 
-// Output tile edge of the 3x3 path: 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)). Set from the caller's
-// params at every entry point (the dilation phases change the geometry but keep the tile U was made for).
+// Output tile edge: 2 (F(2x2,3x3), F(2,3)) or 4 (F(4x4,3x3), F(4,3)). Set from the caller's params
+// at every entry point (the dilation phases change the geometry but keep the tile U was made for);
+// the slices read it from the shared area, where winogradPrepareShared wrote it.
 let tile: i32 = 2;
-// Tuples of the transformed domain: (tile + 2)^2 for the 3x3 path, 4 for F(2,3).
-function tuples(): i32 { return R == 1 ? 4 : (tile + 2) * (tile + 2); }
+// Tuples of the transformed domain: (tile + 2)^2 for 3x3, tile + 2 for 1x3.
+function tuples(): i32 { return R == 1 ? tile + 2 : (tile + 2) * (tile + 2); }
 // Tiles per block: V and M of a block stay in L2 (measured, see README).
 const BLOCK_TILES = 64;
 const ZERO_BIAS: usize = memory.data(MR * 4, 16);
+// setWinogradTile's choice (0: chooseTile's rule). Benchmarks and tests only.
+let forcedTile: i32 = 0;
 
 /**
- * F(4x4,3x3) where it is accurate and does less work. Accurate: the native backend's f4_accurate
- * rule (padding read < 2 on every side; with wider padding an output sees few taps, its S is small
- * next to the tile's data and F(4x4)'s larger transform factors break the 1e-4 * S budget).
- * Undilated only: the phases are small images. Work per tuple and channel pair: one product per
- * tile of the padded grid (F(4x4): 2.25x fewer tiles, but rows of tiles padded to 4 tiles of 4),
- * plus the weight transform, which runs on every call where layers alternate (one cached U per
- * workspace): measured about WEIGHT_WORK products' time per U element in `npm run bench` (L3 cold,
- * both tile sizes). So small images with many channels (L3, 14x14x256) keep F(2x2): F(4x4) is 1.3x
- * faster there with U cached, but 6% slower with its 2.25x larger U transformed every call.
+ * Forces F(2x2)/F(2,3) (2) or F(4x4)/F(4,3) (4) where F(4) is accurate, or restores the rule (0).
+ * Set on the instance that runs prepare/beginRun; the threads read the tile from the shared area.
+ */
+export function setWinogradTile(t: i32): void {
+  forcedTile = t == 2 || t == 4 ? t : 0;
+  forgetTransformedWeights();
+}
+
+/** The tile edge of the last Winograd call prepared on this instance (tests). */
+export function winogradTile(): i32 { return tile; }
+
+// Zeros read past one edge by the taps (3 per output) of `outs` outputs at phase + d*i, i >= 0,
+// of an axis of `size` values with `pad` zeros before it (undilated: d = 1, phase = 0).
+function zerosBefore(outs: i32, pad: i32, d: i32, phase: i32): i32 { return min(outs + 2, max(0, (pad - phase + d - 1) / d)); }
+function zerosAfter(outs: i32, size: i32, pad: i32, d: i32, phase: i32): i32 { return max(0, outs + 2 - (size + pad - phase + d - 1) / d); }
+
+/**
+ * The native backend's f4_accurate rule, on every dilation phase: fewer than 2 zeros read past each
+ * edge. With wider padding an output sees few taps, its S is small next to the tile's data and
+ * F(4)'s larger transform factors break the 1e-4 * S budget.
+ */
+function f4Accurate(): bool {
+  const dh = R == 1 ? 1 : dilationH;
+  for (let b = 0; b < dilationW; b++) {
+    const ow = phaseOut(OW, b, dilationW);
+    if (ow >= 1 && (zerosBefore(ow, padLeft, dilationW, b) >= 2 || zerosAfter(ow, W, padLeft, dilationW, b) >= 2)) return false;
+  }
+  if (R == 1) return true;
+  for (let a = 0; a < dh; a++) {
+    const oh = phaseOut(OH, a, dh);
+    if (oh >= 1 && (zerosBefore(oh, padTop, dh, a) >= 2 || zerosAfter(oh, H, padTop, dh, a) >= 2)) return false;
+  }
+  return true;
+}
+
+/** Tiles of edge m over every image and dilation phase: rows of tiles padded to 4 tiles (the SIMD transforms). */
+function tileCount(m: i32): i64 {
+  const dh = R == 1 ? 1 : dilationH;
+  let tiles: i64 = 0;
+  for (let a = 0; a < dh; a++) {
+    const oh = phaseOut(OH, a, dh);
+    for (let b = 0; b < dilationW; b++) {
+      const ow = phaseOut(OW, b, dilationW);
+      if (oh < 1 || ow < 1) continue;
+      tiles += <i64>(R == 1 ? oh : (oh + m - 1) / m) * <i64>((((ow + m - 1) / m) + 3) & ~3);
+    }
+  }
+  return <i64>N * tiles;
+}
+
+/**
+ * F(4) where it is accurate (f4Accurate) and does less work. Work per tile, in units of one
+ * tuple-GEMM product (a multiply-add of the 4x8 microkernel):
+ * - tuples x paddedK x Cg products (F(4x4): 2.25x fewer tiles, but rows of tiles padded to 4 tiles);
+ * - the weight transform, which runs on every call where layers alternate (one cached U per
+ *   workspace): about WEIGHT_WORK products' time per U element, spread here as WEIGHT_WORK extra
+ *   tiles (measured in `npm run bench`, L3 cold, both tile sizes). So small images with many channels
+ *   (L3, 14x14x256) keep F(2x2): F(4x4) is 1.3x faster there with U cached, 6% slower cold;
+ * - the input and output transforms, transformWork(m) per tile and channel (Cg in, Kg out). They
+ *   dominate with few channels: fitted to an interleaved sweep (simd build, 1 thread, U cached,
+ *   medians; C = K in 16..256, images 14..112, padding 1) where F(4x4) / F(2x2) time was, e.g.,
+ *   56x56: C=16 1.46, 32 1.19, 48 1.08, 64 0.97, 96 0.90, 128 0.81, 256 0.76; 28x28: C=16 0.98,
+ *   32 0.88, 64 0.78, 256 0.68 (tile grids: 56x56 pads F(4x4)'s rows of 14 tiles to 16, 28x28 pads
+ *   both). Products alone predict 0.64 at 56x56 and 0.56 at 28x28 for every C and picked the slower
+ *   tile in 11 of 49 shapes (3.2% slower than the best on average); with these terms in 7 (1.3%),
+ *   all within 8% but one (16 channels at 112x112: F(4x4) 0.72, predicted 1.09).
  */
 const WEIGHT_WORK: i64 = 20;
+function transformWork(m: i32): i64 { return m == 4 ? 800 : 120; }
+function tileWork(m: i32): i64 {
+  const tuplesOf = <i64>(R == 1 ? m + 2 : (m + 2) * (m + 2));
+  const tiles = tileCount(m);
+  return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + WEIGHT_WORK) + tiles * transformWork(m) * <i64>(Cg + Kg);
+}
 function chooseTile(): i32 {
   if (R != 3 || dilated()) return 2;
-  const padBottom = max(0, OH + 2 - padTop - H), padRight = max(0, OW + 2 - padLeft - W);
-  if (padTop >= 2 || padLeft >= 2 || padBottom >= 2 || padRight >= 2) return 2;
-  const tiles2 = <i64>N * <i64>((OH + 1) / 2) * <i64>((((OW + 1) / 2) + 3) & ~3);
-  const tiles4 = <i64>N * <i64>((OH + 3) / 4) * <i64>((((OW + 3) / 4) + 3) & ~3);
-  return 36 * (tiles4 + WEIGHT_WORK) < 16 * (tiles2 + WEIGHT_WORK) ? 4 : 2;
+  if (!f4Accurate()) return 2;
+  if (forcedTile != 0) return forcedTile;
+  return tileWork(4) < tileWork(2) ? 4 : 2;
 }
 
 /** 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
@@ -94,11 +158,16 @@ function tileFloats(): i64 {
   return planes + v + m;
 }
 
-/** Floats shared by all threads: U of every group, then the weights it was made from (the cache key); -1 when the shape does not apply. */
+// The shared area starts with the tile edge (HEADER_FLOATS keep U cache-line aligned): worker
+// instances have their own globals and may not see setWinogradTile's choice.
+const HEADER_FLOATS: i64 = 16;
+@inline function sharedU(shared: usize): usize { return shared + (<usize>HEADER_FLOATS << 2); }
+
+/** Floats shared by all threads: the tile, U of every group, then the weights U was made from (the cache key); -1 when the shape does not apply. */
 export function winogradSharedFloats(): i64 {
   if (!winogradApplies()) return -1;
   tile = chooseTile();
-  return groupUFloats() * <i64>groups + <i64>weightCount;
+  return HEADER_FLOATS + groupUFloats() * <i64>groups + <i64>weightCount;
 }
 
 /** Floats each thread needs for itself. */
@@ -340,32 +409,38 @@ function multiply(u: usize, v: usize, m: usize, strips: i32): void {
     outputF4<T>(load<T>(c), load<T>(c + 6 * ts), load<T>(c + 12 * ts), load<T>(c + 18 * ts),
                 load<T>(c + 24 * ts), load<T>(c + 30 * ts), b, c, 6 * ts);
   }
-  const n = OW - ow;
   for (let r = 0; r < 4 && oh + r < OH; r++) {
     const row = src + <usize>r * 6 * ts;
-    let y0 = load<T>(row), y1 = load<T>(row + ts), y2 = load<T>(row + 2 * ts), y3 = load<T>(row + 3 * ts);
-    if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); y2 = reluOf<T>(y2); y3 = reluOf<T>(y3); }
-    const d = dst + ((<usize>r * <usize>OW) << 2);
-    if (sizeof<T>() == 16) {
-      if (n >= 16) {
-        v128.store(d, col0(y0, y1, y2, y3)); v128.store(d, col1(y0, y1, y2, y3), 16);
-        v128.store(d, col2(y0, y1, y2, y3), 32); v128.store(d, col3(y0, y1, y2, y3), 48);
-        continue;
-      }
-      const t0 = col0(y0, y1, y2, y3), t1 = col1(y0, y1, y2, y3), t2 = col2(y0, y1, y2, y3);
-      if (n < 4) { storeFirst(d, t0, n); continue; }
-      v128.store(d, t0);
-      if (n < 8) { storeFirst(d + 16, t1, n - 4); continue; }
-      v128.store(d, t1, 16);
-      if (n < 12) { storeFirst(d + 32, t2, n - 8); continue; }
-      v128.store(d, t2, 32);
-      storeFirst(d + 48, col3(y0, y1, y2, y3), n - 12);
-    } else {
-      store<T>(d, y0);
-      if (n > 1) store<T>(d, y1, 4);
-      if (n > 2) store<T>(d, y2, 8);
-      if (n > 3) store<T>(d, y3, 12);
+    storeRow4<T>(load<T>(row), load<T>(row + ts), load<T>(row + 2 * ts), load<T>(row + 3 * ts),
+                 dst + ((<usize>r * <usize>OW) << 2), OW - ow);
+  }
+}
+
+/**
+ * One output row of 4 tiles of 4 (y_j: output j of each tile, one tile per lane; ReLU applied
+ * here), transposed into 16 consecutive outputs at d, clipped to the n that remain in the row.
+ */
+@inline function storeRow4<T>(y0: T, y1: T, y2: T, y3: T, d: usize, n: i32): void {
+  if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); y2 = reluOf<T>(y2); y3 = reluOf<T>(y3); }
+  if (sizeof<T>() == 16) {
+    if (n >= 16) {
+      v128.store(d, col0(y0, y1, y2, y3)); v128.store(d, col1(y0, y1, y2, y3), 16);
+      v128.store(d, col2(y0, y1, y2, y3), 32); v128.store(d, col3(y0, y1, y2, y3), 48);
+      return;
     }
+    const t0 = col0(y0, y1, y2, y3), t1 = col1(y0, y1, y2, y3), t2 = col2(y0, y1, y2, y3);
+    if (n < 4) { storeFirst(d, t0, n); return; }
+    v128.store(d, t0);
+    if (n < 8) { storeFirst(d + 16, t1, n - 4); return; }
+    v128.store(d, t1, 16);
+    if (n < 12) { storeFirst(d + 32, t2, n - 8); return; }
+    v128.store(d, t2, 32);
+    storeFirst(d + 48, col3(y0, y1, y2, y3), n - 12);
+  } else {
+    store<T>(d, y0);
+    if (n > 1) store<T>(d, y1, 4);
+    if (n > 2) store<T>(d, y2, 8);
+    if (n > 3) store<T>(d, y3, 12);
   }
 }
 
@@ -556,16 +631,18 @@ export function winogradPrepareShared(input: usize, weight: usize, shared: usize
     return false;
   }
   tile = chooseTile();
-  transformAllWeights(weight, shared);
+  store<i32>(shared, tile);
+  transformAllWeights(weight, sharedU(shared));
   return true;
 }
 
 /** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
 export function winogradSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
-  tile = chooseTile();
-  if (dilated()) convPhases(input, shared, bias, out, own);
-  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, shared, bias, out, own);
-  else convTilesClaimed<f32>(input, shared, bias, out, own);
+  tile = load<i32>(shared);
+  const u = sharedU(shared);
+  if (dilated()) convPhases(input, u, bias, out, own);
+  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, u, bias, out, own);
+  else convTilesClaimed<f32>(input, u, bias, out, own);
 }
 
 /** After every thread is done (one thread). */
