@@ -13,7 +13,8 @@
 // are the same code with a tile edge of 4. Measured, 1 thread, U cached, GFLOP/s F(4x4) vs F(2x2):
 // L6 (56x56, 256 ch) 86 vs 63, L5 63 vs 45, 28x28x128 74 vs 51, L2 (64 ch) 56 vs 55, L3 69 vs 52.
 //
-// conv1d (and any 1x3 kernel) runs F(2,3): tiles of 1x2 outputs, 4 tuples, the same 1-D transforms.
+// conv1d (and any 1x3 kernel) runs F(2,3) or F(4,3): tiles of 1x2 or 1x4 outputs, 4 or 6 tuples, the
+// same 1-D transforms as the rows of the 2-D ones.
 //
 // Non-finite inputs or weights run as im2col: the transforms would spread one NaN/Inf over a tile.
 // Outputs whose taps all fall in the padding are rewritten to the exact bias afterwards (their
@@ -111,16 +112,18 @@ function tileCount(m: i32): i64 {
  *   both). Products alone predict 0.64 at 56x56 and 0.56 at 28x28 for every C and picked the slower
  *   tile in 11 of 49 shapes (3.2% slower than the best on average); with these terms in 7 (1.3%),
  *   all within 8% but one (16 channels at 112x112: F(4x4) 0.72, predicted 1.09).
+ *   1-D: F(4,3) measured 0.79-0.98x F(2,3)'s time at every C = K from 16 to 256 (W 128-2048):
+ *   products alone already pick it, so no transform term.
  */
 const WEIGHT_WORK: i64 = 20;
-function transformWork(m: i32): i64 { return m == 4 ? 800 : 120; }
+function transformWork(m: i32): i64 { return R == 1 ? 0 : m == 4 ? 800 : 120; }
 function tileWork(m: i32): i64 {
   const tuplesOf = <i64>(R == 1 ? m + 2 : (m + 2) * (m + 2));
   const tiles = tileCount(m);
   return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + WEIGHT_WORK) + tiles * transformWork(m) * <i64>(Cg + Kg);
 }
 function chooseTile(): i32 {
-  if (R != 3 || dilated()) return 2;
+  if ((R != 3 && R != 1) || dilated()) return 2;
   if (!f4Accurate()) return 2;
   if (forcedTile != 0) return forcedTile;
   return tileWork(4) < tileWork(2) ? 4 : 2;
@@ -266,7 +269,8 @@ function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
       let dst = v + (((((t >> 3) * <usize>Cg) << 3) + (t & 7)) << 2);
       let src = planes + ((<usize>(R == 1 ? th : tile * th) * cols + <usize>(tile * x)) << 2);
       for (let c = 0; c < Cg; c++) {
-        if (R == 1) inputRow1<T>(src, dst, tupleStride);
+        if (R == 1 && tile == 4) inputRow4<T>(src, dst, tupleStride);
+        else if (R == 1) inputRow1<T>(src, dst, tupleStride);
         else if (tile == 4) inputTransform4<T>(src, cols << 2, dst, tupleStride);
         else inputTransform<T>(src, cols << 2, dst, tupleStride);
         src += planeBytes;
@@ -335,7 +339,8 @@ function transformWeights<T>(weight: usize, g: i32, u: usize): void {
         const f = weight + (((<usize>(g * Kg + k) * <usize>Cg + <usize>c) * taps) << 2);
         const dst = at + (<usize>i << 2);
         if (tile == 4) {
-          weightTransform4<T>(f, dst, tupleBytes);
+          if (R == 1) weightF4<T>(filterTap<T>(f, 0), filterTap<T>(f, 1), filterTap<T>(f, 2), dst, tupleBytes);
+          else weightTransform4<T>(f, dst, tupleBytes);
           continue;
         }
         if (R == 1) {
@@ -460,6 +465,14 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
         const ow = tile * x;
         if (ow >= OW) break;
         const src = mk + (<usize>((th - th0) * tw + x) << 2);
+        if (tile == 4 && R == 1) {
+          // F(4,3): A^T m in place over the first 4 tuples, then one row of 16 outputs.
+          outputF4<T>(load<T>(src), load<T>(src + tupleStride), load<T>(src + 2 * tupleStride), load<T>(src + 3 * tupleStride),
+                      load<T>(src + 4 * tupleStride), load<T>(src + 5 * tupleStride), b, src, tupleStride);
+          storeRow4<T>(load<T>(src), load<T>(src + tupleStride), load<T>(src + 2 * tupleStride), load<T>(src + 3 * tupleStride),
+                       ok + ((<usize>th * <usize>OW + <usize>ow) << 2), OW - ow);
+          continue;
+        }
         if (tile == 4) {
           outputTransform4<T>(src, tupleStride, b, ok + ((<usize>(4 * th) * <usize>OW + <usize>ow) << 2), 4 * th, ow);
           continue;
