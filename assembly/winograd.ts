@@ -112,6 +112,9 @@ function tileCount(m: i32): i64 {
  *   both). Products alone predict 0.64 at 56x56 and 0.56 at 28x28 for every C and picked the slower
  *   tile in 11 of 49 shapes (3.2% slower than the best on average); with these terms in 7 (1.3%),
  *   all within 8% but one (16 channels at 112x112: F(4x4) 0.72, predicted 1.09).
+ *   Dilated shapes run as dilation phases (undilated sub-grids), all with the one U: their tiles
+ *   are summed (L8, 4 phases of 56x56 at 64 channels: F(4x4) 0.98x F(2x2)'s time cached, 0.99x
+ *   cold; at 32 channels 1.15x, and the rule keeps F(2x2)).
  *   1-D: F(4,3) measured 0.79-0.98x F(2,3)'s time at every C = K from 16 to 256 (W 128-2048):
  *   products alone already pick it, so no transform term.
  */
@@ -123,7 +126,7 @@ function tileWork(m: i32): i64 {
   return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + WEIGHT_WORK) + tiles * transformWork(m) * <i64>(Cg + Kg);
 }
 function chooseTile(): i32 {
-  if ((R != 3 && R != 1) || dilated()) return 2;
+  if (R != 3 && R != 1) return 2;
   if (!f4Accurate()) return 2;
   if (forcedTile != 0) return forcedTile;
   return tileWork(4) < tileWork(2) ? 4 : 2;

@@ -68,7 +68,7 @@ function problem(rng: Rng, kind: Kind, tag: string): ConvProblem {
   }
 }
 
-const KINDS: Kind[] = ['3x3', '1x3'];
+const KINDS: Kind[] = ['3x3', '1x3', 'dilated'];
 function problems(count: number, seed: number): ConvProblem[] {
   const rng = new Rng(seed);
   return Array.from({ length: count }, (_, i) => problem(rng, KINDS[i % KINDS.length], `${KINDS[i % KINDS.length]} seed ${seed} #${i}`));
@@ -106,7 +106,9 @@ describe('wasm Winograd tile sizes', () => {
       ['L2 64ch 56x56', square(64, 56, 1), 4], ['128ch 28x28', square(128, 28, 1), 4], ['L6 256ch 56x56', square(256, 56, 1), 4],
       ['L3 256ch 14x14 (cold U)', square(256, 14, 1), 2], ['32ch 56x56 (transforms dominate)', square(32, 56, 1), 2],
       ['64ch 56x56 pad 2 (inaccurate)', square(64, 56, 2), 2],
-      ['L8 dilated (F(2x2) phases)', square(64, 112, 2, 2), 2], ['conv1d 64ch 512', line(64, 512, 1), 4], ['conv1d 64ch 512 pad 2 (inaccurate)', line(64, 512, 2), 2],
+      ['L8 dilated 64ch 112x112 (phases of 56x56)', square(64, 112, 2, 2), 4],
+      ['dilation 2, 32ch 112x112 (phases of 56x56)', square(32, 112, 2, 2), 2], ['dilation 2 pad 4 (inaccurate phases)', square(32, 40, 4, 2), 2],
+      ['conv1d 64ch 512', line(64, 512, 1), 4], ['conv1d 64ch 512 pad 2 (inaccurate)', line(64, 512, 2), 2],
     ];
     for (const [name, p, tile] of want) {
       const Cg = p.C / p.groups;
@@ -126,7 +128,7 @@ describe('wasm Winograd tile sizes', () => {
 
   for (const variant of builds) {
     for (const tile of [4, 2] as const) {
-      it(`${variant}: F(${tile}) on 60 random 3x3 and 1x3 shapes within ${TOLERANCE.winograd} * S`, () => {
+      it(`${variant}: F(${tile}) on 60 random 3x3, 1x3 and dilated shapes within ${TOLERANCE.winograd} * S`, () => {
         const be = createWasmBackend(module(variant), variant);
         made.push(be);
         be.forceWinogradTile(tile);
