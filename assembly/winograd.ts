@@ -28,6 +28,7 @@ import { allFinite } from './finite';
 import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
 import { inputF4, weightF4, weightRowF4, outputF4, col0, col1, col2, col3, storeFirst } from './winograd4';
 import { fixPaddingOnly } from './padding_only';
+import { gatherPhase, scatterPhase } from './winograd_phases';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
 import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
@@ -606,33 +607,12 @@ function convPhases(input: usize, u0: usize, bias: usize, out: usize, own: usize
       const oh = phaseOut(oh0, a, dh), ow = phaseOut(ow0, b, dw);
       if (oh < 1 || ow < 1) continue;
       const h = oh + taps, w = ow + 2;
-      let to = phaseIn;
-      for (let plane = 0; plane < N * C; plane++) {
-        const from = input + ((<usize>plane * <usize>h0 * <usize>w0) << 2);
-        for (let m = 0; m < h; m++) {
-          const ih = a + dh * m - pt;
-          for (let j = 0; j < w; j++) {
-            const iw = b + dw * j - pl;
-            const inside = ih >= 0 && ih < h0 && iw >= 0 && iw < w0;
-            store<f32>(to, inside ? load<f32>(from + ((<usize>ih * <usize>w0 + <usize>iw) << 2)) : 0);
-            to += 4;
-          }
-        }
-      }
+      gatherPhase(input, N * C, h0, w0, a, b, dh, dw, pt, pl, h, w, phaseIn);
       setUndilatedGeometry(h, w, oh, ow);
       if (ASC_FEATURE_SIMD) convTiles<v128>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
       else convTiles<f32>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
       restoreGeometry();
-      let from = phaseOutAt;
-      for (let plane = 0; plane < N * K; plane++) {
-        const dst = out + ((<usize>plane * <usize>oh0 * <usize>ow0) << 2);
-        for (let i = 0; i < oh; i++) {
-          for (let j = 0; j < ow; j++) {
-            store<f32>(dst + ((<usize>(a + dh * i) * <usize>ow0 + <usize>(b + dw * j)) << 2), load<f32>(from));
-            from += 4;
-          }
-        }
-      }
+      scatterPhase(phaseOutAt, N * K, oh, ow, a, b, dh, dw, oh0, ow0, out);
     }
   }
 }
