@@ -52,7 +52,9 @@ function problem(rng: Rng, kind: Kind, tag: string): ConvProblem {
     const Cg = rng.int(1, large ? 24 : 8), Kg = rng.int(1, large ? 24 : 8);
     const R = kind === '1x3' ? 1 : 3;
     const dh = kind === 'dilated' ? rng.int(1, 3) : 1, dw = kind === 'dilated' ? rng.int(dh === 1 ? 2 : 1, 3) : 1;
-    const H = R === 1 ? rng.int(1, 3) : rng.int(3, large ? 56 : 24), W = rng.int(3, large ? (R === 1 ? 300 : 70) : 40);
+    // 1x3 rows longer than 64 tiles (256 outputs under F(4,3), 128 under F(2,3)) run as segments.
+    const long = R === 1 && rng.chance(0.3);
+    const H = R === 1 ? rng.int(1, 3) : rng.int(3, large ? 56 : 24), W = long ? rng.int(130, 1500) : rng.int(3, large ? 70 : 40);
     const pad = (d: number) => rng.int(0, 2 * d);
     const padTop = R === 1 ? 0 : pad(dh), padBottom = R === 1 ? 0 : pad(dh), padLeft = pad(dw), padRight = pad(dw);
     const p: ConvParams = {
