@@ -20,6 +20,8 @@ import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './st
 import { gemmSharedFloats, gemmPrivateFloats, gemmPrepareShared, gemmSlice } from './gemm';
 import { directPrivateFloats, directSlice } from './direct';
 import { winogradSharedFloats, winogradPrivateFloats, winogradPrepareShared, winogradSlice, winogradFinish } from './winograd';
+// Benchmarks and tests: force Winograd's tile edge (2 or 4; 0 = the cost rule).
+export { setWinogradTile, winogradTile } from './winograd';
 import { fftSharedFloats, fftPrivateFloats, fftPrepareShared, fftSlice, fftFinish } from './fft';
 import { forgetTransformedWeights } from './weight_cache';
 

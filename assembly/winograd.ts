@@ -13,7 +13,11 @@
 // are the same code with a tile edge of 4. Measured, 1 thread, U cached, GFLOP/s F(4x4) vs F(2x2):
 // L6 (56x56, 256 ch) 86 vs 63, L5 63 vs 45, 28x28x128 74 vs 51, L2 (64 ch) 56 vs 55, L3 69 vs 52.
 //
-// conv1d (and any 1x3 kernel) runs F(2,3): tiles of 1x2 outputs, 4 tuples, the same 1-D transforms.
+// conv1d (and any 1x3 kernel) runs F(2,3) or F(4,3): tiles of 1x2 or 1x4 outputs, 4 or 6 tuples, the
+// same 1-D transforms as the rows of the 2-D ones.
+// Long rows are cut into segments of at most BLOCK_TILES tiles (tileRows): a single conv1d splits
+// into blocks and threads like an image, and its V and M stay block-sized (measured 5-11% faster
+// on one thread, conv1d 64-256 channels, W 512-16000).
 //
 // Non-finite inputs or weights run as im2col: the transforms would spread one NaN/Inf over a tile.
 // Outputs whose taps all fall in the padding are rewritten to the exact bias afterwards (their
@@ -27,39 +31,109 @@ import { allFinite } from './finite';
 import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
 import { inputF4, weightF4, weightRowF4, outputF4, col0, col1, col2, col3, storeFirst } from './winograd4';
 import { fixPaddingOnly } from './padding_only';
+import { gatherPhase, scatterPhase } from './winograd_phases';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
 import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
          padTop, padLeft, relu, inputCount, weightCount } from './params';
 
-// Output tile edge of the 3x3 path: 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)). Set from the caller's
-// params at every entry point (the dilation phases change the geometry but keep the tile U was made for).
+// Output tile edge: 2 (F(2x2,3x3), F(2,3)) or 4 (F(4x4,3x3), F(4,3)). Set from the caller's params
+// at every entry point (the dilation phases change the geometry but keep the tile U was made for);
+// the slices read it from the shared area, where winogradPrepareShared wrote it.
 let tile: i32 = 2;
-// Tuples of the transformed domain: (tile + 2)^2 for the 3x3 path, 4 for F(2,3).
-function tuples(): i32 { return R == 1 ? 4 : (tile + 2) * (tile + 2); }
+// Tuples of the transformed domain: (tile + 2)^2 for 3x3, tile + 2 for 1x3.
+function tuples(): i32 { return R == 1 ? tile + 2 : (tile + 2) * (tile + 2); }
 // Tiles per block: V and M of a block stay in L2 (measured, see README).
 const BLOCK_TILES = 64;
 const ZERO_BIAS: usize = memory.data(MR * 4, 16);
+// setWinogradTile's choice (0: chooseTile's rule). Benchmarks and tests only.
+let forcedTile: i32 = 0;
 
 /**
- * F(4x4,3x3) where it is accurate and does less work. Accurate: the native backend's f4_accurate
- * rule (padding read < 2 on every side; with wider padding an output sees few taps, its S is small
- * next to the tile's data and F(4x4)'s larger transform factors break the 1e-4 * S budget).
- * Undilated only: the phases are small images. Work per tuple and channel pair: one product per
- * tile of the padded grid (F(4x4): 2.25x fewer tiles, but rows of tiles padded to 4 tiles of 4),
- * plus the weight transform, which runs on every call where layers alternate (one cached U per
- * workspace): measured about WEIGHT_WORK products' time per U element in `npm run bench` (L3 cold,
- * both tile sizes). So small images with many channels (L3, 14x14x256) keep F(2x2): F(4x4) is 1.3x
- * faster there with U cached, but 6% slower with its 2.25x larger U transformed every call.
+ * Forces F(2x2)/F(2,3) (2) or F(4x4)/F(4,3) (4) where F(4) is accurate, or restores the rule (0).
+ * Set on the instance that runs prepare/beginRun; the threads read the tile from the shared area.
+ */
+export function setWinogradTile(t: i32): void {
+  forcedTile = t == 2 || t == 4 ? t : 0;
+  forgetTransformedWeights();
+}
+
+/** The tile edge of the last Winograd call prepared on this instance (tests). */
+export function winogradTile(): i32 { return tile; }
+
+// Zeros read past one edge by the taps (3 per output) of `outs` outputs at phase + d*i, i >= 0,
+// of an axis of `size` values with `pad` zeros before it (undilated: d = 1, phase = 0).
+function zerosBefore(outs: i32, pad: i32, d: i32, phase: i32): i32 { return min(outs + 2, max(0, (pad - phase + d - 1) / d)); }
+function zerosAfter(outs: i32, size: i32, pad: i32, d: i32, phase: i32): i32 { return max(0, outs + 2 - (size + pad - phase + d - 1) / d); }
+
+/**
+ * The native backend's f4_accurate rule, on every dilation phase: fewer than 2 zeros read past each
+ * edge. With wider padding an output sees few taps, its S is small next to the tile's data and
+ * F(4)'s larger transform factors break the 1e-4 * S budget.
+ */
+function f4Accurate(): bool {
+  const dh = R == 1 ? 1 : dilationH;
+  for (let b = 0; b < dilationW; b++) {
+    const ow = phaseOut(OW, b, dilationW);
+    if (ow >= 1 && (zerosBefore(ow, padLeft, dilationW, b) >= 2 || zerosAfter(ow, W, padLeft, dilationW, b) >= 2)) return false;
+  }
+  if (R == 1) return true;
+  for (let a = 0; a < dh; a++) {
+    const oh = phaseOut(OH, a, dh);
+    if (oh >= 1 && (zerosBefore(oh, padTop, dh, a) >= 2 || zerosAfter(oh, H, padTop, dh, a) >= 2)) return false;
+  }
+  return true;
+}
+
+/** Tiles of edge m over every image and dilation phase: rows of tiles padded to 4 tiles (the SIMD transforms). */
+function tileCount(m: i32): i64 {
+  const dh = R == 1 ? 1 : dilationH;
+  let tiles: i64 = 0;
+  for (let a = 0; a < dh; a++) {
+    const oh = phaseOut(OH, a, dh);
+    for (let b = 0; b < dilationW; b++) {
+      const ow = phaseOut(OW, b, dilationW);
+      if (oh < 1 || ow < 1) continue;
+      tiles += <i64>(R == 1 ? oh : (oh + m - 1) / m) * <i64>((((ow + m - 1) / m) + 3) & ~3);
+    }
+  }
+  return <i64>N * tiles;
+}
+
+/**
+ * F(4) where it is accurate (f4Accurate) and does less work. Work per tile, in units of one
+ * tuple-GEMM product (a multiply-add of the 4x8 microkernel):
+ * - tuples x paddedK x Cg products (F(4x4): 2.25x fewer tiles, but rows of tiles padded to 4 tiles);
+ * - the weight transform, which runs on every call where layers alternate (one cached U per
+ *   workspace): about WEIGHT_WORK products' time per U element, spread here as WEIGHT_WORK extra
+ *   tiles (measured in `npm run bench`, L3 cold, both tile sizes). So small images with many channels
+ *   (L3, 14x14x256) keep F(2x2): F(4x4) is 1.3x faster there with U cached, 6% slower cold;
+ * - the input and output transforms, transformWork(m) per tile and channel (Cg in, Kg out). They
+ *   dominate with few channels: fitted to an interleaved sweep (simd build, 1 thread, U cached,
+ *   medians; C = K in 16..256, images 14..112, padding 1) where F(4x4) / F(2x2) time was, e.g.,
+ *   56x56: C=16 1.46, 32 1.19, 48 1.08, 64 0.97, 96 0.90, 128 0.81, 256 0.76; 28x28: C=16 0.98,
+ *   32 0.88, 64 0.78, 256 0.68 (tile grids: 56x56 pads F(4x4)'s rows of 14 tiles to 16, 28x28 pads
+ *   both). Products alone predict 0.64 at 56x56 and 0.56 at 28x28 for every C and picked the slower
+ *   tile in 11 of 49 shapes (3.2% slower than the best on average); with these terms in 7 (1.3%),
+ *   all within 8% but one (16 channels at 112x112: F(4x4) 0.72, predicted 1.09).
+ *   Dilated shapes run as dilation phases (undilated sub-grids), all with the one U: their tiles
+ *   are summed (L8, 4 phases of 56x56 at 64 channels: F(4x4) 0.98x F(2x2)'s time cached, 0.99x
+ *   cold; at 32 channels 1.15x, and the rule keeps F(2x2)).
+ *   1-D: F(4,3) measured 0.79-0.98x F(2,3)'s time at every C = K from 16 to 256 (W 128-2048):
+ *   products alone already pick it, so no transform term.
  */
 const WEIGHT_WORK: i64 = 20;
+function transformWork(m: i32): i64 { return R == 1 ? 0 : m == 4 ? 800 : 120; }
+function tileWork(m: i32): i64 {
+  const tuplesOf = <i64>(R == 1 ? m + 2 : (m + 2) * (m + 2));
+  const tiles = tileCount(m);
+  return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + WEIGHT_WORK) + tiles * transformWork(m) * <i64>(Cg + Kg);
+}
 function chooseTile(): i32 {
-  if (R != 3 || dilated()) return 2;
-  const padBottom = max(0, OH + 2 - padTop - H), padRight = max(0, OW + 2 - padLeft - W);
-  if (padTop >= 2 || padLeft >= 2 || padBottom >= 2 || padRight >= 2) return 2;
-  const tiles2 = <i64>N * <i64>((OH + 1) / 2) * <i64>((((OW + 1) / 2) + 3) & ~3);
-  const tiles4 = <i64>N * <i64>((OH + 3) / 4) * <i64>((((OW + 3) / 4) + 3) & ~3);
-  return 36 * (tiles4 + WEIGHT_WORK) < 16 * (tiles2 + WEIGHT_WORK) ? 4 : 2;
+  if (R != 3 && R != 1) return 2;
+  if (!f4Accurate()) return 2;
+  if (forcedTile != 0) return forcedTile;
+  return tileWork(4) < tileWork(2) ? 4 : 2;
 }
 
 /** 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
@@ -74,9 +148,18 @@ function dilated(): bool { return dilationH > 1 || dilationW > 1; }
 function phaseOut(size: i32, a: i32, d: i32): i32 { return (size - a + d - 1) / d; }
 
 // Tile grid: TH x TWP tiles (TWP = tiles per row rounded up to 4), rows of tiles in blocks.
-function tileRows(): i32 { return R == 1 ? OH : (OH + tile - 1) / tile; }
-function tilesPerRow(): i32 { return (((OW + tile - 1) / tile) + 3) & ~3; }
-function planeRows(): i32 { return R == 1 ? OH : tile * tileRows() + 2; }
+// 1x3 kernels cut an output row of more than BLOCK_TILES tiles into segments() equal segments (TWP
+// rounded up to NR), each a row of the grid with its own plane row: blocks then stay within
+// BLOCK_TILES and the threads split even a single conv1d (one output row).
+function rowTiles(): i32 { return (OW + tile - 1) / tile; }
+function segments(): i32 { return R == 1 ? max(1, (rowTiles() + BLOCK_TILES - 1) / BLOCK_TILES) : 1; }
+function tileRows(): i32 { return R == 1 ? OH * segments() : (OH + tile - 1) / tile; }
+function tilesPerRow(): i32 {
+  const segs = segments();
+  if (segs == 1) return (rowTiles() + 3) & ~3;
+  return (((rowTiles() + segs - 1) / segs) + NR - 1) & ~(NR - 1);
+}
+function planeRows(): i32 { return R == 1 ? tileRows() : tile * tileRows() + 2; }
 // +4: the patches of the last tiles reach 2 columns past them, and their SIMD tap loads 2 more.
 function planeCols(): i32 { return tile * tilesPerRow() + 4; }
 function rowsPerBlock(): i32 { return max(1, BLOCK_TILES / tilesPerRow()); }
@@ -94,11 +177,16 @@ function tileFloats(): i64 {
   return planes + v + m;
 }
 
-/** Floats shared by all threads: U of every group, then the weights it was made from (the cache key); -1 when the shape does not apply. */
+// The shared area starts with the tile edge (HEADER_FLOATS keep U cache-line aligned): worker
+// instances have their own globals and may not see setWinogradTile's choice.
+const HEADER_FLOATS: i64 = 16;
+@inline function sharedU(shared: usize): usize { return shared + (<usize>HEADER_FLOATS << 2); }
+
+/** Floats shared by all threads: the tile, U of every group, then the weights U was made from (the cache key); -1 when the shape does not apply. */
 export function winogradSharedFloats(): i64 {
   if (!winogradApplies()) return -1;
   tile = chooseTile();
-  return groupUFloats() * <i64>groups + <i64>weightCount;
+  return HEADER_FLOATS + groupUFloats() * <i64>groups + <i64>weightCount;
 }
 
 /** Floats each thread needs for itself. */
@@ -197,7 +285,8 @@ function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
       let dst = v + (((((t >> 3) * <usize>Cg) << 3) + (t & 7)) << 2);
       let src = planes + ((<usize>(R == 1 ? th : tile * th) * cols + <usize>(tile * x)) << 2);
       for (let c = 0; c < Cg; c++) {
-        if (R == 1) inputRow1<T>(src, dst, tupleStride);
+        if (R == 1 && tile == 4) inputRow4<T>(src, dst, tupleStride);
+        else if (R == 1) inputRow1<T>(src, dst, tupleStride);
         else if (tile == 4) inputTransform4<T>(src, cols << 2, dst, tupleStride);
         else inputTransform<T>(src, cols << 2, dst, tupleStride);
         src += planeBytes;
@@ -266,7 +355,8 @@ function transformWeights<T>(weight: usize, g: i32, u: usize): void {
         const f = weight + (((<usize>(g * Kg + k) * <usize>Cg + <usize>c) * taps) << 2);
         const dst = at + (<usize>i << 2);
         if (tile == 4) {
-          weightTransform4<T>(f, dst, tupleBytes);
+          if (R == 1) weightF4<T>(filterTap<T>(f, 0), filterTap<T>(f, 1), filterTap<T>(f, 2), dst, tupleBytes);
+          else weightTransform4<T>(f, dst, tupleBytes);
           continue;
         }
         if (R == 1) {
@@ -340,32 +430,38 @@ function multiply(u: usize, v: usize, m: usize, strips: i32): void {
     outputF4<T>(load<T>(c), load<T>(c + 6 * ts), load<T>(c + 12 * ts), load<T>(c + 18 * ts),
                 load<T>(c + 24 * ts), load<T>(c + 30 * ts), b, c, 6 * ts);
   }
-  const n = OW - ow;
   for (let r = 0; r < 4 && oh + r < OH; r++) {
     const row = src + <usize>r * 6 * ts;
-    let y0 = load<T>(row), y1 = load<T>(row + ts), y2 = load<T>(row + 2 * ts), y3 = load<T>(row + 3 * ts);
-    if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); y2 = reluOf<T>(y2); y3 = reluOf<T>(y3); }
-    const d = dst + ((<usize>r * <usize>OW) << 2);
-    if (sizeof<T>() == 16) {
-      if (n >= 16) {
-        v128.store(d, col0(y0, y1, y2, y3)); v128.store(d, col1(y0, y1, y2, y3), 16);
-        v128.store(d, col2(y0, y1, y2, y3), 32); v128.store(d, col3(y0, y1, y2, y3), 48);
-        continue;
-      }
-      const t0 = col0(y0, y1, y2, y3), t1 = col1(y0, y1, y2, y3), t2 = col2(y0, y1, y2, y3);
-      if (n < 4) { storeFirst(d, t0, n); continue; }
-      v128.store(d, t0);
-      if (n < 8) { storeFirst(d + 16, t1, n - 4); continue; }
-      v128.store(d, t1, 16);
-      if (n < 12) { storeFirst(d + 32, t2, n - 8); continue; }
-      v128.store(d, t2, 32);
-      storeFirst(d + 48, col3(y0, y1, y2, y3), n - 12);
-    } else {
-      store<T>(d, y0);
-      if (n > 1) store<T>(d, y1, 4);
-      if (n > 2) store<T>(d, y2, 8);
-      if (n > 3) store<T>(d, y3, 12);
+    storeRow4<T>(load<T>(row), load<T>(row + ts), load<T>(row + 2 * ts), load<T>(row + 3 * ts),
+                 dst + ((<usize>r * <usize>OW) << 2), OW - ow);
+  }
+}
+
+/**
+ * One output row of 4 tiles of 4 (y_j: output j of each tile, one tile per lane; ReLU applied
+ * here), transposed into 16 consecutive outputs at d, clipped to the n that remain in the row.
+ */
+@inline function storeRow4<T>(y0: T, y1: T, y2: T, y3: T, d: usize, n: i32): void {
+  if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); y2 = reluOf<T>(y2); y3 = reluOf<T>(y3); }
+  if (sizeof<T>() == 16) {
+    if (n >= 16) {
+      v128.store(d, col0(y0, y1, y2, y3)); v128.store(d, col1(y0, y1, y2, y3), 16);
+      v128.store(d, col2(y0, y1, y2, y3), 32); v128.store(d, col3(y0, y1, y2, y3), 48);
+      return;
     }
+    const t0 = col0(y0, y1, y2, y3), t1 = col1(y0, y1, y2, y3), t2 = col2(y0, y1, y2, y3);
+    if (n < 4) { storeFirst(d, t0, n); return; }
+    v128.store(d, t0);
+    if (n < 8) { storeFirst(d + 16, t1, n - 4); return; }
+    v128.store(d, t1, 16);
+    if (n < 12) { storeFirst(d + 32, t2, n - 8); return; }
+    v128.store(d, t2, 32);
+    storeFirst(d + 48, col3(y0, y1, y2, y3), n - 12);
+  } else {
+    store<T>(d, y0);
+    if (n > 1) store<T>(d, y1, 4);
+    if (n > 2) store<T>(d, y2, 8);
+    if (n > 3) store<T>(d, y3, 12);
   }
 }
 
@@ -376,15 +472,27 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
   const tupleStride = (<usize>paddedK() * bt) << 2;
   const sz = <usize>sizeof<T>();
   const plane = <usize>OH * <usize>OW;
+  const segs = segments();
   for (let k = 0; k < Kg; k++) {
     const b = splat<T>(load<f32>(bias + (<usize>k << 2)));
     const mk = m + ((<usize>k * bt) << 2);
     const ok = out + ((<usize>k * plane) << 2);
     for (let th = th0; th < th1; th++) {
+      // 1x3: output row and first column of this segment (the 3x3 paths: row 2th or 4th, column 0).
+      const orow = R == 1 ? th / segs : th;
+      const ocol = R == 1 ? (th - orow * segs) * tile * tw : 0;
       for (let x = 0; x < tw; x += lanes<T>()) {
-        const ow = tile * x;
+        const ow = ocol + tile * x;
         if (ow >= OW) break;
         const src = mk + (<usize>((th - th0) * tw + x) << 2);
+        if (tile == 4 && R == 1) {
+          // F(4,3): A^T m in place over the first 4 tuples, then one row of 16 outputs.
+          outputF4<T>(load<T>(src), load<T>(src + tupleStride), load<T>(src + 2 * tupleStride), load<T>(src + 3 * tupleStride),
+                      load<T>(src + 4 * tupleStride), load<T>(src + 5 * tupleStride), b, src, tupleStride);
+          storeRow4<T>(load<T>(src), load<T>(src + tupleStride), load<T>(src + 2 * tupleStride), load<T>(src + 3 * tupleStride),
+                       ok + ((<usize>orow * <usize>OW + <usize>ow) << 2), OW - ow);
+          continue;
+        }
         if (tile == 4) {
           outputTransform4<T>(src, tupleStride, b, ok + ((<usize>(4 * th) * <usize>OW + <usize>ow) << 2), 4 * th, ow);
           continue;
@@ -395,7 +503,7 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
           let y0 = add<T>(add<T>(add<T>(m0, m1), m2), b);
           let y1 = add<T>(sub<T>(sub<T>(m1, m2), m3), b);
           if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
-          storePair<T>(ok + ((<usize>th * <usize>OW + <usize>ow) << 2), y0, y1, ow);
+          storePair<T>(ok + ((<usize>orow * <usize>OW + <usize>ow) << 2), y0, y1, ow);
           continue;
         }
         // s[i][0..1] = (M A) row i; then y = A^T s.
@@ -440,11 +548,39 @@ function transformAllWeights(weight: usize, u: usize): void {
 
 /** Zeroes plane rows [rowLo, rowHi) of every channel and copies the image rows that fall in them. */
 function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
+  if (R == 1) {
+    loadSegments(img, planes, rowLo, rowHi);
+    return;
+  }
   const cols = <usize>planeCols();
   for (let c = 0; c < Cg; c++) {
     zeroFloats(planes + ((<usize>c * <usize>planeRows() + <usize>rowLo) * cols << 2), (rowHi - rowLo) * <i32>cols);
   }
   copyIntoPlanes(img, Cg, planes, planeRows(), planeCols(), rowLo, rowHi);
+}
+
+/**
+ * 1x3: plane row v holds the columns of segment v % segments() of output row v / segments(), from
+ * input column (its first output) - padLeft on, zeros outside the image.
+ */
+function loadSegments(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
+  const cols = planeCols(), segs = segments(), segCols = tile * tilesPerRow();
+  for (let c = 0; c < Cg; c++) {
+    for (let v = rowLo; v < rowHi; v++) {
+      const r = v / segs;
+      const ih = r - padTop;
+      const dst = planes + ((<usize>c * <usize>planeRows() + <usize>v) * <usize>cols << 2);
+      if (ih < 0 || ih >= H) {
+        zeroFloats(dst, cols);
+        continue;
+      }
+      const first = (v - r * segs) * segCols - padLeft; // input column of plane column 0
+      const j0 = min(cols, max(0, -first)), j1 = max(j0, min(cols, W - first));
+      zeroFloats(dst, j0);
+      copyFloats(dst + (<usize>j0 << 2), img + ((<usize>c * <usize>H + <usize>ih) * <usize>W + <usize>(first + j0) << 2), j1 - j0);
+      zeroFloats(dst + (<usize>j1 << 2), cols - j1);
+    }
+  }
 }
 
 // The plane rows tile rows [ta, tb) read (a 4-row patch per 2 output rows; F(2,3): one row each).
@@ -515,33 +651,12 @@ function convPhases(input: usize, u0: usize, bias: usize, out: usize, own: usize
       const oh = phaseOut(oh0, a, dh), ow = phaseOut(ow0, b, dw);
       if (oh < 1 || ow < 1) continue;
       const h = oh + taps, w = ow + 2;
-      let to = phaseIn;
-      for (let plane = 0; plane < N * C; plane++) {
-        const from = input + ((<usize>plane * <usize>h0 * <usize>w0) << 2);
-        for (let m = 0; m < h; m++) {
-          const ih = a + dh * m - pt;
-          for (let j = 0; j < w; j++) {
-            const iw = b + dw * j - pl;
-            const inside = ih >= 0 && ih < h0 && iw >= 0 && iw < w0;
-            store<f32>(to, inside ? load<f32>(from + ((<usize>ih * <usize>w0 + <usize>iw) << 2)) : 0);
-            to += 4;
-          }
-        }
-      }
+      gatherPhase(input, N * C, h0, w0, a, b, dh, dw, pt, pl, h, w, phaseIn);
       setUndilatedGeometry(h, w, oh, ow);
       if (ASC_FEATURE_SIMD) convTiles<v128>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
       else convTiles<f32>(phaseIn, u0, bias, phaseOutAt, rest, 0, tileRows());
       restoreGeometry();
-      let from = phaseOutAt;
-      for (let plane = 0; plane < N * K; plane++) {
-        const dst = out + ((<usize>plane * <usize>oh0 * <usize>ow0) << 2);
-        for (let i = 0; i < oh; i++) {
-          for (let j = 0; j < ow; j++) {
-            store<f32>(dst + ((<usize>(a + dh * i) * <usize>ow0 + <usize>(b + dw * j)) << 2), load<f32>(from));
-            from += 4;
-          }
-        }
-      }
+      scatterPhase(phaseOutAt, N * K, oh, ow, a, b, dh, dw, oh0, ow0, out);
     }
   }
 }
@@ -556,16 +671,18 @@ export function winogradPrepareShared(input: usize, weight: usize, shared: usize
     return false;
   }
   tile = chooseTile();
-  transformAllWeights(weight, shared);
+  store<i32>(shared, tile);
+  transformAllWeights(weight, sharedU(shared));
   return true;
 }
 
 /** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
 export function winogradSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
-  tile = chooseTile();
-  if (dilated()) convPhases(input, shared, bias, out, own);
-  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, shared, bias, out, own);
-  else convTilesClaimed<f32>(input, shared, bias, out, own);
+  tile = load<i32>(shared);
+  const u = sharedU(shared);
+  if (dilated()) convPhases(input, u, bias, out, own);
+  else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, u, bias, out, own);
+  else convTilesClaimed<f32>(input, u, bias, out, own);
 }
 
 /** After every thread is done (one thread). */

@@ -1,5 +1,6 @@
-// The 1-D pieces of Winograd F(4,3) for winograd.ts's F(4x4,3x3): y = A^T [(G g) .* (B^T d)] on
-// 6-point patches, 4 outputs. The matrices are native/kernels/winograd_matrices.h's kWinoBT4, kWinoG4
+// The 1-D pieces of Winograd F(4,3), for winograd.ts's conv1d F(4,3) and (by rows, then columns)
+// its F(4x4,3x3): y = A^T [(G g) .* (B^T d)] on 6-point patches, 4 outputs. The matrices are
+// native/kernels/winograd_matrices.h's kWinoBT4, kWinoG4
 // and kWinoAT4 (points 0, 1, -1, 1/2, -2, infinity): the native backend measured them 5x more accurate
 // than Lavin's 0, +-1, +-2 on padded shapes, and sharing them keeps both backends' F(4x4) error and
 // accuracy rule (f4_accurate) the same. Written out as combinations rather than loops over a table so

@@ -33,6 +33,8 @@ interface FastconvExports {
   beginRun(algo: number): number;
   runSlice(index: number): number;
   finishRun(): number;
+  setWinogradTile(tile: number): void;
+  winogradTile(): number;
 }
 
 // Error codes of assembly/params.ts.
@@ -52,7 +54,7 @@ const IMPLEMENTED: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'
 /** Why `algo` cannot run `p` (null when it can); mirrors the shape checks of assembly/winograd.ts. */
 function unsupportedShape(p: ConvParams, algo: Algorithm): string | null {
   if (algo === 'winograd' && !((p.R === 3 || p.R === 1) && p.S === 3 && p.strideH === 1 && p.strideW === 1)) {
-    return "the wasm backend's 'winograd' (F(2x2,3x3), F(2,3)) needs a 3x3 or 1x3 kernel with stride 1";
+    return "the wasm backend's 'winograd' (F(2x2,3x3), F(4x4,3x3), F(2,3), F(4,3)) needs a 3x3 or 1x3 kernel with stride 1";
   }
   if (algo === 'fft' && !(p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1)) {
     return "the wasm backend's 'fft' needs stride 1 and dilation 1";
@@ -124,6 +126,13 @@ export interface WasmBackend extends Backend {
   whenReady(): Promise<void>;
   /** Terminates the workers; the backend carries on single-threaded. */
   dispose(): void;
+  /**
+   * Benchmarks and tests: 'winograd' runs F(2x2,3x3)/F(2,3) (2) or F(4x4,3x3)/F(4,3) (4) where
+   * F(4) is accurate (else F(2)); 0 restores the per-shape rule of assembly/winograd.ts.
+   */
+  forceWinogradTile(tile: 0 | 2 | 4): void;
+  /** The tile edge of the last 'winograd' call (2 or 4), for tests. */
+  lastWinogradTile(): number;
 }
 
 /** Default minFlopsPerThread: a split must pay for waking a worker (tens of microseconds). */
@@ -169,7 +178,14 @@ class Engine {
 export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading,
                                   noThreads?: string): WasmBackend {
   let plain: Engine | undefined;
-  const plainEngine = () => (plain ??= new Engine(new WebAssembly.Instance(module, {}).exports as unknown as FastconvExports, describe));
+  let forcedTile = 0;
+  const plainEngine = () => {
+    if (!plain) {
+      plain = new Engine(new WebAssembly.Instance(module, {}).exports as unknown as FastconvExports, describe);
+      plain.wasm.setWinogradTile(forcedTile);
+    }
+    return plain;
+  };
   let engine: Engine;
   let pool: WasmPool | null = null;
   let threadsOff: string | null = threading ? null
@@ -193,6 +209,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   // An async call waiting for its workers owns the threaded instance; calls meanwhile queue behind it
   // (async) or run on a plain instance (sync).
   let busy = false;
+  let last: Engine = engine;
   let queue: Promise<unknown> = Promise.resolve();
 
   function off(): string | null {
@@ -235,7 +252,13 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     const Cg = p.C / p.groups, Kg = p.K / p.groups;
     // Dilated (one undilated phase per dilation offset): L8 36 vs 48 ms (best 43 vs 29 GFLOP/s).
     if (p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && Cg >= 16 && Kg >= 16) {
-      return { algorithm: 'winograd', reason: '3x3 stride 1 with >= 16 channels in and out per group: Winograd F(2x2,3x3), 2.25x fewer multiplies' };
+      return { algorithm: 'winograd', reason: '3x3 stride 1 with >= 16 channels in and out per group: Winograd F(2x2,3x3) or F(4x4,3x3), 2.25x or 4x fewer multiplies' };
+    }
+    // conv1d / 1x3, measured (interleaved medians, simd build, cached weights, C = K, pad 1, W 128-2048):
+    // Winograd F(4,3) vs im2col 0.90x the time at 32 channels, 0.70x at 64, 0.60x at 128, 0.50-0.59x
+    // at 256; 1.2x slower at 16 channels.
+    if (p.R === 1 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1 && Cg >= 32 && Kg >= 32) {
+      return { algorithm: 'winograd', reason: 'kernel 3 along W, stride 1, >= 32 channels in and out per group: Winograd F(4,3) (or F(2,3) with wide padding), 2x fewer multiplies' };
     }
     // Measured (medians, simd build, zero-mean data, cached spectra): FFT vs im2col L9 (11x11, 16 ch)
     // 10.3 vs 35.9 ms, L10 (k 251, 1 ch) 5.9 vs 12.0, 7x7 64 ch 56x56 40 vs 59, 9x9 16 ch 4.0 vs 8.1;
@@ -258,6 +281,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     const e = busy ? plainEngine() : engine;
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
     if (threads > 1) threads = pool!.waitReady(threads);
+    last = e;
     const code = e.load(p, input, weight, bias, out.length, algo, threads);
     runLoaded(e, code, threads, p);
     e.store(out);
@@ -270,6 +294,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     let threads = threadsFor(p);
     if (threads > 1) threads = await pool!.whenReady(threads);
     busy = true;
+    last = engine;
     try {
       const code = engine.load(p, input, weight, bias, out.length, algo, threads);
       if (threads === 1) {
@@ -317,6 +342,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     },
     async whenReady() {
       if (pool && off() === null && wanted > 1) await pool.whenReady(wanted);
+    },
+    lastWinogradTile: () => last.wasm.winogradTile(),
+    forceWinogradTile(tile) {
+      forcedTile = tile;
+      engine.wasm.setWinogradTile(tile);
+      plain?.wasm.setWinogradTile(tile);
     },
     dispose() {
       if (!pool) return;
