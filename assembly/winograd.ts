@@ -430,13 +430,26 @@ function transformAllWeights(weight: usize, u: usize): void {
   const uBytes = (<usize>groupUFloats()) << 2;
   const copy = u + uBytes * <usize>groups;
   if (cachedWeightsMatch(u, weight, copy)) return;
+  transformGroups(weight, u);
+  copyFloats(copy, weight, weightCount);
+  rememberTransformedWeights(u);
+}
+
+/** U of every group at `u`. */
+function transformGroups(weight: usize, u: usize): void {
+  const uBytes = (<usize>groupUFloats()) << 2;
   for (let g = 0; g < groups; g++) {
     if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, g, u + <usize>g * uBytes);
     else transformWeights<f32>(weight, g, u + <usize>g * uBytes);
   }
-  copyFloats(copy, weight, weightCount);
-  rememberTransformedWeights(u);
 }
+
+/** Floats of U of every group (what a layer's weight store keeps) and the tile it is made for. */
+export function winogradStoredFloats(): i64 {
+  tile = chooseTile();
+  return groupUFloats() * <i64>groups;
+}
+export function winogradTile(): i32 { return chooseTile(); }
 
 /** Zeroes plane rows [rowLo, rowHi) of every channel and copies the image rows that fall in them. */
 function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
@@ -547,16 +560,19 @@ function convPhases(input: usize, u0: usize, bias: usize, out: usize, own: usize
 }
 
 /**
- * Before the threads start: U of every group into `shared` (or kept from the last call). False when
- * an input or weight is not finite: the caller runs im2col instead (its layout overwrites U).
+ * Before the threads start: U of every group into `shared` (or kept from the last call), or into
+ * `stored` (a layer's store entry) when `fill`. False when an input or (transformed) weight is not
+ * finite: the caller runs im2col instead (its layout overwrites U).
  */
-export function winogradPrepareShared(input: usize, weight: usize, shared: usize): bool {
-  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
+export function winogradPrepareShared(input: usize, weight: usize, shared: usize, stored: usize = 0, fill: bool = true): bool {
+  const transform = stored == 0 || fill;
+  if (!allFinite(input, inputCount) || (transform && !allFinite(weight, weightCount))) {
     forgetTransformedWeights();
     return false;
   }
   tile = chooseTile();
-  transformAllWeights(weight, shared);
+  if (stored == 0) transformAllWeights(weight, shared);
+  else if (fill) transformGroups(weight, stored);
   return true;
 }
 

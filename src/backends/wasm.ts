@@ -7,9 +7,15 @@
 // across a WasmPool of workers: this thread lays out the arena and runs the serial part, then every
 // thread computes a slice. Where the calling thread cannot block (a browser's main thread) only
 // conv2dAsync uses the workers; conv2d stays on one thread. Small convolutions stay on one thread.
+//
+// Weight stores (createWeightStore): a layer's transformed weights live in wasm memory, in a heap
+// below the arena (assembly/store_heap.ts, weight_store.ts), so a call with a store never transforms
+// or compares the weights again. Each instance has its own memory (the threaded one, and the plain
+// one sync calls use while an async call holds the threaded one), so a store keeps one wasm handle
+// per instance it met. Blocks a running async call may read are freed only when it is done.
 
 import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
-import type { Algorithm, Backend, ConvParams } from './types.js';
+import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 
@@ -28,16 +34,21 @@ interface FastconvExports {
   biasPtr(): number;
   outputPtr(): number;
   memoryBytes(): number;
-  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number): number;
+  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number, store: number): number;
   run(algo: number): number;
   beginRun(algo: number): number;
   runSlice(index: number): number;
   finishRun(): number;
+  storeNew(): number;
+  storeClear(store: number): number;
+  storeDelete(store: number): number;
+  storeBytes(store: number): number;
+  storeHeapBytes(): number;
 }
 
 // Error codes of assembly/params.ts.
 const ERRORS: Record<number, string> = {
-  1: 'a size, stride or dilation is not positive, a padding is negative, or relu is not 0/1',
+  1: 'a size, stride or dilation is not positive, a padding is negative, relu is not 0/1, or the weight store handle is not one',
   2: 'C or K is not divisible by groups',
   3: 'OH/OW do not match the input, kernel, padding, stride and dilation',
   4: 'a buffer length does not match the shape (or a tensor exceeds 2^28 elements)',
@@ -143,15 +154,15 @@ class Engine {
     }
   }
 
-  /** Params, prepare and the copies in; returns the algorithm code. */
+  /** Params, prepare and the copies in; returns the algorithm code. `store`: a wasm store handle or 0. */
   load(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null, outLen: number,
-       algo: Algorithm, threads: number): number {
+       algo: Algorithm, threads: number, store = 0): number {
     const wasm = this.wasm;
     const code = ALGORITHM_CODE[algo];
     const at = wasm.paramsPtr();
     if (at === 0) this.check(5, 'prepare', p);
     packParams(p, new Int32Array(wasm.memory.buffer, at, PARAM_FIELDS.length));
-    this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads), 'prepare', p);
+    this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads, store), 'prepare', p);
     // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
     const heap = wasm.memory.buffer;
     new Float32Array(heap, wasm.inputPtr(), input.length).set(input);
@@ -162,6 +173,41 @@ class Engine {
 
   store(out: Float32Array): void {
     out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), out.length));
+  }
+}
+
+/** A layer's transformed weights on one wasm backend: a wasm store handle per instance it ran on. */
+class WasmStore implements WeightStore {
+  /** Per instance, its handle (assembly/weight_store.ts); a Map the finalizer can hold without the store. */
+  readonly handles = new Map<Engine, number>();
+  /**
+   * Counts clear()s. An async call captures it when made: one still queued when the weights change
+   * must neither use nor fill the store, or it would leave the old weights' transform behind.
+   */
+  epoch = 0;
+  constructor(readonly backend: object, private readonly release: (e: Engine, handle: number) => void) {}
+
+  /** This store's handle in `e`'s memory (made on first use); 0 if memory cannot grow (run without). */
+  handleIn(e: Engine): number {
+    let h = this.handles.get(e);
+    if (h === undefined) {
+      h = e.wasm.storeNew();
+      if (h === 0) return 0;
+      this.handles.set(e, h);
+    }
+    return h;
+  }
+
+  clear(): void {
+    this.epoch++;
+    for (const [e, h] of this.handles) this.release(e, h);
+    this.handles.clear();
+  }
+
+  get bytes(): number {
+    let total = 0;
+    for (const [e, h] of this.handles) total += Math.max(0, e.wasm.storeBytes(h));
+    return total;
   }
 }
 
@@ -194,6 +240,28 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   // (async) or run on a plain instance (sync).
   let busy = false;
   let queue: Promise<unknown> = Promise.resolve();
+  // Store handles of the threaded instance released while an async call ran there: its workers may be
+  // reading them, and only the instance's owner may touch the heap. Freed when the call ends.
+  let releasedWhileBusy: number[] = [];
+  function release(e: Engine, handle: number): void {
+    if (busy && e === engine) releasedWhileBusy.push(handle);
+    else e.wasm.storeDelete(handle);
+  }
+  function releaseDeferred(): void {
+    const handles = releasedWhileBusy;
+    releasedWhileBusy = [];
+    for (const h of handles) engine.wasm.storeDelete(h);
+  }
+  // A store dropped without clear() (a layer collected without dispose()) gives its blocks back too.
+  const finalizer = typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Map<Engine, number>>((handles) => { for (const [e, h] of handles) release(e, h); })
+    : null;
+  const storeKey = {};
+  /** The store if it is this backend's and was not cleared since `epoch` (when given). */
+  function ours(store: WeightStore | undefined, epoch?: number): WasmStore | undefined {
+    if (!(store instanceof WasmStore) || store.backend !== storeKey) return undefined;
+    return epoch === undefined || store.epoch === epoch ? store : undefined;
+  }
 
   function off(): string | null {
     return threadsOff ?? pool?.failure ?? null;
@@ -252,26 +320,27 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   function conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                  out: Float32Array, algo: Algorithm): void {
+                  out: Float32Array, algo: Algorithm, store?: WeightStore): void {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     const e = busy ? plainEngine() : engine;
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
     if (threads > 1) threads = pool!.waitReady(threads);
-    const code = e.load(p, input, weight, bias, out.length, algo, threads);
+    const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
     runLoaded(e, code, threads, p);
     e.store(out);
   }
 
   async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                                out: Float32Array, algo: Algorithm): Promise<void> {
+                                out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number): Promise<void> {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     let threads = threadsFor(p);
     if (threads > 1) threads = await pool!.whenReady(threads);
+    const handle = ours(store, epoch)?.handleIn(engine) ?? 0;
     busy = true;
     try {
-      const code = engine.load(p, input, weight, bias, out.length, algo, threads);
+      const code = engine.load(p, input, weight, bias, out.length, algo, threads, handle);
       if (threads === 1) {
         engine.check(engine.wasm.run(code), 'run', p);
       } else {
@@ -284,6 +353,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       engine.store(out);
     } finally {
       busy = false;
+      releaseDeferred();
     }
   }
 
@@ -295,19 +365,25 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     supports,
     choose,
     conv2d,
-    conv2dAsync(p, input, weight, bias, out, algo) {
+    conv2dAsync(p, input, weight, bias, out, algo, store) {
       if (!pool || off() !== null) {
         // No workers: run now, report through the promise.
         try {
-          conv2d(p, input, weight, bias, out, algo);
+          conv2d(p, input, weight, bias, out, algo, store);
           return Promise.resolve();
         } catch (e) {
           return Promise.reject(e);
         }
       }
-      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo));
+      const s = ours(store), epoch = s?.epoch ?? 0;
+      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch));
       queue = done.catch(() => {});
       return done;
+    },
+    createWeightStore() {
+      const s = new WasmStore(storeKey, release);
+      finalizer?.register(s, s.handles);
+      return s;
     },
     minFlopsPerThread: MIN_FLOPS_PER_THREAD,
     threadsFor,
