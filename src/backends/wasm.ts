@@ -135,6 +135,8 @@ export interface WasmBackend extends Backend {
   whenReady(): Promise<void>;
   /** Terminates the workers; the backend carries on single-threaded. */
   dispose(): void;
+  /** Bytes of wasm memory of the instances made so far, and of their weight stores' heaps (tests, diagnostics). */
+  memoryUse(): { memory: number; stores: number };
 }
 
 /** Default minFlopsPerThread: a split must pay for waking a worker (tens of microseconds). */
@@ -379,6 +381,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch));
       queue = done.catch(() => {});
       return done;
+    },
+    memoryUse() {
+      const engines = plain && plain !== engine ? [engine, plain] : [engine];
+      let memory = 0, stores = 0;
+      for (const e of engines) { memory += e.wasm.memory.buffer.byteLength; stores += e.wasm.storeHeapBytes(); }
+      return { memory, stores };
     },
     createWeightStore() {
       const s = new WasmStore(storeKey, release);
