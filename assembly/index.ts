@@ -23,7 +23,7 @@ import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './st
 import { gemmSharedFloats, gemmPackedFloats, gemmOffsetFloats, gemmPrivateFloats, gemmPrepareShared, gemmSlice } from './gemm';
 import { directPrivateFloats, directSlice } from './direct';
 import { winogradSharedFloats, winogradStoredFloats, winogradTile, winogradPrivateFloats, winogradPrepareShared, winogradSlice,
-         winogradFinish, winogradApplies } from './winograd';
+         winogradFinish, winogradApplies, winogradWeightsKept } from './winograd';
 import { fftSharedFloats, fftSpectraFloats, fftTwiddleFloats, fftTileLength, fftPlaneRows, fftTwiddlesAt, fftPrivateFloats,
          fftPrepareShared, fftSlice, fftFinish, fftApplies } from './fft';
 import { forgetTransformedWeights } from './weight_cache';
@@ -93,7 +93,8 @@ function workspaceBytes(algo: i32, threads: i32, stored: bool): i64 {
 const LAYOUT: usize = STATIC_BASE + STATIC_LAYOUT;
 const L_ALGO = 0, L_IN_LEN = 1, L_W_LEN = 2, L_B_LEN = 3, L_OUT_LEN = 4, L_INPUT = 5, L_WEIGHT = 6,
       L_BIAS = 7, L_OUTPUT = 8, L_SHARED = 9, L_PRIVATE = 10, L_PRIVATE_STRIDE = 11, L_THREADS = 12,
-      L_TRANSFORMED = 13; // the transformed weights: a store entry's data, or in the shared workspace
+      L_TRANSFORMED = 13, // the transformed weights: a store entry's data, or in the shared workspace
+      L_STORED = 14;      // 1 when they come from a store entry (Winograd's tile choice depends on it)
 @inline function layout(field: i32): i32 { return load<i32>(LAYOUT + (<usize>field << 2)); }
 @inline function setLayout(field: i32, value: i32): void { store<i32>(LAYOUT + (<usize>field << 2), value); }
 
@@ -132,10 +133,12 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
   if (sharedFloats(algo, false) < 0) return ERR_ALGORITHM;
   // The entry first: it may grow the store heap, which moves the arena up. Without memory for it the
   // call runs as if it had no store.
+  winogradWeightsKept(store != 0);
   if (store != 0) {
     const floats = storeKey(algo);
     if (floats >= 0) entryAt = findEntry(store, <u64>floats << 2);
   }
+  winogradWeightsKept(entryAt != 0);
   let ws = workspaceBytes(algo, threads, entryAt != 0);
   // Winograd and FFT run im2col on non-finite data, over the same workspace (without a store).
   if (algo == ALGO_WINOGRAD || algo == ALGO_FFT) ws = max(ws, workspaceBytes(ALGO_IM2COL, threads, false));
@@ -182,6 +185,7 @@ export function beginRun(algo: i32): i32 {
   if (bLength > 0) memory.copy(biasPadded, biasAt, <usize>K << 2);
   let running = algo;
   const stored = entryAt != 0;
+  winogradWeightsKept(stored);
   const fill = !stored || !entryFilled(entryAt);
   // The transformed weights: in the store entry, or at the start of the shared workspace.
   let transformed = stored ? entryData(entryAt) : workspaceAt;
@@ -207,6 +211,7 @@ export function beginRun(algo: i32): i32 {
   setLayout(L_IN_LEN, inLength); setLayout(L_W_LEN, wLength); setLayout(L_B_LEN, bLength); setLayout(L_OUT_LEN, outLength);
   setLayout(L_INPUT, <i32>inputAt); setLayout(L_WEIGHT, <i32>weightAt); setLayout(L_BIAS, <i32>biasPadded);
   setLayout(L_OUTPUT, <i32>outputAt); setLayout(L_SHARED, <i32>aux); setLayout(L_TRANSFORMED, <i32>transformed);
+  setLayout(L_STORED, stored ? 1 : 0);
   setLayout(L_PRIVATE, <i32>(workspaceAt + <usize>alignedBytes(sharedFloats(running, stored && running == algo))));
   setLayout(L_PRIVATE_STRIDE, <i32>alignedBytes(privateFloats(running)));
   setLayout(L_THREADS, preparedThreads);
@@ -225,6 +230,7 @@ export function runSlice(index: i32): i32 {
   const input = <usize><u32>layout(L_INPUT), weight = <usize><u32>layout(L_WEIGHT);
   const bias = <usize><u32>layout(L_BIAS), out = <usize><u32>layout(L_OUTPUT);
   const aux = <usize><u32>layout(L_SHARED), transformed = <usize><u32>layout(L_TRANSFORMED);
+  winogradWeightsKept(layout(L_STORED) != 0);
   const own = <usize><u32>layout(L_PRIVATE) + <usize>index * <usize><u32>layout(L_PRIVATE_STRIDE);
   switch (layout(L_ALGO)) {
     case ALGO_DIRECT: directSlice(input, weight, bias, out, own); break;

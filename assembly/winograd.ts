@@ -53,13 +53,18 @@ const ZERO_BIAS: usize = memory.data(MR * 4, 16);
  * faster there with U cached, but 6% slower with its 2.25x larger U transformed every call.
  */
 const WEIGHT_WORK: i64 = 20;
+// A layer's weight store keeps U between calls (weight_store.ts): then the transform is not per call.
+let weightsKept = false;
+/** Whether U comes from a weight store; set before every entry point (index.ts, runSlice for workers). */
+export function winogradWeightsKept(kept: bool): void { weightsKept = kept; }
 function chooseTile(): i32 {
   if (R != 3 || dilated()) return 2;
   const padBottom = max(0, OH + 2 - padTop - H), padRight = max(0, OW + 2 - padLeft - W);
   if (padTop >= 2 || padLeft >= 2 || padBottom >= 2 || padRight >= 2) return 2;
   const tiles2 = <i64>N * <i64>((OH + 1) / 2) * <i64>((((OW + 1) / 2) + 3) & ~3);
   const tiles4 = <i64>N * <i64>((OH + 3) / 4) * <i64>((((OW + 3) / 4) + 3) & ~3);
-  return 36 * (tiles4 + WEIGHT_WORK) < 16 * (tiles2 + WEIGHT_WORK) ? 4 : 2;
+  const work: i64 = weightsKept ? 0 : WEIGHT_WORK;
+  return 36 * (tiles4 + work) < 16 * (tiles2 + work) ? 4 : 2;
 }
 
 /** 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
