@@ -4,7 +4,9 @@
 //      arena (shared workspace + one private area per thread) and grows memory (re-read memory.buffer);
 //      `store` (0: none) is a layer's weight store from storeNew(): the transformed weights then live
 //      in its entry for this call's key (weight_store.ts), made on the first call and reused after;
-//   3. copy input/weight/bias to inputPtr()/weightPtr()/biasPtr();
+//   3. copy input/weight/bias to inputPtr()/weightPtr()/biasPtr(); the weights may be skipped when
+//      weightsWanted() is 0 (the store entry holds their transform): then call skipWeights(1), and if
+//      a run returns ERR_WEIGHTS (non-finite data falls back to im2col) copy them, skipWeights(0), rerun;
 //   4. either run(algo), which computes every thread's slice in turn on this instance, or, with
 //      workers over the same shared memory (threaded builds): beginRun(algo) here, runSlice(i) on
 //      thread i for every i < threads (this instance is thread 0), then finishRun() here;
@@ -16,7 +18,7 @@
 // function that computes its share of the output from threads.ts's index and count.
 
 import { arenaReset, arenaAlloc, arenaCapacity } from './arena';
-import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, K, loadParams } from './params';
+import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, ERR_WEIGHTS, K, loadParams } from './params';
 import { MR } from './kernels/gemm_4x8';
 import { MAX_THREADS, setThread, resetChunks } from './threads';
 import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './statics';
@@ -106,6 +108,7 @@ let inputAt: usize = 0, weightAt: usize = 0, biasAt: usize = 0, outputAt: usize 
 let biasPadded: usize = 0, workspaceAt: usize = 0;
 let runningAlgo: i32 = -1; // the algorithm beginRun() chose (im2col when Winograd/FFT fall back)
 let entryAt: usize = 0;    // the store entry of the prepared call (0: none)
+let weightsSkipped = false; // the caller did not copy the weights in (skipWeights)
 let arenaBase: usize = 0;  // where the last call's arena started
 
 /** 0 if memory cannot grow to hold the static buffers. */
@@ -126,6 +129,7 @@ function alloc(floats: i64): usize {
 export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32, threads: i32, store: usize): i32 {
   preparedAlgo = -1;
   entryAt = 0;
+  weightsSkipped = false;
   if (threads < 1 || threads > MAX_THREADS) return ERR_PARAM;
   if (store != 0 && !isStore(store)) return ERR_PARAM;
   const err = loadParams(inLen, wLen, bLen, outLen);
@@ -168,6 +172,14 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
 
 let preparedLast: i32 = -1;
 
+/** 0 when the prepared call reads no weights: its store entry holds their transform. */
+export function weightsWanted(): i32 {
+  return preparedAlgo >= 0 && entryAt != 0 && entryFilled(entryAt) ? 0 : 1;
+}
+
+/** 1: the caller left the weights out (weightsWanted() said so); 0: they are in after all. */
+export function skipWeights(skip: i32): void { weightsSkipped = skip != 0; }
+
 function unchangedSincePrepare(): bool {
   for (let i: usize = 0; i < <usize>PARAM_COUNT; i++) {
     if (load<i32>(PARAMS + (i << 2)) != load<i32>(PREPARED + (i << 2))) return false;
@@ -187,6 +199,7 @@ export function beginRun(algo: i32): i32 {
   const stored = entryAt != 0;
   winogradWeightsKept(stored);
   const fill = !stored || !entryFilled(entryAt);
+  if (weightsSkipped && fill) return ERR_WEIGHTS;
   // The transformed weights: in the store entry, or at the start of the shared workspace.
   let transformed = stored ? entryData(entryAt) : workspaceAt;
   // What the call makes for itself: GEMM tap offsets, FFT twiddles.
@@ -199,6 +212,7 @@ export function beginRun(algo: i32): i32 {
   }
   if (running != algo) {
     // Non-finite data: im2col over the workspace, the store untouched (not filled by this call).
+    if (weightsSkipped) return ERR_WEIGHTS;
     transformed = workspaceAt;
     aux = workspaceAt + (<usize>gemmPackedFloats() << 2);
     gemmPrepareShared(weightAt, transformed, aux, false);

@@ -200,6 +200,19 @@ describe.each(wasmPaths.map((p) => [p.label, p] as const))('%s: calls with a wei
     expect((be as WasmBackend).memoryUse().stores).toBe(heldBefore);
   });
 
+  it.each(['im2col', 'winograd', 'fft'] as const)('%s: a hit neither reads nor compares the weights (other weights give the stored result)', (algo) => {
+    for (const prob of problemsFor(be, algo, 6, 4380 + ALGOS.indexOf(algo))) {
+      const store = be.createWeightStore!();
+      const want = run(be, prob, algo, store);
+      expect(sameBits(run(be, prob, algo, store, new Float32Array(prob.weight.length)), want), prob.tag).toBe(true);
+      // Non-finite data on a hit falls back to im2col, which reads the weights: they are copied in then.
+      const bad = { ...prob, input: prob.input.slice() };
+      bad.input[bad.input.length >> 1] = NaN;
+      expect(sameBits(run(be, bad, algo, store), run(be, bad, 'im2col')), prob.tag).toBe(true);
+      store.clear();
+    }
+  });
+
   it('non-finite inputs run im2col without touching the store; finite calls after them hit it', () => {
     const prob = problemsFor(be, 'winograd', 1, 4400)[0];
     const store = be.createWeightStore!();
@@ -283,7 +296,13 @@ describe.runIf(wasmSimdSupported())('threaded build: stores in shared memory', (
             expect(sameBits(a, plain), `${prob.tag} async`).toBe(true);
           }
         }
-        for (const s of stores) { expect(s.bytes).toBeGreaterThan(0); s.clear(); }
+        // A hit with non-finite input: the skipped weights are copied in for im2col.
+      const prob = probs[0], bad = prob.input.slice();
+      bad[0] = NaN;
+      const got = new Float32Array(prob.p.N * prob.p.K * prob.p.OH * prob.p.OW);
+      await be.conv2dAsync(prob.p, bad, prob.weight, prob.bias, got, algo, stores[0]);
+      expect(sameBits(got, run(be, { ...prob, input: bad }, 'im2col'))).toBe(true);
+      for (const s of stores) { expect(s.bytes).toBeGreaterThan(0); s.clear(); }
       } finally {
         be.dispose();
       }

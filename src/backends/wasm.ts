@@ -44,6 +44,8 @@ interface FastconvExports {
   storeDelete(store: number): number;
   storeBytes(store: number): number;
   storeHeapBytes(): number;
+  weightsWanted(): number;
+  skipWeights(skip: number): void;
 }
 
 // Error codes of assembly/params.ts.
@@ -55,8 +57,11 @@ const ERRORS: Record<number, string> = {
   5: 'WebAssembly memory could not grow to hold the buffers and workspace',
   6: 'the algorithm is not built into this module',
   7: 'run() without a matching prepare()',
+  8: 'the run reads weights the caller skipped',
   [-1]: 'a wasm worker threw',
 };
+
+const ERR_WEIGHTS = 8;
 
 const IMPLEMENTED: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
 
@@ -168,9 +173,22 @@ class Engine {
     // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
     const heap = wasm.memory.buffer;
     new Float32Array(heap, wasm.inputPtr(), input.length).set(input);
-    new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
+    // A stored transform makes the weights unread (and uncompared): skip their copy.
+    if (wasm.weightsWanted()) new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
+    else wasm.skipWeights(1);
     if (bias) new Float32Array(heap, wasm.biasPtr(), bias.length).set(bias);
     return code;
+  }
+
+  /** Runs `begin` (run or beginRun); when it needs the skipped weights (non-finite data falls back to im2col), copies them in and runs it again. */
+  begin(begin: () => number, weight: Float32Array, p: ConvParams): void {
+    let code = begin();
+    if (code === ERR_WEIGHTS) {
+      new Float32Array(this.wasm.memory.buffer, this.wasm.weightPtr(), weight.length).set(weight);
+      this.wasm.skipWeights(0);
+      code = begin();
+    }
+    this.check(code, 'run', p);
   }
 
   store(out: Float32Array): void {
@@ -276,12 +294,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   /** Runs the loaded call on `threads` threads, blocking if needed (sync path). */
-  function runLoaded(e: Engine, code: number, threads: number, p: ConvParams): void {
+  function runLoaded(e: Engine, code: number, threads: number, p: ConvParams, weight: Float32Array): void {
     if (threads === 1 || !pool) {
-      e.check(e.wasm.run(code), 'run', p);
+      e.begin(() => e.wasm.run(code), weight, p);
       return;
     }
-    e.check(e.wasm.beginRun(code), 'run', p);
+    e.begin(() => e.wasm.beginRun(code), weight, p);
     let own = 0;
     const workers = pool.runSync(threads, () => { own = e.wasm.runSlice(0); });
     e.check(own || workers, 'run', p);
@@ -329,7 +347,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
     if (threads > 1) threads = pool!.waitReady(threads);
     const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
-    runLoaded(e, code, threads, p);
+    runLoaded(e, code, threads, p, weight);
     e.store(out);
   }
 
@@ -344,9 +362,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     try {
       const code = engine.load(p, input, weight, bias, out.length, algo, threads, handle);
       if (threads === 1) {
-        engine.check(engine.wasm.run(code), 'run', p);
+        engine.begin(() => engine.wasm.run(code), weight, p);
       } else {
-        engine.check(engine.wasm.beginRun(code), 'run', p);
+        engine.begin(() => engine.wasm.beginRun(code), weight, p);
         let own = 0;
         const workers = await pool!.runAsync(threads, () => { own = engine.wasm.runSlice(0); });
         engine.check(own || workers, 'run', p);
