@@ -345,6 +345,57 @@ describe.runIf(wasmSimdSupported())('threaded build: stores in shared memory', (
   });
 });
 
+describe.runIf(wasmSimdSupported())('threaded build: a store cleared while its call runs on the workers', () => {
+  it('the running call finishes on its transform; the blocks are freed when it ends; later calls see new weights', async () => {
+    const be = createWasmBackend(new WebAssembly.Module(loadWasmBytes('simd') as BufferSource), 'simd',
+      { module: threadedModule!, spawn: spawnNodeWorker, canBlock: true, threads: 2 });
+    try {
+      await be.whenReady();
+      const rng = new Rng(4800);
+      const input = rng.floats(64 * 40 * 40), weight = rng.floats(64 * 64 * 9), bias = rng.floats(64);
+      const p = normalizeConv(2, { data: input, shape: [1, 64, 40, 40] }, { data: weight, shape: [64, 64, 3, 3] }, { padding: 1 }).params;
+      const prob: ConvProblem = { p, input, weight, bias, tag: '64ch 40x40' };
+      expect(be.threadsFor!(p, 'winograd')).toBe(2);
+      const store = be.createWeightStore!();
+      const want = run(be, prob, 'winograd', store);   // fills the threaded instance's entry
+      // Thread 0 computes its slice synchronously; the call then awaits the workers' last chunks, and
+      // a clear in that window must wait for them. Whether the window is open when the test's
+      // microtasks run depends on the scheduling: tried until it is, every try checked.
+      let deferred = 0;
+      let tries = 0;
+      for (let attempt = 0; attempt < 100 && deferred < 1; attempt++, tries++) {
+        run(be, prob, 'winograd', store);
+        const before = be.memoryUse().stores;
+        const out = new Float32Array(want.length);
+        let done = false;
+        const pending = be.conv2dAsync(p, input, weight, bias, out, 'winograd', store).then(() => { done = true; });
+        for (let i = 0; i < 100 && !done && be.memoryUse().stores === before; i++) {
+          await Promise.resolve();
+          if (done) break;
+          // Still running: this clear is deferred while its blocks may be read.
+          if (i === 10) {
+            store.clear();
+            expect(store.bytes).toBe(0);
+            if (!done && be.memoryUse().stores === before) deferred++;
+          }
+        }
+        store.clear();
+        await pending;
+        expect(sameBits(out, want), `attempt ${attempt}`).toBe(true);
+        expect(be.memoryUse().stores).toBe(0);
+      }
+      console.log(`threaded store: a clear was deferred ${deferred} time(s) in ${tries} tries`);
+      expect(deferred).toBeGreaterThan(0);
+      const w2 = weight.map((v) => v * 0.5 - 0.01);
+      const again = run(be, prob, 'winograd', store, w2);
+      expectReference('after a clear during a run', prob, 'winograd', again, w2);
+      store.clear();
+    } finally {
+      be.dispose();
+    }
+  });
+});
+
 describe.each(wasmPaths.map((p) => [p.label] as const))('%s: layers keep transformed weights per layer', (label) => {
   const backend = label as 'wasm-simd';
   const x = rand([2, 24, 13, 11], 6);
