@@ -261,7 +261,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   let busy = false;
   let queue: Promise<unknown> = Promise.resolve();
   // Store handles of the threaded instance released while an async call ran there: its workers may be
-  // reading them, and only the instance's owner may touch the heap. Freed when the call ends.
+  // reading their blocks, which a later allocation could reuse. Freed when the call ends.
   let releasedWhileBusy: number[] = [];
   function release(e: Engine, handle: number): void {
     if (busy && e === engine) releasedWhileBusy.push(handle);
