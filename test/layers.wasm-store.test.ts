@@ -17,6 +17,7 @@ import { convReference } from '../src/backends/js.js';
 import type { Tensor } from '../src/index.node.js';
 import { Conv1d, Conv2d, conv1d, conv2d } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
+import { dispatcher } from '../src/dispatch.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { NORMWISE_TOLERANCE, TOLERANCE, compare, formatFailure, planeSlack, randomProblem } from './tester.js';
@@ -445,6 +446,29 @@ describe.each(wasmPaths.map((p) => [p.label] as const))('%s: layers keep transfo
     l.dispose();
     expect(l.packedWeightBytes).toBe(0);
     expect(() => l.forward(x)).toThrow(/disposed/);
+  });
+
+  it('dispose() while forwardAsync calls are pending: they finish right, and the layer leaves nothing in wasm memory', async () => {
+    const be = dispatcher().backendFor(backend) as WasmBackend;
+    const base = be.memoryUse().stores;
+    const big = rand([1, 24, 40, 40], 8);
+    for (const when of ['queued', 'after a tick'] as const) {
+      const l = mk({ algorithm: 'winograd' });
+      const w = l.weight.data.slice();
+      l.forward(big);
+      const pending = [l.forwardAsync(big), l.forwardAsync(big)];
+      if (when === 'after a tick') await Promise.resolve();
+      l.dispose();
+      const ys = await Promise.all(pending);
+      const ref = conv2d(big, { data: w, shape: l.weight.shape }, { padding: 1, bias: l.bias!.data.slice(), backend: 'js' });
+      for (const y of ys) {
+        let worst = 0;
+        for (let i = 0; i < y.data.length; i++) worst = Math.max(worst, Math.abs(y.data[i] - ref.data[i]));
+        expect(worst, when).toBeLessThan(1e-4);
+      }
+      expect(l.packedWeightBytes).toBe(0);
+      expect(be.memoryUse().stores, when).toBe(base);
+    }
   });
 
   it('two layers alternating (3x3 Winograd and a 1-D FFT) match the reference on every call, async too', async () => {
