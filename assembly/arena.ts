@@ -1,8 +1,9 @@
 // A bump allocator over linear memory. Each call lays its buffers out from the start again, so once
 // memory has grown to the largest call seen, no call allocates or grows anything: the footprint is
-// the high-water mark. No free(): the arena is reset as a whole.
+// the high-water mark. No free(): the arena is reset as a whole. It starts past the weight stores'
+// heap (store_heap.ts), which only changes between calls.
 
-import { STATIC_END } from './statics';
+import { heapEnd } from './store_heap';
 
 const ALIGN: usize = 64; // a cache line, so SIMD loads of packed panels never split lines
 const PAGE_BYTES: u64 = 65536;
@@ -15,7 +16,7 @@ let top: usize = 0;
 }
 
 export function arenaReset(): void {
-  top = <usize>alignUp(<u64>STATIC_END);
+  top = <usize>alignUp(<u64>heapEnd());
 }
 
 /** `bytes` fresh bytes, 64-byte aligned, growing memory if needed; 0 if memory cannot grow. */

@@ -199,10 +199,17 @@ function inverse<V>(re: usize, im: usize, scratch: usize): void {
   columnFFT<V>(re, im, n1, n2, cos1, sin1, true);
 }
 
-/** Spectra of every filter, scaled by 1/T, at `spectra` ([k][c] of re then im planes); cached. */
-function transformWeights<V>(weight: usize, spectra: usize, scratch: usize): void {
+/** Spectra of every filter, kept from the last call when it had the same weights (weight_cache.ts). */
+function transformWeightsCached<V>(weight: usize, spectra: usize, scratch: usize): void {
   const copy = spectra + (<usize>spectraFloats() << 2);
   if (cachedWeightsMatch(spectra, weight, copy)) return;
+  transformWeights<V>(weight, spectra, scratch);
+  copyFloats(copy, weight, weightCount);
+  rememberTransformedWeights(spectra);
+}
+
+/** Spectra of every filter, scaled by 1/T, at `spectra` ([k][c] of re then im planes). */
+function transformWeights<V>(weight: usize, spectra: usize, scratch: usize): void {
   const t = tileLength();
   const cols = oneD() ? t : planeCols();
   const scale = <f32>(1.0 / <f64>t);
@@ -218,8 +225,6 @@ function transformWeights<V>(weight: usize, spectra: usize, scratch: usize): voi
     }
     forward<V>(re, im, scratch);
   }
-  copyFloats(copy, weight, weightCount);
-  rememberTransformedWeights(spectra);
 }
 
 
@@ -269,32 +274,51 @@ function storeTile(src: usize, srcCols: i32, dst: usize, rows: i32, cols: i32, b
   }
 }
 
-function twiddlesAt(shared: usize): usize {
+/** Where the twiddles go in fftSharedFloats()'s layout: after the spectra and their weights. */
+export function fftTwiddlesAt(shared: usize): usize {
   return shared + (<usize>(spectraFloats() + <i64>weightCount) << 2);
 }
 
+/** Floats of the spectra of every filter (what a layer's weight store keeps). */
+export function fftSpectraFloats(): i64 { return spectraFloats(); }
+/** Floats of the twiddle tables (made per call). */
+export function fftTwiddleFloats(): i64 { return twiddleFloats(); }
+/** Samples per tile and rows of the transform plane: with K, Cg, R, S, the spectra's layout. */
+export function fftTileLength(): i32 { return tileLength(); }
+export function fftPlaneRows(): i32 { return planeRows(); }
+
 /**
- * Before the threads start: twiddles and the weights' spectra (or those of the last call) into
- * `shared`; `own` is thread 0's private area, used as scratch. False when an input or weight is not
- * finite: the caller runs im2col instead (its layout overwrites the spectra).
+ * Before the threads start: the twiddles into `twiddles` and the weights' spectra into `spectra`:
+ * `stored` (a layer's store entry) transforms only when `fill`; otherwise the spectra are kept from
+ * the last call with the same weights, copied after them (fftSharedFloats' layout). `own` is thread
+ * 0's private area, used as scratch. False when an input or (transformed) weight is not finite: the
+ * caller runs im2col instead (its layout overwrites the workspace).
  */
-export function fftPrepareShared(input: usize, weight: usize, shared: usize, own: usize): bool {
-  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
+export function fftPrepareShared(input: usize, weight: usize, spectra: usize, twiddles: usize, own: usize,
+                                 stored: bool, fill: bool): bool {
+  const transform = fill || !stored;
+  if (!allFinite(input, inputCount) || (transform && !allFinite(weight, weightCount))) {
     forgetTransformedWeights();
     return false;
   }
-  fillTwiddles(twiddlesAt(shared));
-  const t = <usize>tileLength();
-  if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, shared, own + ((<usize>Cg * 2 * t) << 2));
-  else transformWeights<f32>(weight, shared, own + ((<usize>Cg * 2 * t) << 2));
+  fillTwiddles(twiddles);
+  const scratch = own + ((<usize>Cg * 2 * <usize>tileLength()) << 2);
+  if (!transform) return true;
+  if (stored) {
+    if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, spectra, scratch);
+    else transformWeights<f32>(weight, spectra, scratch);
+  } else {
+    if (ASC_FEATURE_SIMD) transformWeightsCached<v128>(weight, spectra, scratch);
+    else transformWeightsCached<f32>(weight, spectra, scratch);
+  }
   return true;
 }
 
 /** This thread's share: (image, group, tile) items as it claims them. `own`: fftPrivateFloats(). */
-export function fftSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
-  useTwiddles(twiddlesAt(shared));
-  if (ASC_FEATURE_SIMD) convTiles<v128>(input, bias, out, shared, own);
-  else convTiles<f32>(input, bias, out, shared, own);
+export function fftSlice(input: usize, bias: usize, out: usize, spectra: usize, twiddles: usize, own: usize): void {
+  useTwiddles(twiddles);
+  if (ASC_FEATURE_SIMD) convTiles<v128>(input, bias, out, spectra, own);
+  else convTiles<f32>(input, bias, out, spectra, own);
 }
 
 /** After every thread is done (one thread). */

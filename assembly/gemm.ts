@@ -49,8 +49,13 @@ function bMode(): i32 {
  * call, before the threads start), then the tap offsets of indirect B.
  */
 export function gemmSharedFloats(): i64 {
-  return packedAFloats() * <i64>groups + <i64>depth();
+  return gemmPackedFloats() + gemmOffsetFloats();
 }
+
+/** Floats of the packed weights of every group (what a layer's weight store keeps). */
+export function gemmPackedFloats(): i64 { return packedAFloats() * <i64>groups; }
+/** Floats of the tap offsets (made per call: they depend on the input's padded width). */
+export function gemmOffsetFloats(): i64 { return <i64>depth(); }
 
 /** Floats each thread needs for itself: padded planes of one group, or one packed B panel. */
 export function gemmPrivateFloats(): i64 {
@@ -176,14 +181,17 @@ function gemmIndirect(padded: usize, offsets: usize, packedA: usize, out: usize,
   }
 }
 
-/** Before the threads start: packs every group's weights and the tap offsets into `shared`. */
-export function gemmPrepareShared(weight: usize, shared: usize): void {
+/**
+ * Before the threads start: packs every group's weights into `packedA` (unless `packed`: a layer's
+ * store holds them already) and the tap offsets into `offsets`.
+ */
+export function gemmPrepareShared(weight: usize, packedA: usize, offsets: usize, packed: bool): void {
   const kdim = depth();
   const groupBytes = <usize>packedAFloats() << 2;
-  for (let g = 0; g < groups; g++) {
-    packWeights(weight + ((<usize>g * <usize>Kg * <usize>kdim) << 2), Kg, kdim, shared + <usize>g * groupBytes);
+  for (let g = 0; g < groups && !packed; g++) {
+    packWeights(weight + ((<usize>g * <usize>Kg * <usize>kdim) << 2), Kg, kdim, packedA + <usize>g * groupBytes);
   }
-  if (bMode() == B_PADDED) fillOffsets(shared + groupBytes * <usize>groups);
+  if (bMode() == B_PADDED) fillOffsets(offsets);
 }
 
 /** Output rows per claimed chunk of indirect B: about NC output pixels, at least one row. */
@@ -197,12 +205,11 @@ function pieceCols(): i32 {
 /**
  * This thread's share (threads.ts) of the output: chunks of every (group, image) claimed one at a
  * time, each a band of output rows (or a piece of them, for conv1d) with indirect B, or NC output
- * pixels with packed B. `own` holds
+ * pixels with packed B. `packedA0`: gemmPrepareShared's packed weights, `offsets` its tap offsets; `own` holds
  * gemmPrivateFloats() floats; bias K+MR floats.
  */
-export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
+export function gemmSlice(input: usize, bias: usize, out: usize, packedA0: usize, offsets: usize, own: usize): void {
   const groupBytes = <usize>packedAFloats() << 2;
-  const offsets = shared + groupBytes * <usize>groups;
   const inPlane = <usize>H * <usize>W * 4;
   const outPlane = <usize>OH * <usize>OW * 4;
   const padded = bMode() == B_PADDED;
@@ -219,7 +226,7 @@ export function gemmSlice(input: usize, bias: usize, out: usize, shared: usize, 
     const g = gn / N, n = gn - g * N;
     const at = chunk - gn * perImage;
     const lo = (padded ? at / pieces : at) * span;
-    const packedA = shared + <usize>g * groupBytes;
+    const packedA = packedA0 + <usize>g * groupBytes;
     const img = input + (<usize>n * <usize>C + <usize>g * <usize>Cg) * inPlane;
     const o = out + (<usize>n * <usize>K + <usize>g * <usize>Kg) * outPlane;
     const b = bias + (<usize>g * <usize>Kg << 2);

@@ -15,6 +15,7 @@ export const ERR_LENGTH = 4;        // a buffer length disagrees with the shape
 export const ERR_MEMORY = 5;        // linear memory could not grow
 export const ERR_ALGORITHM = 6;     // algorithm code unknown or not built into this module
 export const ERR_NOT_PREPARED = 7;  // run() without a successful prepare() for these parameters
+export const ERR_WEIGHTS = 8;       // the weights were skipped (skipWeights) but this run reads them: copy them in, skipWeights(0), run again
 
 export let N: i32 = 0;
 export let C: i32 = 0;

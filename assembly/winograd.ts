@@ -123,11 +123,16 @@ function tileCount(m: i32): i64 {
  *   products alone already pick it, so no transform term.
  */
 const WEIGHT_WORK: i64 = 20;
+// A layer's weight store keeps U between calls (weight_store.ts): then the transform is not per call.
+let weightsKept = false;
+/** Whether U comes from a weight store; set before every entry point (index.ts, runSlice for workers). */
+export function winogradWeightsKept(kept: bool): void { weightsKept = kept; }
 function transformWork(m: i32): i64 { return R == 1 ? 0 : m == 4 ? 800 : 120; }
 function tileWork(m: i32): i64 {
   const tuplesOf = <i64>(R == 1 ? m + 2 : (m + 2) * (m + 2));
   const tiles = tileCount(m);
-  return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + WEIGHT_WORK) + tiles * transformWork(m) * <i64>(Cg + Kg);
+  const weightWork: i64 = weightsKept ? 0 : WEIGHT_WORK;
+  return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + weightWork) + tiles * transformWork(m) * <i64>(Cg + Kg);
 }
 function chooseTile(): i32 {
   if (R != 3 && R != 1) return 2;
@@ -177,16 +182,11 @@ function tileFloats(): i64 {
   return planes + v + m;
 }
 
-// The shared area starts with the tile edge (HEADER_FLOATS keep U cache-line aligned): worker
-// instances have their own globals and may not see setWinogradTile's choice.
-const HEADER_FLOATS: i64 = 16;
-@inline function sharedU(shared: usize): usize { return shared + (<usize>HEADER_FLOATS << 2); }
-
-/** Floats shared by all threads: the tile, U of every group, then the weights U was made from (the cache key); -1 when the shape does not apply. */
+/** Floats shared by all threads: U of every group, then the weights U was made from (the cache key); -1 when the shape does not apply. */
 export function winogradSharedFloats(): i64 {
   if (!winogradApplies()) return -1;
   tile = chooseTile();
-  return HEADER_FLOATS + groupUFloats() * <i64>groups + <i64>weightCount;
+  return groupUFloats() * <i64>groups + <i64>weightCount;
 }
 
 /** Floats each thread needs for itself. */
@@ -538,13 +538,26 @@ function transformAllWeights(weight: usize, u: usize): void {
   const uBytes = (<usize>groupUFloats()) << 2;
   const copy = u + uBytes * <usize>groups;
   if (cachedWeightsMatch(u, weight, copy)) return;
+  transformGroups(weight, u);
+  copyFloats(copy, weight, weightCount);
+  rememberTransformedWeights(u);
+}
+
+/** U of every group at `u`. */
+function transformGroups(weight: usize, u: usize): void {
+  const uBytes = (<usize>groupUFloats()) << 2;
   for (let g = 0; g < groups; g++) {
     if (ASC_FEATURE_SIMD) transformWeights<v128>(weight, g, u + <usize>g * uBytes);
     else transformWeights<f32>(weight, g, u + <usize>g * uBytes);
   }
-  copyFloats(copy, weight, weightCount);
-  rememberTransformedWeights(u);
 }
+
+/** Floats of U of every group (what a layer's weight store keeps) and the tile it is made for. */
+export function winogradStoredFloats(): i64 {
+  tile = chooseTile();
+  return groupUFloats() * <i64>groups;
+}
+export function winogradChosenTile(): i32 { return chooseTile(); }
 
 /** Zeroes plane rows [rowLo, rowHi) of every channel and copies the image rows that fall in them. */
 function loadRows(img: usize, planes: usize, rowLo: i32, rowHi: i32): void {
@@ -662,24 +675,27 @@ function convPhases(input: usize, u0: usize, bias: usize, out: usize, own: usize
 }
 
 /**
- * Before the threads start: U of every group into `shared` (or kept from the last call). False when
- * an input or weight is not finite: the caller runs im2col instead (its layout overwrites U).
+ * Before the threads start: U of every group into `shared` (or kept from the last call), or into
+ * `stored` (a layer's store entry) when `fill`. False when an input or (transformed) weight is not
+ * finite: the caller runs im2col instead (its layout overwrites U).
  */
-export function winogradPrepareShared(input: usize, weight: usize, shared: usize): bool {
-  if (!allFinite(input, inputCount) || !allFinite(weight, weightCount)) {
+export function winogradPrepareShared(input: usize, weight: usize, shared: usize, stored: usize = 0, fill: bool = true): bool {
+  const transform = stored == 0 || fill;
+  if (!allFinite(input, inputCount) || (transform && !allFinite(weight, weightCount))) {
     forgetTransformedWeights();
     return false;
   }
   tile = chooseTile();
-  store<i32>(shared, tile);
-  transformAllWeights(weight, sharedU(shared));
+  if (stored == 0) transformAllWeights(weight, shared);
+  else if (fill) transformGroups(weight, stored);
   return true;
 }
 
 /** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
-export function winogradSlice(input: usize, bias: usize, out: usize, shared: usize, own: usize): void {
-  tile = load<i32>(shared);
-  const u = sharedU(shared);
+// `t`: the tile the caller chose (beginRun's layout): a worker instance has its own globals and may
+// not see setWinogradTile's choice.
+export function winogradSlice(input: usize, bias: usize, out: usize, u: usize, own: usize, t: i32): void {
+  tile = t;
   if (dilated()) convPhases(input, u, bias, out, own);
   else if (ASC_FEATURE_SIMD) convTilesClaimed<v128>(input, u, bias, out, own);
   else convTilesClaimed<f32>(input, u, bias, out, own);

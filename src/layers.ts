@@ -82,7 +82,7 @@ abstract class ConvLayer {
   private wData!: Float32Array;
   private b: Parameter | null = null;
   private bData: Float32Array | null = null;
-  /** Transformed weights per backend that keeps them (native). */
+  /** Transformed weights per backend that keeps them (native, wasm). */
   private readonly stores = new Map<Backend, WeightStore>();
   private readonly context: CallContext = {
     store: (backend) => {

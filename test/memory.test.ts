@@ -11,7 +11,8 @@ import type { WasmBackend } from '../src/backends/wasm.js';
 import { createWasmBackend } from '../src/backends/wasm.js';
 import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
-import { Conv2d, conv2d, conv2dAsync } from '../src/index.node.js';
+import { Conv1d, Conv2d, conv2d, conv2dAsync } from '../src/index.node.js';
+import { dispatcher } from '../src/dispatch.js';
 import { normalizeConv } from '../src/shape.js';
 import { expectNative, native, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
@@ -142,6 +143,37 @@ describe(`memory over ${CALLS} calls after warm-up`, () => {
     l.dispose();
     expect(() => l.forward(x)).toThrow(/disposed/);
   });
+
+  // Weight stores live in a heap below the arena (assembly/store_heap.ts): layers made, used and disposed
+  // must hand their blocks back, so the heap returns to empty and the memory stops growing.
+  for (const label of ['wasm-simd', 'wasm-scalar'] as const) {
+    it(`${label} layers: 300 create/forward/dispose cycles leave the wasm memory and the store heap flat`, async () => {
+      const be = dispatcher().backendFor(label) as WasmBackend;
+      const x2 = { data: rng.floats(2 * 16 * 12 * 12), shape: [2, 16, 12, 12] };
+      const x1 = { data: rng.floats(3 * 900), shape: [1, 3, 900] };
+      const cycle = async (i: number) => {
+        const a = new Conv2d({ inChannels: 16, outChannels: 8 + (i % 3) * 8, kernelSize: 3, padding: 1, seed: 1, backend: label, algorithm: i % 2 ? 'winograd' : 'im2col' });
+        const b = new Conv1d({ inChannels: 3, outChannels: 4, kernelSize: 63, padding: 31, seed: 2, backend: label, algorithm: 'fft' });
+        const keep = new Conv2d({ inChannels: 16, outChannels: 16, kernelSize: 3, padding: 1, seed: 3, backend: label });
+        a.forward(x2); b.forward(x1); keep.forward(x2);
+        await a.forwardAsync(x2); await b.forwardAsync(x1);
+        expect(a.packedWeightBytes * b.packedWeightBytes * keep.packedWeightBytes).toBeGreaterThan(0);
+        a.dispose(); b.dispose(); keep.dispose();
+      };
+      for (let i = 0; i < 30; i++) await cycle(i);
+      const before = be.memoryUse();
+      expect(before.stores).toBe(0);
+      for (let i = 0; i < 300; i++) await cycle(i);
+      const after = be.memoryUse();
+      console.log(`${label} layers: wasm memory ${(after.memory / 2 ** 20).toFixed(1)} MiB, store heap ${after.stores} bytes after 300 cycles`);
+      expect(after).toEqual(before);
+      // Layers dropped without dispose(): their stores are freed once collected.
+      for (let i = 0; i < 20; i++) new Conv2d({ inChannels: 16, outChannels: 16, kernelSize: 3, padding: 1, backend: label }).forward(x2);
+      expect(be.memoryUse().stores).toBeGreaterThan(0);
+      for (let i = 0; i < 50 && be.memoryUse().stores > 0; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+      expect(be.memoryUse().stores).toBe(0);
+    });
+  }
 
   it.runIf('backend' in native)('layers: dispose() frees the transformed weights (L3-sized Winograd filters, measured)', () => {
     if (!('backend' in native)) return;

@@ -7,9 +7,15 @@
 // across a WasmPool of workers: this thread lays out the arena and runs the serial part, then every
 // thread computes a slice. Where the calling thread cannot block (a browser's main thread) only
 // conv2dAsync uses the workers; conv2d stays on one thread. Small convolutions stay on one thread.
+//
+// Weight stores (createWeightStore): a layer's transformed weights live in wasm memory, in a heap
+// below the arena (assembly/store_heap.ts, weight_store.ts), so a call with a store never transforms
+// or compares the weights again. Each instance has its own memory (the threaded one, and the plain
+// one sync calls use while an async call holds the threaded one), so a store keeps one wasm handle
+// per instance it met. Blocks a running async call may read are freed only when it is done.
 
 import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
-import type { Algorithm, Backend, ConvParams } from './types.js';
+import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 
@@ -28,26 +34,36 @@ interface FastconvExports {
   biasPtr(): number;
   outputPtr(): number;
   memoryBytes(): number;
-  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number): number;
+  prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number, store: number): number;
   run(algo: number): number;
   beginRun(algo: number): number;
   runSlice(index: number): number;
   finishRun(): number;
   setWinogradTile(tile: number): void;
   winogradTile(): number;
+  storeNew(): number;
+  storeClear(store: number): number;
+  storeDelete(store: number): number;
+  storeBytes(store: number): number;
+  storeHeapBytes(): number;
+  weightsWanted(): number;
+  skipWeights(skip: number): void;
 }
 
 // Error codes of assembly/params.ts.
 const ERRORS: Record<number, string> = {
-  1: 'a size, stride or dilation is not positive, a padding is negative, or relu is not 0/1',
+  1: 'a size, stride or dilation is not positive, a padding is negative, relu is not 0/1, or the weight store handle is not one',
   2: 'C or K is not divisible by groups',
   3: 'OH/OW do not match the input, kernel, padding, stride and dilation',
   4: 'a buffer length does not match the shape (or a tensor exceeds 2^28 elements)',
   5: 'WebAssembly memory could not grow to hold the buffers and workspace',
   6: 'the algorithm is not built into this module',
   7: 'run() without a matching prepare()',
+  8: 'the run reads weights the caller skipped',
   [-1]: 'a wasm worker threw',
 };
+
+const ERR_WEIGHTS = 8;
 
 const IMPLEMENTED: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
 
@@ -133,6 +149,8 @@ export interface WasmBackend extends Backend {
   forceWinogradTile(tile: 0 | 2 | 4): void;
   /** The tile edge of the last 'winograd' call (2 or 4), for tests. */
   lastWinogradTile(): number;
+  /** Bytes of wasm memory of the instances made so far, and of their weight stores' heaps (tests, diagnostics). */
+  memoryUse(): { memory: number; stores: number };
 }
 
 /** Default minFlopsPerThread: a split must pay for waking a worker (tens of microseconds). */
@@ -152,25 +170,73 @@ class Engine {
     }
   }
 
-  /** Params, prepare and the copies in; returns the algorithm code. */
+  /** Params, prepare and the copies in; returns the algorithm code. `store`: a wasm store handle or 0. */
   load(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null, outLen: number,
-       algo: Algorithm, threads: number): number {
+       algo: Algorithm, threads: number, store = 0): number {
     const wasm = this.wasm;
     const code = ALGORITHM_CODE[algo];
     const at = wasm.paramsPtr();
     if (at === 0) this.check(5, 'prepare', p);
     packParams(p, new Int32Array(wasm.memory.buffer, at, PARAM_FIELDS.length));
-    this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads), 'prepare', p);
+    this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads, store), 'prepare', p);
     // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
     const heap = wasm.memory.buffer;
     new Float32Array(heap, wasm.inputPtr(), input.length).set(input);
-    new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
+    // A stored transform makes the weights unread (and uncompared): skip their copy.
+    if (wasm.weightsWanted()) new Float32Array(heap, wasm.weightPtr(), weight.length).set(weight);
+    else wasm.skipWeights(1);
     if (bias) new Float32Array(heap, wasm.biasPtr(), bias.length).set(bias);
     return code;
   }
 
+  /** Runs `begin` (run or beginRun); when it needs the skipped weights (non-finite data falls back to im2col), copies them in and runs it again. */
+  begin(begin: () => number, weight: Float32Array, p: ConvParams): void {
+    let code = begin();
+    if (code === ERR_WEIGHTS) {
+      new Float32Array(this.wasm.memory.buffer, this.wasm.weightPtr(), weight.length).set(weight);
+      this.wasm.skipWeights(0);
+      code = begin();
+    }
+    this.check(code, 'run', p);
+  }
+
   store(out: Float32Array): void {
     out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), out.length));
+  }
+}
+
+/** A layer's transformed weights on one wasm backend: a wasm store handle per instance it ran on. */
+class WasmStore implements WeightStore {
+  /** Per instance, its handle (assembly/weight_store.ts); a Map the finalizer can hold without the store. */
+  readonly handles = new Map<Engine, number>();
+  /**
+   * Counts clear()s. An async call captures it when made: one still queued when the weights change
+   * must neither use nor fill the store, or it would leave the old weights' transform behind.
+   */
+  epoch = 0;
+  constructor(readonly backend: object, private readonly release: (e: Engine, handle: number) => void) {}
+
+  /** This store's handle in `e`'s memory (made on first use); 0 if memory cannot grow (run without). */
+  handleIn(e: Engine): number {
+    let h = this.handles.get(e);
+    if (h === undefined) {
+      h = e.wasm.storeNew();
+      if (h === 0) return 0;
+      this.handles.set(e, h);
+    }
+    return h;
+  }
+
+  clear(): void {
+    this.epoch++;
+    for (const [e, h] of this.handles) this.release(e, h);
+    this.handles.clear();
+  }
+
+  get bytes(): number {
+    let total = 0;
+    for (const [e, h] of this.handles) total += Math.max(0, e.wasm.storeBytes(h));
+    return total;
   }
 }
 
@@ -211,6 +277,28 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   let busy = false;
   let last: Engine = engine;
   let queue: Promise<unknown> = Promise.resolve();
+  // Store handles of the threaded instance released while an async call ran there: its workers may be
+  // reading their blocks, which a later allocation could reuse. Freed when the call ends.
+  let releasedWhileBusy: number[] = [];
+  function release(e: Engine, handle: number): void {
+    if (busy && e === engine) releasedWhileBusy.push(handle);
+    else e.wasm.storeDelete(handle);
+  }
+  function releaseDeferred(): void {
+    const handles = releasedWhileBusy;
+    releasedWhileBusy = [];
+    for (const h of handles) engine.wasm.storeDelete(h);
+  }
+  // A store dropped without clear() (a layer collected without dispose()) gives its blocks back too.
+  const finalizer = typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Map<Engine, number>>((handles) => { for (const [e, h] of handles) release(e, h); })
+    : null;
+  const storeKey = {};
+  /** The store if it is this backend's and was not cleared since `epoch` (when given). */
+  function ours(store: WeightStore | undefined, epoch?: number): WasmStore | undefined {
+    if (!(store instanceof WasmStore) || store.backend !== storeKey) return undefined;
+    return epoch === undefined || store.epoch === epoch ? store : undefined;
+  }
 
   function off(): string | null {
     return threadsOff ?? pool?.failure ?? null;
@@ -223,12 +311,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   /** Runs the loaded call on `threads` threads, blocking if needed (sync path). */
-  function runLoaded(e: Engine, code: number, threads: number, p: ConvParams): void {
+  function runLoaded(e: Engine, code: number, threads: number, p: ConvParams, weight: Float32Array): void {
     if (threads === 1 || !pool) {
-      e.check(e.wasm.run(code), 'run', p);
+      e.begin(() => e.wasm.run(code), weight, p);
       return;
     }
-    e.check(e.wasm.beginRun(code), 'run', p);
+    e.begin(() => e.wasm.beginRun(code), weight, p);
     let own = 0;
     const workers = pool.runSync(threads, () => { own = e.wasm.runSlice(0); });
     e.check(own || workers, 'run', p);
@@ -275,32 +363,33 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   function conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                  out: Float32Array, algo: Algorithm): void {
+                  out: Float32Array, algo: Algorithm, store?: WeightStore): void {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     const e = busy ? plainEngine() : engine;
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
     if (threads > 1) threads = pool!.waitReady(threads);
     last = e;
-    const code = e.load(p, input, weight, bias, out.length, algo, threads);
-    runLoaded(e, code, threads, p);
+    const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
+    runLoaded(e, code, threads, p, weight);
     e.store(out);
   }
 
   async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                                out: Float32Array, algo: Algorithm): Promise<void> {
+                                out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number): Promise<void> {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     let threads = threadsFor(p);
     if (threads > 1) threads = await pool!.whenReady(threads);
+    const handle = ours(store, epoch)?.handleIn(engine) ?? 0;
     busy = true;
     last = engine;
     try {
-      const code = engine.load(p, input, weight, bias, out.length, algo, threads);
+      const code = engine.load(p, input, weight, bias, out.length, algo, threads, handle);
       if (threads === 1) {
-        engine.check(engine.wasm.run(code), 'run', p);
+        engine.begin(() => engine.wasm.run(code), weight, p);
       } else {
-        engine.check(engine.wasm.beginRun(code), 'run', p);
+        engine.begin(() => engine.wasm.beginRun(code), weight, p);
         let own = 0;
         const workers = await pool!.runAsync(threads, () => { own = engine.wasm.runSlice(0); });
         engine.check(own || workers, 'run', p);
@@ -309,6 +398,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       engine.store(out);
     } finally {
       busy = false;
+      releaseDeferred();
     }
   }
 
@@ -320,19 +410,31 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     supports,
     choose,
     conv2d,
-    conv2dAsync(p, input, weight, bias, out, algo) {
+    conv2dAsync(p, input, weight, bias, out, algo, store) {
       if (!pool || off() !== null) {
         // No workers: run now, report through the promise.
         try {
-          conv2d(p, input, weight, bias, out, algo);
+          conv2d(p, input, weight, bias, out, algo, store);
           return Promise.resolve();
         } catch (e) {
           return Promise.reject(e);
         }
       }
-      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo));
+      const s = ours(store), epoch = s?.epoch ?? 0;
+      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch));
       queue = done.catch(() => {});
       return done;
+    },
+    memoryUse() {
+      const engines = plain && plain !== engine ? [engine, plain] : [engine];
+      let memory = 0, stores = 0;
+      for (const e of engines) { memory += e.wasm.memory.buffer.byteLength; stores += e.wasm.storeHeapBytes(); }
+      return { memory, stores };
+    },
+    createWeightStore() {
+      const s = new WasmStore(storeKey, release);
+      finalizer?.register(s, s.handles);
+      return s;
     },
     minFlopsPerThread: MIN_FLOPS_PER_THREAD,
     threadsFor,

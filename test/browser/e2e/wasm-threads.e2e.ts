@@ -85,6 +85,18 @@ it('a COOP/COEP page splits conv2dAsync across Web Workers, and the results matc
   await page.close();
 });
 
+it('layers with weight stores alternate on the Web Workers (3 rounds, all in flight) and match the reference; dispose frees them', async () => {
+  const { page, errors } = await openPage(browser, isolated.origin + PAGE);
+  await page.waitForFunction(() => (window as any).__threadsPageReady === true, null, { timeout: 30_000 });
+  const list = cases();
+  const r = await page.evaluate(({ list }) => (window as any).__runLayers(2, list), { list }) as { bytes: number[]; after: number[]; outs: { data: number[] }[] };
+  check(list, r.outs, 'layers, 2 threads');
+  list.forEach((c, i) => expect(r.bytes[i] > 0, `${c.algo} holds its transformed weights`).toBe(c.algo !== 'direct'));
+  expect(r.after.every((b) => b === 0)).toBe(true);
+  expect(errors).toEqual([]);
+  await page.close();
+});
+
 it('without COOP/COEP the page runs one thread and says why', async () => {
   const { page, errors } = await openPage(browser, plain.origin + PAGE);
   const list = cases().slice(0, 2);

@@ -9,7 +9,7 @@ import { createWasmBackend, wasmSimdSupported } from '../../../src/backends/wasm
 import { backendInfo, conv1d, conv2d, explain, ready } from '../../../src/index.browser.js';
 import { normalizeConv } from '../../../src/shape.js';
 import { Rng } from '../../random.js';
-import { checkBackend, compare, formatFailure, randomProblem, TOLERANCE } from '../../tester.js';
+import { checkBackend, compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, randomProblem, TOLERANCE } from '../../tester.js';
 import { forwardGolden } from '../golden.browser.js';
 
 // Every single-threaded build assembly/build.mjs produced (simd, scalar, and relaxed once it exists), found
@@ -80,6 +80,36 @@ for (const variant of VARIANTS) {
           ran++;
         }
         expect(ran).toBeGreaterThan(0);
+      }
+    });
+
+    it('per-layer weight stores: 2 layers in turn, hits equal misses bit for bit and match the reference', async () => {
+      const be = await backend(variant);
+      for (const algo of ['im2col', 'winograd', 'fft'] as const) {
+        const rng = new Rng(0x570e + be.algorithms.indexOf(algo));
+        const probs = [];
+        while (probs.length < 2) {
+          const prob = randomProblem(rng, { kernel: algo === 'im2col' ? 'any' : algo === 'winograd' ? '3x3s1' : 'stride1', large: true });
+          if (be.supports(prob.p, algo) === null) probs.push(prob);
+        }
+        const stores = probs.map(() => be.createWeightStore!());
+        const first: Float32Array[] = [];
+        for (let round = 0; round < 3; round++) {
+          probs.forEach((prob, i) => {
+            const { p, input, weight, bias } = prob;
+            const out = new Float32Array(p.N * p.K * p.OH * p.OW).fill(-7.5e33);
+            be.conv2d(p, input, weight, bias, out, algo, stores[i]);
+            if (round === 0) {
+              first.push(out);
+              const S = convReference(p, input, weight, bias, true);
+              const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+              if (!c.ok) expect.fail(formatFailure(`wasm-${variant}/${algo} stored ${prob.tag}`, p, c));
+            } else {
+              expect(out.every((v, j) => Object.is(v, first[i][j])), `${algo} layer ${i} round ${round}`).toBe(true);
+            }
+          });
+        }
+        for (const s of stores) { expect(s.bytes).toBeGreaterThan(0); s.clear(); expect(s.bytes).toBe(0); }
       }
     });
   });
