@@ -1,0 +1,73 @@
+// Native Winograd's task split across threads: images whose tile blocks do not divide evenly among
+// the threads get their last blocks split by output channels while the others run whole
+// (native/conv/winograd.cc, run_dense). Every mix of whole and split tasks must give the same
+// result as the float64 reference, at 2 and 3 threads, for F(2x2), F(4x4) and the dilated path.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { convReference } from '../src/backends/js.js';
+import { loadNativeBackend, setNativeThreads } from '../src/backends/native.js';
+import type { ConvParams } from '../src/backends/types.js';
+import { expectNative } from './paths.js';
+import { Rng } from './random.js';
+import type { ConvProblem } from './tester.js';
+import { checkBackend, formatFailure, TOLERANCE } from './tester.js';
+
+function params(N: number, C: number, H: number, K: number, dilation = 1): ConvParams {
+  const pad = dilation;
+  return {
+    N, C, H, W: H + 3, K, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: dilation, dilationW: dilation,
+    padTop: pad, padBottom: pad, padLeft: pad, padRight: pad, OH: H, OW: H + 3, relu: false,
+  };
+}
+
+// Tile blocks per image at F(4x4) here: 7 (56x59), 3 (36x39), 2 per image with N = 2, and per phase
+// of the dilated case.
+const SHAPES: ConvParams[] = [
+  params(1, 32, 56, 32), params(1, 40, 56, 44), params(1, 48, 36, 40), params(2, 32, 28, 96),
+  params(1, 32, 40, 48, 2), params(1, 24, 63, 30),
+];
+
+// The float64 reference dominates the run time: once per shape, shared by every tile and thread count.
+const memo = new Map<number, { prob: ConvProblem; want: Float64Array; scale: Float64Array }>();
+function problem(i: number) {
+  let m = memo.get(i);
+  if (!m) {
+    const p = SHAPES[i], rng = new Rng(40 + i);
+    const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * 9), bias = rng.floats(p.K);
+    m = { prob: { p, input, weight, bias, tag: `seed ${40 + i}` },
+      want: convReference(p, input, weight, bias), scale: convReference(p, input, weight, bias, true) };
+    memo.set(i, m);
+  }
+  return m;
+}
+
+const native = loadNativeBackend();
+const saved = { tile: process.env.FASTCONV_WINOGRAD_TILE };
+afterAll(() => {
+  setNativeThreads(2);
+  if (saved.tile === undefined) delete process.env.FASTCONV_WINOGRAD_TILE;
+  else process.env.FASTCONV_WINOGRAD_TILE = saved.tile;
+});
+
+describe('native Winograd thread split', () => {
+  if (!('backend' in native)) {
+    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
+    return;
+  }
+  const be = native.backend;
+  for (const tile of ['4', '2']) {
+    for (const threads of [2, 3]) {
+      it(`F(${tile}x${tile}) at ${threads} threads: odd block counts match the reference`, () => {
+        process.env.FASTCONV_WINOGRAD_TILE = tile;
+        setNativeThreads(threads);
+        for (const [i, p] of SHAPES.entries()) {
+          const { prob, want, scale } = problem(i);
+          expect(be.supports(p, 'winograd')).toBeNull();
+          expect(be.threadsFor!(p, 'winograd')).toBe(threads);
+          const c = checkBackend(be, 'winograd', prob, TOLERANCE.winograd, want, scale);
+          if (!c.ok) expect.fail(formatFailure(`native/winograd F(${tile}) ${threads}t`, p, c, prob.tag));
+        }
+      });
+    }
+  }
+});
