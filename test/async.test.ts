@@ -37,8 +37,10 @@ describe('async API', () => {
     for (let i = 0; i < 4; i++) await conv2dAsync(x, w, { padding: 1, backend: 'native', out });
     const asyncMs = performance.now() - t0;
     clearInterval(timer);
-    // A blocked loop would let through at most one tick per await; a free one ticks about once per ms.
-    expect(ticks).toBeGreaterThan(Math.min(20, asyncMs / 4));
+    // A blocked loop would let through at most one tick per await (4); a free one ticks about once per
+    // ms when a core is free, but the pool's threads may hold both cores of a 2-vCPU machine while
+    // other test files run (19 ticks in 80 ms seen), so the bound is twice the blocked maximum.
+    expect(ticks).toBeGreaterThan(Math.min(8, asyncMs / 4));
 
     let syncTicks = 0;
     const t2 = setInterval(() => { syncTicks++; }, 1);
