@@ -1,6 +1,6 @@
 // Where the tiled FFT beats im2col + GEMM, calibrated on the machine it runs on.
 //
-// The thresholds below were measured on Zen 5 with AVX-512 (native/README.md, "crossovers"). Another
+// The thresholds below were measured on Zen 5 with AVX-512. Another
 // CPU, or a lower ISA forced on this one, moves them: GEMM's time grows with the kernel's taps while
 // the tiled FFT's barely does, so the crossover's tap count moves in proportion to how fast the FFT is
 // relative to GEMM there. The first choice that asks (once per ISA) times both algorithms on a small
