@@ -16,7 +16,7 @@ const forced = arg('--algo', 'auto');
 
 const out = join(tmpdir(), `fastconv-bench-${process.pid}`);
 mkdirSync(out, { recursive: true });
-for (const f of ['types', 'wasm']) {
+for (const f of ['types', 'wasm', 'wasm-pool', 'wasm-worker-source']) {
   const src = readFileSync(join(root, 'src', 'backends', `${f}.ts`), 'utf8');
   writeFileSync(join(out, `${f}.js`), ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText);
 }
