@@ -1,6 +1,7 @@
 // Steady-state GFLOP/s of the native addon on layers of bench/layers.json (buffers reused, warm-up,
 // median of --runs runs).
-//   node native/bench.mjs [--layers L2,L4,L6] [--algo im2col] [--threads 1,2] [--runs 15] [--isa avx512] [--cpu]
+//   node native/bench.mjs [--layers L2,L4,L6] [--algo im2col] [--threads 1,2] [--runs 15] [--isa avx512] [--cpu] [--no-store]
+// Weights are packed once into a store, as Conv2d layers do; --no-store repacks them on every call.
 // --cpu times by process CPU time instead of wall time: on a shared, oversubscribed machine that
 // discounts the time other processes held the core (meaningful with 1 thread only).
 import { createRequire } from 'node:module';
@@ -18,6 +19,7 @@ const algo = opt('algo', 'im2col');
 const threadList = opt('threads', '1,2').split(',').map(Number);
 const runs = Number(opt('runs', 15));
 const useCpu = args.includes('--cpu');
+const useStore = !args.includes('--no-store');
 const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 if (opt('isa')) addon.setIsa(opt('isa'));
 const CODE = { direct: 0, im2col: 1, winograd: 2, fft: 3 };
@@ -37,7 +39,7 @@ function params(l) {
 }
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
-console.log(`isa=${addon.info().isa} algo=${algo} clock=${useCpu ? 'cpu' : 'wall'} kernels=${JSON.stringify(addon.info().kernels)}`);
+console.log(`isa=${addon.info().isa} algo=${algo} clock=${useCpu ? 'cpu' : 'wall'} store=${useStore} kernels=${JSON.stringify(addon.info().kernels)}`);
 for (const l of suite.filter((l) => wanted.includes(l.id))) {
   const p = params(l);
   const packed = Int32Array.from(FIELDS.map((f) => p[f]));
@@ -47,13 +49,14 @@ for (const l of suite.filter((l) => wanted.includes(l.id))) {
   const out = new Float32Array(p.N * p.K * p.OH * p.OW);
   const flops = 2 * p.N * p.K * p.OH * p.OW * (p.C / p.groups) * p.R * p.S;
   const cols = [];
+  const store = useStore ? addon.packedWeights() : undefined;
   for (const t of threadList) {
     addon.setNumThreads(t);
-    for (let i = 0; i < 3; i++) addon.conv2d(packed, CODE[algo], x, w, b, out);
+    for (let i = 0; i < 3; i++) addon.conv2d(packed, CODE[algo], x, w, b, out, store);
     const times = [];
     for (let i = 0; i < runs; i++) {
       const c0 = cpuSeconds(), t0 = process.hrtime.bigint();
-      addon.conv2d(packed, CODE[algo], x, w, b, out);
+      addon.conv2d(packed, CODE[algo], x, w, b, out, store);
       times.push(useCpu ? cpuSeconds() - c0 : Number(process.hrtime.bigint() - t0) / 1e9);
     }
     const m = median(times), best = Math.min(...times);
