@@ -34,7 +34,9 @@ export interface RunResult {
   date: string;
   durationS: number;
   bennyS: number;          // of which the benny pass
-  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadAverage: { start: number; end: number } };
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadAverage: { start: number; end: number };
+    /** The native FMA loop's GFLOP/s at the start and end of the run (absent off native). */
+    fmaPeak?: { isa: string; start: number; end: number } };
   arena: string;
   threads: number[];
   fastconv: { loaded: boolean; info?: unknown; error?: string };

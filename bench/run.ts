@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, USAGE } from './args.js';
 import type { BenchArgs } from './args.js';
 import { bennyPass } from './benny-pass.js';
+import { efficiencyLine, loadPeakProbe } from './efficiency.js';
 import type { BennyRow } from './benny-pass.js';
 import type { Arena, FastconvApi } from './fastconv.js';
 import { allThreads, autoChoice, fastconvImpls, isAvailable, loadFastconv } from './fastconv.js';
@@ -142,6 +143,8 @@ export async function main(argv: string[]): Promise<number> {
   const arena: Arena = a.backend ?? (api && !isAvailable(api, 'native') ? 'wasm' : 'native');
   if (api && !isAvailable(api, arena)) say(`fastconv: the ${arena} backend is not available here (${api.backendInfo().errors?.[arena] ?? api.backendInfo().reason})`);
   const threads = [...new Set(a.threads ? [a.threads] : [1, allThreads()])];
+  const peakProbe = arena === 'native' ? await loadPeakProbe() : null;
+  const peakStart = peakProbe?.(300);
 
   const impls: Impl[] = [];
   if (api && isAvailable(api, arena)) impls.push(...fastconvImpls(api, arena, threads, a.api));
@@ -189,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   progress.done();
 
+  const peakEnd = peakProbe?.(300);
   if (a.torch) say(`--torch: merged ${torchRows} PyTorch rows from ${a.torch}`);
   const mismatches = results.flatMap((l) => l.impls.filter((r) => r.status === 'mismatch').map((r) => `${l.id} ${r.id}`));
   const cpuList = cpus();
@@ -196,12 +200,13 @@ export async function main(argv: string[]): Promise<number> {
     date: new Date().toISOString().slice(0, 10),
     durationS: (performance.now() - started) / 1000, bennyS,
     machine: { cpus: allThreads(), cpuModel: cpuList[0]?.model.trim() ?? 'unknown', node: process.versions.node, platform: `${process.platform}-${process.arch}`,
-      loadAverage: { start: loadStart, end: loadavg()[0] } },
+      loadAverage: { start: loadStart, end: loadavg()[0] },
+      ...(peakStart && peakEnd ? { fmaPeak: { isa: peakStart.isa, start: peakStart.gflops, end: peakEnd.gflops } } : {}) },
     arena, threads,
     fastconv: api ? { loaded: true, info: api.backendInfo() } : { loaded: false, error: loaded as string },
     args: { ...a }, benny, layers: results, ratios: computeRatios(results, arena), mismatches,
   };
-  print(summary(run));
+  print(summary(run) + efficiencyLine(run));
   if (mismatches.length) say(`!! ${mismatches.length} implementation(s) disagree with the float64 reference or with fastconv: ${mismatches.join(', ')}`);
   writeResults(run, a, a.json ? () => undefined : say);
   if (a.json) process.stdout.write(JSON.stringify(run, null, 1) + '\n');

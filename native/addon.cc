@@ -14,6 +14,7 @@
 #include "conv/grad_weight.h"
 #include "conv/params.h"
 #include "cpu.h"
+#include "fma_peak.h"
 #include "kernels/kernel_config.h"
 #include "threadpool.h"
 #include "workspace.h"
@@ -427,6 +428,23 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// fmaPeak(ms): the GFLOP/s the current ISA's FMA loop reaches on this thread now (see fma_peak.h),
+// for efficiency figures measured in the same run as the kernels they judge.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw_type(env, "ms: expected a number of milliseconds in [1, 10000], got " + describe(info[0]));
+  const double ms = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ms >= 1 && ms <= 10000))
+    throw_range(env, "ms: expected a number of milliseconds in [1, 10000], got " + info[0].ToString().Utf8Value());
+  const fastconv::Isa isa = fastconv::current_isa();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gflops", fastconv::measure_fma_peak(isa, ms));
+  o.Set("isa", fastconv::isa_name(isa));
+  o.Set("kernel", fastconv::fma_peak_config(isa).name);
+  return o;
+}
+
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
@@ -474,6 +492,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));
   exports.Set("packedBytes", Napi::Function::New(env, PackedBytes, "packedBytes"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));

@@ -10,6 +10,7 @@ struct IsaKernels {
   DepthwiseConfig depthwise;
   FftConfig fft;
   const WinogradKernels* (*winograd)();
+  FmaPeakConfig fma_peak;
 };
 
 #define FASTCONV_FFT_CONFIG(isa, lanes) \
@@ -24,6 +25,7 @@ constexpr IsaKernels kScalar{
     {"depthwise_scalar", depthwise_scalar},
     FASTCONV_FFT_CONFIG(scalar, 1),
     winograd_kernels_scalar,
+    {"fma_peak_scalar", fma_peak_scalar, 8 * 1 * 2},
 };
 #if defined(__x86_64__) || defined(__i386__)
 constexpr IsaKernels kAvx512{
@@ -31,12 +33,14 @@ constexpr IsaKernels kAvx512{
     {"depthwise_avx512", depthwise_avx512},
     FASTCONV_FFT_CONFIG(avx512, 16),
     winograd_kernels_avx512,
+    {"fma_peak_avx512", fma_peak_avx512, 24 * 16 * 2},
 };
 constexpr IsaKernels kAvx2{
     {"gemm_avx2_6x16", gemm_avx2_6x16, 6, 16, 256, 144, 256},
     {"depthwise_avx2", depthwise_avx2},
     FASTCONV_FFT_CONFIG(avx2, 8),
     winograd_kernels_avx2,
+    {"fma_peak_avx2", fma_peak_avx2, 12 * 8 * 2},
 };
 #endif
 
@@ -54,6 +58,7 @@ const IsaKernels& kernels_for(Isa isa) {
 }  // namespace
 
 const GemmConfig& gemm_config(Isa isa) { return kernels_for(isa).gemm; }
+const FmaPeakConfig& fma_peak_config(Isa isa) { return kernels_for(isa).fma_peak; }
 const DepthwiseConfig& depthwise_config(Isa isa) { return kernels_for(isa).depthwise; }
 const FftConfig& fft_config(Isa isa) { return kernels_for(isa).fft; }
 const WinogradKernels& winograd_kernels(Isa isa) { return *kernels_for(isa).winograd(); }

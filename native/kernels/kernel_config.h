@@ -33,7 +33,14 @@ struct FftConfig {
   FftAllFiniteFn all_finite;
 };
 
+struct FmaPeakConfig {
+  const char* name;
+  FmaPeakKernel loop;
+  int flops_per_iter;  // accumulators x lanes x 2
+};
+
 const GemmConfig& gemm_config(Isa isa);
+const FmaPeakConfig& fma_peak_config(Isa isa);
 const DepthwiseConfig& depthwise_config(Isa isa);
 const FftConfig& fft_config(Isa isa);
 // (winograd_kernels(Isa) is declared in winograd_kernels.h and defined with the others.)

@@ -34,6 +34,11 @@ using DepthwisePlaneKernel = void (*)(const float* in, int64_t row_step, const i
                                       const float* w, int taps, float* out, int OH, int OW,
                                       float bias, bool relu);
 
+// The FMA peak probe: iters rounds of independent vector FMAs; returns a value that depends on all
+// of them (so the loop cannot be dropped). See fma_peak.inc.
+using FmaPeakKernel = float (*)(int64_t iters);
+
+#define FASTCONV_DECLARE_FMA_PEAK(name) float name(int64_t iters)
 #define FASTCONV_DECLARE_GEMM(name)                                                            \
   void name(int64_t kc, const float* a, const float* b, const int64_t* boff, float* c, int64_t ldc, \
             int m, int n, const float* bias, int flags)
@@ -43,11 +48,14 @@ using DepthwisePlaneKernel = void (*)(const float* in, int64_t row_step, const i
 
 FASTCONV_DECLARE_GEMM(gemm_scalar_4x8);
 FASTCONV_DECLARE_DEPTHWISE(depthwise_scalar);
+FASTCONV_DECLARE_FMA_PEAK(fma_peak_scalar);
 #if defined(__x86_64__) || defined(__i386__)
 FASTCONV_DECLARE_GEMM(gemm_avx512_8x48);
 FASTCONV_DECLARE_GEMM(gemm_avx2_6x16);
 FASTCONV_DECLARE_DEPTHWISE(depthwise_avx512);
 FASTCONV_DECLARE_DEPTHWISE(depthwise_avx2);
+FASTCONV_DECLARE_FMA_PEAK(fma_peak_avx512);
+FASTCONV_DECLARE_FMA_PEAK(fma_peak_avx2);
 #endif
 
 }  // namespace fastconv

@@ -43,7 +43,11 @@ interface Addon {
   setIsa(isa: string): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  fmaPeak(ms: number): FmaPeak;
 }
+
+/** What one core's FMA units give right now on the addon's ISA (a pure register loop). */
+export interface FmaPeak { gflops: number; isa: string; kernel: string }
 
 let loaded: { addon: Addon } | { error: string } | undefined;
 let info: NativeInfo | undefined;
@@ -212,6 +216,15 @@ function handleOf(store: WeightStore | undefined): PackedHandle | undefined {
 /** CPU features, ISA in use, threads and algorithms of the addon (throws if it is not loaded). */
 export function nativeInfo(): NativeInfo {
   return requireAddon().info();
+}
+
+/**
+ * Runs the current ISA's FMA loop for about `ms` ms on this thread and returns the best GFLOP/s it
+ * reached: the reference the bench divides the GEMM's speed by, measured in the same run because a
+ * shared machine's clock moves (throws if the addon is not loaded).
+ */
+export function nativeFmaPeak(ms: number): FmaPeak {
+  return requireAddon().fmaPeak(ms);
 }
 
 /** Forces the native ISA ('avx512' | 'avx2' | 'neon' | 'scalar'); only the CPU's own or a lower one. */
