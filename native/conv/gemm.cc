@@ -8,8 +8,13 @@
 //    (phases.h). Row k = (c, r, s) of B is then a phase plane of channel c shifted by
 //    (r*dh / strideH) rows and (s*dw / strideW) columns, read in place through a per-k offset
 //    table. Columns run over "virtual" pixels oh*Wq + ow; the Wq - OW columns per row that are not
-//    outputs (2/58 on 56-wide 3x3 layers) cost a little extra work and are cropped away. 1x1
-//    stride-1 layers without padding read the caller's input directly.
+//    outputs (2/58 on 56-wide 3x3 layers) cost a little extra work and are dropped:
+//     - with one k-block, by the microkernel as it stores (GemmColumnMap): L1 (7x7/2) 138 -> 146
+//       GFLOP/s over the crop below;
+//     - with several, the tile accumulates in a per-task scratch that a second pass crops: C tiles
+//       revisited once per k-block then stay in a few pages, where in the output their 8 rows sit on
+//       8 pages (L6 measured 2 % slower storing straight to the output).
+//    1x1 stride-1 layers without padding read the caller's input directly.
 //  - "packed" (only when phase planes would be huge, e.g. absurd padding): each task packs kc x nc
 //    blocks of B from the input (im2col.cc).
 //
@@ -71,7 +76,10 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   const bool shifted = in_place || phases.total <= 4.0 * double(p.input_size()) + double(1 << 24);
   const int64_t chan = phases.channel;  // floats per input channel in the phase planes
   const int64_t cols = shifted ? int64_t(p.OH) * Wq : P;  // virtual columns of B and Y
-  const bool direct_out = !shifted || Wq == p.OW;          // Y columns are output pixels
+  const bool gaps = shifted && Wq != p.OW;                 // some columns are not outputs
+  const bool mapped = gaps && nkb == 1;                   // dropped as the kernel stores
+  const bool cropped = gaps && nkb > 1;                   // dropped by a crop pass
+  const int nv = nr / cfg.lanes;
 
   ThreadPool& pool = ThreadPool::get();
   const int threads = std::min(threads_for(double(p.flops())), pool.threads());
@@ -133,7 +141,7 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   for (int slot = 0; slot < threads; ++slot) {
     if (pack_b) scratch(slot, Scratch::kPackedB, size_t(kc * task_cols));
     if (in_place) scratch(slot, Scratch::kEdgeB, size_t(kc * nr));
-    if (!direct_out) scratch(slot, Scratch::kTileC, size_t(Kg * task_cols));
+    if (cropped) scratch(slot, Scratch::kTileC, size_t(Kg * task_cols));
   }
 
   auto task = [&](int64_t task_index, int slot) {
@@ -148,8 +156,27 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
     const float* bg = bias ? bias + g * Kg : nullptr;
     float* bp = pack_b ? scratch(slot, Scratch::kPackedB, size_t(kc * task_cols)) : nullptr;
     float* edge = in_place ? scratch(slot, Scratch::kEdgeB, size_t(kc * nr)) : nullptr;
-    float* c0 = direct_out ? y + j0 : scratch(slot, Scratch::kTileC, size_t(Kg * task_cols));
-    const int64_t ldc = direct_out ? P : task_cols;
+    // Mapped tiles store at y + plane offsets (map.dst); the others at their column of y or of the
+    // scratch tile.
+    float* c0 = cropped ? scratch(slot, Scratch::kTileC, size_t(Kg * task_cols)) : mapped ? y : y + j0;
+    const int64_t ldc = cropped ? task_cols : P;
+    // The column maps of this task's panels, the same for every k-block and row tile.
+    std::vector<GemmColumnMap> maps(mapped ? size_t(npan) : 0);
+    for (size_t jp = 0; jp < maps.size(); ++jp) {
+      GemmColumnMap& mp = maps[jp];
+      for (int j = 0; j < nv; ++j) {
+        mp.mask[j] = 0;
+        mp.dst[j] = 0;
+        for (int l = 0; l < cfg.lanes; ++l) {
+          const int64_t v = j0 + int64_t(jp) * nr + j * cfg.lanes + l;
+          if (v >= j0 + ncols) break;
+          const int64_t ow = v % Wq;
+          if (ow >= p.OW) continue;
+          if (!mp.mask[j]) mp.dst[j] = (v / Wq) * p.OW + ow;
+          mp.mask[j] |= 1u << l;
+        }
+      }
+    }
 
     for (int64_t kb = 0; kb < nkb; ++kb) {
       const int64_t k0 = kb * kc, kcb = std::min(kc, Kd - k0);
@@ -180,13 +207,14 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
           for (int64_t i0 = ic; i0 < ic_end; i0 += mr) {
             const int m_valid = int(std::min<int64_t>(mr, Kg - i0));
             const int pf = prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;
-            cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, c0 + i0 * ldc + jp * nr, ldc, m_valid, n_valid,
-                       bg ? bg + i0 : nullptr, flags | pf);
+            float* c = mapped ? c0 + i0 * ldc : c0 + i0 * ldc + jp * nr;
+            cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, c, ldc, m_valid, n_valid, bg ? bg + i0 : nullptr,
+                       flags | pf, mapped ? &maps[size_t(jp)] : nullptr);
           }
         }
       }
     }
-    if (direct_out) return;
+    if (!cropped) return;
     // Crop the virtual columns [j0, j0 + ncols) to output pixels.
     for (int64_t v = j0; v < j0 + ncols;) {
       const int64_t oh = v / Wq, ow = v % Wq;

@@ -281,7 +281,7 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
           const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
           const int pf = prefetch ? kGemmPrefetchNext | int(ip & 7) << kGemmPrefetchPhaseShift : 0;
           cfg.kernel(kcb, ap + ((g * mpanels + ip) * Q + q0) * mr, b, bo,
-                     ct + (g * Kg + ip * mr) * J + pn.j0, J, m, pn.n, nullptr, flags | pf);
+                     ct + (g * Kg + ip * mr) * J + pn.j0, J, m, pn.n, nullptr, flags | pf, nullptr);
         }
       }
     }

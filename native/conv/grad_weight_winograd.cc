@@ -211,7 +211,7 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
           for (int64_t ip = 0; ip < mpanels; ++ip) {
             const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
             const float* a = ub + ((gx / kPoints * mpanels + ip) * kPoints + gx % kPoints) * ustride + t0 * mr;
-            cfg.kernel(kcb, a, b, boff.data(), mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid, nullptr, flags);
+            cfg.kernel(kcb, a, b, boff.data(), mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid, nullptr, flags, nullptr);
           }
         }
       }

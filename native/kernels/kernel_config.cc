@@ -21,7 +21,7 @@ struct IsaKernels {
 // tiles exactly; 14 rows waste 9% on 64); kc 192 beat 128 and 256 (L4 129 vs 127/116, L6 144 vs
 // 140/141); mc covers all rows of these layers so each B panel is read once per k-block.
 constexpr IsaKernels kScalar{
-    {"gemm_scalar_4x8", gemm_scalar_4x8, 4, 8, 256, 128, 256},
+    {"gemm_scalar_4x8", gemm_scalar_4x8, 4, 8, 256, 128, 256, 1},
     {"depthwise_scalar", depthwise_scalar},
     FASTCONV_FFT_CONFIG(scalar, 1),
     winograd_kernels_scalar,
@@ -29,14 +29,14 @@ constexpr IsaKernels kScalar{
 };
 #if defined(__x86_64__) || defined(__i386__)
 constexpr IsaKernels kAvx512{
-    {"gemm_avx512_8x48", gemm_avx512_8x48, 8, 48, 192, 512, 576},
+    {"gemm_avx512_8x48", gemm_avx512_8x48, 8, 48, 192, 512, 576, 16},
     {"depthwise_avx512", depthwise_avx512},
     FASTCONV_FFT_CONFIG(avx512, 16),
     winograd_kernels_avx512,
     {"fma_peak_avx512", fma_peak_avx512, 24 * 16 * 2},
 };
 constexpr IsaKernels kAvx2{
-    {"gemm_avx2_6x16", gemm_avx2_6x16, 6, 16, 256, 144, 256},
+    {"gemm_avx2_6x16", gemm_avx2_6x16, 6, 16, 256, 144, 256, 8},
     {"depthwise_avx2", depthwise_avx2},
     FASTCONV_FFT_CONFIG(avx2, 8),
     winograd_kernels_avx2,

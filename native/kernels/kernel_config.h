@@ -17,6 +17,7 @@ struct GemmConfig {
   int kc;      // depth of one k-block: a kc x nr B micro-panel stays in L1
   int mc;      // rows of A per block: an mc x kc A block stays in L2
   int nc;      // columns per task: the B block packed by one thread for one k-block
+  int lanes;   // floats per vector: nr / lanes vectors per tile row (GemmColumnMap)
 };
 
 struct DepthwiseConfig {

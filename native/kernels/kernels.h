@@ -17,14 +17,26 @@ enum GemmFlags : int {
 };
 constexpr int kGemmPrefetchPhaseShift = 8;
 
+// Where a register tile's columns go when GEMM columns are not output pixels one to one: phase-plane
+// rows are Wq wide for OW < Wq outputs (conv/gemm.cc), so some lanes are padding to drop. Vector j
+// of every row keeps the lanes set in mask[j] and stores them packed, in lane order, at
+// c + i*ldc + dst[j]; the kept lanes of one tile are consecutive outputs, so no expand is needed.
+constexpr int kGemmMaxVectors = 8;  // NR / lanes, at most (scalar 4x8)
+struct GemmColumnMap {
+  uint32_t mask[kGemmMaxVectors];
+  int64_t dst[kGemmMaxVectors];
+};
+
 // C[m x n] (op)= A[m x kc] * B[kc x n] on one MR x NR register tile.
 //   a: packed A micro-panel, a[k * MR + i]; rows >= m are zero padding.
 //   b, boff: row k of B starts at b + boff[k] (packed panels: boff[k] = k*NR; stride-1 convolutions
 //       read shifted rows of the padded input in place); all NR columns of a row are readable.
 //   c: C rows c[i * ldc + j]; only i < m, j < n are read or written.
 //   bias: per row (bias[i], i < m) or null; used only with kGemmFirst.
+//   map: null, or the column map above (then n is ignored).
 using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* boff,
-                             float* c, int64_t ldc, int m, int n, const float* bias, int flags);
+                             float* c, int64_t ldc, int m, int n, const float* bias, int flags,
+                             const GemmColumnMap* map);
 
 // One output plane of a depthwise convolution for one channel, in phase space (conv/phases.h),
 // where every stride and dilation becomes a shifted window:
@@ -41,7 +53,7 @@ using FmaPeakKernel = float (*)(int64_t iters);
 #define FASTCONV_DECLARE_FMA_PEAK(name) float name(int64_t iters)
 #define FASTCONV_DECLARE_GEMM(name)                                                            \
   void name(int64_t kc, const float* a, const float* b, const int64_t* boff, float* c, int64_t ldc, \
-            int m, int n, const float* bias, int flags)
+            int m, int n, const float* bias, int flags, const GemmColumnMap* map)
 #define FASTCONV_DECLARE_DEPTHWISE(name)                                                    \
   void name(const float* in, int64_t row_step, const int64_t* tap_off, const float* w, int taps, \
             float* out, int OH, int OW, float bias, bool relu)
