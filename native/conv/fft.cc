@@ -67,7 +67,7 @@ FftBuffers& buffers() {
 // Per-slot work floats: one tile (th rows of m+1 complex lane vectors).
 size_t work_floats(const FftPlan& plan) { return size_t(plan.bins()) * 2 * kFftMaxLanes; }
 
-// Cycles of one core. Operation counts of the kernels, scaled to measurements on Zen 5 (1 thread,
+// Cycles of one core. Operation counts of the kernels, scaled to measurements on the reference Xeon (1 thread,
 // CPU time): transforms run at about half the naive count, the complex GEMM at ~3.2 cycles per
 // lane-vector multiply-accumulate while its operands fit in L2, slower when F streams from L3.
 struct CostModel {

@@ -1,6 +1,6 @@
 // Where the tiled FFT beats im2col + GEMM, calibrated on the machine it runs on.
 //
-// The thresholds below were measured on Zen 5 with AVX-512. Another
+// The thresholds below were measured on the reference machine, an AVX-512 Xeon. Another
 // CPU, or a lower ISA forced on this one, moves them: GEMM's time grows with the kernel's taps while
 // the tiled FFT's barely does, so the crossover's tap count moves in proportion to how fast the FFT is
 // relative to GEMM there. The first choice that asks (once per ISA) times both algorithms on a small
@@ -9,7 +9,7 @@
 
 import type { ConvParams } from './types.js';
 
-/** t_fft / t_im2col on the probe as calibrateFft measures it on the reference machine (Zen 5, AVX-512). */
+/** t_fft / t_im2col on the probe as calibrateFft measures it on the reference machine (an AVX-512 Xeon). */
 export const REFERENCE_FFT_RATIO = 0.57;
 /** A probe skewed by a busy machine must not move the thresholds far from what was measured. */
 export const SCALE_LIMITS = [0.6, 1.6] as const;

@@ -136,7 +136,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     return cal;
   }
 
-  // Rules measured on Zen 5 (AVX-512), filters transformed per call; the FFT crossover is calibrated (fft-crossover.ts).
+  // Rules measured on the reference Xeon (AVX-512), filters transformed per call; the FFT crossover is calibrated (fft-crossover.ts).
   function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
     const Cg = p.C / p.groups;
     if (Cg === 1 && p.groups > 1) {
