@@ -4,7 +4,7 @@
 // machine drift hits both alike. Prints per-layer medians over rounds and the page/Node ratio (issue 4:
 // within 15 % for the same build).
 //
-//   node bench/demo/compare.mjs [--rounds 3] [--runs 7] [--builds simd,relaxed] [--json out.json]
+//   node bench/demo/compare.mjs [--rounds 5] [--runs 7] [--builds simd,relaxed] [--json out.json]
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -13,7 +13,7 @@ import { startServer } from './serve.mjs';
 import { geomean, runSuite } from './suite.mjs';
 
 const arg = (name, fallback) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : fallback; };
-const rounds = Number(arg('--rounds', 3)), runs = Number(arg('--runs', 7));
+const rounds = Number(arg('--rounds', 5)), runs = Number(arg('--runs', 7));
 const builds = arg('--builds', 'simd,relaxed').split(',');
 for (const b of builds) if (!['simd', 'relaxed', 'scalar'].includes(b)) throw new RangeError(`--builds: unknown wasm build '${b}'`);
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
