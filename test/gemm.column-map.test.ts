@@ -1,9 +1,9 @@
-// Native im2col on phase planes whose rows are wider than the output (Wq > OW): the GEMM's padding
-// columns are dropped either by the microkernel as it stores (one k-block, GemmColumnMap: masked
-// compress + partial store) or by a crop pass over a scratch tile (several k-blocks). Both, on every
-// ISA path (AVX2 has no compress instruction and takes a lane loop), at 1-3 threads, with bias and
-// fused ReLU, row tiles with fewer than MR rows, vectors that straddle one or several row ends, and
-// the last, partial panel of a task.
+// Native im2col on phase planes whose rows are wider than the output (Wq > OW): the microkernel drops
+// the GEMM's padding columns as it stores the last k-block (GemmColumnMap: masked compress + partial
+// store); with several k-blocks the earlier ones accumulate in a scratch tile that the last one reads.
+// Both cases on every ISA path (AVX2 has no compress instruction and takes a lane loop), at 1-3
+// threads, with bias and fused ReLU, row tiles with fewer than MR rows, vectors that straddle one or
+// several row ends, and the last, partial panel of a task.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
@@ -32,14 +32,14 @@ const SHAPES: Array<[string, Shape]> = [
   ['one k-block, batch 2, 2 groups', { N: 2, C: 12, H: 15, W: 23, K: 14, R: 3, S: 3, groups: 2, pad: [1, 1, 1, 1] }],
   ['asymmetric padding, dilation 2, stride 2', { C: 5, H: 29, W: 31, K: 7, R: 3, S: 3, stride: 2, dilation: 2, pad: [2, 0, 3, 1] }],
   ['conv1d-like row, one k-block', { C: 8, H: 1, W: 100, K: 6, R: 1, S: 5, pad: [0, 0, 2, 2], relu: true }],
-  ['several k-blocks: the crop path, ReLU on the last block only', { C: 40, H: 13, W: 13, K: 17, R: 3, S: 3, pad: [1, 1, 1, 1], relu: true }],
+  ['several k-blocks staged in scratch, ReLU on the last block only', { C: 40, H: 13, W: 13, K: 17, R: 3, S: 3, pad: [1, 1, 1, 1], relu: true }],
   ['several k-blocks, batch 2, stride 2', { N: 2, C: 33, H: 20, W: 27, K: 12, R: 3, S: 3, stride: 2, pad: [1, 1, 1, 1] }],
 ];
 
 const native = loadNativeBackend();
 afterAll(() => { setNativeThreads(2); restoreNativeIsa(); });
 
-describe('native im2col: padding columns of phase rows (column maps and crop)', () => {
+describe('native im2col: padding columns of phase rows (column maps, staged k-blocks)', () => {
   if (!('backend' in native)) {
     it('is expected to be missing here', () => { expect(expectNative).toBe(false); });
     return;

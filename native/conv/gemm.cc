@@ -8,12 +8,12 @@
 //    (phases.h). Row k = (c, r, s) of B is then a phase plane of channel c shifted by
 //    (r*dh / strideH) rows and (s*dw / strideW) columns, read in place through a per-k offset
 //    table. Columns run over "virtual" pixels oh*Wq + ow; the Wq - OW columns per row that are not
-//    outputs (2/58 on 56-wide 3x3 layers) cost a little extra work and are dropped:
-//     - with one k-block, by the microkernel as it stores (GemmColumnMap): L1 (7x7/2) 138 -> 146
-//       GFLOP/s over the crop below;
-//     - with several, the tile accumulates in a per-task scratch that a second pass crops: C tiles
-//       revisited once per k-block then stay in a few pages, where in the output their 8 rows sit on
-//       8 pages (L6 measured 2 % slower storing straight to the output).
+//    outputs (2/58 on 56-wide 3x3 layers) cost a little extra work and are dropped by the
+//    microkernel as it stores the last k-block (GemmColumnMap). With several k-blocks the earlier
+//    ones accumulate in a per-task scratch tile, which the last one reads: C tiles revisited once per
+//    k-block then stay in a few pages, where in the output their 8 rows sit on 8 pages (L6 measured
+//    2 % slower accumulating in the output). Both replace a crop pass over the scratch tile (3.7 % of
+//    L6; L1, one k-block, went from 138 to 146 GFLOP/s).
 //    1x1 stride-1 layers without padding read the caller's input directly.
 //  - "packed" (only when phase planes would be huge, e.g. absurd padding): each task packs kc x nc
 //    blocks of B from the input (im2col.cc).
@@ -77,8 +77,7 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   const int64_t chan = phases.channel;  // floats per input channel in the phase planes
   const int64_t cols = shifted ? int64_t(p.OH) * Wq : P;  // virtual columns of B and Y
   const bool gaps = shifted && Wq != p.OW;                 // some columns are not outputs
-  const bool mapped = gaps && nkb == 1;                   // dropped as the kernel stores
-  const bool cropped = gaps && nkb > 1;                   // dropped by a crop pass
+  const bool staged = gaps && nkb > 1;                    // k-blocks but the last go to scratch
   const int nv = nr / cfg.lanes;
 
   ThreadPool& pool = ThreadPool::get();
@@ -141,7 +140,7 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   for (int slot = 0; slot < threads; ++slot) {
     if (pack_b) scratch(slot, Scratch::kPackedB, size_t(kc * task_cols));
     if (in_place) scratch(slot, Scratch::kEdgeB, size_t(kc * nr));
-    if (cropped) scratch(slot, Scratch::kTileC, size_t(Kg * task_cols));
+    if (staged) scratch(slot, Scratch::kTileC, size_t(Kg * task_cols));
   }
 
   auto task = [&](int64_t task_index, int slot) {
@@ -156,14 +155,15 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
     const float* bg = bias ? bias + g * Kg : nullptr;
     float* bp = pack_b ? scratch(slot, Scratch::kPackedB, size_t(kc * task_cols)) : nullptr;
     float* edge = in_place ? scratch(slot, Scratch::kEdgeB, size_t(kc * nr)) : nullptr;
-    // Mapped tiles store at y + plane offsets (map.dst); the others at their column of y or of the
-    // scratch tile.
-    float* c0 = cropped ? scratch(slot, Scratch::kTileC, size_t(Kg * task_cols)) : mapped ? y : y + j0;
-    const int64_t ldc = cropped ? task_cols : P;
+    // Mapped stores go to y + plane offsets (map.dst); staged k-blocks to the scratch tile; tiles
+    // without padding columns to their column of y.
+    float* stage = staged ? scratch(slot, Scratch::kTileC, size_t(Kg * task_cols)) : nullptr;
     // The column maps of this task's panels, the same for every k-block and row tile.
-    std::vector<GemmColumnMap> maps(mapped ? size_t(npan) : 0);
+    std::vector<GemmColumnMap> maps(gaps ? size_t(npan) : 0);
     for (size_t jp = 0; jp < maps.size(); ++jp) {
       GemmColumnMap& mp = maps[jp];
+      mp.src = nullptr;
+      mp.ld_src = task_cols;
       for (int j = 0; j < nv; ++j) {
         mp.mask[j] = 0;
         mp.dst[j] = 0;
@@ -207,24 +207,22 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
           for (int64_t i0 = ic; i0 < ic_end; i0 += mr) {
             const int m_valid = int(std::min<int64_t>(mr, Kg - i0));
             const int pf = prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;
-            float* c = mapped ? c0 + i0 * ldc : c0 + i0 * ldc + jp * nr;
-            cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, c, ldc, m_valid, n_valid, bg ? bg + i0 : nullptr,
-                       flags | pf, mapped ? &maps[size_t(jp)] : nullptr);
+            float* tile = stage ? stage + i0 * task_cols + jp * nr : nullptr;
+            if (!gaps) {
+              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, y + j0 + i0 * P + jp * nr, P, m_valid, n_valid,
+                         bg ? bg + i0 : nullptr, flags | pf, nullptr);
+            } else if (kb + 1 < nkb) {
+              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, tile, task_cols, m_valid, n_valid,
+                         bg ? bg + i0 : nullptr, flags | pf, nullptr);
+            } else {
+              GemmColumnMap& mp = maps[size_t(jp)];
+              mp.src = tile;  // null with one k-block
+              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, y + i0 * P, P, m_valid, n_valid,
+                         bg ? bg + i0 : nullptr, flags | pf, &mp);
+            }
           }
         }
       }
-    }
-    if (!cropped) return;
-    // Crop the virtual columns [j0, j0 + ncols) to output pixels.
-    for (int64_t v = j0; v < j0 + ncols;) {
-      const int64_t oh = v / Wq, ow = v % Wq;
-      const int64_t row_end = std::min(j0 + ncols, (oh + 1) * Wq);
-      const int64_t count = std::min<int64_t>(row_end - v, p.OW - ow);
-      if (count > 0) {
-        for (int64_t i = m0; i < std::min(Kg, m1); ++i)
-          std::memcpy(y + i * P + oh * p.OW + ow, c0 + i * ldc + (v - j0), size_t(count) * sizeof(float));
-      }
-      v = row_end;
     }
   };
   pool.run(tasks, threads, task);

@@ -21,10 +21,15 @@ constexpr int kGemmPrefetchPhaseShift = 8;
 // rows are Wq wide for OW < Wq outputs (conv/gemm.cc), so some lanes are padding to drop. Vector j
 // of every row keeps the lanes set in mask[j] and stores them packed, in lane order, at
 // c + i*ldc + dst[j]; the kept lanes of one tile are consecutive outputs, so no expand is needed.
+// With src set, the sums of earlier k-blocks are read from a scratch tile in the GEMM's own column
+// layout (row i at src + i*ld_src, its first n columns written) instead of from c, so the last
+// k-block moves a tile accumulated in scratch to the output in the same pass.
 constexpr int kGemmMaxVectors = 8;  // NR / lanes, at most (scalar 4x8)
 struct GemmColumnMap {
   uint32_t mask[kGemmMaxVectors];
   int64_t dst[kGemmMaxVectors];
+  const float* src;
+  int64_t ld_src;
 };
 
 // C[m x n] (op)= A[m x kc] * B[kc x n] on one MR x NR register tile.
@@ -33,7 +38,7 @@ struct GemmColumnMap {
 //       read shifted rows of the padded input in place); all NR columns of a row are readable.
 //   c: C rows c[i * ldc + j]; only i < m, j < n are read or written.
 //   bias: per row (bias[i], i < m) or null; used only with kGemmFirst.
-//   map: null, or the column map above (then n is ignored).
+//   map: null, or the column map above (then n counts the columns of map->src, if set).
 using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* boff,
                              float* c, int64_t ldc, int m, int n, const float* bias, int flags,
                              const GemmColumnMap* map);
