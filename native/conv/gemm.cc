@@ -208,18 +208,19 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
             const int m_valid = int(std::min<int64_t>(mr, Kg - i0));
             const int pf = prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;
             float* tile = stage ? stage + i0 * task_cols + jp * nr : nullptr;
-            if (!gaps) {
-              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, y + j0 + i0 * P + jp * nr, P, m_valid, n_valid,
-                         bg ? bg + i0 : nullptr, flags | pf, nullptr);
-            } else if (kb + 1 < nkb) {
-              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, tile, task_cols, m_valid, n_valid,
-                         bg ? bg + i0 : nullptr, flags | pf, nullptr);
-            } else {
-              GemmColumnMap& mp = maps[size_t(jp)];
-              mp.src = tile;  // null with one k-block
-              cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, y + i0 * P, P, m_valid, n_valid,
-                         bg ? bg + i0 : nullptr, flags | pf, &mp);
+            float* c = y + j0 + i0 * P + jp * nr;
+            int64_t ldc = P;
+            GemmColumnMap* map = nullptr;
+            if (gaps && kb + 1 < nkb) {
+              c = tile;
+              ldc = task_cols;
+            } else if (gaps) {
+              map = &maps[size_t(jp)];
+              map->src = tile;  // null with one k-block
+              c = y + i0 * P;
             }
+            cfg.kernel(kcb, a_blk + i0 * kcb, b, boff, c, ldc, m_valid, n_valid, bg ? bg + i0 : nullptr,
+                       flags | pf, map);
           }
         }
       }

@@ -21,9 +21,10 @@ constexpr int kGemmPrefetchPhaseShift = 8;
 // rows are Wq wide for OW < Wq outputs (conv/gemm.cc), so some lanes are padding to drop. Vector j
 // of every row keeps the lanes set in mask[j] and stores them packed, in lane order, at
 // c + i*ldc + dst[j]; the kept lanes of one tile are consecutive outputs, so no expand is needed.
-// With src set, the sums of earlier k-blocks are read from a scratch tile in the GEMM's own column
-// layout (row i at src + i*ld_src, its first n columns written) instead of from c, so the last
-// k-block moves a tile accumulated in scratch to the output in the same pass.
+// A mapped call is a tile's only store to c: either its one k-block (kGemmFirst, bias added) or the
+// last of several, with src set: the sums of the earlier ones are read from a scratch tile in the
+// GEMM's own column layout (row i at src + i*ld_src, its first n columns written), so the last
+// k-block moves the tile to the output in the same pass.
 constexpr int kGemmMaxVectors = 8;  // NR / lanes, at most (scalar 4x8)
 struct GemmColumnMap {
   uint32_t mask[kGemmMaxVectors];
