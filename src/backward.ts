@@ -353,11 +353,12 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
   }
   const n = normalizeConv(dims, input, weight, options, ['needs']);
   const p = n.params;
-  const gs = checkTensor('gradOutput', gradOutput, dims + 2, 'with the forward output\'s shape');
+  const gs = checkTensor('gradOutput', gradOutput, n.outShape.length, 'with the forward output\'s shape', undefined, true);
   if (gs.some((d, i) => d !== n.outShape[i])) {
     throw new RangeError(`gradOutput must have the forward output's shape [${n.outShape.join(', ')}], got [${gs.join(', ')}]`);
   }
   const needs = checkNeeds(options?.needs, n.bias !== null);
+  if (p.N === 0) return emptyBatch(needs, input, weight, p.K);
   const gy = n.channelsLast ? channelsLastToFirst(gradOutput.data, p.N, p.OH * p.OW, p.K) : gradOutput.data;
   const result: Gradients = {};
   const jobs: ConvJob<void>[] = [];
@@ -387,6 +388,15 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
   }
   if (needs.has('bias')) result.gradBias = gradBias(p, gy);
   return { jobs, kernels, finalize, result };
+}
+
+/** An empty batch contributes nothing: an empty grad input, zero weight and bias gradients. */
+function emptyBatch(needs: Set<GradientName>, input: Tensor, weight: Tensor, K: number): Prepared {
+  const result: Gradients = {};
+  if (needs.has('input')) result.gradInput = { data: new Float32Array(0), shape: input.shape.slice() };
+  if (needs.has('weight')) result.gradWeight = { data: new Float32Array(weight.data.length), shape: weight.shape.slice() };
+  if (needs.has('bias')) result.gradBias = new Float32Array(K);
+  return { jobs: [], kernels: [], finalize: [], result };
 }
 
 function run({ jobs, kernels, finalize, result }: Prepared): Gradients {

@@ -33,6 +33,8 @@ interface Job {
   store: WeightStore | undefined;
   /** The planned algorithm, or the tuned winner; undefined while the shape still has to be tuned. */
   algorithm: Algorithm | undefined;
+  /** The dispatcher's choice (what an empty batch reports: it runs nothing). */
+  planned: Algorithm;
   tuneKey: string | null;
   x: Float32Array;
   y: Float32Array;
@@ -55,7 +57,7 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOption
   const result = !n.out ? new Float32Array(count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
   const x = n.channelsLast ? channelsLastToFirst(n.x, p.N, p.H * p.W, p.C) : n.x;
   const y = n.channelsLast ? new Float32Array(count) : result;
-  return { n, backend, store, algorithm, tuneKey: key, x, y, result };
+  return { n, backend, store, algorithm, planned: planned.algorithm, tuneKey: key, x, y, result };
 }
 
 function candidates(job: Job): Algorithm[] {
@@ -71,6 +73,7 @@ function finish(job: Job, algorithm: Algorithm): ConvResult {
 /** Runs a forward convolution synchronously (the public functions and the layers come through here). */
 export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions, ctx?: CallContext): ConvResult {
   const job = prepare(dims, input, weight, options, ctx);
+  if (job.n.params.N === 0) return finish(job, job.planned);
   const { n, backend, store, x, y } = job;
   const run = (a: Algorithm) => backend.conv2d(n.params, x, n.w, n.bias, y, a, store);
   const algorithm = job.algorithm ?? tuneSync(job.tuneKey!, candidates(job), run).algorithm;
@@ -81,6 +84,7 @@ export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: C
 /** convolve() through the backends' async entry points (off the JS thread where they can). */
 export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions, ctx?: CallContext): Promise<ConvResult> {
   const job = prepare(dims, input, weight, options, ctx);
+  if (job.n.params.N === 0) return finish(job, job.planned);
   const { n, backend, store, x, y } = job;
   const run = (a: Algorithm) => backend.conv2dAsync(n.params, x, n.w, n.bias, y, a, store);
   const algorithm = job.algorithm ?? (await tuneAsync(job.tuneKey!, candidates(job), run)).algorithm;
@@ -88,12 +92,15 @@ export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, 
   return finish(job, algorithm);
 }
 
-/** 2-D convolution with PyTorch's semantics. input [N, C, H, W] (or NHWC), weight [K, C/groups, R, S]. */
+/**
+ * 2-D convolution with PyTorch's semantics. input [N, C, H, W] (or NHWC; unbatched [C, H, W] gives an
+ * unbatched output), weight [K, C/groups, R, S].
+ */
 export function conv2d(input: Tensor, weight: Tensor, options?: ConvOptions): Tensor {
   return convolve(2, input, weight, options).y;
 }
 
-/** 1-D convolution with PyTorch's semantics. input [N, C, W] (or NWC), weight [K, C/groups, R]. */
+/** 1-D convolution with PyTorch's semantics. input [N, C, W] (or NWC; unbatched [C, W]), weight [K, C/groups, R]. */
 export function conv1d(input: Tensor, weight: Tensor, options?: ConvOptions): Tensor {
   return convolve(1, input, weight, options).y;
 }
@@ -113,7 +120,7 @@ export async function conv1dAsync(input: Tensor, weight: Tensor, options?: ConvO
  * With `tune: true` it reports the tuned winner once the shape was tuned by a call.
  */
 export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): Explanation {
-  const dims = (input?.shape?.length === 3 ? 1 : 2);
+  const dims = weight?.shape?.length === 3 ? 1 : 2;
   const n = normalizeConv(dims, input, weight, options);
   const planned = dispatcher().plan(n.params, n.backend, n.algorithm);
   const { backend } = planned;

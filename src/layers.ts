@@ -208,7 +208,7 @@ abstract class ConvLayer {
     if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
     let gy = gradOutput;
     if (this.reluMask) {
-      checkTensor('gradOutput', gradOutput, this.dims + 2, '(the forward output\'s shape)');
+      checkTensor('gradOutput', gradOutput, this.lastInput.shape.length, '(the forward output\'s shape)', undefined, true);
       if (gradOutput.data.length !== this.reluMask.length) {
         throw new RangeError(`gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${gradOutput.data.length}`);
       }

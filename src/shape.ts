@@ -67,8 +67,11 @@ function checkFloat32Array(name: string, v: unknown): Float32Array {
   return v;
 }
 
-/** Validates a shape of the given rank: positive integers whose product fits MAX_ELEMENTS. */
-export function checkShape(name: string, shape: unknown, rank: number, dims: string): number[] {
+/**
+ * Validates a shape of the given rank: positive integers whose product fits MAX_ELEMENTS. With
+ * `emptyBatch` the first entry may be 0, as PyTorch allows an empty batch (and no other empty dimension).
+ */
+export function checkShape(name: string, shape: unknown, rank: number, dims: string, emptyBatch = false): number[] {
   if (!Array.isArray(shape) && !(ArrayBuffer.isView(shape) && !(shape instanceof DataView))) {
     throw new TypeError(`${name} must be an array of ${rank} integers ${dims}, got ${typeName(shape)}`);
   }
@@ -78,7 +81,7 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
   }
   let count = 1;
   s.forEach((d, i) => {
-    checkPositiveInt(`${name}[${i}]`, d);
+    checkPositiveInt(`${name}[${i}]`, d, emptyBatch && i === 0 ? 0 : 1);
     count *= d as number;
   });
   if (count > MAX_ELEMENTS) {
@@ -89,13 +92,13 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
 
 /** Validates a tensor argument of the given rank and returns its shape as plain numbers. */
 export function checkTensor(name: string, t: unknown, rank: number, dims: string,
-                            data: unknown = (t as Tensor | null)?.data): number[] {
+                            data: unknown = (t as Tensor | null)?.data, emptyBatch = false): number[] {
   if (t === null || typeof t !== 'object') {
     throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}`);
   }
   const shape = (t as Tensor).shape;
   checkFloat32Array(`${name}.data`, data);
-  const s = checkShape(`${name}.shape`, shape, rank, dims);
+  const s = checkShape(`${name}.shape`, shape, rank, dims, emptyBatch);
   const count = s.reduce((a, b) => a * b, 1);
   const len = trueLength(data as Float32Array);
   if (len !== count) {
@@ -275,9 +278,15 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   const o = checkOptions(options, extraKeys);
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
   const x = (input as Tensor)?.data, w = (weight as Tensor)?.data;
-  const xs = checkTensor('input', input, dims + 2, inDims, x);
+  const xShape = (input as Tensor | null)?.shape;
+  const unbatched = isUnbatched(dims, xShape);
+  if (Array.isArray(xShape) && !unbatched && xShape.length !== dims + 2) {
+    throw new RangeError(`input.shape must have rank ${dims + 2} ${inDims} (or ${dims + 1}, unbatched), got rank ${xShape.length} ${fmt(xShape)}`);
+  }
+  const xs = checkTensor('input', input, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, x, !unbatched);
   const ws = checkTensor('weight', weight, dims + 2, wDims, w);
-  const g = geometry(dims, xs, ws, o, channelsLast);
+  const g = geometry(dims, unbatched ? [1, ...xs] : xs, ws, o, channelsLast);
+  if (unbatched) g.outShape = g.outShape.slice(1);
   const K = g.params.K;
 
   let bias: Float32Array | null = null;
@@ -304,16 +313,34 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   return { params: g.params, x, w, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm, tune };
 }
 
-/** PyTorch's output shape for a conv1d (rank-3 input) or conv2d (rank-4 input). */
+/**
+ * PyTorch's output shape for a conv1d (weight of rank 3) or conv2d (weight of rank 4); the input has
+ * the weight's rank, or one less when unbatched.
+ */
 export function outputShape(inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions): number[] {
   const o = checkOptions(options);
   const rank = Array.isArray(inputShape) ? inputShape.length : -1;
-  if (rank !== 3 && rank !== 4) {
-    throw new RangeError(`inputShape must be an array of rank 3 (conv1d) or 4 (conv2d), got ${fmt(inputShape)}`);
+  const wRank = Array.isArray(weightShape) ? weightShape.length : -1;
+  if (rank < 2 || rank > 4) {
+    throw new RangeError(`inputShape must be an array of rank 3 (conv1d) or 4 (conv2d), or one less unbatched, got ${fmt(inputShape)}`);
   }
-  const dims = (rank - 2) as 1 | 2;
+  // Rank 3 is a batched conv1d input or an unbatched conv2d one: the weight's rank tells them apart.
+  const dims = (rank === 3 ? (wRank === 4 ? 2 : 1) : rank === 2 ? 1 : 2) as 1 | 2;
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
-  const xs = checkShape('inputShape', inputShape, rank, inDims);
-  const ws = checkShape('weightShape', weightShape, rank, wDims);
-  return geometry(dims, xs, ws, o, channelsLast).outShape;
+  const unbatched = isUnbatched(dims, inputShape);
+  const xs = checkShape('inputShape', inputShape, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, !unbatched);
+  const ws = checkShape('weightShape', weightShape, dims + 2, wDims);
+  const shape = geometry(dims, unbatched ? [1, ...xs] : xs, ws, o, channelsLast).outShape;
+  return unbatched ? shape.slice(1) : shape;
+}
+
+/** An input of one rank less than batched is one unbatched sample, as PyTorch's conv1d/conv2d take it. */
+export function isUnbatched(dims: 1 | 2, shape: unknown): boolean {
+  return (Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView))) &&
+    (shape as ArrayLike<unknown>).length === dims + 1;
+}
+
+/** '[N, C, H, W]' -> '[C, H, W] (unbatched)'. */
+function unbatchedDims(dims: string): string {
+  return `${dims.replace('N, ', '')} (unbatched)`;
 }

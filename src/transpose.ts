@@ -12,7 +12,7 @@ import { conv2d, conv2dAsync, explain } from './conv.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { Algorithm } from './backends/types.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
-import { checkBackendChoice, checkPositiveInt, checkTensor } from './shape.js';
+import { checkBackendChoice, checkPositiveInt, checkTensor, isUnbatched } from './shape.js';
 
 /** A transposed convolution in the canonical 2-D NCHW form (1-D: H = OH = 1, R = 1). */
 export interface TransposeParams {
@@ -232,7 +232,10 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   const layout = o.layout ?? layouts[0];
   if (!layouts.includes(layout)) throw new RangeError(`layout must be one of ${layouts.join(', ')}, got ${JSON.stringify(layout)}`);
   const channelsLast = layout === layouts[1];
-  const xs = checkTensor('input', input, dims + 2, channelsLast ? '(channels last)' : '(channels first)');
+  const unbatched = isUnbatched(dims, (input as Tensor | null)?.shape);
+  const xs = checkTensor('input', input, dims + (unbatched ? 1 : 2), channelsLast ? '(channels last)' : '(channels first)',
+    undefined, !unbatched);
+  if (unbatched) xs.unshift(1);
   const ws = checkTensor('weight', weight, dims + 2, dims === 2 ? '[C, K/groups, R, S]' : '[C, K/groups, R]');
   const N = xs[0], C = channelsLast ? xs[dims + 1] : xs[1];
   const spatial = channelsLast ? xs.slice(1, dims + 1) : xs.slice(2);
@@ -274,7 +277,7 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   const [padTop, padBottom] = dims === 2 ? pads[0] : [0, 0];
   const [padLeft, padRight] = pads[dims - 1];
   const t: TransposeParams = { N, C, H, W, K, R, S, groups, strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outPadH, outPadW, OH, OW };
-  const outShape = channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial];
+  const outShape = (channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial]).slice(unbatched ? 1 : 0);
   const algorithm = o.algorithm ?? 'auto';
   return { t, outShape, channelsLast, bias, backend: checkBackendChoice('backend', o.backend), algorithm };
 }
@@ -285,7 +288,8 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvTrans
   const n = normalizeTranspose(dims, input, weight, options);
   const { t } = n;
   const x = n.channelsLast ? channelsLastToFirst(input.data, t.N, t.H * t.W, t.C) : input.data;
-  const plan = planTransposed(t, x, weight.data, n.bias, n.backend, n.algorithm);
+  // An empty batch has an empty output and nothing to run.
+  const plan = t.N === 0 ? { jobs: [], result: () => new Float32Array(0) } : planTransposed(t, x, weight.data, n.bias, n.backend, n.algorithm);
   return {
     plan,
     finish: () => {

@@ -31,7 +31,7 @@ const BAD: Bad[] = [
   ['input.data a Float64Array', c2({ data: new Float64Array(256), shape: [1, 4, 8, 8] }, w), TypeError, /input\.data.*Float32Array.*Float64Array/],
   ['weight.data an Int32Array', c2(x, { data: new Int32Array(216), shape: [6, 4, 3, 3] }), TypeError, /weight\.data.*Float32Array/],
   ['input.shape missing', c2({ data: x.data }, w), TypeError, /input\.shape/],
-  ['input rank 3 for conv2d', c2(t([4, 8, 8]), w), RangeError, /input\.shape.*rank 4.*rank 3/],
+  ['input rank 2 for conv2d', c2(t([8, 8]), w), RangeError, /input\.shape.*rank 4.*rank 2/],
   ['weight rank 2', c2(x, t([6, 36])), RangeError, /weight\.shape.*rank 4/],
   ['conv1d input rank 4', c1(x, w1), RangeError, /input\.shape.*rank 3/],
   ['input data too short', c2({ data: new Float32Array(255), shape: [1, 4, 8, 8] }, w), RangeError, /input\.data length must be 256.*255/],

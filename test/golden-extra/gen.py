@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Writes PyTorch reference vectors for transposed convolution and pooling (forward and backward) as
-JSON beside this script. Run with Debian's python3-torch: /usr/bin/python3 test/golden-extra/gen.py.
+"""Writes PyTorch reference vectors for transposed convolution, pooling (forward and backward) and
+unbatched (single-sample) convolutions as JSON beside this script. Run with Debian's python3-torch:
+/usr/bin/python3 test/golden-extra/gen.py.
 Inputs are float32 values; PyTorch evaluates in float64 and the results are rounded once to float32.
 Tensors are base64 little-endian float32 (indices: int32), C-order, like test/golden."""
 import base64, json, os
@@ -59,6 +60,24 @@ def pool(name, kind, seed, shape, kernel, stride=None, padding=0, dilation=1, ce
     return case
 
 
+def unbatched(name, op, seed, C, K, size, kernel, groups=1, **kw):
+    """One sample without the batch dimension, as PyTorch's functional convolutions accept it."""
+    g = torch.Generator().manual_seed(seed)
+    x = rand(g, [C, *size]).requires_grad_(True)
+    transposed = op.startswith('conv_transpose')
+    w = rand(g, [C, K // groups, *kernel] if transposed else [K, C // groups, *kernel]).requires_grad_(True)
+    b = rand(g, [K]).requires_grad_(True)
+    y = getattr(F, op)(x, w, b, groups=groups, **kw)
+    case = dict(name=name, op=f'unbatched_{op}', input=b64(x), input_shape=list(x.shape), weight=b64(w),
+                weight_shape=list(w.shape), bias=b64(b), options=dict(kw, groups=groups), output=b64(y),
+                output_shape=list(y.shape), seed=seed)
+    if not transposed:
+        gy = rand(g, list(y.shape))
+        y.backward(gy)
+        case.update(grad_output=b64(gy), grad_input=b64(x.grad), grad_weight=b64(w.grad), grad_bias=b64(b.grad))
+    return case
+
+
 CASES = [
     conv_transpose('ct2d_k3_s1', 2, 1, 2, 4, 5, [6, 7], [3, 3]),
     conv_transpose('ct2d_k3_s2_p1_op1', 2, 2, 1, 3, 4, [5, 5], [3, 3], stride=2, padding=1, output_padding=1),
@@ -86,6 +105,14 @@ CASES = [
     pool('avg_k3_s2_p1_ceil_excl', 'avg', 24, [2, 2, 8, 7], 3, 2, 1, ceil_mode=True, count_include_pad=False),
     pool('avg_k2_s3_ceil', 'avg', 25, [1, 2, 10, 10], 2, 3, 0, ceil_mode=True),
     pool('avg_k4x2_s2x1_p2x1', 'avg', 26, [1, 3, 9, 6], [4, 2], [2, 1], [2, 1], ceil_mode=True, count_include_pad=False),
+    unbatched('unbatched_c2d_k3_p1', 'conv2d', 27, 5, 6, [9, 11], [3, 3], padding=1),
+    unbatched('unbatched_c2d_k4_same_d2', 'conv2d', 28, 4, 4, [10, 7], [4, 3], padding='same', dilation=[2, 1]),
+    unbatched('unbatched_c2d_s2_groups2', 'conv2d', 29, 6, 4, [13, 12], [5, 3], stride=[2, 3], padding=[2, 1], groups=2),
+    unbatched('unbatched_c2d_depthwise', 'conv2d', 30, 8, 8, [12, 12], [3, 3], padding=1, groups=8),
+    unbatched('unbatched_c1d_k5_same', 'conv1d', 31, 7, 5, [33], [5], padding='same'),
+    unbatched('unbatched_c1d_s3_d2', 'conv1d', 32, 4, 6, [40], [4], stride=3, dilation=2, padding=3),
+    unbatched('unbatched_ct2d_s2_p1_op1', 'conv_transpose2d', 33, 3, 4, [5, 6], [3, 3], stride=2, padding=1, output_padding=1),
+    unbatched('unbatched_ct1d_k5_s2', 'conv_transpose1d', 34, 4, 6, [9], [5], stride=2, padding=2, groups=2),
 ]
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ExtraCase = Record<string, any> & { name: string; op: string };
 
-const FLOAT_FIELDS = ['input', 'weight', 'bias', 'output', 'grad_output', 'grad_input'];
+const FLOAT_FIELDS = ['input', 'weight', 'bias', 'output', 'grad_output', 'grad_input', 'grad_weight', 'grad_bias'];
 
 function decode(b64: string, kind: 'f32' | 'i32'): Float32Array | Int32Array {
   const buf = Buffer.from(b64, 'base64');
