@@ -182,7 +182,14 @@ export function resolvePadding(v: unknown, dims: number, kernel: number[], dilat
   const ints = v.map((x, i) => checkPositiveInt(`padding[${i}]`, x, 0));
   if (ints.length === dims) return ints.map((p) => [p, p]);
   if (ints.length === 2 * dims) return kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
-  const forms = dims === 2 ? '[p], [ph, pw] or [top, bottom, left, right]' : '[p] or [left, right]';
+  if (dims === 1 && ints.length === 4) {
+    // [top, bottom, left, right] as the golden vectors state a conv1d's padding: the height has none.
+    if (ints[0] !== 0 || ints[1] !== 0) {
+      throw new RangeError(`padding [top, bottom, left, right] of a conv1d must have top = bottom = 0, got ${fmt(v)}`);
+    }
+    return [[ints[2], ints[3]]];
+  }
+  const forms = dims === 2 ? '[p], [ph, pw] or [top, bottom, left, right]' : '[p], [left, right] or [0, 0, left, right]';
   throw new RangeError(`padding array must be ${forms}, got ${fmt(v)}`);
 }
 

@@ -60,10 +60,14 @@ describe('padding forms', () => {
     same({ padding: 'valid' }, { padding: 0 });
     same({}, { padding: [0, 0, 0, 0] });
   });
-  it('conv1d: [p] and [left, right]', () => {
+  it('conv1d: [p], [left, right], and [0, 0, left, right] (the golden vectors\' effective_pad)', () => {
     const x1 = rand([1, 2, 11]), w1 = rand([3, 2, 4], 3);
     expect(conv1d(x1, w1, { padding: [2], backend: 'js' }).data).toEqual(conv1d(x1, w1, { padding: [2, 2], backend: 'js' }).data);
     expect(conv1d(x1, w1, { padding: 'same', backend: 'js' }).data).toEqual(conv1d(x1, w1, { padding: [1, 2], backend: 'js' }).data);
+    const y = conv1d(x1, w1, { padding: [0, 0, 3, 1] });
+    expect(y.shape).toEqual([1, 3, 12]);
+    expect(y.data).toEqual(conv1d(x1, w1, { padding: [3, 1] }).data);
+    expect(() => conv1d(x1, w1, { padding: [1, 0, 3, 1] })).toThrow(/padding.*top = bottom = 0/);
   });
 });
 
