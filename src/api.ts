@@ -34,4 +34,4 @@ export {
 } from './pool.js';
 export type { AvgPoolOptions, IndexTensor, MaxPoolOptions, PoolLayout } from './pool.js';
 export { Conv1d, Conv2d } from './layers.js';
-export type { ConvLayerOptions, Parameter } from './layers.js';
+export type { ConvLayerOptions, ConvLayerRest, Parameter } from './layers.js';

@@ -115,6 +115,7 @@ abstract class ConvLayer {
       return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x));
     };
     if (o.tune !== undefined && typeof o.tune !== 'boolean') throw new TypeError(`tune must be a boolean, got ${typeof o.tune}`);
+    if (o.kernelSize === undefined) throw new TypeError('kernelSize is required (a number or an array of one per dimension)');
     this.kernelSize = perDim('kernelSize', o.kernelSize, 1);
     const stride = perDim('stride', o.stride, 1), dilation = perDim('dilation', o.dilation, 1);
     resolvePadding(o.padding, dims, this.kernelSize, dilation, stride);   // fail at construction, not at the first forward
@@ -258,12 +259,38 @@ abstract class ConvLayer {
   }
 }
 
+/** The options after the three leading arguments of the positional form. */
+export type ConvLayerRest = Omit<ConvLayerOptions, 'inChannels' | 'outChannels' | 'kernelSize'>;
+
+/** `new Conv2d(8, 16, 3, { stride: 2 })`, torch.nn.Conv2d's argument order, as the options object. */
+function layerOptions(first: ConvLayerOptions | number, outChannels: unknown, kernelSize: unknown, rest: unknown): ConvLayerOptions {
+  if (typeof first !== 'number') {
+    if (outChannels !== undefined) throw new TypeError('a layer takes one options object, or (inChannels, outChannels, kernelSize, options?)');
+    return first;
+  }
+  if (rest !== undefined && (rest === null || typeof rest !== 'object' || Array.isArray(rest))) {
+    throw new TypeError(`options (the 4th argument) must be an object, got ${rest === null ? 'null' : Array.isArray(rest) ? 'array' : typeof rest}`);
+  }
+  for (const key of ['inChannels', 'outChannels', 'kernelSize']) {
+    if (rest && key in rest) throw new TypeError(`options.${key} repeats a positional argument`);
+  }
+  return { ...(rest as ConvLayerRest | undefined), inChannels: first, outChannels, kernelSize } as ConvLayerOptions;
+}
+
 /** A 2-D convolution layer: input [N, C, H, W] (or NHWC), weight [K, C/groups, R, S]. */
 export class Conv2d extends ConvLayer {
-  constructor(options: ConvLayerOptions) { super(2, options); }
+  constructor(options: ConvLayerOptions);
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options?: ConvLayerRest);
+  constructor(first: ConvLayerOptions | number, outChannels?: number, kernelSize?: number | readonly number[], options?: ConvLayerRest) {
+    super(2, layerOptions(first, outChannels, kernelSize, options));
+  }
 }
 
 /** A 1-D convolution layer: input [N, C, W] (or NWC), weight [K, C/groups, R]. */
 export class Conv1d extends ConvLayer {
-  constructor(options: ConvLayerOptions) { super(1, options); }
+  constructor(options: ConvLayerOptions);
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options?: ConvLayerRest);
+  constructor(first: ConvLayerOptions | number, outChannels?: number, kernelSize?: number | readonly number[], options?: ConvLayerRest) {
+    super(1, layerOptions(first, outChannels, kernelSize, options));
+  }
 }

@@ -17,6 +17,21 @@ describe('Conv2d / Conv1d parameters', () => {
     expect(new Conv2d({ inChannels: 8, outChannels: 16, kernelSize: 3, groups: 8 }).weight.shape).toEqual([16, 1, 3, 3]);
   });
 
+  it('also takes torch.nn.Conv2d\'s positional order: (inChannels, outChannels, kernelSize, options?)', () => {
+    expect(new Conv2d(8, 16, 3).numParameters()).toBe(1168);
+    const a = new Conv2d(8, 16, [3, 5], { groups: 4, stride: 2, seed: 9 });
+    const b = new Conv2d({ inChannels: 8, outChannels: 16, kernelSize: [3, 5], groups: 4, stride: 2, seed: 9 });
+    expect(a.weight.shape).toEqual([16, 2, 3, 5]);
+    expect(a.weight.data).toEqual(b.weight.data);
+    const x = { data: Float32Array.from({ length: 8 * 9 * 11 }, (_, i) => Math.sin(i)), shape: [1, 8, 9, 11] };
+    expect(a.forward(x)).toEqual(b.forward(x));
+    expect(new Conv1d(4, 6, 5, { bias: false }).numParameters()).toBe(120);
+    expect(() => new Conv2d(8, 16, 3, { kernelSize: 5 } as never)).toThrow(/options\.kernelSize repeats a positional argument/);
+    expect(() => new Conv2d(8, 16, 3, 1 as never)).toThrow(TypeError);
+    expect(() => new Conv2d(8, 0, 3)).toThrow(/outChannels.*>= 1/);
+    expect(() => new Conv2d(8, 16, undefined as never)).toThrow(/kernelSize/);
+  });
+
   it('initializes weight and bias uniformly in +-1/sqrt(fan_in) (kaiming_uniform, a = sqrt(5))', () => {
     const layer = new Conv2d({ inChannels: 32, outChannels: 64, kernelSize: 3, seed: 1 });
     const bound = 1 / Math.sqrt(32 * 9);
