@@ -46,8 +46,8 @@ rm -rf "$pkg/dist"
 cp "$gyp_dir/build/Debug/fastconv.node" "$pkg/build/Release/fastconv.node"
 
 # Native-backed test files, minus those that add nothing here: LeNet training (long, covered by the
-# backward tests), install (rebuilds the real addon), qemu (the sanitizer runtime does not start under
-# qemu-user), bench (a perf tool), api (its one failure here is by design: the load-time probe rightly
+# backward tests), install (rebuilds the real addon), qemu and neon.qemu (the sanitizer runtime does not
+# start under qemu-user; the NEON harness is a separate cross-built binary), bench (a perf tool), api (its one failure here is by design: the load-time probe rightly
 # finds the unoptimized sanitized addon slower than wasm and selects wasm), and the wasm-only files
 # (wasm-*, wasm.*, layers.wasm-store): they run no native code, and under the preloaded runtime they
 # took 12 of the suite's 17 minutes.
@@ -55,7 +55,7 @@ if [ $# -gt 0 ]; then files=("$@"); else
   files=()
   for f in "$pkg"/test/*.test.ts; do
     case "$(basename "$f")" in
-      lenet.test.ts|install.test.ts|qemu.test.ts|bench.test.ts|api.test.ts) ;;
+      lenet.test.ts|install.test.ts|qemu.test.ts|neon.qemu.test.ts|bench.test.ts|api.test.ts) ;;
       wasm-*.test.ts|wasm.*.test.ts|layers.wasm-store.test.ts) ;;
       *) files+=("test/$(basename "$f")") ;;
     esac

@@ -43,6 +43,9 @@ Depthwise3x3DirectKernel direct3x3_kernel() {
   if (current_isa() == Isa::kAvx512) return depthwise3x3_direct_avx512;
   if (current_isa() == Isa::kAvx2) return depthwise3x3_direct_avx2;
 #endif
+#if defined(__aarch64__)
+  if (current_isa() == Isa::kNeon) return depthwise3x3_direct_neon;
+#endif
   return depthwise3x3_direct_scalar;
 }
 

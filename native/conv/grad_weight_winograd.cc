@@ -94,8 +94,8 @@ bool grad_weight_winograd_applies(const ConvParams& p) {
 std::string grad_weight_winograd(const ConvParams& p, const float* x, const float* dy, float* dw) {
   const GemmConfig& cfg = gemm_config(current_isa());
   const int mr = cfg.mr, nr = cfg.nr;
-  const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, HW = int64_t(p.H) * p.W, P = int64_t(p.OH) * p.OW;
-  const int64_t TH = ceil_div(p.OH, 2), TW = ceil_div(p.OW, 2), T = int64_t(p.N) * TH * TW;
+  const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, P = int64_t(p.OH) * p.OW;
+  const int64_t TH = ceil_div(p.OH, 2), TW = ceil_div(p.OW, 2);
   const int64_t Mpad = ceil_div(Kg, mr) * mr, mpanels = Mpad / mr;
   const int64_t npanels = ceil_div(Cg, nr);
 

@@ -21,5 +21,8 @@ FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(depthwise3x3_direct_scalar);
 FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(depthwise3x3_direct_avx512);
 FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(depthwise3x3_direct_avx2);
 #endif
+#if defined(__aarch64__)
+FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(depthwise3x3_direct_neon);
+#endif
 
 }  // namespace fastconv

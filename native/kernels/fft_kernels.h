@@ -64,5 +64,8 @@ FASTCONV_DECLARE_FFT_KERNELS(scalar);
 FASTCONV_DECLARE_FFT_KERNELS(avx512);
 FASTCONV_DECLARE_FFT_KERNELS(avx2);
 #endif
+#if defined(__aarch64__)
+FASTCONV_DECLARE_FFT_KERNELS(neon);
+#endif
 
 }  // namespace fastconv

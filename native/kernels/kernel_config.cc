@@ -4,7 +4,8 @@ namespace fastconv {
 
 namespace {
 
-// Everything one instruction set runs. Isa::kNeon has no kernels yet and runs the scalar ones.
+// Everything one instruction set runs. Isa::kNeon has its kernels on AArch64 only (32-bit ARM
+// builds, where cpu.cc may report NEON too, run the scalar ones).
 struct IsaKernels {
   GemmConfig gemm;
   DepthwiseConfig depthwise;
@@ -44,6 +45,17 @@ constexpr IsaKernels kAvx2{
     {"fma_peak_avx2", fma_peak_avx2, 12 * 8 * 2},
 };
 #endif
+#if defined(__aarch64__)
+// Blocking as for AVX2 (a 48 KiB-class L1 and a large L2 on current arm64 cores), not tuned on arm64
+// hardware: none was at hand (the kernels are checked under qemu-aarch64, test/neon.qemu.test.ts).
+constexpr IsaKernels kNeon{
+    {"gemm_neon_8x12", gemm_neon_8x12, 8, 12, 256, 144, 264, 4},
+    {"depthwise_neon", depthwise_neon},
+    FASTCONV_FFT_CONFIG(neon, 4),
+    winograd_kernels_neon,
+    {"fma_peak_neon", fma_peak_neon, 16 * 4 * 2},
+};
+#endif
 
 #undef FASTCONV_FFT_CONFIG
 
@@ -51,6 +63,9 @@ const IsaKernels& kernels_for(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == Isa::kAvx512) return kAvx512;
   if (isa == Isa::kAvx2) return kAvx2;
+#endif
+#if defined(__aarch64__)
+  if (isa == Isa::kNeon) return kNeon;
 #endif
   (void)isa;
   return kScalar;

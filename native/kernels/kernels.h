@@ -75,5 +75,10 @@ FASTCONV_DECLARE_DEPTHWISE(depthwise_avx2);
 FASTCONV_DECLARE_FMA_PEAK(fma_peak_avx512);
 FASTCONV_DECLARE_FMA_PEAK(fma_peak_avx2);
 #endif
+#if defined(__aarch64__)
+FASTCONV_DECLARE_GEMM(gemm_neon_8x12);
+FASTCONV_DECLARE_DEPTHWISE(depthwise_neon);
+FASTCONV_DECLARE_FMA_PEAK(fma_peak_neon);
+#endif
 
 }  // namespace fastconv

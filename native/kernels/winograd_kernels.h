@@ -65,6 +65,9 @@ const WinogradKernels* winograd_kernels_scalar();
 const WinogradKernels* winograd_kernels_avx2();
 const WinogradKernels* winograd_kernels_avx512();
 #endif
+#if defined(__aarch64__)
+const WinogradKernels* winograd_kernels_neon();
+#endif
 
 // The Winograd kernels of an Isa (defined in kernel_config.cc with the others).
 const WinogradKernels& winograd_kernels(Isa isa);
