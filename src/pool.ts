@@ -83,12 +83,13 @@ function geometry(kind: string, shape: number[], o: MaxPoolOptions & AvgPoolOpti
 function inputShape(name: string, t: unknown, needData: boolean): number[] {
   const rank = (t as Tensor)?.shape?.length === 3 ? 3 : 4;
   const dims = rank === 3 ? '[C, H, W]' : '[N, C, H, W]';
-  if (needData || (t as Tensor)?.data !== undefined) return checkTensor(name, t, rank, dims);
-  return checkShape(`${name}.shape`, (t as { shape: unknown })?.shape, rank, dims);
+  // A batch may be empty, as in PyTorch (then so is the output).
+  if (needData || (t as Tensor)?.data !== undefined) return checkTensor(name, t, rank, dims, undefined, rank === 4);
+  return checkShape(`${name}.shape`, (t as { shape: unknown })?.shape, rank, dims, rank === 4);
 }
 
 function checkGradOutput(g: Geometry, gradOutput: unknown): Float32Array {
-  const s = checkTensor('gradOutput', gradOutput, g.outShape.length, `[${g.outShape.join(', ')}]`);
+  const s = checkTensor('gradOutput', gradOutput, g.outShape.length, `[${g.outShape.join(', ')}]`, undefined, g.outShape.length === 4);
   if (s.some((d, i) => d !== g.outShape[i])) {
     throw new RangeError(`gradOutput must have the pooling output's shape [${g.outShape.join(', ')}], got [${s.join(', ')}]`);
   }
@@ -230,7 +231,7 @@ function lastToFirst<T extends { shape: number[]; data?: Float32Array }>(kind: s
   const [N, H, W, C] = s;
   const shape = [N, C, H, W];
   if (t.data === undefined) return { ...t, shape };
-  checkTensor(name, t, 4, '[N, H, W, C]');
+  checkTensor(name, t, 4, '[N, H, W, C]', undefined, true);
   return { ...t, data: channelsLastToFirst(t.data, N, H * W, C) as Float32Array, shape };
 }
 

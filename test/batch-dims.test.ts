@@ -2,14 +2,15 @@
 // (and the transposed convolutions likewise) return the output without its batch dimension; checked
 // with PyTorch's vectors (test/golden-extra, gen.py: forward, and the gradients of the convolutions) on
 // every backend choice, the layers, channels-last, and against the batch-of-one call. Empty batches
-// (N = 0) give empty outputs and zero weight/bias gradients; every other empty dimension stays an error.
+// (N = 0) give empty outputs (convolutions, transposed convolutions, pooling) and zero weight/bias
+// gradients; every other empty dimension stays an error.
 
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { BackendChoice, ConvOptions, Tensor } from '../src/index.node.js';
 import {
-  backendInfo, conv1d, conv1dAsync, conv1dBackward, conv2d, conv2dAsync, conv2dBackward, conv2dBackwardAsync, Conv1d, Conv2d,
-  convTranspose1d, convTranspose2d, explain, outputShape,
+  avgPool2d, avgPool2dBackward, backendInfo, conv1d, conv1dAsync, conv1dBackward, conv2d, conv2dAsync, conv2dBackward, conv2dBackwardAsync, Conv1d, Conv2d,
+  convTranspose1d, convTranspose2d, explain, maxPool2d, maxPool2dBackward, outputShape,
 } from '../src/index.node.js';
 import { channelsFirstToLast } from '../src/layout.js';
 import { normalizeConv } from '../src/shape.js';
@@ -192,6 +193,17 @@ describe('empty batch (N = 0)', () => {
     const g = layer.backward(empty([0, 2, 3, 3]));
     expect(g.gradInput!.shape).toEqual([0, 3, 5, 5]);
     expect(layer.weight.grad.every((v) => v === 0)).toBe(true);
+  });
+
+  it('pooling: empty outputs, indices and input gradients in both layouts', () => {
+    for (const layout of ['NCHW', 'NHWC'] as const) {
+      const xs = layout === 'NCHW' ? [0, 3, 8, 8] : [0, 8, 8, 3], ys = layout === 'NCHW' ? [0, 3, 4, 4] : [0, 4, 4, 3];
+      const r = maxPool2d(empty(xs), { kernelSize: 2, returnIndices: true, layout });
+      expect([r.output.shape, r.indices.shape, r.output.data.length]).toEqual([ys, ys, 0]);
+      expect(avgPool2d(empty(xs), { kernelSize: 2, layout }).shape).toEqual(ys);
+      expect(maxPool2dBackward(empty(ys), empty(xs), { kernelSize: 2, indices: r.indices, layout }).shape).toEqual(xs);
+      expect(avgPool2dBackward(empty(ys), empty(xs), { kernelSize: 2, layout }).shape).toEqual(xs);
+    }
   });
 
   it('only the batch may be empty, and only when there is one', () => {
