@@ -71,3 +71,36 @@ describe('native Winograd thread split', () => {
     }
   }
 });
+
+// The input's NaN/Inf check runs inside the tasks, each on the input rows of its own tile block (no
+// serial pass before the call): a non-finite value in any block, under any split, must still send the
+// whole call to im2col, whose NaN/Inf placement is exact.
+describe('native Winograd with a non-finite input', () => {
+  if (!('backend' in native)) {
+    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
+    return;
+  }
+  const be = native.backend;
+  const conv1d: ConvParams = {
+    N: 2, C: 16, H: 1, W: 3000, K: 24, R: 1, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+    padTop: 0, padBottom: 0, padLeft: 1, padRight: 1, OH: 1, OW: 3000, relu: false,
+  };
+  const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d];
+  for (const threads of [1, 2]) {
+    it(`at ${threads} thread(s): first, last and inner elements, in every block layout`, () => {
+      setNativeThreads(threads);
+      for (const [i, p] of cases.entries()) {
+        expect(be.supports(p, 'winograd')).toBeNull();
+        const rng = new Rng(90 + i);
+        const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * p.R * p.S), bias = rng.floats(p.K);
+        for (const [at, v] of [[0, NaN], [input.length - 1, Infinity], [rng.int(1, input.length - 2), -Infinity]] as const) {
+          const x = input.slice();
+          x[at] = v;
+          const prob = { p, input: x, weight, bias, tag: `seed ${90 + i}, input[${at}] = ${v}` };
+          const c = checkBackend(be, 'winograd', prob);
+          if (!c.ok) expect.fail(formatFailure(`native/winograd ${threads}t non-finite input`, p, c, prob.tag));
+        }
+      }
+    });
+  }
+});

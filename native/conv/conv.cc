@@ -69,10 +69,11 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
   if (packed) packed->drop_if_stale();
   // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
+  // Weights and bias are checked here (once per store fill); the input inside the Winograd driver,
+  // in parallel with its transform.
   if (code == kWinograd) {
     auto weights_finite = [&] { return all_finite(weight, p.weight_size()); };
-    if (!(all_finite(input, p.input_size()) && (packed ? packed->weights_finite(weights_finite) : weights_finite()) &&
-          (!bias || all_finite(bias, p.K))))
+    if (!((packed ? packed->weights_finite(weights_finite) : weights_finite()) && (!bias || all_finite(bias, p.K))))
       code = kIm2col;
   }
   const AlgorithmEntry& a = kAlgorithms[code];

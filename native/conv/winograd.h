@@ -34,8 +34,10 @@ int64_t winograd_filter_floats(const ConvParams& p);
 int winograd_filter_layout(const ConvParams& p);
 std::string winograd_transform_filter(const ConvParams& p, const float* weight, float* u);
 
-// out = conv(input, weight) + bias (then ReLU if p.relu), from a transformed filter u.
+// out = conv(input, weight) + bias (then ReLU if p.relu), from a transformed filter u. When the
+// input holds a NaN or Inf, sets *nonfinite_input and leaves `out` unspecified (conv_winograd then
+// runs im2col); the check rides along the input transform, on the pool's threads.
 std::string conv_winograd_transformed(const ConvParams& p, const float* input, const float* u,
-                                      const float* bias, float* out);
+                                      const float* bias, float* out, bool* nonfinite_input);
 
 }  // namespace fastconv
