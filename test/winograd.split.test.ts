@@ -85,7 +85,12 @@ describe('native Winograd with a non-finite input', () => {
     N: 2, C: 16, H: 1, W: 3000, K: 24, R: 1, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
     padTop: 0, padBottom: 0, padLeft: 1, padRight: 1, OH: 1, OW: 3000, relu: false,
   };
-  const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d];
+  // A 1x3 kernel with strideH 3: tile rows read every third input row.
+  const rows1x3: ConvParams = {
+    N: 1, C: 12, H: 61, W: 70, K: 20, R: 1, S: 3, groups: 1, strideH: 3, strideW: 1, dilationH: 1, dilationW: 1,
+    padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 21, OW: 70, relu: false,
+  };
+  const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d, rows1x3];
   for (const threads of [1, 2]) {
     it(`at ${threads} thread(s): first, last and inner elements, in every block layout`, () => {
       setNativeThreads(threads);
@@ -93,7 +98,10 @@ describe('native Winograd with a non-finite input', () => {
         expect(be.supports(p, 'winograd')).toBeNull();
         const rng = new Rng(90 + i);
         const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * p.R * p.S), bias = rng.floats(p.K);
-        for (const [at, v] of [[0, NaN], [input.length - 1, Infinity], [rng.int(1, input.length - 2), -Infinity]] as const) {
+        // Last: an element of the last input row some tile reads (the last row, or for rows1x3 row 59).
+        const lastRead = (p.OH - 1) * p.strideH - p.padTop + p.R - 1;
+        const late = ((p.N * p.C - 1) * p.H + Math.min(p.H - 1, lastRead)) * p.W + p.W - 1;
+        for (const [at, v] of [[0, NaN], [late, Infinity], [rng.int(1, input.length - 2), -Infinity]] as const) {
           const x = input.slice();
           x[at] = v;
           const prob = { p, input: x, weight, bias, tag: `seed ${90 + i}, input[${at}] = ${v}` };

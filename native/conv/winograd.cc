@@ -364,11 +364,12 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     };
 
     const float* x = input + (n * p.C + g * q.Cg) * HW;
-    // Input rows of this block's tile rows (whole rows: a superset of what its tiles read; every
-    // input row lies in some tile's window, so all blocks together scan the whole input).
+    // Input rows of this block's tile rows, whole (a superset of what its tiles read). Rows no tile
+    // reads (a 1x3 kernel with strideH > 1 skips some) are never scanned: no output depends on them.
     const int64_t ty_first = t0 / q.tw, ty_last = (t0 + tn - 1) / q.tw;
-    const int64_t row_lo = std::max<int64_t>(0, ty_first * q.mh - p.padTop);
-    const int64_t row_hi = std::min<int64_t>(p.H, ty_last * q.mh - p.padTop + (q.two_d ? q.a : 1));
+    const int64_t row_step = q.two_d ? q.m : p.strideH;
+    const int64_t row_lo = std::max<int64_t>(0, ty_first * row_step - p.padTop);
+    const int64_t row_hi = std::min<int64_t>(p.H, ty_last * row_step - p.padTop + (q.two_d ? q.a : 1));
     if (row_hi > row_lo) {
       for (int64_t ch = 0; ch < q.Cg; ++ch) {
         if (!all_finite(x + ch * HW + row_lo * p.W, (row_hi - row_lo) * p.W)) {
