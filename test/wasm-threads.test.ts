@@ -5,6 +5,10 @@
 // laid out for several threads; concurrent async calls; sync calls while an async call waits for its
 // workers; the public API; dispose.
 
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dAsync, explain, setNumThreads } from '../src/index.node.js';
 import type { Algorithm } from '../src/backends/types.js';
@@ -217,5 +221,59 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
     } finally {
       setNumThreads(1);
     }
+  });
+});
+
+describe('wasm pool with a worker that dies before it is ready', () => {
+  // A worker whose script fails to load never writes its control slot; the pool used to wait
+  // READY_TIMEOUT_MS (10 s) for it on every call. Now its death marks it failed at once.
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+  const dying = () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { setTimeout(died, 5); } });
+  it('sync: waitReady returns 1 thread within a second and the pool says why', () => {
+    const p = new WasmPool(threadedModule, memory, () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { died(); } }));
+    const t0 = Date.now();
+    expect(p.waitReady(2)).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(p.failure).toMatch(/worker 1 did not start/);
+    p.dispose();
+  });
+  it('async: whenReady returns 1 thread within a second and the pool says why', async () => {
+    const p = new WasmPool(threadedModule, memory, dying);
+    const t0 = Date.now();
+    expect(await p.whenReady(3)).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(p.failure).toMatch(/worker 1 did not start/);
+    p.dispose();
+  });
+});
+
+// A script whose last work is `await conv2dAsync(...)` on the threaded wasm build: the workers are
+// unref'd and a pending Atomics.waitAsync holds nothing on Node's loop, so the process used to exit
+// (code 13, "unsettled top-level await") whenever its own slice finished before the workers'. Run as
+// a separate process: inside vitest the runner's own handles keep the loop alive and hide it. It runs
+// under `node --input-type=module -e`, whose flag the workers used to inherit (they then failed to load).
+describe('wasm threads in a plain Node script', () => {
+  it('await conv2dAsync(...) as the last statement finishes and prints the right result (200 calls in a row)', () => {
+    const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'src', 'index.node.js');
+    expect(existsSync(entry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
+    const script = `
+      import { conv2d, conv2dAsync, explain, setNumThreads } from ${JSON.stringify(pathToFileURL(entry).href)};
+      const x = { data: Float32Array.from({ length: 16 * 48 * 48 }, (_, i) => Math.sin(i)), shape: [1, 16, 48, 48] };
+      const w = { data: Float32Array.from({ length: 16 * 16 * 9 }, (_, i) => Math.cos(i)), shape: [16, 16, 3, 3] };
+      const opts = { padding: 1, backend: 'wasm-simd' };
+      const want = conv2d(x, w, opts).data;
+      setNumThreads(2);
+      if (explain(x, w, opts).threads !== 2) throw new Error('the call does not split: ' + explain(x, w, opts).threads);
+      let same = 0;
+      for (let i = 0; i < 200; i++) {
+        const y = await conv2dAsync(x, w, opts);
+        if (y.data.every((v, j) => v === want[j])) same++;
+      }
+      console.log('same ' + same);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('same 200');
   });
 });

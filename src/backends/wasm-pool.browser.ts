@@ -9,5 +9,9 @@ export const spawnWebWorker: SpawnWorker = (source) => {
   // One URL for every worker, kept for the page's lifetime: revoking it could race the worker's load.
   url ??= URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const w = new Worker(url);
-  return { postMessage: (m) => w.postMessage(m), terminate: () => w.terminate() };
+  return {
+    postMessage: (m) => w.postMessage(m),
+    terminate: () => w.terminate(),
+    onDeath: (died) => { w.addEventListener('error', died); },
+  };
 };

@@ -4,11 +4,29 @@
 import { Worker } from 'node:worker_threads';
 import type { SpawnWorker } from './wasm-pool.js';
 
+// Workers inherit the parent's execArgv; under `node --input-type=module -e` that made the worker's
+// CommonJS source an ES module, which failed to load.
+const workerExecArgv = (): string[] => {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--input-type') i++;
+    else if (!argv[i].startsWith('--input-type=')) out.push(argv[i]);
+  }
+  return out;
+};
+
 export const spawnNodeWorker: SpawnWorker = (source) => {
-  const w = new Worker(source, { eval: true });
+  const w = new Worker(source, { eval: true, execArgv: workerExecArgv() });
   w.unref();
-  // A worker that dies reports through its control slot or never finishes a slice; the 'error'
-  // event must still be handled, or Node treats it as an uncaught exception.
-  w.on('error', () => {});
-  return { postMessage: (m) => w.postMessage(m), terminate: () => { void w.terminate(); } };
+  // The 'error' event must be handled, or Node treats it as an uncaught exception.
+  const deaths: (() => void)[] = [];
+  const died = () => { for (const d of deaths) d(); };
+  w.on('error', died);
+  w.on('exit', died);
+  return {
+    postMessage: (m) => w.postMessage(m),
+    terminate: () => { void w.terminate(); },
+    onDeath: (d) => { deaths.push(d); },
+  };
 };

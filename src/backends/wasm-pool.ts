@@ -10,7 +10,7 @@
 //   STOP    set by dispose(): workers leave their loop;
 //   SLOTS+i worker i's state: 0 starting, 1 ready, -1 failed to instantiate.
 // The sync path blocks in Atomics.wait (Node's main thread may; a browser's main thread may not, so
-// there only conv2dAsync uses the pool, through Atomics.waitAsync). Browser-safe: spawning is injected.
+// there only conv2dAsync uses the pool, through waitChange). Browser-safe: spawning is injected.
 
 import { WORKER_SOURCE } from './wasm-worker-source.js';
 
@@ -23,12 +23,34 @@ const READY_TIMEOUT_MS = 10_000;
 export interface WorkerHandle {
   postMessage(message: unknown): void;
   terminate(): void;
+  /** Calls `died` if the worker fails to load or exits (where the environment can tell). */
+  onDeath?(died: () => void): void;
 }
 
 /** Starts a worker running `source` (Node: worker_threads eval, unref'd; browsers: a Blob URL Web Worker). */
 export type SpawnWorker = (source: string) => WorkerHandle;
 
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: boolean; value: Promise<string> | string };
+
+/** Polling period when Atomics.waitAsync's wake-up does not arrive (see waitChange). */
+const POLL_MS = 2;
+
+/**
+ * Resolves once control[index] may have changed from `value` (callers re-check it). Atomics.waitAsync
+ * alone is not enough in Node 20: its promise holds nothing on the event loop (the workers are unref'd,
+ * so a script ending in `await conv2dAsync(...)` exited with code 13 when its slice finished before the
+ * workers'), and in some contexts (`node -e` ES modules; node with AddressSanitizer preloaded) the
+ * notify never resolved it at all, hanging the call. A ref'd timer of POLL_MS bounds every wait and
+ * keeps the loop alive; waitAsync, where it works, still answers at once.
+ */
+function waitChange(control: Int32Array, index: number, value: number): Promise<unknown> {
+  const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+  const r = waitAsync ? waitAsync(control, index, value) : null;
+  if (r && !r.async) return Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = new Promise((ok) => { timer = setTimeout(ok, POLL_MS); });
+  return (r ? Promise.race([r.value, tick]) : tick).finally(() => clearTimeout(timer));
+}
 
 export class WasmPool {
   private readonly control = new Int32Array(new SharedArrayBuffer(4 * (SLOTS + MAX_WASM_THREADS)));
@@ -49,6 +71,11 @@ export class WasmPool {
       const index = this.workers.length + 1;
       try {
         const w = this.spawn(WORKER_SOURCE);
+        // A worker that dies before it is ready (its script failed to load, say) reports as failed at
+        // once; otherwise every call would wait READY_TIMEOUT_MS for it.
+        w.onDeath?.(() => {
+          if (Atomics.compareExchange(this.control, SLOTS + index, 0, -1) === 0) Atomics.notify(this.control, SLOTS + index);
+        });
         w.postMessage({ module: this.module, memory: this.memory, control: this.control.buffer, index });
         this.workers.push(w);
       } catch (e) {
@@ -82,16 +109,10 @@ export class WasmPool {
   /** Resolves when workers 1..threads-1 are ready or have failed (any thread; never blocks). */
   async whenReady(threads: number): Promise<number> {
     this.grow(threads);
-    const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
     for (let i = 1; i < threads && i <= this.workers.length; i++) {
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (Atomics.load(this.control, SLOTS + i) === 0 && Date.now() < deadline) {
-        if (waitAsync) {
-          const r = waitAsync(this.control, SLOTS + i, 0);
-          if (r.async) await r.value;
-        } else {
-          await new Promise((ok) => setTimeout(ok, 5));
-        }
+        await waitChange(this.control, SLOTS + i, 0);
       }
       this.noteFailure(i);
     }
@@ -100,7 +121,7 @@ export class WasmPool {
 
   private noteFailure(i: number): void {
     if (Atomics.load(this.control, SLOTS + i) === -1 && this.broken === null) {
-      this.broken = `wasm worker ${i} could not instantiate the threaded build`;
+      this.broken = `wasm worker ${i} did not start or could not instantiate the threaded build`;
     }
   }
 
@@ -130,20 +151,14 @@ export class WasmPool {
     return this.result();
   }
 
-  /** The same without blocking: waits for the workers through Atomics.waitAsync. */
+  /** The same without blocking: waits for the workers through waitChange. */
   async runAsync(threads: number, slice0: () => void): Promise<number> {
     this.start(threads);
     try {
       slice0();
     } finally {
-      const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
       for (let p = Atomics.load(this.control, PENDING); p !== 0; p = Atomics.load(this.control, PENDING)) {
-        if (waitAsync) {
-          const r = waitAsync(this.control, PENDING, p);
-          if (r.async) await r.value;
-        } else {
-          await new Promise((ok) => setTimeout(ok, 0));
-        }
+        await waitChange(this.control, PENDING, p);
       }
     }
     return this.result();
