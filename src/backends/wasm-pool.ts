@@ -34,6 +34,8 @@ type WaitAsync = (a: Int32Array, index: number, value: number) => { async: boole
 
 /** Polling period when Atomics.waitAsync's wake-up does not arrive (see waitChange). */
 const POLL_MS = 2;
+/** Longest single blocking wait of the calling thread and of the workers (see runSync, WORKER_SOURCE). */
+const WAKE_SLICE_MS = 50;
 
 /**
  * Resolves once control[index] may have changed from `value` (callers re-check it). Atomics.waitAsync
@@ -144,8 +146,10 @@ export class WasmPool {
     try {
       slice0();
     } finally {
+      // Bounded waits: a wake-up that never arrives (CI under AddressSanitizer hung with this thread
+      // asleep here) costs at most WAKE_SLICE_MS instead of the process.
       for (let p = Atomics.load(this.control, PENDING); p !== 0; p = Atomics.load(this.control, PENDING)) {
-        Atomics.wait(this.control, PENDING, p);
+        Atomics.wait(this.control, PENDING, p, WAKE_SLICE_MS);
       }
     }
     return this.result();

@@ -26,7 +26,8 @@ function start(data) {
   Atomics.store(ctl, slot, 1);
   Atomics.notify(ctl, slot);
   for (;;) {
-    Atomics.wait(ctl, RUN, seen);
+    // Bounded, like the caller's waits: a lost wake-up delays a run by 100 ms instead of stalling it.
+    if (Atomics.wait(ctl, RUN, seen, 100) === 'timed-out' && Atomics.load(ctl, RUN) === seen) continue;
     seen = Atomics.load(ctl, RUN);
     if (Atomics.load(ctl, STOP) !== 0) return;
     const threads = seen & ((1 << THREAD_BITS) - 1);
