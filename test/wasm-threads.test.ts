@@ -228,9 +228,10 @@ describe('wasm pool with a worker that dies before it is ready', () => {
   // A worker whose script fails to load never writes its control slot; the pool used to wait
   // READY_TIMEOUT_MS (10 s) for it on every call. Now its death marks it failed at once.
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
-  const dying = () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { setTimeout(died, 5); } });
+  // Workers that die at once (while the pool still spawns) or a little later.
+  const dying = (now: boolean) => () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { if (now) died(); else setTimeout(died, 5); } });
   it('sync: waitReady returns 1 thread within a second and the pool says why', () => {
-    const p = new WasmPool(threadedModule, memory, () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { died(); } }));
+    const p = new WasmPool(threadedModule, memory, dying(true));
     const t0 = Date.now();
     expect(p.waitReady(2)).toBe(1);
     expect(Date.now() - t0).toBeLessThan(1000);
@@ -238,7 +239,7 @@ describe('wasm pool with a worker that dies before it is ready', () => {
     p.dispose();
   });
   it('async: whenReady returns 1 thread within a second and the pool says why', async () => {
-    const p = new WasmPool(threadedModule, memory, dying);
+    const p = new WasmPool(threadedModule, memory, dying(false));
     const t0 = Date.now();
     expect(await p.whenReady(3)).toBe(1);
     expect(Date.now() - t0).toBeLessThan(1000);

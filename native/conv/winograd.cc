@@ -364,10 +364,10 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     };
 
     const float* x = input + (n * p.C + g * q.Cg) * HW;
+    const int64_t row_step = q.two_d ? q.m : p.strideH;  // input rows from one tile row to the next
     // Input rows of this block's tile rows, whole (a superset of what its tiles read). Rows no tile
     // reads (a 1x3 kernel with strideH > 1 skips some) are never scanned: no output depends on them.
     const int64_t ty_first = t0 / q.tw, ty_last = (t0 + tn - 1) / q.tw;
-    const int64_t row_step = q.two_d ? q.m : p.strideH;
     const int64_t row_lo = std::max<int64_t>(0, ty_first * row_step - p.padTop);
     const int64_t row_hi = std::min<int64_t>(p.H, ty_last * row_step - p.padTop + (q.two_d ? q.a : 1));
     if (row_hi > row_lo) {
@@ -379,7 +379,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
       }
     }
     for_each_run([&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
-      const int64_t y0 = q.two_d ? ty * q.m - p.padTop : ty * p.strideH - p.padTop;
+      const int64_t y0 = ty * row_step - p.padTop;
       input_tiles(x, HW, int(q.Cg), p.H, p.W, int(y0), int(tx * q.m - p.padLeft), int(cnt), v + j,
                   ldv, v_stride);
     });
