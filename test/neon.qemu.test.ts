@@ -19,7 +19,8 @@ import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
 import { Rng } from './random.js';
 import type { ConvProblem, ShapeSpace } from './tester.js';
-import { compare, describeParams, NORMWISE_TOLERANCE, planeSlack, randomProblem, TOLERANCE } from './tester.js';
+import { compare, DEPTHWISE_FAMILIES, depthwiseProblem, describeParams, NORMWISE_TOLERANCE, planeSlack, randomProblem,
+  TOLERANCE } from './tester.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'build', 'neon-qemu');
@@ -178,6 +179,21 @@ describe.skipIf(skip !== '')('NEON kernels under qemu-aarch64', () => {
     for (const isa of ['neon', 'scalar']) {
       for (const a of ALGORITHMS) expect(ran[`${isa}/${a}`] ?? 0, `${isa}/${a} ran`).toBeGreaterThanOrEqual(10);
     }
+  }, 600_000);
+
+  it('depthwise family: every code path of the direct kernel on NEON and scalar, 1 and 2 threads', () => {
+    const jobs: Job[] = [];
+    DEPTHWISE_FAMILIES.forEach((family, fi) => {
+      for (let i = 0; i < 15; i++) {
+        const prob = depthwiseProblem(new Rng(46000 + 100 * fi + i), family);
+        for (const isa of ['neon', 'scalar'] as const) {
+          jobs.push({ kind: 'forward', isa, threads: 1 + (i % 2), algo: ALGORITHM_CODE.direct, prob, label: `depthwise ${prob.tag} ${isa}` });
+        }
+      }
+    });
+    const { results } = run(exe, jobs, 'depthwise');
+    const ran = checkForward(jobs, results);
+    expect(ran).toEqual({ 'neon/direct': 60, 'scalar/direct': 60 });
   }, 600_000);
 
   it('golden cases (PyTorch), NaN/Inf included: every applicable algorithm on NEON', () => {

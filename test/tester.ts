@@ -189,3 +189,36 @@ export function randomProblem(rng: Rng, space: ShapeSpace = {}): ConvProblem {
     return { p: n.params, input: call.input.data, weight: call.weight.data, bias: n.bias, tag: seedTag };
   }
 }
+
+/**
+ * The depthwise kernel family's code paths (native kernels/depthwise_*.inc, assembly/ depthwise):
+ * 3x3 stride 1 read in place (zero padding from load masks and a zero row); dense 3x3 / 5x5 windows in
+ * phase space (stride 2 with dilation 2; 5x5 stride 1); any other tap set (2x2, 4x4, 7x7, strided,
+ * dilated).
+ */
+export const DEPTHWISE_FAMILIES = ['inplace3x3', 'grid3x3s2d2', 'grid5x5', 'taps'] as const;
+export type DepthwiseFamily = typeof DEPTHWISE_FAMILIES[number];
+
+/**
+ * A random depthwise problem of one family: widths up to ~150 cross every vector and column-block edge
+ * (AVX-512 blocks are 64 columns, AVX2 16, NEON 8), padding asymmetric up to 4, channel multipliers,
+ * batch 2, bias and ReLU.
+ */
+export function depthwiseProblem(rng: Rng, family: DepthwiseFamily): ConvProblem {
+  const N = rng.pick([1, 1, 2]);
+  const C = rng.int(1, 5), mult = rng.pick([1, 1, 2, 3]);
+  const k = family === 'grid5x5' ? 5 : family === 'taps' ? rng.pick([2, 4, 7]) : 3;
+  const stride = family === 'grid3x3s2d2' ? 2 : family === 'taps' ? rng.int(1, 3) : 1;
+  const dilation = family === 'grid3x3s2d2' ? 2 : family === 'taps' ? rng.int(1, 2) : 1;
+  const padding = [rng.int(0, 4), rng.int(0, 4), rng.int(0, 4), rng.int(0, 4)];
+  const eff = dilation * (k - 1) + 1;
+  const H = Math.max(1, eff - padding[0] - padding[1]) + rng.int(0, 19);
+  const W = Math.max(1, eff - padding[2] - padding[3]) + rng.int(0, 150);
+  const input = { data: rng.floats(N * C * H * W), shape: [N, C, H, W] };
+  const weight = { data: rng.floats(C * mult * k * k), shape: [C * mult, 1, k, k] };
+  const bias = rng.chance(0.7) ? rng.floats(C * mult) : undefined;
+  const n = normalizeConv(2, input, weight, {
+    stride, dilation, padding, groups: C, bias, activation: rng.chance(0.3) ? 'relu' : 'none',
+  });
+  return { p: n.params, input: input.data, weight: weight.data, bias: n.bias, tag: `${family} seed ${rng.seed}` };
+}

@@ -56,13 +56,14 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
   const Depthwise3x3DirectKernel kernel = direct3x3_kernel();
   const int64_t mult = p.K / p.groups;
   const int64_t HW = int64_t(p.H) * p.W, P = int64_t(p.OH) * p.OW;
-  // Zeros on both sides of the row too: the kernel's masked loads start up to a vector left of it and end
-  // up to one right of it, and a masked-off lane on an unmapped page (this buffer is its own mmap once
-  // a big layer grew it) costs a microcode assist per load on AMD: L7 ran 30-40 % slower after L5.
-  constexpr int64_t kMargin = 16;
-  float* zero_span = shared_scratch(Shared::kPaddedInput, size_t(p.W + 2 * kMargin));
-  std::fill(zero_span, zero_span + p.W + 2 * kMargin, 0.0f);
-  const float* zero_row = zero_span + kMargin;
+  // Zeros around the row too, as far as the kernel's masked loads reach (padLeft columns left of it,
+  // up to the last output column plus a few vectors right): a masked-off lane on an unmapped page
+  // (this buffer is its own mmap once a big layer grew it) costs a microcode assist per load on AMD:
+  // L7 ran 30-40 % slower after L5.
+  const int64_t left = p.padLeft + 16, span = left + std::max<int64_t>(p.W, p.OW) + 128;
+  float* zero_span = shared_scratch(Shared::kPaddedInput, size_t(span));
+  std::fill(zero_span, zero_span + span, 0.0f);
+  const float* zero_row = zero_span + left;
   auto task = [&](int64_t t, int) {
     const int64_t n = t / p.C, c = t % p.C;
     for (int64_t m = 0; m < mult; ++m) {
