@@ -175,11 +175,12 @@ describe('backendInfo / setBackend / explain', () => {
 
 describe('explain().threads is what the call runs on', () => {
   const t = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
-  it.runIf(backendInfo().available.native)('native: tiny and depthwise calls stay on one thread, large ones use the pool', () => {
+  it.runIf(backendInfo().available.native)('native: tiny calls stay on one thread, larger ones (depthwise too) use the pool', () => {
     setNumThreads(2);
     try {
       expect(explain(t([1, 1, 28, 28]), t([6, 1, 5, 5]), { backend: 'native' }).threads).toBe(1);
-      expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(1);
+      expect(explain(t([1, 960, 7, 7]), t([960, 1, 3, 3]), { backend: 'native', padding: 1, groups: 960 }).threads).toBe(1);
+      expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(2);
       expect(explain(t([1, 64, 56, 56]), t([64, 64, 3, 3]), { backend: 'native', padding: 1 }).threads).toBe(2);
     } finally {
       setNumThreads(os.availableParallelism());

@@ -3,9 +3,13 @@
 // random shapes of conv.forward.test.ts are mostly narrower than one AVX-512 column block; these reach
 // past two. neon.qemu.test.ts runs the same families on the NEON path.
 
+import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import { normalizeConv } from '../src/shape.js';
+import { setNumThreads } from '../src/index.node.js';
 import { allPaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
+import type { ConvProblem } from './tester.js';
 import { checkBackend, DEPTHWISE_FAMILIES, depthwiseProblem, formatFailure, TOLERANCE } from './tester.js';
 
 afterAll(restoreNativeIsa);
@@ -26,6 +30,34 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
         }
         expect(worst).toBeLessThanOrEqual(TOLERANCE.direct);
       });
+    }
+  });
+}
+
+// Layers big enough to split: the planes go to the pool in runs (split_planes in native/conv/depthwise.cc);
+// 74 planes in runs of 4 leave a short last run, and the channel multiplier spans output channels.
+function splitProblem(rng: Rng, H: number, stride: number): ConvProblem {
+  const N = 2, C = 37, mult = 2;
+  const input = { data: rng.floats(N * C * H * H), shape: [N, C, H, H] };
+  const weight = { data: rng.floats(C * mult * 9), shape: [C * mult, 1, 3, 3] };
+  const bias = rng.floats(C * mult);
+  const n = normalizeConv(2, input, weight, { stride, padding: 1, groups: C, bias, activation: 'relu' });
+  return { p: n.params, input: input.data, weight: weight.data, bias: n.bias, tag: `split seed ${rng.seed}` };
+}
+
+for (const path of allPaths().filter((p) => p.label.startsWith('native'))) {
+  it(`${path.label}: depthwise layers past the split size run on 2 threads, in place and in phase space`, () => {
+    path.enter();
+    setNumThreads(2);
+    try {
+      for (const [i, [H, stride]] of [[56, 1], [112, 2]].entries()) {
+        const prob = splitProblem(new Rng(7900 + i), H, stride);
+        expect(path.backend.threadsFor!(prob.p, 'direct')).toBe(2);
+        const c = checkBackend(path.backend, 'direct', prob, TOLERANCE.direct);
+        if (!c.ok) expect.fail(formatFailure(`${path.label}/direct`, prob.p, c, prob.tag));
+      }
+    } finally {
+      setNumThreads(os.availableParallelism());
     }
   });
 }

@@ -32,10 +32,20 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
   }
 }
 
-// Depthwise layers move a byte for every ~2 FLOPs, so a second thread mostly waits on the same
-// memory: L7 (8 MFLOP) ran 51 GFLOP/s on one thread and 49 on two. Split only much larger ones.
-int depthwise_threads(const ConvParams& p) {
-  return p.flops() < 3e7 ? 1 : threads_for(double(p.flops()));
+// Threads and pool tasks for N*C planes. On the 2-vCPU VM a second thread paid off from ~8 MFLOP
+// when the other vCPU was free (L7: 122 -> 138-146 GFLOP/s; 32x224x224, 29 MFLOP: 1.3-2x) but not at
+// 2 MFLOP (576 planes of 14x14: 41 -> 17-44), so depthwise asks for more work than threads_for before
+// splitting. Each task takes a run of planes: a few runs per thread balance the load without a
+// shared-counter round trip per small plane.
+struct PlaneSplit {
+  int threads;
+  int64_t per_task, tasks;
+};
+PlaneSplit split_planes(const ConvParams& p) {
+  const int64_t planes = int64_t(p.N) * p.C;
+  const int threads = p.flops() < 6e6 ? 1 : threads_for(double(p.flops()));
+  const int64_t per_task = threads == 1 ? planes : std::max<int64_t>(1, planes / (int64_t(threads) * 8));
+  return {threads, per_task, (planes + per_task - 1) / per_task};
 }
 
 Depthwise3x3DirectKernel direct3x3_kernel() {
@@ -64,15 +74,19 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
   float* zero_span = shared_scratch(Shared::kPaddedInput, size_t(span));
   std::fill(zero_span, zero_span + span, 0.0f);
   const float* zero_row = zero_span + left;
-  auto task = [&](int64_t t, int) {
-    const int64_t n = t / p.C, c = t % p.C;
-    for (int64_t m = 0; m < mult; ++m) {
-      const int64_t k = c * mult + m;
-      kernel(input + t * HW, p.H, p.W, p.padTop, p.padLeft, zero_row, weight + k * 9,
-             out + (n * p.K + k) * P, p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+  const PlaneSplit split = split_planes(p);
+  const int64_t planes = int64_t(p.N) * p.C;
+  auto task = [&](int64_t run, int) {
+    for (int64_t t = run * split.per_task; t < std::min(planes, (run + 1) * split.per_task); ++t) {
+      const int64_t n = t / p.C, c = t % p.C;
+      for (int64_t m = 0; m < mult; ++m) {
+        const int64_t k = c * mult + m;
+        kernel(input + t * HW, p.H, p.W, p.padTop, p.padLeft, zero_row, weight + k * 9,
+               out + (n * p.K + k) * P, p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+      }
     }
   };
-  ThreadPool::get().run(int64_t(p.N) * p.C, depthwise_threads(p), task);
+  ThreadPool::get().run(split.tasks, split.threads, task);
   return "";
 }
 
@@ -94,7 +108,8 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
 
   const DepthwisePlaneKernel plane_kernel = depthwise_config(current_isa()).plane;
   ThreadPool& pool = ThreadPool::get();
-  const int threads = depthwise_threads(p);
+  const PlaneSplit split = split_planes(p);
+  const int threads = split.threads;
   // At stride 1 the padding border is the same for every channel: zero each slot's plane once per
   // call and then copy only the input rows (fill_phases' per-row memmove/memset calls cost as much
   // as the 3x3 kernel itself on 56x56 planes).
@@ -104,21 +119,24 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
     if (single_phase) std::fill(planes, planes + l.channel, 0.0f);
   }
 
-  auto task = [&](int64_t t, int slot) {
-    const int64_t n = t / p.C, c = t % p.C;
+  const int64_t nplanes = int64_t(p.N) * p.C;
+  auto task = [&](int64_t run, int slot) {
     float* planes = scratch(slot, Scratch::kPlane, size_t(l.channel));
-    if (single_phase) {
-      copy_rows(input + t * HW, p.H, p.W, planes + int64_t(p.padTop) * l.Wq + p.padLeft, l.Wq);
-    } else {
-      fill_phases(p, l, input + t * HW, planes);
-    }
-    for (int64_t m = 0; m < mult; ++m) {
-      const int64_t k = c * mult + m;
-      plane_kernel(planes, l.Wq, tap_off.data(), weight + k * taps, taps, out + (n * p.K + k) * P,
-                   p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+    for (int64_t t = run * split.per_task; t < std::min(nplanes, (run + 1) * split.per_task); ++t) {
+      const int64_t n = t / p.C, c = t % p.C;
+      if (single_phase) {
+        copy_rows(input + t * HW, p.H, p.W, planes + int64_t(p.padTop) * l.Wq + p.padLeft, l.Wq);
+      } else {
+        fill_phases(p, l, input + t * HW, planes);
+      }
+      for (int64_t m = 0; m < mult; ++m) {
+        const int64_t k = c * mult + m;
+        plane_kernel(planes, l.Wq, tap_off.data(), weight + k * taps, taps, out + (n * p.K + k) * P,
+                     p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+      }
     }
   };
-  pool.run(int64_t(p.N) * p.C, threads, task);
+  pool.run(split.tasks, threads, task);
   return "";
 }
 
