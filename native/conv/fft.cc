@@ -50,12 +50,14 @@ struct TileOrigin {
 struct FftBuffers {
   Buffer filter, x, y, dilated;
   std::vector<TileOrigin> origins;
-  std::vector<std::unique_ptr<Buffer>> work, stage;  // one per pool slot
+  std::vector<std::unique_ptr<Buffer>> work, stage, vx, vy;  // one per pool slot
   float* slot_work(int slot, size_t floats) { return work[slot]->grow(floats); }
   float* slot_stage(int slot, size_t floats) { return stage[slot]->grow(floats); }
+  float* slot_x(int slot, size_t floats) { return vx[slot]->grow(floats); }
+  float* slot_y(int slot, size_t floats) { return vy[slot]->grow(floats); }
   void ensure_slots(int n) {
-    while (int(work.size()) < n) work.push_back(std::make_unique<Buffer>());
-    while (int(stage.size()) < n) stage.push_back(std::make_unique<Buffer>());
+    for (auto* v : {&work, &stage, &vx, &vy})
+      while (int(v->size()) < n) v->push_back(std::make_unique<Buffer>());
   }
 };
 
@@ -379,45 +381,85 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
     return true;
   };
 
-  for (int64_t g = 0; g < G; ++g) {
-    const float* fg = filter + g * bins * Kg * Cg * 2;
-    for (int64_t v0 = 0; v0 < vecs; v0 += chunk) {
-      const int64_t nv = std::min(chunk, vecs - v0);
-      const int64_t xs = nv * Cg * 2 * W, ys = nv * Kg * 2 * W;  // bin strides
-      pool.run(nv * Cg, threads, [&](int64_t task, int slot) {
-        const int64_t vl = task / Cg, c = task % Cg;
+  // The lanes of tile vector v: where input channel c of group g is read, or output channel k written.
+  auto forward_lanes = [&](int64_t g, int64_t v, int64_t c, FftLane* lanes) {
+    for (int l = 0; l < W; ++l) {
+      int64_t n;
+      int oh0, ow0;
+      lanes[l] = {nullptr, nullptr, 0, 0};
+      if (locate(v, l, &n, &oh0, &ow0))
+        lanes[l] = {input + (n * p.C + g * Cg + c) * HW, nullptr, oh0 - p.padTop, ow0 - p.padLeft};
+    }
+  };
+  auto inverse_lanes = [&](int64_t g, int64_t v, int64_t k, FftLane* lanes) {
+    int used = 0;
+    for (int l = 0; l < W; ++l) {
+      int64_t n;
+      int oh0, ow0;
+      if (!locate(v, l, &n, &oh0, &ow0)) break;
+      lanes[l] = {nullptr, out + (n * p.K + g * Kg + k) * OHW, oh0, ow0};
+      used = l + 1;
+    }
+    return used;
+  };
+
+  // With at least as many tile vectors as threads, a task carries one vector through all three stages
+  // in its slot's own X and Y: a core then reads back only what it wrote. Split by stage, each stage's
+  // data was written by the other core: at 2 threads L10 spent 2.4x the CPU time of 1 thread (its
+  // complex GEMM 10x), and ran slower than on one thread (0.71 vs 0.54 ms).
+  const int64_t per_vec = bins * (Cg + Kg) * 2 * W;
+  if (threads > 1 && vecs >= threads && per_vec <= (int64_t(1) << 20)) {
+    for (int s = 0; s < pool.threads(); ++s) {
+      buf.slot_x(s, size_t(bins * Cg * 2 * W));
+      buf.slot_y(s, size_t(bins * Kg * 2 * W));
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      const float* fg = filter + g * bins * Kg * Cg * 2;
+      pool.run(vecs, threads, [&](int64_t v, int slot) {
+        float* xv = buf.slot_x(slot, size_t(bins * Cg * 2 * W));
+        float* yv = buf.slot_y(slot, size_t(bins * Kg * 2 * W));
+        float* work = buf.slot_work(slot, wf);
+        const int64_t xs = Cg * 2 * W, ys = Kg * 2 * W;  // bin strides
         FftLane lanes[kFftMaxLanes];
-        for (int l = 0; l < W; ++l) {
-          int64_t n;
-          int oh0, ow0;
-          lanes[l] = {nullptr, nullptr, 0, 0};
-          if (locate(v0 + vl, l, &n, &oh0, &ow0))
-            lanes[l] = {input + (n * p.C + g * Cg + c) * HW, nullptr, oh0 - p.padTop, ow0 - p.padLeft};
+        for (int64_t c = 0; c < Cg; ++c) {
+          forward_lanes(g, v, c, lanes);
+          cfg.forward(t, lanes, W, p.H, p.W, work, xv + c * 2 * W, xs);
         }
-        cfg.forward(t, lanes, W, p.H, p.W, buf.slot_work(slot, wf), X + (vl * Cg + c) * 2 * W, xs);
-      });
-      const int64_t bin_block = std::max<int64_t>(1, bins / (8 * pool.threads()));
-      pool.run(ceil_div(bins, bin_block), threads, [&](int64_t task, int) {
-        const int64_t b1 = std::min(bins, (task + 1) * bin_block);
-        for (int64_t b = task * bin_block; b < b1; ++b)
-          for (int64_t vl = 0; vl < nv; ++vl)
-            cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, X + b * xs + vl * Cg * 2 * W,
-                      Y + b * ys + vl * Kg * 2 * W);
-      });
-      pool.run(nv * Kg, threads, [&](int64_t task, int slot) {
-        const int64_t vl = task / Kg, k = task % Kg;
-        FftLane lanes[kFftMaxLanes];
-        int used = 0;
-        for (int l = 0; l < W; ++l) {
-          int64_t n;
-          int oh0, ow0;
-          if (!locate(v0 + vl, l, &n, &oh0, &ow0)) break;
-          lanes[l] = {nullptr, out + (n * p.K + g * Kg + k) * OHW, oh0, ow0};
-          used = l + 1;
+        for (int64_t b = 0; b < bins; ++b) cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, xv + b * xs, yv + b * ys);
+        for (int64_t k = 0; k < Kg; ++k) {
+          const int used = inverse_lanes(g, v, k, lanes);
+          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.relu, work);
         }
-        cfg.inverse(t, Y + (vl * Kg + k) * 2 * W, ys, lanes, used, p.OH, p.OW,
-                    bias ? bias[g * Kg + k] : 0.0f, p.relu, buf.slot_work(slot, wf));
       });
+    }
+  } else {
+    for (int64_t g = 0; g < G; ++g) {
+      const float* fg = filter + g * bins * Kg * Cg * 2;
+      for (int64_t v0 = 0; v0 < vecs; v0 += chunk) {
+        const int64_t nv = std::min(chunk, vecs - v0);
+        const int64_t xs = nv * Cg * 2 * W, ys = nv * Kg * 2 * W;  // bin strides
+        pool.run(nv * Cg, threads, [&](int64_t task, int slot) {
+          const int64_t vl = task / Cg, c = task % Cg;
+          FftLane lanes[kFftMaxLanes];
+          forward_lanes(g, v0 + vl, c, lanes);
+          cfg.forward(t, lanes, W, p.H, p.W, buf.slot_work(slot, wf), X + (vl * Cg + c) * 2 * W, xs);
+        });
+        const int64_t bin_block = std::max<int64_t>(1, bins / (8 * pool.threads()));
+        pool.run(ceil_div(bins, bin_block), threads, [&](int64_t task, int) {
+          const int64_t b1 = std::min(bins, (task + 1) * bin_block);
+          for (int64_t b = task * bin_block; b < b1; ++b)
+            for (int64_t vl = 0; vl < nv; ++vl)
+              cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, X + b * xs + vl * Cg * 2 * W,
+                        Y + b * ys + vl * Kg * 2 * W);
+        });
+        pool.run(nv * Kg, threads, [&](int64_t task, int slot) {
+          const int64_t vl = task / Kg, k = task % Kg;
+          FftLane lanes[kFftMaxLanes];
+          const int used = inverse_lanes(g, v0 + vl, k, lanes);
+          cfg.inverse(t, Y + (vl * Kg + k) * 2 * W, ys, lanes, used, p.OH, p.OW,
+                      bias ? bias[g * Kg + k] : 0.0f, p.relu, buf.slot_work(slot, wf));
+        });
+      }
     }
   }
   fill_padding_only_outputs(p, plan.RE, plan.SE, bias, out);

@@ -167,11 +167,13 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     get algorithms() { return implemented(); },
     supports,
     choose,
-    // The addon's rule (threads_for in conv/conv.cc, split_planes in conv/depthwise.cc).
+    // The addon's rule (threads_for in conv/conv.cc, split_planes in conv/depthwise.cc; the FFT
+    // counts an eighth of the direct FLOPs, conv_fft_transformed in conv/fft.cc).
     threadsFor(p, algo) {
       const flops = 2 * p.N * p.K * p.OH * p.OW * (p.C / p.groups) * p.R * p.S;
       const depthwiseKernel = algo === 'direct' && p.C === p.groups;  // ConvParams::depthwise(): one channel per group
-      return flops < (depthwiseKernel ? 6e6 : 2e6) ? 1 : addon.getNumThreads();
+      const work = algo === 'fft' ? flops / 8 : flops;
+      return work < (depthwiseKernel ? 6e6 : 2e6) ? 1 : addon.getNumThreads();
     },
     conv2d(p, input, weight, bias, out, algo, store) {
       addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
