@@ -179,8 +179,8 @@ describe('explain().threads is what the call runs on', () => {
     setNumThreads(2);
     try {
       expect(explain(t([1, 1, 28, 28]), t([6, 1, 5, 5]), { backend: 'native' }).threads).toBe(1);
-      expect(explain(t([1, 960, 7, 7]), t([960, 1, 3, 3]), { backend: 'native', padding: 1, groups: 960 }).threads).toBe(1);
-      expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(2);
+      expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(1);
+      expect(explain(t([1, 96, 112, 112]), t([96, 1, 3, 3]), { backend: 'native', padding: 1, groups: 96 }).threads).toBe(2);
       expect(explain(t([1, 64, 56, 56]), t([64, 64, 3, 3]), { backend: 'native', padding: 1 }).threads).toBe(2);
     } finally {
       setNumThreads(os.availableParallelism());

@@ -37,7 +37,7 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
 // Layers big enough to split: the planes go to the pool in runs (split_planes in native/conv/depthwise.cc);
 // 74 planes in runs of 4 leave a short last run, and the channel multiplier spans output channels.
 function splitProblem(rng: Rng, H: number, stride: number): ConvProblem {
-  const N = 2, C = 37, mult = 2;
+  const N = 2, C = 37, mult = 3;
   const input = { data: rng.floats(N * C * H * H), shape: [N, C, H, H] };
   const weight = { data: rng.floats(C * mult * 9), shape: [C * mult, 1, 3, 3] };
   const bias = rng.floats(C * mult);
@@ -50,7 +50,7 @@ for (const path of allPaths().filter((p) => p.label.startsWith('native'))) {
     path.enter();
     setNumThreads(2);
     try {
-      for (const [i, [H, stride]] of [[56, 1], [112, 2]].entries()) {
+      for (const [i, [H, stride]] of [[72, 1], [144, 2]].entries()) {
         const prob = splitProblem(new Rng(7900 + i), H, stride);
         expect(path.backend.threadsFor!(prob.p, 'direct')).toBe(2);
         const c = checkBackend(path.backend, 'direct', prob, TOLERANCE.direct);

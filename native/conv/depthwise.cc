@@ -32,18 +32,19 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
   }
 }
 
-// Threads and pool tasks for N*C planes. On the 2-vCPU VM a second thread paid off from ~8 MFLOP
-// when the other vCPU was free (L7: 122 -> 138-146 GFLOP/s; 32x224x224, 29 MFLOP: 1.3-2x) but not at
-// 2 MFLOP (576 planes of 14x14: 41 -> 17-44), so depthwise asks for more work than threads_for before
-// splitting. Each task takes a run of planes: a few runs per thread balance the load without a
-// shared-counter round trip per small plane.
+// Threads and pool tasks for N*C planes. Depthwise calls are short for their FLOPs, and waking a
+// second vCPU on the 2-vCPU VM costs tens of microseconds: L7 (8 MFLOP, ~80 us) ran 0.89-0.97x on two
+// threads in the bench (1.13-1.2x in a quiet minute of a plain loop), while 96x112x112 (22 MFLOP) and
+// 32x224x224 (29 MFLOP) gained 1.3-2x. So depthwise splits from 16 MFLOP, not threads_for's 2. Each
+// task takes a run of planes: a few runs per thread balance the load without a shared-counter round
+// trip per small plane.
 struct PlaneSplit {
   int threads;
   int64_t per_task, tasks;
 };
 PlaneSplit split_planes(const ConvParams& p) {
   const int64_t planes = int64_t(p.N) * p.C;
-  const int threads = p.flops() < 6e6 ? 1 : threads_for(double(p.flops()));
+  const int threads = p.flops() < 1.6e7 ? 1 : threads_for(double(p.flops()));
   const int64_t per_task = threads == 1 ? planes : std::max<int64_t>(1, planes / (int64_t(threads) * 8));
   return {threads, per_task, (planes + per_task - 1) / per_task};
 }

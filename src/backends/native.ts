@@ -173,7 +173,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
       const flops = 2 * p.N * p.K * p.OH * p.OW * (p.C / p.groups) * p.R * p.S;
       const depthwiseKernel = algo === 'direct' && p.C === p.groups;  // ConvParams::depthwise(): one channel per group
       const work = algo === 'fft' ? flops / 8 : flops;
-      return work < (depthwiseKernel ? 6e6 : 2e6) ? 1 : addon.getNumThreads();
+      return work < (depthwiseKernel ? 1.6e7 : 2e6) ? 1 : addon.getNumThreads();
     },
     conv2d(p, input, weight, bias, out, algo, store) {
       addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
