@@ -1,7 +1,9 @@
 // Driver of the tiled FFT convolution (see fft.h). Per group and per chunk of tile vectors, three
 // phases over the pool: forward FFT of (input channel, tile vector) pairs into X[bin][vec][c];
 // complex GEMM per bin into Y[bin][vec][k]; inverse FFT of (output channel, tile vector) pairs
-// straight into the output. Chunks bound X + Y so that big batches do not need huge buffers.
+// straight into the output. Chunks bound X + Y so that big batches do not need huge buffers. On
+// several threads with a tile vector per thread or more, each task instead runs all three phases for
+// one vector in its own slot buffers (conv_fft_transformed).
 #include "conv/fft.h"
 
 #include <algorithm>
@@ -357,8 +359,6 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
   const int64_t vecs = ceil_div(tiles, W);
   const int64_t chunk = chunk_vectors(plan, Cg, Kg, vecs);
   FftBuffers& buf = buffers();
-  float* X = buf.x.grow(size_t(bins * chunk * Cg * 2 * W));
-  float* Y = buf.y.grow(size_t(bins * chunk * Kg * 2 * W));
   ThreadPool& pool = ThreadPool::get();
   buf.ensure_slots(pool.threads());
   const size_t wf = work_floats(plan);
@@ -425,14 +425,18 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
           forward_lanes(g, v, c, lanes);
           cfg.forward(t, lanes, W, p.H, p.W, work, xv + c * 2 * W, xs);
         }
-        for (int64_t b = 0; b < bins; ++b) cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, xv + b * xs, yv + b * ys);
+        for (int64_t b = 0; b < bins; ++b)
+          cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, xv + b * xs, yv + b * ys);
         for (int64_t k = 0; k < Kg; ++k) {
           const int used = inverse_lanes(g, v, k, lanes);
-          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.relu, work);
+          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.relu,
+                      work);
         }
       });
     }
   } else {
+    float* X = buf.x.grow(size_t(bins * chunk * Cg * 2 * W));
+    float* Y = buf.y.grow(size_t(bins * chunk * Kg * 2 * W));
     for (int64_t g = 0; g < G; ++g) {
       const float* fg = filter + g * bins * Kg * Cg * 2;
       for (int64_t v0 = 0; v0 < vecs; v0 += chunk) {
