@@ -181,6 +181,8 @@ describe('explain().threads is what the call runs on', () => {
       expect(explain(t([1, 1, 28, 28]), t([6, 1, 5, 5]), { backend: 'native' }).threads).toBe(1);
       expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(1);
       expect(explain(t([1, 96, 112, 112]), t([96, 1, 3, 3]), { backend: 'native', padding: 1, groups: 96 }).threads).toBe(2);
+      // Stride 2 goes through phase planes, ~8x slower per FLOP: it splits as early as dense layers.
+      expect(explain(t([1, 192, 56, 56]), t([192, 1, 3, 3]), { backend: 'native', padding: 1, stride: 2, groups: 192 }).threads).toBe(2);
       expect(explain(t([1, 64, 56, 56]), t([64, 64, 3, 3]), { backend: 'native', padding: 1 }).threads).toBe(2);
     } finally {
       setNumThreads(os.availableParallelism());

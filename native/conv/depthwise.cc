@@ -32,19 +32,20 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
   }
 }
 
-// Threads and pool tasks for N*C planes. Depthwise calls are short for their FLOPs, and waking a
-// second vCPU on the 2-vCPU VM costs tens of microseconds: L7 (8 MFLOP, ~80 us) ran 0.89-0.97x on two
-// threads in the bench (1.13-1.2x in a quiet minute of a plain loop), while 96x112x112 (22 MFLOP) and
-// 32x224x224 (29 MFLOP) gained 1.3-2x. So depthwise splits from 16 MFLOP, not threads_for's 2. Each
-// task takes a run of planes: a few runs per thread balance the load without a shared-counter round
-// trip per small plane.
+// Threads and pool tasks for N*C planes, splitting from min_flops. Waking a second vCPU on the 2-vCPU
+// VM costs tens of microseconds, so what counts is the call's time: the in-place 3x3 kernel runs ~100
+// GFLOP/s, and L7 (8 MFLOP, ~80 us) ran 0.89-0.97x on two threads in the bench (1.13-1.2x in a quiet
+// minute of a plain loop), while 96x112x112 (22 MFLOP) and 32x224x224 (29 MFLOP) gained 1.3-2x: it
+// splits from 16 MFLOP. The phase-plane path is ~8x slower per FLOP (144x112x112 stride 2, 8 MFLOP:
+// 0.6 ms, 1.7x on two threads) and keeps threads_for's 2 MFLOP. Each task takes a run of planes: a
+// few runs per thread balance the load without a shared-counter round trip per small plane.
 struct PlaneSplit {
   int threads;
   int64_t per_task, tasks;
 };
-PlaneSplit split_planes(const ConvParams& p) {
+PlaneSplit split_planes(const ConvParams& p, double min_flops) {
   const int64_t planes = int64_t(p.N) * p.C;
-  const int threads = p.flops() < 1.6e7 ? 1 : threads_for(double(p.flops()));
+  const int threads = p.flops() < min_flops ? 1 : threads_for(double(p.flops()));
   const int64_t per_task = threads == 1 ? planes : std::max<int64_t>(1, planes / (int64_t(threads) * 8));
   return {threads, per_task, (planes + per_task - 1) / per_task};
 }
@@ -75,7 +76,7 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
   float* zero_span = shared_scratch(Shared::kPaddedInput, size_t(span));
   std::fill(zero_span, zero_span + span, 0.0f);
   const float* zero_row = zero_span + left;
-  const PlaneSplit split = split_planes(p);
+  const PlaneSplit split = split_planes(p, 1.6e7);
   const int64_t planes = int64_t(p.N) * p.C;
   auto task = [&](int64_t run, int) {
     for (int64_t t = run * split.per_task; t < std::min(planes, (run + 1) * split.per_task); ++t) {
@@ -109,7 +110,7 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
 
   const DepthwisePlaneKernel plane_kernel = depthwise_config(current_isa()).plane;
   ThreadPool& pool = ThreadPool::get();
-  const PlaneSplit split = split_planes(p);
+  const PlaneSplit split = split_planes(p, 2e6);
   const int threads = split.threads;
   // At stride 1 the padding border is the same for every channel: zero each slot's plane once per
   // call and then copy only the input rows (fill_phases' per-row memmove/memset calls cost as much

@@ -172,8 +172,11 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     threadsFor(p, algo) {
       const flops = 2 * p.N * p.K * p.OH * p.OW * (p.C / p.groups) * p.R * p.S;
       const depthwiseKernel = algo === 'direct' && p.C === p.groups;  // ConvParams::depthwise(): one channel per group
+      // The in-place 3x3 stride-1 kernel (conv_depthwise in conv/depthwise.cc) splits later.
+      const inPlace = depthwiseKernel && p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1
+        && p.dilationH === 1 && p.dilationW === 1;
       const work = algo === 'fft' ? flops / 8 : flops;
-      return work < (depthwiseKernel ? 1.6e7 : 2e6) ? 1 : addon.getNumThreads();
+      return work < (inPlace ? 1.6e7 : 2e6) ? 1 : addon.getNumThreads();
     },
     conv2d(p, input, weight, bias, out, algo, store) {
       addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
