@@ -41,13 +41,16 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
 // few runs per thread balance the load without a shared-counter round trip per small plane.
 struct PlaneSplit {
   int threads;
-  int64_t per_task, tasks;
+  int64_t planes, per_task, tasks;
+  // Planes [first(run), end(run)) of pool task `run`; plane t is image t / C, channel t % C.
+  int64_t first(int64_t run) const { return run * per_task; }
+  int64_t end(int64_t run) const { return std::min(planes, (run + 1) * per_task); }
 };
 PlaneSplit split_planes(const ConvParams& p, double min_flops) {
   const int64_t planes = int64_t(p.N) * p.C;
   const int threads = p.flops() < min_flops ? 1 : threads_for(double(p.flops()));
   const int64_t per_task = threads == 1 ? planes : std::max<int64_t>(1, planes / (int64_t(threads) * 8));
-  return {threads, per_task, (planes + per_task - 1) / per_task};
+  return {threads, planes, per_task, (planes + per_task - 1) / per_task};
 }
 
 Depthwise3x3DirectKernel direct3x3_kernel() {
@@ -77,9 +80,8 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
   std::fill(zero_span, zero_span + span, 0.0f);
   const float* zero_row = zero_span + left;
   const PlaneSplit split = split_planes(p, 1.6e7);
-  const int64_t planes = int64_t(p.N) * p.C;
   auto task = [&](int64_t run, int) {
-    for (int64_t t = run * split.per_task; t < std::min(planes, (run + 1) * split.per_task); ++t) {
+    for (int64_t t = split.first(run); t < split.end(run); ++t) {
       const int64_t n = t / p.C, c = t % p.C;
       for (int64_t m = 0; m < mult; ++m) {
         const int64_t k = c * mult + m;
@@ -121,10 +123,9 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
     if (single_phase) std::fill(planes, planes + l.channel, 0.0f);
   }
 
-  const int64_t nplanes = int64_t(p.N) * p.C;
   auto task = [&](int64_t run, int slot) {
     float* planes = scratch(slot, Scratch::kPlane, size_t(l.channel));
-    for (int64_t t = run * split.per_task; t < std::min(nplanes, (run + 1) * split.per_task); ++t) {
+    for (int64_t t = split.first(run); t < split.end(run); ++t) {
       const int64_t n = t / p.C, c = t % p.C;
       if (single_phase) {
         copy_rows(input + t * HW, p.H, p.W, planes + int64_t(p.padTop) * l.Wq + p.padLeft, l.Wq);
