@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 
 #include "workspace.h"
@@ -10,7 +11,38 @@ namespace fastconv {
 
 namespace {
 constexpr int kMaxThreads = 256;
+
+int64_t spin_ns_from_env() {
+  constexpr int64_t kDefaultUs = 2000;
+  const char* env = std::getenv("FASTCONV_SPIN_US");
+  if (!env || !*env) return kDefaultUs * 1000;
+  char* end = nullptr;
+  const long long us = std::strtoll(env, &end, 10);
+  if (end == env || *end != '\0' || us < 0) return kDefaultUs * 1000;
+  return std::min<long long>(us, 1000000) * 1000;
 }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls done() for up to ns nanoseconds; true as soon as it holds.
+template <typename Done>
+bool spin_until(Done done, int64_t ns) {
+  if (ns <= 0) return done();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    // The clock read costs more than a poll: look at it every 64 polls.
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+}  // namespace
 
 int default_thread_count() {
   if (const char* env = std::getenv("FASTCONV_THREADS")) {
@@ -29,18 +61,18 @@ ThreadPool& ThreadPool::get() {
   return *pool;
 }
 
-ThreadPool::ThreadPool() { start(default_thread_count()); }
+ThreadPool::ThreadPool() : spin_ns_(spin_ns_from_env()) { start(default_thread_count()); }
 
 void ThreadPool::start(int n) {
   n = std::max(1, std::min(n, kMaxThreads));
   threads_ = n;
-  stopping_ = false;
+  stopping_.store(false);
   resize_scratch_slots(n);
   // Workers start from the current generation: a finished run's (dangling) task is never resumed.
   uint64_t gen;
   {
     std::lock_guard<std::mutex> lock(m_);
-    gen = generation_;
+    gen = generation_.load();
   }
   for (int slot = 1; slot < n; ++slot) workers_.emplace_back(&ThreadPool::worker, this, slot, gen);
 }
@@ -48,7 +80,7 @@ void ThreadPool::start(int n) {
 void ThreadPool::stop() {
   {
     std::lock_guard<std::mutex> lock(m_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -66,20 +98,25 @@ void ThreadPool::worker(int slot, uint64_t seen) {
     const Task* fn;
     int64_t tasks;
     std::atomic<int64_t>* next;
+    spin_until([&] { return stopping_.load(std::memory_order_acquire) ||
+                            generation_.load(std::memory_order_acquire) != seen; },
+               spin_ns_);
     {
       std::unique_lock<std::mutex> lock(m_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+      wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
+      if (stopping_.load()) return;
+      seen = generation_.load();
       if (slot >= active_) continue;
       fn = fn_;
       tasks = tasks_;
       next = next_;
     }
     for (int64_t t; (t = next->fetch_add(1)) < tasks;) (*fn)(t, slot);
-    {
+    // The last one out wakes the caller if it stopped spinning; the lock orders the notify after
+    // the caller's check of pending_ (run() waits with that check as the predicate, under m_).
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(m_);
-      if (--pending_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
 }
@@ -98,13 +135,14 @@ void ThreadPool::run(int64_t tasks, int max_threads, const Task& fn) {
     tasks_ = tasks;
     next_ = &next;
     active_ = active;
-    pending_ = active - 1;
-    ++generation_;
+    pending_.store(active - 1);
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  wake_.notify_all();
+  wake_.notify_all();  // no system call when every worker is still spinning
   for (int64_t t; (t = next.fetch_add(1)) < tasks;) fn(t, 0);
+  spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, spin_ns_);
   std::unique_lock<std::mutex> lock(m_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
   fn_ = nullptr;
   next_ = nullptr;
   active_ = 0;
