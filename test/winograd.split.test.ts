@@ -5,9 +5,9 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
-import { loadNativeBackend, setNativeThreads } from '../src/backends/native.js';
+import { loadNativeBackend, setNativeIsa, setNativeThreads } from '../src/backends/native.js';
 import type { ConvParams } from '../src/backends/types.js';
-import { expectNative } from './paths.js';
+import { expectNative, nativeDefaultIsa, nativeIsas } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, formatFailure, TOLERANCE } from './tester.js';
@@ -72,9 +72,9 @@ describe('native Winograd thread split', () => {
   }
 });
 
-// The input's NaN/Inf check runs inside the tasks, each on the input rows of its own tile block (no
-// serial pass before the call): a non-finite value in any block, under any split, must still send the
-// whole call to im2col, whose NaN/Inf placement is exact.
+// The input's NaN/Inf check runs inside each ISA's input transform, on the values its tiles load (no
+// pass of its own): a non-finite value in any block, under any split and on every ISA path, must
+// still send the whole call to im2col, whose NaN/Inf placement is exact.
 describe('native Winograd with a non-finite input', () => {
   if (!('backend' in native)) {
     it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
@@ -90,23 +90,39 @@ describe('native Winograd with a non-finite input', () => {
     N: 1, C: 12, H: 61, W: 70, K: 20, R: 1, S: 3, groups: 1, strideH: 3, strideW: 1, dilationH: 1, dilationW: 1,
     padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 21, OW: 70, relu: false,
   };
-  const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d, rows1x3];
-  for (const threads of [1, 2]) {
-    it(`at ${threads} thread(s): first, last and inner elements, in every block layout`, () => {
+  // No padding, OH and OW multiples of 4: the last input row and column are read only by the last
+  // tile's last row and column, under F(2x2) and F(4x4) alike.
+  const valid: ConvParams = {
+    N: 1, C: 20, H: 42, W: 58, K: 24, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+    padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, OH: 40, OW: 56, relu: false,
+  };
+  const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d, rows1x3, valid];
+  // Each case's three poisoned inputs and their references, shared by every ISA and thread count.
+  let poisoned: { prob: ConvProblem; want: Float64Array; scale: Float64Array }[][] | undefined;
+  const poison = () => poisoned ??= cases.map((p, i) => {
+    const rng = new Rng(90 + i);
+    const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * p.R * p.S), bias = rng.floats(p.K);
+    // Last: an element of the last input row some tile reads (the last row, or for rows1x3 row 59).
+    const lastRead = (p.OH - 1) * p.strideH - p.padTop + p.R - 1;
+    const late = ((p.N * p.C - 1) * p.H + Math.min(p.H - 1, lastRead)) * p.W + p.W - 1;
+    return ([[0, NaN], [late, Infinity], [rng.int(1, input.length - 2), -Infinity]] as const).map(([at, v]) => {
+      const x = input.slice();
+      x[at] = v;
+      return { prob: { p, input: x, weight, bias, tag: `seed ${90 + i}, input[${at}] = ${v}` },
+        want: convReference(p, x, weight, bias), scale: convReference(p, x, weight, bias, true) };
+    });
+  });
+  afterAll(() => setNativeIsa(nativeDefaultIsa()));
+  for (const tile of ['4', '2']) for (const isa of nativeIsas()) for (const threads of [1, 2]) {
+    it(`F(${tile}) ${isa} at ${threads} thread(s): first, last and inner elements, in every block layout`, () => {
+      process.env.FASTCONV_WINOGRAD_TILE = tile;
+      setNativeIsa(isa);
       setNativeThreads(threads);
       for (const [i, p] of cases.entries()) {
         expect(be.supports(p, 'winograd')).toBeNull();
-        const rng = new Rng(90 + i);
-        const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * p.R * p.S), bias = rng.floats(p.K);
-        // Last: an element of the last input row some tile reads (the last row, or for rows1x3 row 59).
-        const lastRead = (p.OH - 1) * p.strideH - p.padTop + p.R - 1;
-        const late = ((p.N * p.C - 1) * p.H + Math.min(p.H - 1, lastRead)) * p.W + p.W - 1;
-        for (const [at, v] of [[0, NaN], [late, Infinity], [rng.int(1, input.length - 2), -Infinity]] as const) {
-          const x = input.slice();
-          x[at] = v;
-          const prob = { p, input: x, weight, bias, tag: `seed ${90 + i}, input[${at}] = ${v}` };
-          const c = checkBackend(be, 'winograd', prob);
-          if (!c.ok) expect.fail(formatFailure(`native/winograd ${threads}t non-finite input`, p, c, prob.tag));
+        for (const { prob, want, scale } of poison()[i]) {
+          const c = checkBackend(be, 'winograd', prob, TOLERANCE.winograd, want, scale);
+          if (!c.ok) expect.fail(formatFailure(`native/winograd F(${tile}) ${isa} ${threads}t non-finite input`, p, c, prob.tag));
         }
       }
     });

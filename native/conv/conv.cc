@@ -69,8 +69,8 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
   if (packed) packed->drop_if_stale();
   // Winograd's transforms mix all inputs of a tile, so one NaN/Inf would spread over up to 8x8
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
-  // Weights and bias are checked here (once per store fill); the input inside the Winograd driver,
-  // in parallel with its transform.
+  // Weights and bias are checked here (once per store fill); the input by the Winograd input
+  // transform, on the values it loads.
   if (code == kWinograd) {
     auto weights_finite = [&] { return all_finite(weight, p.weight_size()); };
     if (!((packed ? packed->weights_finite(weights_finite) : weights_finite()) && (!bias || all_finite(bias, p.K))))

@@ -16,7 +16,8 @@ namespace fastconv {
 // stride plane_stride), so that per-run setup (edge masks) is paid once for all channels.
 //   y0, x0: input coordinates of the first tile's top-left tap; may lie in the zero padding.
 //   v: transformed value xi of tile j of channel c goes to v[xi * xi_stride + c * c_stride + j].
-using WinogradInputFn = void (*)(const float* in, int64_t plane_stride, int channels, int H, int W,
+// Returns false if an input it read is NaN or Inf (v is then complete but useless).
+using WinogradInputFn = bool (*)(const float* in, int64_t plane_stride, int channels, int H, int W,
                                  int y0, int x0, int count, float* v, int64_t c_stride,
                                  int64_t xi_stride);
 
