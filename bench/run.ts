@@ -37,8 +37,8 @@ const PEER_TOLERANCE = 1e-4;
 // 275 GFLOP/s, its transformed filters being 9.4 MB); `--batch-ms 2` shows that picture.
 function timingOptions(a: BenchArgs): TimingOptions {
   return a.quick
-    ? { minRuns: 3, maxRuns: 5, budgetMs: (a.budgetS ?? 0.3) * 1000, minBatchMs: a.batchMs ?? 1, warmupMs: 0, warmupCalls: 1, pruneFactor: 10 }
-    : { minRuns: 10, maxRuns: 200, budgetMs: (a.budgetS ?? 6) * 1000, minBatchMs: a.batchMs ?? 20, warmupMs: 100, warmupCalls: 3, pruneFactor: 10 };
+    ? { minRuns: 3, maxRuns: 5, budgetMs: (a.budgetS ?? 0.3) * 1000, minBatchMs: a.batchMs ?? 1, warmupMs: 0, warmupCalls: 1, pruneFactor: 10, coolMs: 4 }
+    : { minRuns: 10, maxRuns: 200, budgetMs: (a.budgetS ?? 6) * 1000, minBatchMs: a.batchMs ?? 20, warmupMs: 100, warmupCalls: 3, pruneFactor: 10, coolMs: 4 };
 }
 
 interface Live { impl: Impl; result: ImplResult; prepared?: Prepared }

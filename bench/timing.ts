@@ -12,6 +12,11 @@ export interface TimingOptions {
   warmupCalls: number;     // at least this many untimed calls per implementation
   /** Drop from the timed rounds an implementation this many times slower than the best of its group. */
   pruneFactor: number;
+  /**
+   * Idle time after each batch: longer than fastconv's pool spins after its last call (2 ms,
+   * FASTCONV_SPIN_US), so no batch starts while the previous implementation's threads still spin.
+   */
+  coolMs: number;
 }
 
 export interface Timing {
@@ -86,6 +91,7 @@ export async function timeInterleaved(impls: Prepared[], groups: (string | null)
     for (let j = 0; j < active.length; j++) {
       const i = active[(j + round) % active.length]; // rotate who goes first
       samples[i].push((await runBatch(impls[i], reps[i])) / reps[i]);
+      if (o.coolMs > 0) await new Promise((r) => setTimeout(r, o.coolMs));
     }
     const elapsed = now() - start;
     const done = round + 1;
