@@ -128,3 +128,51 @@ describe('native Winograd with a non-finite input', () => {
     });
   }
 });
+
+// Inputs over 8 MiB run under a guided schedule (each claim a run of consecutive blocks, the slot
+// prefetching the next block's input during the current one's GEMMs); smaller ones keep the pool's
+// first-come order. Both must cover every block once, split parts included, at any thread count.
+describe('native Winograd on an input over 8 MiB (guided schedule, input prefetch)', () => {
+  if (!('backend' in native)) {
+    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
+    return;
+  }
+  const be = native.backend;
+  const p: ConvParams = {
+    N: 2, C: 12, H: 300, W: 301, K: 10, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+    padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 300, OW: 301, relu: false,
+  };
+  let big: { prob: ConvProblem; want: Float64Array; scale: Float64Array } | undefined;
+  const bigProblem = () => {
+    if (!big) {
+      expect(p.N * p.C * p.H * p.W * 4).toBeGreaterThan(8 << 20);
+      const rng = new Rng(77);
+      const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * p.C * 9), bias = rng.floats(p.K);
+      big = { prob: { p, input, weight, bias, tag: 'seed 77' },
+        want: convReference(p, input, weight, bias), scale: convReference(p, input, weight, bias, true) };
+    }
+    return big;
+  };
+  for (const tile of ['4', '2']) {
+    it(`F(${tile}x${tile}) at 1, 2 and 3 threads matches the reference`, () => {
+      process.env.FASTCONV_WINOGRAD_TILE = tile;
+      const { prob, want, scale } = bigProblem();
+      for (const threads of [1, 2, 3]) {
+        setNativeThreads(threads);
+        expect(be.threadsFor!(p, 'winograd')).toBe(threads);
+        const c = checkBackend(be, 'winograd', prob, TOLERANCE.winograd, want, scale);
+        if (!c.ok) expect.fail(formatFailure(`native/winograd F(${tile}) ${threads}t, input over 8 MiB`, p, c, prob.tag));
+      }
+    });
+  }
+  it('a NaN in a late block still sends the call to im2col, at 2 threads', () => {
+    process.env.FASTCONV_WINOGRAD_TILE = '4';
+    setNativeThreads(2);
+    const { prob } = bigProblem();
+    const x = prob.input.slice();
+    x[(p.C + 5) * p.H * p.W + 250 * p.W + 123] = NaN;  // second image, channel 5, row 250
+    const poisoned = { ...prob, input: x, tag: 'seed 77, NaN in image 1' };
+    const c = checkBackend(be, 'winograd', poisoned, TOLERANCE.winograd);
+    if (!c.ok) expect.fail(formatFailure('native/winograd 2t, input over 8 MiB with a NaN', p, c, poisoned.tag));
+  });
+});

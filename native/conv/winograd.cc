@@ -7,6 +7,8 @@
 //
 // Blocks of tiles are spread over the pool; when there are too few blocks for the threads (small
 // images), the output channels are split as well, each part redoing the (cheap) input transform.
+// An input too big to stay in cache between calls is walked in runs of neighbouring blocks, each
+// slot prefetching its next block's input while it multiplies the current one (InputPrefetch).
 #include "conv/winograd.h"
 
 #include <algorithm>
@@ -272,6 +274,55 @@ void fix_padding_only_outputs(const ConvParams& p, const float* bias, float* out
   }
 }
 
+// Software prefetch of the input a tile block will read, spread over the tuple GEMMs of the block
+// before it: the input transform otherwise waits on DRAM (L5's 12.8 MB input: 30 % of a 1-thread
+// call went to the transform), while the GEMMs leave the memory system idle. The planes are far
+// apart, so the hardware prefetchers do not follow the jump from one channel's rows to the next.
+// (Prefetching the output the same way, for writing, made L5 at 2 threads 10-15 % slower.)
+class InputPrefetch {
+ public:
+  // Starts over with a block whose first channel plane is x and whose tiles read `rows` input
+  // rows from each run's y0; add_run then lists its runs of tiles within one tile row.
+  void start(const float* x, int64_t plane_stride, int64_t channels, int64_t H, int64_t W, int64_t rows) {
+    x_ = x, plane_stride_ = plane_stride, channels_ = channels, H_ = H, W_ = W, rows_ = rows;
+    runs_ = 0, total_ = 0, done_ = 0, run_ = 0, c_ = 0, r_ = 0;
+  }
+  // Input columns [x0, x0 + cols) of input rows y0..y0 + rows - 1, clipped to the image.
+  void add_run(int64_t y0, int64_t x0, int64_t cols) {
+    const int64_t lo = std::max<int64_t>(0, x0), hi = std::min<int64_t>(W_, x0 + cols);
+    if (hi <= lo || runs_ == kMaxRuns) return;
+    run_list_[runs_++] = Run{y0, lo, hi - lo};
+    total_ += channels_ * rows_;
+  }
+  // Issues the row segments (channel by channel, run by run) up to fraction num / den of them.
+  void advance(int64_t num, int64_t den) {
+    for (const int64_t end = total_ * num / den; done_ < end; ++done_) {
+      const Run& rn = run_list_[run_];
+      const int64_t y = rn.y0 + r_;
+      if (y >= 0 && y < H_) {
+        const float* row = x_ + c_ * plane_stride_ + y * W_ + rn.x0;
+        for (int64_t f = 0; f < rn.cols; f += 16) __builtin_prefetch(row + f);
+        __builtin_prefetch(row + rn.cols - 1);  // the last line when cols is not a multiple of 16
+      }
+      if (++r_ == rows_) {
+        r_ = 0;
+        if (++c_ == channels_) c_ = 0, ++run_;
+      }
+    }
+  }
+
+ private:
+  struct Run {
+    int64_t y0, x0, cols;
+  };
+  static constexpr int kMaxRuns = 8;  // a block spans at most a few tile rows; more are not fetched
+  Run run_list_[kMaxRuns];
+  const float* x_ = nullptr;
+  int64_t plane_stride_ = 0, channels_ = 0, H_ = 0, W_ = 0, rows_ = 1;
+  int64_t total_ = 0, done_ = 0, c_ = 0, r_ = 0;
+  int runs_ = 0, run_ = 0;
+};
+
 // A dense (dilation 1) problem. Returns false, leaving `out` unspecified, when an input the tiles
 // read is NaN or Inf. The input transform checks the values it loads, so the check costs no pass
 // of its own (a scan of each block's input rows, run before the transform, took 24 % of L5).
@@ -340,32 +391,49 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
   }
 
   std::atomic<bool> nonfinite{false};
-  auto task = [&](int64_t t, int slot) {
-    if (nonfinite.load(std::memory_order_relaxed)) return;
+  const int64_t row_step = q.two_d ? q.m : p.strideH;  // input rows from one tile row to the next
+  // Runs of consecutive tiles within one tile row of the block of tiles [t0, t0 + tn):
+  // fn(column j in the block, ty, tx, count).
+  auto for_each_run = [&](int64_t t0, int64_t tn, auto&& fn) {
+    for (int64_t j = 0; j < tn;) {
+      const int64_t lin = t0 + j, ty = lin / q.tw, tx = lin % q.tw;
+      const int64_t cnt = std::min(q.tw - tx, tn - j);
+      fn(j, ty, tx, cnt);
+      j += cnt;
+    }
+  };
+  // Task t's block (image, group, tiles [t0, t0 + tn)) and output channel panels [ip0, ip1):
+  // `whole` tasks of one block each, then kparts tasks per remaining block.
+  struct Block {
+    int64_t n, g, t0, tn, ip0, ip1;
+  };
+  auto block_of = [&](int64_t t) {
     const bool split = t >= whole;
     const int64_t rest = split ? whole + (t - whole) / kparts : t;
-    const int64_t jb = rest % blocks, g = (rest / blocks) % q.G, n = rest / (blocks * q.G);
-    const int64_t t0 = jb * ldv, tn = std::min(ldv, q.tiles - t0);
+    const int64_t jb = rest % blocks, t0 = jb * ldv;
     const int64_t ip0 = split ? (t - whole) % kparts * kpp : 0;
     const int64_t ip1 = split ? std::min(kpanels, ip0 + kpp) : kpanels;
+    return Block{rest / (blocks * q.G), (rest / blocks) % q.G, t0, std::min(ldv, q.tiles - t0), ip0, ip1};
+  };
+  // Prefetching (with the guided schedule below) pays where the input comes from DRAM: L5 (12.8 MB)
+  // ran 8-10 % faster at 1 and at 2 threads. An input of a few MB (L2: 0.8, L6: 3.2) is still in the
+  // last-level cache from the last call, and prefetching it only crowds the transformed filters and
+  // tiles out of L2: L6 ran 2 % slower at 1 thread and 10 % at 2, L2 3 % at 2.
+  constexpr int64_t kPrefetchInputBytes = int64_t(8) << 20;
+  const bool prefetch_input = p.input_size() * int64_t(sizeof(float)) > kPrefetchInputBytes;
+  std::vector<InputPrefetch> prefetch(static_cast<size_t>(threads));
+  // Task t on `slot`, which runs task `next` after it (>= tasks: none).
+  auto task = [&](int64_t t, int slot, int64_t next) {
+    if (nonfinite.load(std::memory_order_relaxed)) return;
+    const Block blk = block_of(t);
+    const int64_t n = blk.n, g = blk.g, t0 = blk.t0, tn = blk.tn, ip0 = blk.ip0, ip1 = blk.ip1;
     if (tn <= 0 || ip0 >= ip1) return;
     float* v = slot_scratch(slot, 0, size_t(q.a2 * v_stride));
     float* mb = slot_scratch(slot, 1, size_t(q.a2 * m_stride));
 
-    // Runs of consecutive tiles within one tile row: fn(column j in the block, ty, tx, count).
-    auto for_each_run = [&](auto&& fn) {
-      for (int64_t j = 0; j < tn;) {
-        const int64_t lin = t0 + j, ty = lin / q.tw, tx = lin % q.tw;
-        const int64_t cnt = std::min(q.tw - tx, tn - j);
-        fn(j, ty, tx, cnt);
-        j += cnt;
-      }
-    };
-
     const float* x = input + (n * p.C + g * q.Cg) * HW;
-    const int64_t row_step = q.two_d ? q.m : p.strideH;  // input rows from one tile row to the next
     bool finite = true;
-    for_each_run([&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
+    for_each_run(t0, tn, [&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
       const int64_t y0 = ty * row_step - p.padTop;
       finite &= input_tiles(x, HW, int(q.Cg), p.H, p.W, int(y0), int(tx * q.m - p.padLeft), int(cnt),
                             v + j, ldv, v_stride);
@@ -375,8 +443,19 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
       return;
     }
 
+    InputPrefetch& pf = prefetch[size_t(slot)];
+    const Block nb = next < tasks ? block_of(next) : Block{0, 0, 0, 0, 0, 0};
+    pf.start(input + (nb.n * p.C + nb.g * q.Cg) * HW, HW, q.Cg, p.H, p.W, q.two_d ? q.a : 1);
+    // A split task's sibling parts share its block, whose input this slot has just read.
+    if (prefetch_input && nb.tn > 0 && !(nb.n == n && nb.g == g && nb.t0 == t0)) {
+      for_each_run(nb.t0, nb.tn, [&](int64_t, int64_t ty, int64_t tx, int64_t cnt) {
+        pf.add_run(ty * row_step - p.padTop, tx * q.m - p.padLeft, cnt * q.m + q.a - q.m);
+      });
+    }
+
     const int64_t npan = ceil_div(tn, nr);
     for (int64_t xi = 0; xi < q.a2; ++xi) {
+      pf.advance(xi, q.a2);
       const float* u_xi = u + (g * q.a2 + xi) * q.Mpad * q.Cg;
       const float* v_xi = v + xi * v_stride;
       float* m_xi = mb + xi * m_stride;
@@ -397,13 +476,49 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     const int64_t k_lo = ip0 * mr, k_hi = std::min(q.Kg, ip1 * mr);
     float* y = out + (n * p.K + g * q.Kg + k_lo) * OHW;
     const float* bg = bias ? bias + g * q.Kg + k_lo : nullptr;
-    for_each_run([&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
+    pf.advance(1, 1);
+    for_each_run(t0, tn, [&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
       const int64_t oy = ty * q.mh;
       output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.relu, y + oy * p.OW,
                    OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m), int(cnt));
     });
   };
-  pool.run(tasks, threads, task);
+  // With tasks to spare, each slot claims its next task before it runs the current one, so it
+  // knows which input to prefetch. With few (small images split by output channels), claiming
+  // ahead would let the first slot take them all: the pool's first-come order instead.
+  if (prefetch_input && (threads == 1 || tasks >= 4 * threads)) {
+    // Guided self-scheduling: each claim takes a run of consecutive tasks, a 2*threads-th of those
+    // left (at least one), so a slot walks neighbouring blocks (their input rows overlap, and its
+    // reads stay sequential) and the last claims are single tasks that even out the finish.
+    std::atomic<int64_t> claim{0};
+    auto grab = [&](int64_t* lo, int64_t* hi) {
+      int64_t cur = claim.load(std::memory_order_relaxed);
+      for (;;) {
+        if (cur >= tasks) return false;
+        const int64_t n = std::max<int64_t>(1, (tasks - cur) / (2 * threads));
+        if (claim.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
+          *lo = cur, *hi = cur + n;
+          return true;
+        }
+      }
+    };
+    pool.run(threads, threads, [&](int64_t, int slot) {
+      int64_t lo, hi;
+      if (!grab(&lo, &hi)) return;
+      for (int64_t t = lo;;) {
+        int64_t next = t + 1;
+        if (next == hi) {
+          if (!grab(&lo, &hi)) lo = hi = tasks;
+          next = lo;
+        }
+        task(t, slot, next);
+        if (next >= tasks) break;
+        t = next;
+      }
+    });
+  } else {
+    pool.run(tasks, threads, [&](int64_t t, int slot) { task(t, slot, tasks); });
+  }
   if (nonfinite.load()) return false;
   fix_padding_only_outputs(p, bias, out);
   return true;
