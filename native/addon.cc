@@ -211,6 +211,15 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
   return why.empty() ? info.Env().Null() : Napi::String::New(info.Env(), why);
 }
 
+// threadsFor(params, algo): the threads a call would run on, from the same rule the call uses.
+Napi::Value ThreadsFor(const Napi::CallbackInfo& info) {
+  const ConvParams p = params_arg(info, 0);
+  const int algo = algo_arg(info, 1);
+  const std::string why = fastconv::algorithm_applies(p, algo);
+  if (!why.empty()) throw_range(info.Env(), "threadsFor: " + why);
+  return Napi::Number::New(info.Env(), fastconv::algorithm_threads(p, algo));
+}
+
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Call c = parse_call(info, false);
   const std::string err = c.run();
@@ -488,6 +497,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gradWeight", Napi::Function::New(env, GradWeight, "gradWeight"));
   exports.Set("gradWeightAsync", Napi::Function::New(env, GradWeightAsync, "gradWeightAsync"));
   exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
+  exports.Set("threadsFor", Napi::Function::New(env, ThreadsFor, "threadsFor"));
   exports.Set("packedWeights", Napi::Function::New(env, PackedWeightsNew, "packedWeights"));
   exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));
   exports.Set("packedBytes", Napi::Function::New(env, PackedBytes, "packedBytes"));

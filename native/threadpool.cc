@@ -65,7 +65,7 @@ ThreadPool::ThreadPool() : spin_ns_(spin_ns_from_env()) { start(default_thread_c
 
 void ThreadPool::start(int n) {
   n = std::max(1, std::min(n, kMaxThreads));
-  threads_ = n;
+  threads_.store(n);
   stopping_.store(false);
   resize_scratch_slots(n);
   // Workers start from the current generation: a finished run's (dangling) task is never resumed.
@@ -88,7 +88,7 @@ void ThreadPool::stop() {
 }
 
 void ThreadPool::set_threads(int n) {
-  if (n == threads_) return;
+  if (n == threads()) return;
   stop();
   start(n);
 }
@@ -123,7 +123,7 @@ void ThreadPool::worker(int slot, uint64_t seen) {
 
 void ThreadPool::run(int64_t tasks, int max_threads, const Task& fn) {
   if (tasks <= 0) return;
-  const int active = static_cast<int>(std::min<int64_t>({tasks, int64_t(threads_), int64_t(std::max(1, max_threads))}));
+  const int active = static_cast<int>(std::min<int64_t>({tasks, int64_t(threads()), int64_t(std::max(1, max_threads))}));
   if (active == 1) {
     for (int64_t t = 0; t < tasks; ++t) fn(t, 0);
     return;

@@ -25,7 +25,8 @@ class ThreadPool {
   static ThreadPool& get();
 
   std::mutex& exec_mutex() { return exec_mutex_; }
-  int threads() const { return threads_; }
+  // Readable from any thread (explain() asks without the lock); changed only under exec_mutex().
+  int threads() const { return threads_.load(std::memory_order_relaxed); }
   // Both require exec_mutex() to be held.
   void set_threads(int n);
   // Runs fn(t, slot) for every t in [0, tasks) on at most max_threads threads (slot 0 is the
@@ -39,7 +40,7 @@ class ThreadPool {
   void worker(int slot, uint64_t seen);
 
   std::mutex exec_mutex_;
-  int threads_ = 1;
+  std::atomic<int> threads_{1};
 
   std::mutex m_;
   std::condition_variable wake_;

@@ -266,6 +266,13 @@ function one(p, algo, sizeFrom) {
     const ok = e instanceof TypeError || e instanceof RangeError || (e instanceof Error && /algorithm|algo/.test(e.message));
     if (!ok || !e.message) bad.push(String(e && e.stack || e).slice(0, 200));
   }
+  // explain()'s question on the same parameters: a thread count the pool has, or a clean error.
+  try {
+    const t = addon.threadsFor(args[0], algo);
+    if (!(t === 1 || t === addon.getNumThreads())) bad.push('threadsFor gave ' + t);
+  } catch (e) {
+    if (!(e instanceof TypeError || e instanceof RangeError) || !e.message) bad.push('threadsFor: ' + String(e && e.stack || e).slice(0, 200));
+  }
 }
 for (let f = 0; f < base.length; f++) for (const v of SPECIAL) for (const algo of [0, 1, 2, 3]) {
   const p = base.slice(); p[f] = v;

@@ -20,10 +20,13 @@ using ConvFn = std::string (*)(const ConvParams& p, const float* input, const fl
                                const float* bias, float* out, PackedWeights* packed);
 // "" when the algorithm can run p, else a sentence saying why not (for shape-limited algorithms).
 using AppliesFn = std::string (*)(const ConvParams& p);
+// Threads the algorithm runs p on (of its largest part, where parts differ): what explain() reports.
+using ThreadsFn = int (*)(const ConvParams& p);
 
 std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
                         const float* bias, float* out,
                         PackedWeights* packed = nullptr);   // every shape (depthwise: SIMD kernel)
+int direct_threads(const ConvParams& p);
 std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
                         const float* bias, float* out,
                         PackedWeights* packed = nullptr);   // every shape: implicit im2col + GEMM
@@ -32,21 +35,26 @@ std::string conv_winograd(const ConvParams& p, const float* input, const float* 
                           const float* bias, float* out,
                         PackedWeights* packed = nullptr);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
 std::string winograd_unsupported(const ConvParams& p);
+int winograd_threads(const ConvParams& p);
 std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
                      const float* bias, float* out,
                         PackedWeights* packed = nullptr);       // stride 1, tiled FFT (conv/fft.h)
 std::string fft_applies(const ConvParams& p);
+int fft_threads(const ConvParams& p);
 
 // Helpers shared by the algorithms above.
 std::string conv_depthwise(const ConvParams& p, const float* input, const float* weight,
                            const float* bias, float* out);  // requires C / groups == 1
 std::string conv_direct_generic(const ConvParams& p, const float* input, const float* weight,
                                 const float* bias, float* out);
+int depthwise_threads(const ConvParams& p);  // requires C / groups == 1
 
 // No NaN or +-Inf among x[0..n): the algorithms that mix values (Winograd, FFT) fall back on it.
 bool all_finite(const float* x, int64_t n);
 
 // Threads worth using for `flops` of work: tiny problems lose more to waking threads than they gain.
 int threads_for(double flops);
+// threads_for(p.flops()): the rule of every algorithm without one of its own.
+int dense_threads(const ConvParams& p);
 
 }  // namespace fastconv

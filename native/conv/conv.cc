@@ -18,14 +18,15 @@ struct AlgorithmEntry {
   const char* name;
   ConvFn fn;            // null: not implemented on the native backend yet
   AppliesFn applies;    // null: applies to every shape
+  ThreadsFn threads;
 };
 
 // Indexed by ALGORITHM_CODE.
 constexpr AlgorithmEntry kAlgorithms[] = {
-    {"direct", conv_direct, nullptr},
-    {"im2col", conv_im2col, nullptr},
-    {"winograd", conv_winograd, winograd_unsupported},
-    {"fft", conv_fft, fft_applies},
+    {"direct", conv_direct, nullptr, direct_threads},
+    {"im2col", conv_im2col, nullptr, dense_threads},
+    {"winograd", conv_winograd, winograd_unsupported, winograd_threads},
+    {"fft", conv_fft, fft_applies, fft_threads},
 };
 constexpr int kIm2col = 1, kWinograd = 2;
 
@@ -47,6 +48,12 @@ bool all_finite(const float* x, int64_t n) {
 int threads_for(double flops) {
   // Below ~2 MFLOP (well under 0.1 ms on one core) waking a thread costs more than it saves.
   return flops < 2e6 ? 1 : ThreadPool::get().threads();
+}
+
+int dense_threads(const ConvParams& p) { return threads_for(double(p.flops())); }
+
+int algorithm_threads(const ConvParams& p, int code) {
+  return code >= 0 && code < kAlgorithmCount ? kAlgorithms[code].threads(p) : 1;
 }
 
 std::string algorithm_applies(const ConvParams& p, int code) {

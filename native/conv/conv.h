@@ -25,6 +25,9 @@ void clear_packed(PackedWeights* packed);
 // "" when algorithm `code` is implemented and applies to p, else the reason it cannot run.
 std::string algorithm_applies(const ConvParams& p, int code);
 
+// Threads algorithm `code` would run p on (the pool's size or 1); the caller has checked that it applies.
+int algorithm_threads(const ConvParams& p, int code);
+
 // Names of the algorithms this build implements, in code order.
 std::vector<std::string> implemented_algorithms();
 

@@ -53,6 +53,13 @@ PlaneSplit split_planes(const ConvParams& p, double min_flops) {
   return {threads, planes, per_task, (planes + per_task - 1) / per_task};
 }
 
+// The in-place kernel's case (the MobileNet one); the rest goes through phase planes.
+bool in_place_3x3(const ConvParams& p) {
+  return p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1;
+}
+
+PlaneSplit depthwise_split(const ConvParams& p) { return split_planes(p, in_place_3x3(p) ? 1.6e7 : 2e6); }
+
 Depthwise3x3DirectKernel direct3x3_kernel() {
 #if defined(__x86_64__) || defined(__i386__)
   if (current_isa() == Isa::kAvx512) return depthwise3x3_direct_avx512;
@@ -79,7 +86,7 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
   float* zero_span = shared_scratch(Shared::kPaddedInput, size_t(span));
   std::fill(zero_span, zero_span + span, 0.0f);
   const float* zero_row = zero_span + left;
-  const PlaneSplit split = split_planes(p, 1.6e7);
+  const PlaneSplit split = depthwise_split(p);
   auto task = [&](int64_t run, int) {
     for (int64_t t = split.first(run); t < split.end(run); ++t) {
       const int64_t n = t / p.C, c = t % p.C;
@@ -96,10 +103,11 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
 
 }  // namespace
 
+int depthwise_threads(const ConvParams& p) { return depthwise_split(p).threads; }
+
 std::string conv_depthwise(const ConvParams& p, const float* input, const float* weight,
                            const float* bias, float* out) {
-  if (p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1)
-    return conv_depthwise3x3_direct(p, input, weight, bias, out);
+  if (in_place_3x3(p)) return conv_depthwise3x3_direct(p, input, weight, bias, out);
   const PhaseLayout l = phase_layout(p);
   if (l.total / (double(p.N) * p.C) > kMaxPlaneFloats) return conv_direct_generic(p, input, weight, bias, out);
 
@@ -112,7 +120,7 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
 
   const DepthwisePlaneKernel plane_kernel = depthwise_config(current_isa()).plane;
   ThreadPool& pool = ThreadPool::get();
-  const PlaneSplit split = split_planes(p, 2e6);
+  const PlaneSplit split = depthwise_split(p);
   const int threads = split.threads;
   // At stride 1 the padding border is the same for every channel: zero each slot's plane once per
   // call and then copy only the input rows (fill_phases' per-row memmove/memset calls cost as much

@@ -43,6 +43,10 @@ std::string conv_direct(const ConvParams& p, const float* input, const float* we
   return conv_direct_generic(p, input, weight, bias, out);
 }
 
+int direct_threads(const ConvParams& p) {
+  return p.depthwise() ? depthwise_threads(p) : dense_threads(p);
+}
+
 std::string conv_direct_generic(const ConvParams& p, const float* input, const float* weight,
                                 const float* bias, float* out) {
   const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups;
@@ -77,7 +81,7 @@ std::string conv_direct_generic(const ConvParams& p, const float* input, const f
     if (p.relu)
       for (int64_t i = 0; i < P; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN
   };
-  ThreadPool::get().run(int64_t(p.N) * p.K, threads_for(double(p.flops())), task);
+  ThreadPool::get().run(int64_t(p.N) * p.K, dense_threads(p), task);
   return "";
 }
 

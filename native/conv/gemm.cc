@@ -81,7 +81,7 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   const int nv = nr / cfg.lanes;
 
   ThreadPool& pool = ThreadPool::get();
-  const int threads = std::min(threads_for(double(p.flops())), pool.threads());
+  const int threads = std::min(dense_threads(p), pool.threads());
   const int64_t panels = ceil_div(cols, nr);
   int64_t task_panels = std::max<int64_t>(1, cfg.nc / nr);
   if (threads > 1) {

@@ -220,6 +220,14 @@ Plan plan_for(const ConvParams& p) {
 
 int winograd_tile(const ConvParams& p) { return choose(p).m; }
 
+// A dilated problem runs as dense phases, each on threads of its own: report the largest's.
+int winograd_threads(const ConvParams& p) {
+  if (!dilated(p)) return dense_threads(p);
+  Phase ph;
+  make_phase(p, 0, 0, &ph);
+  return dense_threads(ph.sub);
+}
+
 int winograd_filter_layout(const ConvParams& p) {
   const Choice c = choose(p);
   return static_cast<int>(current_isa()) * 100 + c.m * 10 + c.gemm;
@@ -336,7 +344,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
   const int64_t HW = int64_t(p.H) * p.W, OHW = int64_t(p.OH) * p.OW;
 
   ThreadPool& pool = ThreadPool::get();
-  const int threads = std::min(threads_for(double(p.flops())), pool.threads());
+  const int threads = std::min(dense_threads(p), pool.threads());
 
   // Tiles per block: as many register-tile columns as keep V and M of a block within the budget
   // (they are written once and read once; the filter streams through once per block), equalized.

@@ -39,6 +39,8 @@ interface Addon {
                   gradBiasOut: Float32Array | null, algo: number): Promise<void>;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
+  /** Threads a call would run on, by the rule the call itself uses; throws where `supports` says no. */
+  threadsFor(params: Int32Array, algo: number): number;
   info(): NativeInfo;
   setIsa(isa: string): void;
   setNumThreads(n: number): void;
@@ -167,16 +169,9 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     get algorithms() { return implemented(); },
     supports,
     choose,
-    // The addon's rule (threads_for in conv/conv.cc, split_planes in conv/depthwise.cc; the FFT
-    // counts an eighth of the direct FLOPs, conv_fft_transformed in conv/fft.cc).
+    // The addon's own decision (algorithm_threads in conv/conv.cc), so explain() cannot drift from it.
     threadsFor(p, algo) {
-      const flops = 2 * p.N * p.K * p.OH * p.OW * (p.C / p.groups) * p.R * p.S;
-      const depthwiseKernel = algo === 'direct' && p.C === p.groups;  // ConvParams::depthwise(): one channel per group
-      // The in-place 3x3 stride-1 kernel (conv_depthwise in conv/depthwise.cc) splits later.
-      const inPlace = depthwiseKernel && p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1
-        && p.dilationH === 1 && p.dilationW === 1;
-      const work = algo === 'fft' ? flops / 8 : flops;
-      return work < (inPlace ? 1.6e7 : 2e6) ? 1 : addon.getNumThreads();
+      return addon.threadsFor(pack(p), ALGORITHM_CODE[algo]);
     },
     conv2d(p, input, weight, bias, out, algo, store) {
       addon.conv2d(pack(p), ALGORITHM_CODE[algo], input, weight, bias, out, handleOf(store));
