@@ -61,36 +61,22 @@ ThreadPool& ThreadPool::get() {
   return *pool;
 }
 
-ThreadPool::ThreadPool() : spin_ns_(spin_ns_from_env()) { start(default_thread_count()); }
-
-void ThreadPool::start(int n) {
-  n = std::max(1, std::min(n, kMaxThreads));
-  threads_.store(n);
-  stopping_.store(false);
-  resize_scratch_slots(n);
-  // Workers start from the current generation: a finished run's (dangling) task is never resumed.
-  uint64_t gen;
-  {
-    std::lock_guard<std::mutex> lock(m_);
-    gen = generation_.load();
-  }
-  for (int slot = 1; slot < n; ++slot) workers_.emplace_back(&ThreadPool::worker, this, slot, gen);
-}
-
-void ThreadPool::stop() {
-  {
-    std::lock_guard<std::mutex> lock(m_);
-    stopping_.store(true);
-  }
-  wake_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
-}
+ThreadPool::ThreadPool() : spin_ns_(spin_ns_from_env()) { set_threads(default_thread_count()); }
 
 void ThreadPool::set_threads(int n) {
-  if (n == threads()) return;
-  stop();
-  start(n);
+  n = std::max(1, std::min(n, kMaxThreads));
+  const int have = static_cast<int>(workers_.size()) + 1;
+  if (n > have) {
+    resize_scratch_slots(n);
+    // New workers start from the current generation: a finished run's (dangling) task is never resumed.
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      gen = generation_.load();
+    }
+    for (int slot = have; slot < n; ++slot) workers_.emplace_back(&ThreadPool::worker, this, slot, gen);
+  }
+  threads_.store(n);
 }
 
 void ThreadPool::worker(int slot, uint64_t seen) {
@@ -98,13 +84,12 @@ void ThreadPool::worker(int slot, uint64_t seen) {
     const Task* fn;
     int64_t tasks;
     std::atomic<int64_t>* next;
-    spin_until([&] { return stopping_.load(std::memory_order_acquire) ||
-                            generation_.load(std::memory_order_acquire) != seen; },
-               spin_ns_);
+    // A parked worker (slot >= threads()) sleeps at once: no run will ask for it until it is unparked.
+    if (slot < threads())
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, spin_ns_);
     {
       std::unique_lock<std::mutex> lock(m_);
-      wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
-      if (stopping_.load()) return;
+      wake_.wait(lock, [&] { return generation_.load() != seen; });
       seen = generation_.load();
       if (slot >= active_) continue;
       fn = fn_;

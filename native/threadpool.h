@@ -27,7 +27,10 @@ class ThreadPool {
   std::mutex& exec_mutex() { return exec_mutex_; }
   // Readable from any thread (explain() asks without the lock); changed only under exec_mutex().
   int threads() const { return threads_.load(std::memory_order_relaxed); }
-  // Both require exec_mutex() to be held.
+  // Both require exec_mutex() to be held. Shrinking parks the surplus workers (asleep, their scratch
+  // kept) instead of joining them: switching between thread counts, as a benchmark interleaving 1-
+  // and 2-thread runs does, then costs nothing (restarting the pool made the next 2-thread L6 calls
+  // ~10 % slower).
   void set_threads(int n);
   // Runs fn(t, slot) for every t in [0, tasks) on at most max_threads threads (slot 0 is the
   // caller, slots are < threads()). Tasks must not throw and must not call run() again.
@@ -35,8 +38,6 @@ class ThreadPool {
 
  private:
   ThreadPool();
-  void start(int n);
-  void stop();
   void worker(int slot, uint64_t seen);
 
   std::mutex exec_mutex_;
@@ -48,7 +49,6 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   // Written under m_; read without it only by the spin loops, which then take m_ to read the job.
   std::atomic<uint64_t> generation_{0};
-  std::atomic<bool> stopping_{false};
   const Task* fn_ = nullptr;
   int64_t tasks_ = 0;
   int active_ = 0;
