@@ -133,4 +133,38 @@ void ThreadPool::run(int64_t tasks, int max_threads, const Task& fn) {
   active_ = 0;
 }
 
+void ThreadPool::run_guided(int64_t tasks, int max_threads, const LookaheadTask& fn) {
+  const int threads = std::max(1, std::min(max_threads, this->threads()));
+  if (threads > 1 && tasks < 4 * int64_t(threads)) {
+    run(tasks, threads, [&](int64_t t, int slot) { fn(t, slot, tasks); });
+    return;
+  }
+  std::atomic<int64_t> claim{0};
+  auto grab = [&](int64_t* lo, int64_t* hi) {
+    int64_t cur = claim.load(std::memory_order_relaxed);
+    for (;;) {
+      if (cur >= tasks) return false;
+      const int64_t n = std::max<int64_t>(1, (tasks - cur) / (2 * int64_t(threads)));
+      if (claim.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
+        *lo = cur, *hi = cur + n;
+        return true;
+      }
+    }
+  };
+  run(threads, threads, [&](int64_t, int slot) {
+    int64_t lo, hi;
+    if (!grab(&lo, &hi)) return;
+    for (int64_t t = lo;;) {
+      int64_t next = t + 1;
+      if (next == hi) {
+        if (!grab(&lo, &hi)) lo = hi = tasks;
+        next = lo;
+      }
+      fn(t, slot, next);
+      if (next >= tasks) break;
+      t = next;
+    }
+  });
+}
+
 }  // namespace fastconv

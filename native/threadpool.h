@@ -35,6 +35,14 @@ class ThreadPool {
   // Runs fn(t, slot) for every t in [0, tasks) on at most max_threads threads (slot 0 is the
   // caller, slots are < threads()). Tasks must not throw and must not call run() again.
   void run(int64_t tasks, int max_threads, const Task& fn);
+  // The same under guided self-scheduling: each claim takes a run of consecutive tasks, a
+  // 2*threads-th of those left (at least one), and a slot claims its next run before it starts the
+  // last task of the current one, so fn(t, slot, next) knows the task it runs next (>= tasks: none)
+  // and can prefetch for it; neighbouring tasks stay on one slot, and the last claims, single tasks,
+  // even out the finish. With fewer than 4 tasks per thread, claiming ahead could leave a slot
+  // idle: those run in run()'s first-come order, with next = tasks.
+  using LookaheadTask = std::function<void(int64_t task, int slot, int64_t next)>;
+  void run_guided(int64_t tasks, int max_threads, const LookaheadTask& fn);
 
  private:
   ThreadPool();

@@ -491,39 +491,9 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
                    OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m), int(cnt));
     });
   };
-  // With tasks to spare, each slot claims its next task before it runs the current one, so it
-  // knows which input to prefetch. With few (small images split by output channels), claiming
-  // ahead would let the first slot take them all: the pool's first-come order instead.
-  if (prefetch_input && (threads == 1 || tasks >= 4 * threads)) {
-    // Guided self-scheduling: each claim takes a run of consecutive tasks, a 2*threads-th of those
-    // left (at least one), so a slot walks neighbouring blocks (their input rows overlap, and its
-    // reads stay sequential) and the last claims are single tasks that even out the finish.
-    std::atomic<int64_t> claim{0};
-    auto grab = [&](int64_t* lo, int64_t* hi) {
-      int64_t cur = claim.load(std::memory_order_relaxed);
-      for (;;) {
-        if (cur >= tasks) return false;
-        const int64_t n = std::max<int64_t>(1, (tasks - cur) / (2 * threads));
-        if (claim.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
-          *lo = cur, *hi = cur + n;
-          return true;
-        }
-      }
-    };
-    pool.run(threads, threads, [&](int64_t, int slot) {
-      int64_t lo, hi;
-      if (!grab(&lo, &hi)) return;
-      for (int64_t t = lo;;) {
-        int64_t next = t + 1;
-        if (next == hi) {
-          if (!grab(&lo, &hi)) lo = hi = tasks;
-          next = lo;
-        }
-        task(t, slot, next);
-        if (next >= tasks) break;
-        t = next;
-      }
-    });
+  // Prefetching needs to know each slot's next task: the guided schedule claims it ahead.
+  if (prefetch_input) {
+    pool.run_guided(tasks, threads, task);
   } else {
     pool.run(tasks, threads, [&](int64_t t, int slot) { task(t, slot, tasks); });
   }
