@@ -30,16 +30,16 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls done() for up to ns nanoseconds; true as soon as it holds.
+// Polls done() until it holds or ns nanoseconds have passed; the caller then blocks on its
+// condition variable with the same predicate, which settles either case.
 template <typename Done>
-bool spin_until(Done done, int64_t ns) {
-  if (ns <= 0) return done();
+void spin_until(Done done, int64_t ns) {
+  if (ns <= 0) return;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
-  for (int i = 0;; ++i) {
-    if (done()) return true;
+  for (int i = 0; !done(); ++i) {
     cpu_relax();
     // The clock read costs more than a poll: look at it every 64 polls.
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return done();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return;
   }
 }
 }  // namespace
