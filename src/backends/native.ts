@@ -73,6 +73,8 @@ function packageRoot(): string | null {
 
 function loadAddon(): { addon: Addon } | { error: string } {
   if (loaded) return loaded;
+  // Lets a whole run (the test suite's no-native leg, a user's bug report) see the machine as if the C++ build had failed.
+  if (process.env.FASTCONV_NATIVE === 'off') return (loaded = { error: 'disabled by FASTCONV_NATIVE=off' });
   try {
     const root = packageRoot();
     if (!root) return (loaded = { error: 'package root (package.json named "fastconv") not found' });
