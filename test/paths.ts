@@ -17,10 +17,30 @@ export interface Path {
   enter: () => void;
 }
 
-/** Set FASTCONV_EXPECT_NO_NATIVE=1 when testing an install whose C++ build was deliberately broken. */
-export const expectNative = process.env.FASTCONV_EXPECT_NO_NATIVE !== '1';
+/**
+ * Whether this run must have the native addon: yes unless FASTCONV_NATIVE=off switched it off (the CI
+ * leg that runs the suite as on a machine whose C++ build failed) or FASTCONV_EXPECT_NO_NATIVE=1 says
+ * the install's C++ build was broken on purpose. Native-only tests run whenever it is true, so a
+ * missing addon fails them rather than skipping them.
+ */
+export const expectNative = process.env.FASTCONV_NATIVE !== 'off' && process.env.FASTCONV_EXPECT_NO_NATIVE !== '1';
 
 export const native = loadNativeBackend();
+
+/** Why native-only tests skip in this run, or '' when they run. */
+export const noNativeReason = expectNative ? '' : process.env.FASTCONV_NATIVE === 'off'
+  ? 'native addon off (FASTCONV_NATIVE=off)' : 'native addon not expected (FASTCONV_EXPECT_NO_NATIVE=1)';
+
+/** A native-only test's (or block's) name, saying why it skips when the run has no addon. */
+export function nativeOnly(name: string): string {
+  return noNativeReason ? `${name} (skipped: ${noNativeReason})` : name;
+}
+
+/** The native backend, for tests that run only when it is expected: a missing addon fails them with its load error. */
+export function nativeBackend(): Backend {
+  if ('error' in native) throw new Error(`the native addon is expected in this run but did not load: ${native.error}`);
+  return native.backend;
+}
 
 export function nativeIsas(): string[] {
   if (!('backend' in native)) return [];
