@@ -3,11 +3,11 @@
 // (native/conv/winograd.cc, run_dense). Every mix of whole and split tasks must give the same
 // result as the float64 reference, at 2 and 3 threads, for F(2x2), F(4x4) and the dilated path.
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
-import { loadNativeBackend, setNativeIsa, setNativeThreads } from '../src/backends/native.js';
-import type { ConvParams } from '../src/backends/types.js';
-import { expectNative, nativeDefaultIsa, nativeIsas } from './paths.js';
+import { setNativeIsa, setNativeThreads } from '../src/backends/native.js';
+import type { Backend, ConvParams } from '../src/backends/types.js';
+import { expectNative, nativeBackend, nativeDefaultIsa, nativeIsas, nativeOnly } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, formatFailure, TOLERANCE } from './tester.js';
@@ -41,7 +41,6 @@ function problem(i: number) {
   return m;
 }
 
-const native = loadNativeBackend();
 const saved = { tile: process.env.FASTCONV_WINOGRAD_TILE };
 afterAll(() => {
   setNativeThreads(2);
@@ -49,12 +48,9 @@ afterAll(() => {
   else process.env.FASTCONV_WINOGRAD_TILE = saved.tile;
 });
 
-describe('native Winograd thread split', () => {
-  if (!('backend' in native)) {
-    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
-    return;
-  }
-  const be = native.backend;
+describe.skipIf(!expectNative)(nativeOnly('native Winograd thread split'), () => {
+  let be: Backend;
+  beforeAll(() => { be = nativeBackend(); });
   for (const tile of ['4', '2']) {
     for (const threads of [2, 3]) {
       it(`F(${tile}x${tile}) at ${threads} threads: odd block counts match the reference`, () => {
@@ -75,12 +71,9 @@ describe('native Winograd thread split', () => {
 // The input's NaN/Inf check runs inside each ISA's input transform, on the values its tiles load (no
 // pass of its own): a non-finite value in any block, under any split and on every ISA path, must
 // still send the whole call to im2col, whose NaN/Inf placement is exact.
-describe('native Winograd with a non-finite input', () => {
-  if (!('backend' in native)) {
-    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
-    return;
-  }
-  const be = native.backend;
+describe.skipIf(!expectNative)(nativeOnly('native Winograd with a non-finite input'), () => {
+  let be: Backend;
+  beforeAll(() => { be = nativeBackend(); });
   const conv1d: ConvParams = {
     N: 2, C: 16, H: 1, W: 3000, K: 24, R: 1, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
     padTop: 0, padBottom: 0, padLeft: 1, padRight: 1, OH: 1, OW: 3000, relu: false,
@@ -132,12 +125,9 @@ describe('native Winograd with a non-finite input', () => {
 // Inputs over 8 MiB run under a guided schedule (each claim a run of consecutive blocks, the slot
 // prefetching the next block's input during the current one's GEMMs); smaller ones keep the pool's
 // first-come order. Both must cover every block once, split parts included, at any thread count.
-describe('native Winograd on an input over 8 MiB (guided schedule, input prefetch)', () => {
-  if (!('backend' in native)) {
-    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
-    return;
-  }
-  const be = native.backend;
+describe.skipIf(!expectNative)(nativeOnly('native Winograd on an input over 8 MiB (guided schedule, input prefetch)'), () => {
+  let be: Backend;
+  beforeAll(() => { be = nativeBackend(); });
   const p: ConvParams = {
     N: 2, C: 12, H: 300, W: 301, K: 10, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
     padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 300, OW: 301, relu: false,
