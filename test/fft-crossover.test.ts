@@ -7,8 +7,8 @@ import {
   calibrateFft, calibrationFromTimes, fftWins, REFERENCE_FFT_RATIO, SCALE_LIMITS,
 } from '../src/backends/fft-crossover.js';
 import { loadNativeBackend, nativeInfo, setNativeIsa } from '../src/backends/native.js';
-import type { ConvParams } from '../src/backends/types.js';
-import { expectNative } from './paths.js';
+import type { Backend, ConvParams } from '../src/backends/types.js';
+import { expectNative, nativeOnly } from './paths.js';
 
 function conv2dParams(C: number, H: number, R: number, K = C): ConvParams {
   const pad = (R - 1) >> 1;
@@ -77,32 +77,31 @@ describe('calibration', () => {
   });
 });
 
-describe('native backend', () => {
-  const native = loadNativeBackend();
-  if (!('backend' in native)) {
-    it('is expected to be missing here', () => { expect(expectNative()).toBe(false); });
-    return;
-  }
+/** A native backend of its own: its FFT calibrations start empty (each loadNativeBackend() has its own). */
+function freshNative(): Backend {
+  const be = loadNativeBackend();
+  if ('error' in be) throw new Error(`the native addon is expected in this run but did not load: ${be.error}`);
+  return be.backend;
+}
 
+describe.skipIf(!expectNative)(nativeOnly('native backend'), () => {
   it('calibrates at the first shape near the crossover, once per ISA, and says so', () => {
-    const be = loadNativeBackend();
-    if (!('backend' in be)) throw new Error('native backend vanished');
-    const first = be.backend.choose(conv2dParams(16, 128, 11));
+    const be = freshNative();
+    const first = be.choose(conv2dParams(16, 128, 11));
     expect(first.algorithm).toBe('fft');
     expect(first.reason).toMatch(/calibrated at first use: on the probe FFT took [\d.]+x im2col's time/);
-    const again = be.backend.choose(conv2dParams(16, 96, 11));
+    const again = be.choose(conv2dParams(16, 96, 11));
     expect(again.reason).toBe(first.reason); // the same calibration, not a second probe
     // 3x3 layers never reach the question (no probe, no calibration text).
-    expect(be.backend.choose(conv2dParams(64, 56, 3)).reason).not.toMatch(/calibrat/);
+    expect(be.choose(conv2dParams(64, 56, 3)).reason).not.toMatch(/calibrat/);
   });
 
   it('keeps the reference crossover with FASTCONV_FFT_CALIBRATION=off', () => {
     const saved = process.env.FASTCONV_FFT_CALIBRATION;
     process.env.FASTCONV_FFT_CALIBRATION = 'off';
     try {
-      const be = loadNativeBackend();
-      if (!('backend' in be)) throw new Error('native backend vanished');
-      const c = be.backend.choose(conv2dParams(64, 56, 5));
+      const be = freshNative();
+      const c = be.choose(conv2dParams(64, 56, 5));
       expect(c.algorithm).toBe('fft');
       expect(c.reason).toMatch(/calibration off/);
     } finally {
@@ -114,12 +113,11 @@ describe('native backend', () => {
   it('calibrates each ISA on its own', () => {
     const isas = (['avx512', 'avx2', 'scalar'] as const).filter((i) => i === 'scalar' || nativeInfo().cpu[i]);
     const original = nativeInfo().isa;
-    const be = loadNativeBackend();
-    if (!('backend' in be)) throw new Error('native backend vanished');
+    const be = freshNative();
     try {
       const notes = isas.map((isa) => {
         setNativeIsa(isa);
-        return be.backend.choose(conv2dParams(16, 128, 11)).reason;
+        return be.choose(conv2dParams(16, 128, 11)).reason;
       });
       for (const n of notes) expect(n).toMatch(/calibrated at first use/);
       // The scalar build's FFT/GEMM balance differs from AVX-512's: its own probe, its own numbers.
