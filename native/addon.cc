@@ -98,6 +98,60 @@ bool overlaps(Span a, Span b) { return a.begin < b.end && b.begin < a.end; }
 
 float* float_data(const View& a) { return reinterpret_cast<float*>(a.data); }
 
+// A typed array an async call touches again on the JS thread once it has run. The reference keeps the
+// object alive, not its memory: meanwhile the caller may have resized its buffer (resizable
+// ArrayBuffer, growable SharedArrayBuffer) or detached it (transfer(), structuredClone or postMessage
+// with a transfer list). The rule, as in src/async-args.ts: the array is intact while it still has
+// the element count it was validated with. A fixed-length view a resize left in bounds keeps its
+// memory (resizable buffers never move); a length-tracking view follows its buffer, so any resize of
+// it is an error, as is a fixed-length view pushed out of bounds (length 0) or a detached buffer.
+struct Held {
+  Napi::Reference<Napi::Value> ref;
+  const char* name;  // the argument, for the error
+  size_t length;     // elements, as validated
+};
+
+Held hold(const View& v, const char* name) { return Held{Napi::Persistent(v.value), name, v.length}; }
+
+// The array's memory now, or why it cannot be used: an exception of the right class naming it, for
+// the promise. Runs on the JS thread (OnOK).
+float* recheck(Napi::Env env, const char* call, const Held& h, Napi::Value* error) {
+  napi_value v = h.ref.Value();
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset;
+  bool detached = false;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)) {
+    *error = Napi::TypeError::New(env, std::string(call) + ": " + h.name +
+                                           "'s ArrayBuffer was detached or transferred during the call").Value();
+    return nullptr;
+  }
+  if (length != h.length) {
+    *error = Napi::RangeError::New(env, std::string(call) + ": " + h.name + " was resized during the call: it has " +
+                                            std::to_string(length) + " elements now, " + std::to_string(h.length) +
+                                            " when the call was made (a length-tracking view follows its buffer's size; "
+                                            "a fixed-length view reads 0 once out of bounds)").Value();
+    return nullptr;
+  }
+  return static_cast<float*>(data);
+}
+
+// Every held array re-checked, in argument order (the first changed one is named); their memory now
+// in `data`, or false with `error` set.
+bool recheck_all(Napi::Env env, const char* call, const std::vector<Held>& held, std::vector<float*>* data,
+                 Napi::Value* error) {
+  data->clear();
+  for (const Held& h : held) {
+    float* d = recheck(env, call, h, error);
+    if (!d) return false;
+    data->push_back(d);
+  }
+  return true;
+}
+
 ConvParams params_arg(const Napi::CallbackInfo& info, size_t i) {
   const View params = typed_arg(info, i, "params", napi_int32_array, "Int32Array");
   const auto* raw = reinterpret_cast<const int32_t*>(params.data);
@@ -140,17 +194,17 @@ struct Call {
   float* out;
   PackedHandle packed;
   uint64_t packed_epoch = 0;  // the store's epoch when the call was made
-  std::vector<Napi::Reference<Napi::Value>> refs;  // keeps the arrays alive for async calls
+  // Async only: input, weight, [bias,] out, out last.
+  std::vector<Held> refs;
   // Async calls run on private copies: a caller may transfer an ArrayBuffer to another thread while
   // the convolution runs, and its memory may then be freed under us (Node-API cannot pin it).
-  // The result is copied into `out` on the JS thread, after checking that `out` still exists.
+  // The result is copied into `out` on the JS thread, after checking that every argument is intact.
   std::vector<float> own_input, own_weight, own_bias, own_out;
 
   std::string run() const { return fastconv::run_conv(p, algo, input, weight, bias, out, packed.get(), packed_epoch); }
-  // Async only: `out` is the last reference; its length was validated and a live buffer cannot shrink.
-  void copy_back() const {
-    Napi::TypedArrayOf<float> o = refs.back().Value().As<Napi::TypedArrayOf<float>>();
-    std::memcpy(o.Data(), own_out.data(), own_out.size() * sizeof(float));
+  // Async only, on the JS thread: `data` holds the arrays' memory as recheck_all just found it.
+  void copy_back(const std::vector<float*>& data) const {
+    std::memcpy(data.back(), own_out.data(), own_out.size() * sizeof(float));
   }
 };
 
@@ -196,10 +250,10 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
     c.weight = c.own_weight.data();
     c.bias = has_bias ? c.own_bias.data() : nullptr;
     c.out = c.own_out.data();
-    c.refs.push_back(Napi::Persistent(input.value));
-    c.refs.push_back(Napi::Persistent(weight.value));
-    if (has_bias) c.refs.push_back(Napi::Persistent(bias.value));
-    c.refs.push_back(Napi::Persistent(out.value));
+    c.refs.push_back(hold(input, "input"));
+    c.refs.push_back(hold(weight, "weight"));
+    if (has_bias) c.refs.push_back(hold(bias, "bias"));
+    c.refs.push_back(hold(out, "out"));
   }
   return c;
 }
@@ -272,15 +326,15 @@ class AsyncCall : public Napi::AsyncWorker {
   void OnOK() override {
     try {
       Napi::Env env = Env();
-      // The references kept the arrays alive; a buffer transferred away mid-call cannot be
-      // prevented through Node-API, but it must not look like success.
-      for (auto& r : call_.refs) {
-        if (r.Value().template As<Napi::TypedArray>().ArrayBuffer().IsDetached()) {
-          deferred_.Reject(Napi::TypeError::New(env, std::string(name_) + ": an argument's ArrayBuffer was detached during the call").Value());
-          return;
-        }
+      // A buffer resized or transferred away mid-call cannot be prevented through Node-API, but it
+      // must neither look like success nor take a write past its end.
+      std::vector<float*> data;
+      Napi::Value error;
+      if (!recheck_all(env, name_, call_.refs, &data, &error)) {
+        deferred_.Reject(error);
+        return;
       }
-      call_.copy_back();
+      call_.copy_back(data);
       deferred_.Resolve(env.Undefined());
     } catch (const Napi::Error&) {
     }
@@ -332,19 +386,16 @@ struct GradWeightCall {
   float* out = nullptr;
   float* bias_out = nullptr;  // null: grad-bias not requested
   int algo = 0;               // fastconv::GradWeightAlgo
-  // input, gradOutput, [gradBiasOut,] out: out last.
-  std::vector<Napi::Reference<Napi::Value>> refs;
+  // Async only: input, gradOutput, [gradBiasOut,] out: out last.
+  std::vector<Held> refs;
   std::vector<float> own_input, own_grad_out, own_out, own_bias_out;
 
   std::string run() const { return fastconv::run_grad_weight(p, input, grad_out, out, bias_out, algo); }
-  // Async only: out is the last reference, gradBiasOut (when asked for) the third.
-  void copy_back() const {
-    Napi::TypedArrayOf<float> o = refs.back().Value().As<Napi::TypedArrayOf<float>>();
-    std::memcpy(o.Data(), own_out.data(), own_out.size() * sizeof(float));
-    if (bias_out) {
-      Napi::TypedArrayOf<float> b = refs[2].Value().As<Napi::TypedArrayOf<float>>();
-      std::memcpy(b.Data(), own_bias_out.data(), own_bias_out.size() * sizeof(float));
-    }
+  // Async only, on the JS thread: `data` holds the arrays' memory as recheck_all just found it; out is
+  // the last, gradBiasOut (when asked for) the third.
+  void copy_back(const std::vector<float*>& data) const {
+    std::memcpy(data.back(), own_out.data(), own_out.size() * sizeof(float));
+    if (bias_out) std::memcpy(data[2], own_bias_out.data(), own_bias_out.size() * sizeof(float));
   }
 };
 
@@ -394,10 +445,10 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
     c.grad_out = c.own_grad_out.data();
     c.out = c.own_out.data();
     c.bias_out = has_bias ? c.own_bias_out.data() : nullptr;
-    c.refs.push_back(Napi::Persistent(input.value));
-    c.refs.push_back(Napi::Persistent(grad_out.value));
-    if (has_bias) c.refs.push_back(Napi::Persistent(bias_out.value));
-    c.refs.push_back(Napi::Persistent(out.value));
+    c.refs.push_back(hold(input, "input"));
+    c.refs.push_back(hold(grad_out, "gradOutput"));
+    if (has_bias) c.refs.push_back(hold(bias_out, "gradBiasOut"));
+    c.refs.push_back(hold(out, "out"));
   }
   return c;
 }
