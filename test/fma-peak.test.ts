@@ -2,11 +2,10 @@
 // budgets by name. (What it measures is the bench's business; here it only has to be a real,
 // positive rate from the ISA asked for.)
 import { describe, expect, it } from 'vitest';
-import { loadNativeBackend, nativeFmaPeak, nativeInfo, setNativeIsa } from '../src/backends/native.js';
+import { nativeFmaPeak, nativeInfo, setNativeIsa } from '../src/backends/native.js';
+import { expectNative, nativeOnly } from './paths.js';
 
-const native = 'backend' in loadNativeBackend();
-
-describe.runIf(native)('native fmaPeak', () => {
+describe.skipIf(!expectNative)(nativeOnly('native fmaPeak'), () => {
   it('reports a positive, finite GFLOP/s from the forced ISA on every path this CPU has', () => {
     const original = nativeInfo().isa;
     const isas = (['avx512', 'avx2', 'scalar'] as const).filter((i) => i === 'scalar' || nativeInfo().cpu[i]);
