@@ -1,6 +1,7 @@
 // The public forward convolution functions: validate (shape.ts), plan (dispatch.ts), optionally tune
 // (tune.ts), run, re-layout. Layers (layers.ts) call the same path with their weight store.
 
+import { checkIntact } from './async-args.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
@@ -64,8 +65,22 @@ function candidates(job: Job): Algorithm[] {
   return job.backend.algorithms.filter((a) => job.backend.supports(job.n.params, a) === null);
 }
 
-function finish(job: Job, algorithm: Algorithm): ConvResult {
+/**
+ * `asyncCall` (the function's name): the convolution ran asynchronously, so the caller's code ran
+ * meanwhile and may have resized or detached any of the arrays (src/async-args.ts has the rule). Each
+ * must still have its validated length before the call succeeds, and `out` before the NHWC transpose
+ * writes it: a typed-array write past the end is dropped without a word. `out` is checked as
+ * job.result, the view of the elements the call writes (its fixed-length subarray when `out` is longer).
+ */
+function finish(job: Job, algorithm: Algorithm, asyncCall?: string): ConvResult {
   const p = job.n.params;
+  if (asyncCall !== undefined) {
+    const { n } = job;
+    checkIntact(asyncCall, 'input', n.x, p.N * p.C * p.H * p.W);
+    checkIntact(asyncCall, 'weight', n.w, p.K * (p.C / p.groups) * p.R * p.S);
+    checkIntact(asyncCall, 'bias', n.bias, p.K);
+    if (n.out) checkIntact(asyncCall, 'out', job.result, p.N * p.K * p.OH * p.OW);
+  }
   if (job.n.channelsLast) channelsFirstToLast(job.y, p.N, p.K, p.OH * p.OW, job.result);
   return { y: { data: job.result, shape: job.n.outShape }, algorithm };
 }
@@ -89,7 +104,7 @@ export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, 
   const run = (a: Algorithm) => backend.conv2dAsync(n.params, x, n.w, n.bias, y, a, store);
   const algorithm = job.algorithm ?? (await tuneAsync(job.tuneKey!, candidates(job), run)).algorithm;
   await run(algorithm);
-  return finish(job, algorithm);
+  return finish(job, algorithm, dims === 2 ? 'conv2dAsync' : 'conv1dAsync');
 }
 
 /**

@@ -44,10 +44,24 @@ function typeName(v: unknown): string {
 }
 
 export function checkPositiveInt(name: string, v: unknown, min = 1): number {
-  if (typeof v !== 'number') throw new TypeError(`${name} must be an integer >= ${min}, got ${typeName(v)} ${fmt(v)}`);
+  if (typeof v !== 'number') {
+    const got = v === undefined ? 'undefined (it is required)' : v === null ? 'null' : `${typeName(v)} ${fmt(v)}`;
+    throw new TypeError(`${name} must be an integer >= ${min}, got ${got}`);
+  }
   if (!Number.isInteger(v) || v < min || v > MAX_ELEMENTS) {
     throw new RangeError(`${name} must be an integer >= ${min}, got ${fmt(v)}`);
   }
+  return v;
+}
+
+/** The most threads setNumThreads and FASTCONV_THREADS take: the native pool's limit (kMaxThreads). */
+export const MAX_THREADS = 256;
+
+/** A thread count: the same rule on every backend (wasm then runs at most its pool's limit of them). */
+export function checkThreadCount(name: string, v: unknown): number {
+  const want = `an integer in [1, ${MAX_THREADS}]`;
+  if (typeof v !== 'number') throw new TypeError(`${name} must be ${want}, got ${typeName(v)} ${fmt(v)}`);
+  if (!Number.isInteger(v) || v < 1 || v > MAX_THREADS) throw new RangeError(`${name} must be ${want}, got ${fmt(v)}`);
   return v;
 }
 
@@ -60,7 +74,7 @@ const lengthOf = intrinsic('length'), bufferOf = intrinsic('buffer'), byteOffset
 /** The element count a typed array really has (not what an overridden getter claims). */
 export function trueLength(a: Float32Array): number { return lengthOf.call(a) as number; }
 
-function checkFloat32Array(name: string, v: unknown): Float32Array {
+export function checkFloat32Array(name: string, v: unknown): Float32Array {
   if (!(v instanceof Float32Array) || !ArrayBuffer.isView(v)) {
     throw new TypeError(`${name} must be a Float32Array, got ${typeName(v)}`);
   }
@@ -90,11 +104,34 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
   return s as number[];
 }
 
+/**
+ * Checks an output shape before anything is allocated: every dimension and the element count (counted
+ * with at least one sample, so an empty batch cannot hide a size no engine could index) must fit
+ * MAX_ELEMENTS. `blame` names the argument that made it this large.
+ */
+export function checkOutputSize(shape: readonly number[], blame: string): void {
+  let count = 1;
+  shape.forEach((d, i) => { count *= i === 0 ? Math.max(d, 1) : d; });
+  if (count > MAX_ELEMENTS || shape.some((d) => d > MAX_ELEMENTS)) {
+    throw new RangeError(`${blame}: the output would be ${fmt(shape)}, ${count} elements, more than the supported ${MAX_ELEMENTS}`);
+  }
+}
+
+/** A zeroed Float32Array of n elements, or a RangeError naming `name` when the engine cannot allocate it. */
+export function allocFloats(name: string, n: number): Float32Array {
+  try {
+    return new Float32Array(n);
+  } catch (e) {
+    throw new RangeError(`${name}: cannot allocate ${n} floats (${(n * 4 / 2 ** 30).toFixed(2)} GiB): ${(e as Error).message}`);
+  }
+}
+
 /** Validates a tensor argument of the given rank and returns its shape as plain numbers. */
 export function checkTensor(name: string, t: unknown, rank: number, dims: string,
                             data: unknown = (t as Tensor | null)?.data, emptyBatch = false): number[] {
-  if (t === null || typeof t !== 'object') {
-    throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}`);
+  if (t === null || typeof t !== 'object' || ArrayBuffer.isView(t)) {
+    const hint = ArrayBuffer.isView(t) ? ' (wrap the array: { data, shape })' : '';
+    throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}${hint}`);
   }
   const shape = (t as Tensor).shape;
   checkFloat32Array(`${name}.data`, data);
@@ -108,12 +145,45 @@ export function checkTensor(name: string, t: unknown, rank: number, dims: string
   return s;
 }
 
-/** number | array of `dims` numbers → array of `dims` integers >= min. */
-function perDim(name: string, v: unknown, dims: number, min: number): number[] {
+/**
+ * An option array as a dense plain array, each entry read once: `map` and `forEach` skip holes (`[, 1]`),
+ * which would reach the kernels as NaN, and a getter or Proxy must not answer differently later.
+ */
+export function checkIntArray(name: string, v: unknown, min: number): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of integers >= ${min}, got ${typeName(v)}`);
+  const a = Array.from(v as unknown[]);
+  for (let i = 0; i < a.length; i++) checkPositiveInt(`${name}[${i}]`, a[i], min);
+  return a as number[];
+}
+
+/** undefined → `dflt` per dimension; number | array of `dims` numbers → array of `dims` integers >= min. */
+export function perDim(name: string, v: unknown, dims: number, min: number, dflt?: number): number[] {
+  if (v === undefined && dflt !== undefined) return new Array(dims).fill(dflt);
   if (typeof v === 'number') return new Array(dims).fill(checkPositiveInt(name, v, min));
   if (!Array.isArray(v)) throw new TypeError(`${name} must be a number or an array of ${dims}, got ${typeName(v)}`);
-  if (v.length !== dims) throw new RangeError(`${name} must have ${dims} entr${dims === 1 ? 'y' : 'ies'}, got ${fmt(v)}`);
-  return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x, min));
+  const a = checkIntArray(name, v, min);
+  if (a.length !== dims) throw new RangeError(`${name} must have ${dims} entr${dims === 1 ? 'y' : 'ies'}, got ${fmt(a)}`);
+  return a;
+}
+
+/**
+ * A tensor argument's fields, each read exactly once (shape copied entry by entry), so that a getter or a
+ * Proxy returning a valid value first and another later cannot change what the checks saw. Every public
+ * entry point reads its tensors through this before validating them; non-objects pass through for the
+ * checks to name.
+ */
+export function readTensor(t: unknown): unknown {
+  if (t === null || typeof t !== 'object' || ArrayBuffer.isView(t)) return t;
+  const data = (t as Tensor).data, shape = (t as Tensor).shape as unknown;
+  const shapeLike = Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView));
+  return { data, shape: shapeLike ? Array.from(shape as ArrayLike<unknown>) : shape };
+}
+
+/** readTensor then checkTensor: the validated data and shape, each read once. */
+export function tensorArg(name: string, t: unknown, rank: number, dims: string, emptyBatch = false): Tensor {
+  const snap = readTensor(t) as Tensor;
+  const shape = checkTensor(name, snap, rank, dims, snap?.data, emptyBatch);
+  return { data: snap.data, shape };
 }
 
 export interface NormalizedConv {
@@ -121,6 +191,9 @@ export interface NormalizedConv {
   /** input.data and weight.data as validated: later code must not read the tensors' getters again. */
   x: Float32Array;
   w: Float32Array;
+  /** input.shape and weight.shape as validated (the user's layout; unbatched inputs keep their rank). */
+  xShape: number[];
+  wShape: number[];
   /** The user's output shape, in the input's layout. */
   outShape: number[];
   channelsLast: boolean;
@@ -143,7 +216,7 @@ export function checkBackendChoice(name: string, v: unknown): BackendChoice {
   return v as BackendChoice;
 }
 
-function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
+export function checkEnum<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (!allowed.includes(v as T)) throw new RangeError(`${name} must be one of ${allowed.map(fmt).join(', ')}, got ${fmt(v)}`);
   return v as T;
@@ -179,7 +252,7 @@ export function resolvePadding(v: unknown, dims: number, kernel: number[], dilat
     return kernel.map(() => [p, p]);
   }
   if (!Array.isArray(v)) throw new TypeError(`padding must be a number, an array, 'same' or 'valid', got ${typeName(v)}`);
-  const ints = v.map((x, i) => checkPositiveInt(`padding[${i}]`, x, 0));
+  const ints = checkIntArray('padding', v, 0);
   if (ints.length === dims) return ints.map((p) => [p, p]);
   if (ints.length === 2 * dims) return kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
   if (dims === 1 && ints.length === 4) {
@@ -198,15 +271,24 @@ const OPTION_KEYS = new Set(['bias', 'stride', 'padding', 'dilation', 'groups', 
 
 function checkOptions(options: unknown, extraKeys: readonly string[] = []): ConvOptions {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`options must be an object, got ${typeName(options)}`);
-  }
-  for (const key of Object.keys(options)) {
+  const o = checkOptionsObject('options', options);
+  for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key) && !extraKeys.includes(key)) {
       throw new TypeError(`options.${key} is not a known option (known: ${[...OPTION_KEYS, ...extraKeys].join(', ')})`);
     }
   }
-  return options as ConvOptions;
+  return o as ConvOptions;
+}
+
+/**
+ * An options argument: an object that is not an array or a typed array, copied so that each option is
+ * read once (a getter cannot answer one thing to the checks and another to the kernels).
+ */
+export function checkOptionsObject(name: string, options: unknown): Record<string, unknown> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
+    throw new TypeError(`${name} must be an object, got ${Array.isArray(options) ? 'an Array' : typeName(options)}`);
+  }
+  return { ...(options as Record<string, unknown>) };
 }
 
 interface Geometry {
@@ -254,10 +336,9 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
     return Math.floor((padded - effective) / stride[i]) + 1;
   });
   const outShape = channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial];
-  const outCount = outShape.reduce((a, b) => a * b, 1);
-  if (outCount > MAX_ELEMENTS) {
-    throw new RangeError(`output would have ${outCount} elements ${fmt(outShape)}, more than the supported ${MAX_ELEMENTS}`);
-  }
+  // Only padding makes the output plane larger than the input's; otherwise it is the channel count.
+  const grows = outSpatial.some((o, i) => o > spatial[i]);
+  checkOutputSize(outShape, grows ? 'padding' : 'weight.shape[0] (output channels K)');
 
   // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
   // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
@@ -284,14 +365,15 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
                               extraKeys: readonly string[] = []): NormalizedConv {
   const o = checkOptions(options, extraKeys);
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
-  const x = (input as Tensor)?.data, w = (weight as Tensor)?.data;
-  const xShape = (input as Tensor | null)?.shape;
+  const xt = readTensor(input) as Tensor, wt = readTensor(weight) as Tensor;
+  const x = xt?.data, w = wt?.data;
+  const xShape = xt?.shape;
   const unbatched = isUnbatched(dims, xShape);
   if (Array.isArray(xShape) && !unbatched && xShape.length !== dims + 2) {
     throw new RangeError(`input.shape must have rank ${dims + 2} ${inDims} (or ${dims + 1}, unbatched), got rank ${xShape.length} ${fmt(xShape)}`);
   }
-  const xs = checkTensor('input', input, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, x, !unbatched);
-  const ws = checkTensor('weight', weight, dims + 2, wDims, w);
+  const xs = checkTensor('input', xt, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, x, !unbatched);
+  const ws = checkTensor('weight', wt, dims + 2, wDims, w);
   const g = geometry(dims, unbatched ? [1, ...xs] : xs, ws, o, channelsLast);
   if (unbatched) g.outShape = g.outShape.slice(1);
   const K = g.params.K;
@@ -317,7 +399,7 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
         : bias && overlaps(out, bytes, bias) ? 'bias' : null;
     if (clash) throw new RangeError(`out must not overlap ${clash} (they share memory)`);
   }
-  return { params: g.params, x, w, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm, tune };
+  return { params: g.params, x, w, xShape: xs, wShape: ws, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm, tune };
 }
 
 /**
@@ -326,6 +408,9 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
  */
 export function outputShape(inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions): number[] {
   const o = checkOptions(options);
+  // Read once, as every tensor field is (readTensor).
+  if (Array.isArray(inputShape)) inputShape = Array.from(inputShape);
+  if (Array.isArray(weightShape)) weightShape = Array.from(weightShape);
   const rank = Array.isArray(inputShape) ? inputShape.length : -1;
   const wRank = Array.isArray(weightShape) ? weightShape.length : -1;
   if (rank < 2 || rank > 4) {

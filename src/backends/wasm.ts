@@ -18,6 +18,9 @@ import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
+import type { HeldArgs } from '../async-args.js';
+import { checkAllIntact } from '../async-args.js';
+import { trueLength } from '../shape.js';
 
 /** 'relaxed' = SIMD128 + relaxed-simd (FMA through relaxed_madd); 'scalar' = no SIMD at all. */
 export type WasmVariant = 'simd' | 'relaxed' | 'scalar';
@@ -156,6 +159,10 @@ export interface WasmBackend extends Backend {
 /** Default minFlopsPerThread: a split must pay for waking a worker (tens of microseconds). */
 const MIN_FLOPS_PER_THREAD = 4e6;
 
+function outputLength(p: ConvParams): number {
+  return p.N * p.K * p.OH * p.OW;
+}
+
 function flops(p: ConvParams): number {
   return 2 * p.N * p.K * (p.C / p.groups) * p.R * p.S * p.OH * p.OW;
 }
@@ -200,8 +207,13 @@ class Engine {
     this.check(code, 'run', p);
   }
 
-  store(out: Float32Array): void {
-    out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), out.length));
+  /**
+   * Copies the call's `length` outputs into `out`. Not out's own length: a lying subclass, or a
+   * length-tracking view whose buffer grew, would read past the output; a shorter `out` throws.
+   */
+  store(out: Float32Array, length: number): void {
+    if (trueLength(out) < length) throw new RangeError(`fastconv wasm: out has ${trueLength(out)} elements, the output ${length}`);
+    out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), length));
   }
 }
 
@@ -372,15 +384,21 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     last = e;
     const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
     runLoaded(e, code, threads, p, weight);
-    e.store(out);
+    e.store(out, outputLength(p));
   }
 
+  // `held`: the arrays as they were when the call was made. This runs after awaits (the queue, the
+  // workers' start-up, their slices), during which the caller may have resized or detached any of
+  // them: each is checked before it is read and all of them again before `out` is written
+  // (src/async-args.ts has the rule).
   async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                                out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number): Promise<void> {
+                                out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number,
+                                held: HeldArgs): Promise<void> {
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     let threads = threadsFor(p);
     if (threads > 1) threads = await pool!.whenReady(threads);
+    checkAllIntact('conv2dAsync', held);
     const handle = ours(store, epoch)?.handleIn(engine) ?? 0;
     busy = true;
     last = engine;
@@ -394,8 +412,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
         const workers = await pool!.runAsync(threads, () => { own = engine.wasm.runSlice(0); });
         engine.check(own || workers, 'run', p);
         engine.check(engine.wasm.finishRun(), 'run', p);
+        checkAllIntact('conv2dAsync', held);
       }
-      engine.store(out);
+      engine.store(out, outputLength(p));
     } finally {
       busy = false;
       releaseDeferred();
@@ -421,7 +440,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
         }
       }
       const s = ours(store), epoch = s?.epoch ?? 0;
-      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch));
+      const held: HeldArgs = [['input', input, trueLength(input)], ['weight', weight, trueLength(weight)],
+        ['bias', bias, bias ? trueLength(bias) : 0], ['out', out, trueLength(out)]];
+      const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch, held));
       queue = done.catch(() => {});
       return done;
     },
