@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { expectNative, native } from './paths.js';
+import { expectNative, nativeOnly } from './paths.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const distEntry = path.join(root, 'dist', 'src', 'index.node.js');
@@ -45,11 +45,7 @@ for (let i = 0; i < 32; i++) {
 console.log('ok ' + ok + ' of 32, ' + twoThreads + ' on 2+ threads');
 `;
 
-describe('native pool: spinning and sleeping workers', () => {
-  if (!('backend' in native)) {
-    it('is expected to be missing here', () => { expect(expectNative).toBe(false); });
-    return;
-  }
+describe.skipIf(!expectNative)(nativeOnly('native pool: spinning and sleeping workers'), () => {
   for (const spinUs of ['0', '1', '1500', '']) {
     it(`FASTCONV_SPIN_US=${spinUs || '(default)'}: 32 calls on 1-3 threads with pauses, sync and async, all right`, () => {
       expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
