@@ -18,7 +18,7 @@
 // function that computes its share of the output from threads.ts's index and count.
 
 import { arenaReset, arenaAlloc, arenaCapacity } from './arena';
-import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, ERR_WEIGHTS, K, loadParams } from './params';
+import { PARAMS, PARAM_COUNT, OK, ERR_PARAM, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED, ERR_WEIGHTS, K, loadParams, readParams } from './params';
 import { MR } from './kernels/gemm_4x8';
 import { MAX_THREADS, setThread, resetChunks } from './threads';
 import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './statics';
@@ -113,6 +113,9 @@ let runningAlgo: i32 = -1; // the algorithm beginRun() chose (im2col when Winogr
 let entryAt: usize = 0;    // the store entry of the prepared call (0: none)
 let weightsSkipped = false; // the caller did not copy the weights in (skipWeights)
 let arenaBase: usize = 0;  // where the last call's arena started
+
+/** Whether this module can take the problem at PARAMS at all: OK, or the error code of the limit it breaks. */
+export function accepts(): i32 { return readParams(); }
 
 /** 0 if memory cannot grow to hold the static buffers. */
 export function paramsPtr(): usize { return ensureStatics() ? PARAMS : 0; }

@@ -15,7 +15,8 @@ export const ERR_LENGTH = 4;        // a buffer length disagrees with the shape
 export const ERR_MEMORY = 5;        // linear memory could not grow
 export const ERR_ALGORITHM = 6;     // algorithm code unknown or not built into this module
 export const ERR_NOT_PREPARED = 7;  // run() without a successful prepare() for these parameters
-export const ERR_WEIGHTS = 8;       // the weights were skipped (skipWeights) but this run reads them: copy them in, skipWeights(0), run again
+export const ERR_WEIGHTS = 8;
+export const ERR_INDEX = 9;         // the padded input or the strided, dilated window reaches past index 2^31 - 1       // the weights were skipped (skipWeights) but this run reads them: copy them in, skipWeights(0), run again
 
 export let N: i32 = 0;
 export let C: i32 = 0;
@@ -67,6 +68,15 @@ function outputExtent(size: i32, padA: i32, padB: i32, kernel: i32, dilation: i3
 
 /** Reads and checks PARAMS against the buffer lengths the caller holds (bias 0 = no bias). */
 export function loadParams(inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
+  const err = readParams();
+  if (err != OK) return err;
+  if (<i64>inLen != <i64>inputCount || <i64>wLen != <i64>weightCount || <i64>outLen != <i64>outputCount) return ERR_LENGTH;
+  if (bLen != 0 && bLen != K) return ERR_LENGTH;
+  return OK;
+}
+
+/** Reads PARAMS and checks every limit of this module that does not depend on buffers (OK or an error code). */
+export function readParams(): i32 {
   N = param(0); C = param(1); H = param(2); W = param(3);
   K = param(4); R = param(5); S = param(6); groups = param(7);
   strideH = param(8); strideW = param(9); dilationH = param(10); dilationW = param(11);
@@ -86,13 +96,16 @@ export function loadParams(inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
   const oh = outputExtent(H, padTop, padBottom, R, dilationH, strideH);
   const ow = outputExtent(W, padLeft, padRight, S, dilationW, strideW);
   if (oh < 1 || ow < 1 || oh != <i64>OH || ow != <i64>OW) return ERR_OUTPUT_SHAPE;
+  // Every index a kernel forms, oh*stride - pad + r*dilation, and the padded extents stay in i32.
+  const maxIndex: i64 = 2147483647;
+  if (<i64>H + <i64>padTop + <i64>padBottom > maxIndex || <i64>W + <i64>padLeft + <i64>padRight > maxIndex ||
+      <i64>(OH - 1) * <i64>strideH + <i64>(R - 1) * <i64>dilationH >= maxIndex ||
+      <i64>(OW - 1) * <i64>strideW + <i64>(S - 1) * <i64>dilationW >= maxIndex) return ERR_INDEX;
 
   const inC = product(product(product(N, C), H), W);
   const wC = product(product(product(K, Cg), R), S);
   const outC = product(product(product(N, K), OH), OW);
   if (inC > MAX_ELEMENTS || wC > MAX_ELEMENTS || outC > MAX_ELEMENTS) return ERR_LENGTH;
-  if (<i64>inLen != inC || <i64>wLen != wC || <i64>outLen != outC) return ERR_LENGTH;
-  if (bLen != 0 && bLen != K) return ERR_LENGTH;
   inputCount = <i32>inC;
   weightCount = <i32>wC;
   outputCount = <i32>outC;

@@ -265,6 +265,16 @@ Napi::Value Supports(const Napi::CallbackInfo& info) {
   return why.empty() ? info.Env().Null() : Napi::String::New(info.Env(), why);
 }
 
+// accepts(params): null when this engine can take the problem at all (its index and size limits,
+// parse_params), else why not; the dispatcher routes such calls to another backend.
+Napi::Value Accepts(const Napi::CallbackInfo& info) {
+  const View params = typed_arg(info, 0, "params", napi_int32_array, "Int32Array");
+  ConvParams p;
+  const std::string err = fastconv::parse_params(reinterpret_cast<const int32_t*>(params.data),
+                                                 static_cast<int64_t>(params.length), &p);
+  return err.empty() ? info.Env().Null() : Napi::String::New(info.Env(), err);
+}
+
 // threadsFor(params, algo): the threads a call would run on, from the same rule the call uses.
 Napi::Value ThreadsFor(const Napi::CallbackInfo& info) {
   const ConvParams p = params_arg(info, 0);
@@ -548,6 +558,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gradWeight", Napi::Function::New(env, GradWeight, "gradWeight"));
   exports.Set("gradWeightAsync", Napi::Function::New(env, GradWeightAsync, "gradWeightAsync"));
   exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
+  exports.Set("accepts", Napi::Function::New(env, Accepts, "accepts"));
   exports.Set("threadsFor", Napi::Function::New(env, ThreadsFor, "threadsFor"));
   exports.Set("packedWeights", Napi::Function::New(env, PackedWeightsNew, "packedWeights"));
   exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));

@@ -373,8 +373,8 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
   }
   const kernels: KernelJob[] = [];
   if (needs.has('weight')) {
-    const x = n.channelsLast ? channelsLastToFirst(input.data, p.N, p.H * p.W, p.C) : input.data;
-    const backend = dispatcher().backendFor(n.backend);
+    const x = n.channelsLast ? channelsLastToFirst(n.x, p.N, p.H * p.W, p.C) : n.x;
+    const { backend } = dispatcher().backendForCall(p, n.backend);
     const strategy = gradWeightStrategy(p, backend);
     if (strategy === 'native') {
       // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.

@@ -12,7 +12,7 @@ import { tuneAsync, tunedChoice, tuneKey, tuneSync } from './tune.js';
 export interface Explanation {
   backend: 'native' | 'wasm' | 'js';
   isa: string;
-  /** Threads this call runs on (small calls stay on one even when more are configured). */
+  /** Threads this call runs on (small calls stay on one even when more are configured; an empty batch runs on none). */
   threads: number;
   algorithm: Algorithm;
   reason: string;
@@ -145,6 +145,6 @@ export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): E
     if (tuned) ({ algorithm, reason } = tuned);
     else reason = `not tuned yet (the first call with tune: true times every applicable algorithm); until then: ${reason}`;
   }
-  const threads = backend.threadsFor?.(n.params, algorithm) ?? backend.threads;
+  const threads = n.params.N === 0 ? 0 : backend.threadsFor?.(n.params, algorithm) ?? backend.threads;
   return { backend: backend.name, isa: backend.isa, threads, algorithm, reason, outputShape: n.outShape, params: n.params };
 }

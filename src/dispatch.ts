@@ -177,15 +177,34 @@ export class Dispatcher {
     return slot.backend;
   }
 
-  plan(p: ConvParams, choice: BackendChoice, algo: 'auto' | Algorithm): Plan {
-    const backend = this.backendFor(choice);
-    if (algo === 'auto') {
-      const { algorithm, reason } = backend.choose(p);
-      return { backend, algorithm, reason };
+  /**
+   * The backend that runs `p` for this choice: the chosen one, or where its engine cannot take the call
+   * (an index or size limit of its own: Backend.accepts), the next of wasm and js that can, so that a
+   * valid call gets the same answer whichever backend was asked for. `note` says why it moved.
+   */
+  backendForCall(p: ConvParams, choice: BackendChoice): { backend: Backend; note: string } {
+    const asked = this.backendFor(choice);
+    const q = forChoice(p);
+    const limit = asked.accepts?.(q) ?? null;
+    if (limit === null) return { backend: asked, note: '' };
+    for (const key of [this.slotFor('wasm'), 'js' as const]) {
+      const be = this.slots.get(key)?.backend;
+      if (!be || be === asked || (be.accepts?.(q) ?? null) !== null) continue;
+      return { backend: be, note: `the ${asked.name} backend cannot take this call (${limit}), so it runs on ${be.name}; ` };
     }
-    const why = backend.supports(p, algo);
-    if (why !== null) throw new RangeError(`algorithm '${algo}' cannot run this convolution on the ${backend.name} backend: ${why}`);
-    return { backend, algorithm: algo, reason: `algorithm '${algo}' forced by the caller` };
+    throw new RangeError(`this convolution is beyond every available backend's limits: ${limit}`);
+  }
+
+  plan(p: ConvParams, choice: BackendChoice, algo: 'auto' | Algorithm): Plan {
+    const { backend, note } = this.backendForCall(p, choice);
+    const q = forChoice(p);
+    if (algo === 'auto') {
+      const { algorithm, reason } = backend.choose(q);
+      return { backend, algorithm, reason: note + reason };
+    }
+    const why = backend.supports(q, algo);
+    if (why !== null) throw new RangeError(`algorithm '${algo}' cannot run this convolution on the ${backend.name} backend: ${note}${why}`);
+    return { backend, algorithm: algo, reason: `${note}algorithm '${algo}' forced by the caller` };
   }
 
   setForced(choice: BackendChoice): void {
@@ -214,6 +233,14 @@ export class Dispatcher {
       errors,
     };
   }
+}
+
+/**
+ * The problem the engines are asked about: an empty batch runs nothing, and the engines (which reject
+ * N = 0) choose for it as for one sample, so that it reports what a non-empty batch would run.
+ */
+export function forChoice(p: ConvParams): ConvParams {
+  return p.N === 0 ? { ...p, N: 1 } : p;
 }
 
 let current: Dispatcher | undefined;

@@ -82,6 +82,14 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
     s << "params.OW: expected " << ow << " (PyTorch's output size formula), got " << q.OW;
     return s.str();
   }
+  // Every index a kernel forms, oh*stride - pad + r*dilation (and the padded extent), lies within
+  // [-pad, (OH-1)*stride + (R-1)*dilation] and [0, H + pads]: both must stay in int32.
+  constexpr int64_t kMaxIndex = 2147483647;
+  if (int64_t(q.H) + q.padTop + q.padBottom > kMaxIndex || int64_t(q.W) + q.padLeft + q.padRight > kMaxIndex ||
+      int64_t(q.OH - 1) * q.strideH + int64_t(q.R - 1) * q.dilationH >= kMaxIndex ||
+      int64_t(q.OW - 1) * q.strideW + int64_t(q.S - 1) * q.dilationW >= kMaxIndex) {
+    return "params: the padded input or the strided, dilated window reaches past index 2^31 - 1";
+  }
   // Each product is formed in int64 from int32 factors, checked after every step so that no
   // intermediate can overflow either.
   auto checked = [](std::initializer_list<int64_t> factors, int64_t* out) {

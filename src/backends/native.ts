@@ -37,6 +37,8 @@ interface Addon {
              gradBiasOut: Float32Array | null, algo: number): void;
   gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
                   gradBiasOut: Float32Array | null, algo: number): Promise<void>;
+  /** null when the addon can take this problem at all (parse_params' limits), else why not. */
+  accepts(params: Int32Array): string | null;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
   /** Threads a call would run on, by the rule the call itself uses; throws where `supports` says no. */
@@ -169,6 +171,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     get isa() { return info!.isa; },
     get threads() { return addon.getNumThreads(); },
     get algorithms() { return implemented(); },
+    accepts: (p) => addon.accepts(pack(p)),
     supports,
     choose,
     // The addon's own decision (algorithm_threads in conv/conv.cc), so explain() cannot drift from it.

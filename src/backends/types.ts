@@ -72,6 +72,11 @@ export interface Backend {
   readonly threads: number;
   /** Algorithms implemented by this backend (for any shape). */
   readonly algorithms: readonly Algorithm[];
+  /**
+   * null when this backend can take `p` at all (its own index and size limits), else why not. The
+   * dispatcher then routes the call to a backend that can (js takes every valid call). Absent: no limits.
+   */
+  accepts?(p: ConvParams): string | null;
   /** null when `algo` can run `p` on this backend, else a sentence saying why not. */
   supports(p: ConvParams, algo: Algorithm): string | null;
   /** Cheapest applicable algorithm for `p` on this backend and a short reason. */

@@ -39,6 +39,7 @@ interface FastconvExports {
   memoryBytes(): number;
   prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number, store: number): number;
   run(algo: number): number;
+  accepts(): number;
   beginRun(algo: number): number;
   runSlice(index: number): number;
   finishRun(): number;
@@ -63,6 +64,7 @@ const ERRORS: Record<number, string> = {
   6: 'the algorithm is not built into this module',
   7: 'run() without a matching prepare()',
   8: 'the run reads weights the caller skipped',
+  9: 'the padded input or the strided, dilated window reaches past index 2^31 - 1',
   [-1]: 'a wasm worker threw',
 };
 
@@ -426,6 +428,15 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     isa: ISA[variant],
     get threads() { return off() === null ? wanted : 1; },
     algorithms: IMPLEMENTED,
+    accepts(p) {
+      // Not the threaded instance while an async call runs there: its workers read PARAMS.
+      const e = busy ? plainEngine() : engine;
+      const at = e.wasm.paramsPtr();
+      if (at === 0) return ERRORS[5];
+      packParams(p, new Int32Array(e.wasm.memory.buffer, at, PARAM_FIELDS.length));
+      const code = e.wasm.accepts();
+      return code === 0 ? null : ERRORS[code] ?? `error ${code}`;
+    },
     supports,
     choose,
     conv2d,
