@@ -17,7 +17,9 @@ import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm } from './back
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
-import { checkTensor, normalizeConv } from './shape.js';
+import { checkOptionsObject, normalizeConv, tensorArg } from './shape.js';
+import type { HeldArgs } from './async-args.js';
+import { checkAllIntact } from './async-args.js';
 import type { ConvJob, TransposeParams } from './transpose.js';
 import { planTransposed, runJob, runJobAsync } from './transpose.js';
 
@@ -44,7 +46,8 @@ interface RunOptions { backend: BackendChoice; algorithm: 'auto' | Algorithm }
 /** A gradient computed by a backend kernel of its own, not through forward convolutions. */
 interface KernelJob { run: () => void; runAsync: () => Promise<void> }
 
-interface Prepared { jobs: ConvJob<void>[]; kernels: KernelJob[]; finalize: (() => void)[]; result: Gradients }
+/** `held`: the caller's arrays as validated, checked again after the async form's awaits (src/async-args.ts). */
+interface Prepared { jobs: ConvJob<void>[]; kernels: KernelJob[]; finalize: (() => void)[]; result: Gradients; held?: HeldArgs }
 
 function checkNeeds(v: unknown, hasBias: boolean): Set<GradientName> {
   if (v === undefined) return new Set<GradientName>(hasBias ? NEEDS : ['input', 'weight']);
@@ -348,27 +351,29 @@ function gradBias(p: ConvParams, gy: Float32Array): Float32Array {
 }
 
 function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Prepared {
-  if (options && (options as ConvOptions).out !== undefined) {
+  // Every argument is read once (options copied, tensors through normalizeConv/tensorArg), as forward does.
+  const o = options === undefined ? undefined : checkOptionsObject('options', options) as BackwardOptions;
+  if (o && (o as ConvOptions).out !== undefined) {
     throw new TypeError('options.out is not supported by the backward functions (they return fresh tensors)');
   }
-  const n = normalizeConv(dims, input, weight, options, ['needs']);
+  const n = normalizeConv(dims, input, weight, o, ['needs']);
   const p = n.params;
-  const gs = checkTensor('gradOutput', gradOutput, n.outShape.length, 'with the forward output\'s shape', undefined, true);
-  if (gs.some((d, i) => d !== n.outShape[i])) {
-    throw new RangeError(`gradOutput must have the forward output's shape [${n.outShape.join(', ')}], got [${gs.join(', ')}]`);
+  const g = tensorArg('gradOutput', gradOutput, n.outShape.length, 'with the forward output\'s shape', true);
+  if (g.shape.some((d, i) => d !== n.outShape[i])) {
+    throw new RangeError(`gradOutput must have the forward output's shape [${n.outShape.join(', ')}], got [${g.shape.join(', ')}]`);
   }
-  const needs = checkNeeds(options?.needs, n.bias !== null);
-  if (p.N === 0) return emptyBatch(needs, input, weight, p.K);
-  const gy = n.channelsLast ? channelsLastToFirst(gradOutput.data, p.N, p.OH * p.OW, p.K) : gradOutput.data;
+  const needs = checkNeeds(o?.needs, n.bias !== null);
+  if (p.N === 0) return emptyBatch(needs, n.xShape, n.wShape, p.K);
+  const gy = n.channelsLast ? channelsLastToFirst(g.data, p.N, p.OH * p.OW, p.K) : g.data;
   const result: Gradients = {};
   const jobs: ConvJob<void>[] = [];
   const finalize: (() => void)[] = [];
   if (needs.has('input')) {
-    const plan = planTransposed(gradInputParams(p), gy, weight.data, null, n.backend, n.algorithm);
+    const plan = planTransposed(gradInputParams(p), gy, n.w, null, n.backend, n.algorithm);
     jobs.push(...plan.jobs);
     finalize.push(() => {
       const gx = plan.result();
-      result.gradInput = { data: n.channelsLast ? channelsFirstToLast(gx, p.N, p.C, p.H * p.W) : gx, shape: input.shape.slice() };
+      result.gradInput = { data: n.channelsLast ? channelsFirstToLast(gx, p.N, p.C, p.H * p.W) : gx, shape: n.xShape.slice() };
     });
   }
   const kernels: KernelJob[] = [];
@@ -378,23 +383,25 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
     const strategy = gradWeightStrategy(p, backend);
     if (strategy === 'native') {
       // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.
-      kernels.push(planGradWeightByKernel(p, x, gy, backend, kernelAlgorithm(p, n.algorithm), weight.shape.slice(), needs.has('bias'), result));
+      kernels.push(planGradWeightByKernel(p, x, gy, backend, kernelAlgorithm(p, n.algorithm), n.wShape.slice(), needs.has('bias'), result));
       needs.delete('bias');
     } else {
-      const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, weight.shape.slice(), result);
+      const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, n.wShape.slice(), result);
       jobs.push(...gw.jobs);
       finalize.push(gw.finalize);
     }
   }
   if (needs.has('bias')) result.gradBias = gradBias(p, gy);
-  return { jobs, kernels, finalize, result };
+  const held: HeldArgs = [['input', n.x, p.N * p.C * p.H * p.W], ['weight', n.w, p.K * (p.C / p.groups) * p.R * p.S],
+    ['gradOutput', g.data, p.N * p.K * p.OH * p.OW], ['bias', n.bias, p.K]];
+  return { jobs, kernels, finalize, result, held };
 }
 
 /** An empty batch contributes nothing: an empty grad input, zero weight and bias gradients. */
-function emptyBatch(needs: Set<GradientName>, input: Tensor, weight: Tensor, K: number): Prepared {
+function emptyBatch(needs: Set<GradientName>, xShape: number[], wShape: number[], K: number): Prepared {
   const result: Gradients = {};
-  if (needs.has('input')) result.gradInput = { data: new Float32Array(0), shape: input.shape.slice() };
-  if (needs.has('weight')) result.gradWeight = { data: new Float32Array(weight.data.length), shape: weight.shape.slice() };
+  if (needs.has('input')) result.gradInput = { data: new Float32Array(0), shape: xShape.slice() };
+  if (needs.has('weight')) result.gradWeight = { data: new Float32Array(wShape.reduce((a, b) => a * b, 1)), shape: wShape.slice() };
   if (needs.has('bias')) result.gradBias = new Float32Array(K);
   return { jobs: [], kernels: [], finalize: [], result };
 }
@@ -406,8 +413,15 @@ function run({ jobs, kernels, finalize, result }: Prepared): Gradients {
   return result;
 }
 
-async function runAsync({ jobs, kernels, finalize, result }: Prepared): Promise<Gradients> {
-  await Promise.all([...jobs.map(runJobAsync), ...kernels.map((k) => k.runAsync())]);
+async function runAsync({ jobs, kernels, finalize, result, held }: Prepared, call: string): Promise<Gradients> {
+  try {
+    await Promise.all([...jobs.map(runJobAsync), ...kernels.map((k) => k.runAsync())]);
+  } catch (e) {
+    // The caller's names first: gradOutput reaches grad-input's convolution as its `input`.
+    if (held) checkAllIntact(call, held);
+    throw e;
+  }
+  if (held) checkAllIntact(call, held);
   for (const f of finalize) f();
   return result;
 }
@@ -427,9 +441,9 @@ export function conv1dBackward(input: Tensor, weight: Tensor, gradOutput: Tensor
 
 /** conv2dBackward with its convolutions run through conv2dAsync (off the JS thread where the backend can). */
 export async function conv2dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
-  return runAsync(prepare(2, input, weight, gradOutput, options));
+  return runAsync(prepare(2, input, weight, gradOutput, options), 'conv2dBackwardAsync');
 }
 
 export async function conv1dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
-  return runAsync(prepare(1, input, weight, gradOutput, options));
+  return runAsync(prepare(1, input, weight, gradOutput, options), 'conv1dBackwardAsync');
 }

@@ -6,7 +6,7 @@ import type { Algorithm, Backend, ConvParams, WeightStore } from './backends/typ
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { ConvOptions, NormalizedConv, Tensor } from './shape.js';
-import { normalizeConv, trueLength } from './shape.js';
+import { allocFloats, normalizeConv, readTensor, trueLength } from './shape.js';
 import { tuneAsync, tunedChoice, tuneKey, tuneSync } from './tune.js';
 
 export interface Explanation {
@@ -55,9 +55,9 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOption
     algorithm = tunedChoice(key)?.algorithm;
   }
   const count = p.N * p.K * p.OH * p.OW;
-  const result = !n.out ? new Float32Array(count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
+  const result = !n.out ? allocFloats('output', count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
   const x = n.channelsLast ? channelsLastToFirst(n.x, p.N, p.H * p.W, p.C) : n.x;
-  const y = n.channelsLast ? new Float32Array(count) : result;
+  const y = n.channelsLast ? allocFloats('output', count) : result;
   return { n, backend, store, algorithm, planned: planned.algorithm, tuneKey: key, x, y, result };
 }
 
@@ -135,8 +135,9 @@ export async function conv1dAsync(input: Tensor, weight: Tensor, options?: ConvO
  * With `tune: true` it reports the tuned winner once the shape was tuned by a call.
  */
 export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): Explanation {
-  const dims = weight?.shape?.length === 3 ? 1 : 2;
-  const n = normalizeConv(dims, input, weight, options);
+  const wt = readTensor(weight) as Tensor | undefined;
+  const dims = wt?.shape?.length === 3 ? 1 : 2;
+  const n = normalizeConv(dims, input, wt, options);
   const planned = dispatcher().plan(n.params, n.backend, n.algorithm);
   const { backend } = planned;
   let { algorithm, reason } = planned;

@@ -14,7 +14,7 @@ import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsyn
 import type { CallContext } from './conv.js';
 import { convolve, convolveAsync } from './conv.js';
 import type { BackendChoice, ConvOptions, Layout, Padding, Tensor } from './shape.js';
-import { checkPositiveInt, checkTensor, resolvePadding } from './shape.js';
+import { checkOptionsObject, checkPositiveInt, perDim, readTensor, resolvePadding, tensorArg } from './shape.js';
 
 /** A trainable tensor: its data, shape and the gradient accumulated by backward() since zeroGrad(). */
 export interface Parameter extends Tensor { grad: Float32Array }
@@ -62,10 +62,9 @@ function uniform(n: number, bound: number, random: () => number): Float32Array {
 
 /** The validated parameter and the array behind it (read internally without going through the getter). */
 function asParameter(name: string, t: Tensor, shape: number[], dims: string, onRead: () => void): [Parameter, Float32Array] {
-  const s = checkTensor(name, t, shape.length, dims);
+  const g = (t as Partial<Parameter> | null)?.grad;
+  const { data, shape: s } = tensorArg(name, t, shape.length, dims);
   if (s.some((d, i) => d !== shape[i])) throw new RangeError(`${name} must have shape [${shape.join(', ')}], got [${s.join(', ')}]`);
-  const data = t.data;
-  const g = (t as Partial<Parameter>).grad;
   const grad = g instanceof Float32Array && g.length === data.length ? g : new Float32Array(data.length);
   // Reading .data is how callers change weights in place, so it invalidates the transformed copies.
   const param = { get data() { onRead(); return data; }, shape: s, grad };
@@ -98,8 +97,8 @@ abstract class ConvLayer {
   private lastAlgorithm: Algorithm | undefined;
   private disposed = false;
 
-  protected constructor(private readonly dims: 1 | 2, o: ConvLayerOptions) {
-    if (o === null || typeof o !== 'object') throw new TypeError('layer options must be an object');
+  protected constructor(private readonly dims: 1 | 2, options: ConvLayerOptions) {
+    const o = checkOptionsObject('layer options', options) as unknown as ConvLayerOptions;
     for (const key of Object.keys(o)) {
       if (!LAYER_OPTION_KEYS.includes(key)) throw new TypeError(`options.${key} is not a known layer option (known: ${LAYER_OPTION_KEYS.join(', ')})`);
     }
@@ -108,16 +107,10 @@ abstract class ConvLayer {
     const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);
     if (this.inChannels % groups !== 0) throw new RangeError(`groups (${groups}) must divide inChannels (${this.inChannels})`);
     if (this.outChannels % groups !== 0) throw new RangeError(`groups (${groups}) must divide outChannels (${this.outChannels})`);
-    const perDim = (name: string, v: unknown, dflt: number) => {
-      if (v === undefined) return new Array(dims).fill(dflt);
-      if (typeof v === 'number') return new Array(dims).fill(checkPositiveInt(name, v));
-      if (!Array.isArray(v) || v.length !== dims) throw new RangeError(`${name} must be a number or an array of ${dims}, got ${JSON.stringify(v)}`);
-      return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x));
-    };
     if (o.tune !== undefined && typeof o.tune !== 'boolean') throw new TypeError(`tune must be a boolean, got ${typeof o.tune}`);
     if (o.kernelSize === undefined) throw new TypeError('kernelSize is required (a number or an array of one per dimension)');
-    this.kernelSize = perDim('kernelSize', o.kernelSize, 1);
-    const stride = perDim('stride', o.stride, 1), dilation = perDim('dilation', o.dilation, 1);
+    this.kernelSize = perDim('kernelSize', o.kernelSize, dims, 1);
+    const stride = perDim('stride', o.stride, dims, 1, 1), dilation = perDim('dilation', o.dilation, dims, 1, 1);
     resolvePadding(o.padding, dims, this.kernelSize, dilation, stride);   // fail at construction, not at the first forward
     this.settings = {
       stride, dilation, padding: o.padding, groups, backend: o.backend, algorithm: o.algorithm,
@@ -183,6 +176,24 @@ abstract class ConvLayer {
     };
   }
 
+  /**
+   * The input read once (readTensor), its channel count checked against inChannels: a mismatch is the
+   * input's fault, not the weight's, whatever the convolution's own check would say.
+   */
+  private checkInput(input: Tensor): Tensor {
+    const t = readTensor(input) as Tensor;
+    const shape = t?.shape;
+    if (Array.isArray(shape)) {
+      const unbatched = shape.length === this.dims + 1;
+      const last = this.settings.layout === 'NHWC' || this.settings.layout === 'NWC';
+      const at = last ? shape.length - 1 : unbatched ? 0 : 1;
+      if ((unbatched || shape.length === this.dims + 2) && typeof shape[at] === 'number' && shape[at] !== this.inChannels) {
+        throw new RangeError(`input.shape[${at}] (channels) must be this layer's inChannels = ${this.inChannels}, got ${shape[at]}`);
+      }
+    }
+    return t;
+  }
+
   private alive(): void {
     if (this.disposed) throw new Error('this layer was disposed');
   }
@@ -201,12 +212,14 @@ abstract class ConvLayer {
   /** y = conv(input, weight) + bias (then ReLU if configured); `out` receives the result when given. */
   forward(input: Tensor, out?: Float32Array): Tensor {
     this.alive();
+    input = this.checkInput(input);
     const r = convolve(this.dims, input, this.weightTensor(), this.convOptions(out), this.context);
     return this.remember(input, r.y, r.algorithm);
   }
 
   async forwardAsync(input: Tensor, out?: Float32Array): Promise<Tensor> {
     this.alive();
+    input = this.checkInput(input);
     const r = await convolveAsync(this.dims, input, this.weightTensor(), this.convOptions(out), this.context);
     return this.remember(input, r.y, r.algorithm);
   }
@@ -214,15 +227,15 @@ abstract class ConvLayer {
   private backwardCall(gradOutput: Tensor, needs?: readonly GradientName[]): [Tensor, Tensor, Tensor, BackwardOptions] {
     this.alive();
     if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
-    let gy = gradOutput;
+    let gy = readTensor(gradOutput) as Tensor;
     if (this.reluMask) {
-      checkTensor('gradOutput', gradOutput, this.lastInput.shape.length, '(the forward output\'s shape)', undefined, true);
-      if (gradOutput.data.length !== this.reluMask.length) {
-        throw new RangeError(`gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${gradOutput.data.length}`);
+      const g = tensorArg('gradOutput', gy, this.lastInput.shape.length, '(the forward output\'s shape)', true);
+      if (g.data.length !== this.reluMask.length) {
+        throw new RangeError(`gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${g.data.length}`);
       }
-      const masked = new Float32Array(gradOutput.data.length);
-      for (let i = 0; i < masked.length; i++) masked[i] = this.reluMask[i] ? gradOutput.data[i] : 0;
-      gy = { data: masked, shape: gradOutput.shape };
+      const masked = new Float32Array(g.data.length);
+      for (let i = 0; i < masked.length; i++) masked[i] = this.reluMask[i] ? g.data[i] : 0;
+      gy = { data: masked, shape: g.shape };
     }
     const { out: _, activation: __, tune: ___, ...opts } = this.convOptions();
     const wanted = needs ?? (['input', 'weight', ...(this.b ? ['bias' as const] : [])] as GradientName[]);

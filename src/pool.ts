@@ -5,7 +5,7 @@
 
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { Tensor } from './shape.js';
-import { checkPositiveInt, checkShape, checkTensor } from './shape.js';
+import { checkIntArray, checkPositiveInt, checkShape, checkTensor, readTensor, trueLength } from './shape.js';
 
 /** Flat h * W + w positions within each input plane, as PyTorch's return_indices gives them. */
 export interface IndexTensor { data: Int32Array; shape: number[] }
@@ -47,7 +47,11 @@ interface Geometry {
 function pair(name: string, v: unknown, min: number, dflt?: readonly number[]): [number, number] {
   if (v === undefined && dflt) return [dflt[0], dflt[1]];
   if (typeof v === 'number') { const x = checkPositiveInt(name, v, min); return [x, x]; }
-  if (Array.isArray(v) && v.length === 2) return [checkPositiveInt(`${name}[0]`, v[0], min), checkPositiveInt(`${name}[1]`, v[1], min)];
+  if (Array.isArray(v)) {
+    const a = checkIntArray(name, v, min);
+    if (a.length === 2) return [a[0], a[1]];
+    throw new RangeError(`${name} must be a number or an array of 2 numbers, got [${a.join(', ')}]`);
+  }
   throw new TypeError(`${name} must be a number or an array of 2 numbers, got ${JSON.stringify(v)}`);
 }
 
@@ -146,12 +150,13 @@ function maxPoolFirst(input: Tensor, options: MaxPoolOptions): Tensor | { output
 
 function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: number[] },
                               options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
-  const { indices: given, ...rest } = options ?? ({} as MaxPoolOptions);
+  const { indices: raw, ...rest } = options ?? ({} as MaxPoolOptions);
+  const given = raw === undefined ? undefined : readTensor(raw) as unknown as IndexTensor;
   const g = geometry('maxPool2dBackward', inputShape('input', input, given === undefined), rest, MAX_KEYS);
   const gy = checkGradOutput(g, gradOutput);
   let indices: Int32Array;
   if (given !== undefined) {
-    if (!(given?.data instanceof Int32Array) || given.data.length !== gy.length) {
+    if (!(given?.data instanceof Int32Array) || trueLength(given.data as unknown as Float32Array) !== gy.length) {
       throw new RangeError(`indices must be { data: Int32Array of ${gy.length} }, as returned by maxPool2d with returnIndices`);
     }
     indices = given.data;
@@ -218,6 +223,8 @@ function avgPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
 /** Whether options ask for NHWC (validated); the options without `layout` for the NCHW kernels. */
 function splitLayout<O extends { layout?: PoolLayout }>(kind: string, options: O): [boolean, O] {
   if (options === null || typeof options !== 'object') return [false, options];
+  if (Array.isArray(options) || ArrayBuffer.isView(options)) throw new TypeError(`${kind} options must be an object with kernelSize, got ${Array.isArray(options) ? 'an Array' : 'a typed array'}`);
+  // The copy reads each option once: nothing below sees a getter answer twice.
   const { layout, ...rest } = options;
   if (layout === undefined || layout === 'NCHW') return [false, rest as O];
   if (layout !== 'NHWC') throw new RangeError(`${kind}: layout must be 'NCHW' or 'NHWC', got ${JSON.stringify(layout)}`);
@@ -251,6 +258,7 @@ function indicesLayout(d: Int32Array, N: number, A: number, B: number): Int32Arr
 export function maxPool2d(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): { output: Tensor; indices: IndexTensor };
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor;
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
+  input = readTensor(input) as Tensor;
   const [last, o] = splitLayout('maxPool2d', options);
   if (!last) return maxPoolFirst(input, o);
   const r = maxPoolFirst(lastToFirst('maxPool2d', 'input', input), o);
@@ -266,7 +274,10 @@ export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { ou
  */
 export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] },
                                   options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
+  gradOutput = readTensor(gradOutput) as Tensor;
+  input = readTensor(input) as Tensor;
   const [last, o] = splitLayout('maxPool2dBackward', options);
+  if (o?.indices !== undefined) o.indices = readTensor(o.indices) as unknown as IndexTensor;
   if (!last) return maxPoolBackwardFirst(gradOutput, input, o);
   const gy = lastToFirst('maxPool2dBackward', 'gradOutput', gradOutput);
   const [N, C, OH, OW] = gy.shape;
@@ -279,6 +290,7 @@ export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: n
 
 /** 2-D average pooling ([N, C, H, W], [C, H, W] or NHWC). */
 export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
+  input = readTensor(input) as Tensor;
   const [last, o] = splitLayout('avgPool2d', options);
   if (!last) return avgPoolFirst(input, o);
   return firstToLast(avgPoolFirst(lastToFirst('avgPool2d', 'input', input), o));
@@ -286,6 +298,8 @@ export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
 
 /** Gradient of avgPool2d: each output's gradient spread as gradient / divisor over its window. */
 export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Tensor {
+  gradOutput = readTensor(gradOutput) as Tensor;
+  input = readTensor(input) as Tensor;
   const [last, o] = splitLayout('avgPool2dBackward', options);
   if (!last) return avgPoolBackwardFirst(gradOutput, input, o);
   const gy = lastToFirst('avgPool2dBackward', 'gradOutput', gradOutput);

@@ -8,11 +8,16 @@
 // the outputs of each phase i = i0 (mod s) see a fixed subset of the taps: one such convolution per
 // phase (see `phases`), instead of spreading x with s-1 zeros, which would waste s-fold work per dimension.
 
-import { conv2d, conv2dAsync, explain } from './conv.js';
+import type { HeldArgs } from './async-args.js';
+import { checkAllIntact } from './async-args.js';
+import { conv2d, conv2dAsync } from './conv.js';
+import { dispatcher, forChoice } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { Algorithm } from './backends/types.js';
+import { ALGORITHMS } from './backends/types.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
-import { checkBackendChoice, checkPositiveInt, checkTensor, isUnbatched } from './shape.js';
+import { checkBackendChoice, checkEnum, checkFloat32Array, checkIntArray, checkOptionsObject, checkOutputSize, checkPositiveInt,
+  allocFloats, checkTensor, isUnbatched, normalizeConv, perDim, readTensor, trueLength } from './shape.js';
 
 /** A transposed convolution in the canonical 2-D NCHW form (1-D: H = OH = 1, R = 1). */
 export interface TransposeParams {
@@ -67,13 +72,9 @@ const freshAlloc: Alloc = (n) => new Float32Array(n);
 function withAlgorithm(c: ConvSpec): ConvSpec {
   const a = c.options.algorithm;
   if (a === undefined || a === 'auto') return c;
-  try {
-    explain(c.input, c.weight, c.options);
-    return c;
-  } catch (e) {
-    if (!(e instanceof RangeError) || !/algorithm/.test(e.message)) throw e;
-    return { ...c, options: { ...c.options, algorithm: 'auto' } };
-  }
+  const n = normalizeConv(c.weight.shape.length === 3 ? 1 : 2, c.input, c.weight, c.options);
+  const { backend } = dispatcher().backendForCall(n.params, n.backend);
+  return backend.supports(forChoice(n.params), a) === null ? c : { ...c, options: { ...c.options, algorithm: 'auto' } };
 }
 
 export function runJob<T>(job: ConvJob<T>): T {
@@ -103,15 +104,21 @@ interface Phase {
 }
 
 function phases(inSize: number, outSize: number, k: number, stride: number, dilation: number, pad: number): Phase[] {
+  // Only the phases some tap reaches (at most k of them) hold more than the bias: group the taps by the
+  // phase they feed instead of visiting all `stride` phases, so that time and memory follow the output.
+  const byPhase = new Map<number, number[]>();
+  for (let r = 0; r < k; r++) {
+    const i0 = (((r * dilation - pad) % stride) + stride) % stride;
+    if (i0 >= outSize) continue;
+    const rs = byPhase.get(i0);
+    if (rs) rs.push(r); else byPhase.set(i0, [r]);
+  }
   const out: Phase[] = [];
-  for (let i0 = 0; i0 < Math.min(stride, outSize); i0++) {
+  for (const i0 of [...byPhase.keys()].sort((a, b) => a - b)) {
     const count = Math.ceil((outSize - i0) / stride);
-    const rs: number[] = [];
-    for (let r = 0; r < k; r++) if ((((r * dilation - i0 - pad) % stride) + stride) % stride === 0) rs.push(r);
     // Input offset of tap r for m = 0; taps with larger r read earlier inputs, so correlation order is r descending.
     const offset = (r: number) => (i0 + pad - r * dilation) / stride;
-    const taps = rs.reverse();
-    if (taps.length === 0) { out.push({ i0, count, taps, dilation: 1, cropBefore: 0, length: 0, pad: [0, 0] }); continue; }
+    const taps = byPhase.get(i0)!.reverse();
     const step = taps.length > 1 ? offset(taps[1]) - offset(taps[0]) : 1;
     const first = offset(taps[0]), last = first + count - 1 + step * (taps.length - 1);
     const cropBefore = Math.max(0, first), cropAfter = Math.max(0, inSize - 1 - last);
@@ -135,7 +142,7 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
   const { N, C, H, W, K, R, S, groups, OH, OW } = t;
   const Cg = C / groups, Kg = K / groups;
   const single = t.strideH === 1 && t.strideW === 1;
-  let out = single ? null : fillBias(new Float32Array(N * K * OH * OW), bias, N, K, OH * OW);
+  let out = single ? null : fillBias(allocFloats('output', N * K * OH * OW), bias, N, K, OH * OW);
   const jobs: ConvJob<void>[] = [];
   for (const ph of phases(H, OH, R, t.strideH, t.dilationH, t.padTop)) {
     for (const pw of phases(W, OW, S, t.strideW, t.dilationW, t.padLeft)) {
@@ -177,7 +184,7 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
       });
     }
   }
-  return { jobs, result: () => out ?? fillBias(new Float32Array(N * K * OH * OW), bias, N, K, OH * OW) };
+  return { jobs, result: () => out ?? fillBias(allocFloats('output', N * K * OH * OW), bias, N, K, OH * OW) };
 }
 
 /** Planes [P, H, W] -> [P, ph.length, pw.length], starting at (ph.cropBefore, pw.cropBefore). */
@@ -213,30 +220,27 @@ export interface ConvTransposeOptions {
 
 const TRANSPOSE_KEYS = ['bias', 'stride', 'padding', 'outputPadding', 'dilation', 'groups', 'layout', 'backend', 'algorithm'];
 
-function perDim(name: string, v: unknown, dims: number, min: number, dflt: number): number[] {
-  if (v === undefined) return new Array(dims).fill(dflt);
-  if (typeof v === 'number') return new Array(dims).fill(checkPositiveInt(name, v, min));
-  if (!Array.isArray(v) || v.length !== dims) throw new RangeError(`${name} must be a number or an array of ${dims}, got ${JSON.stringify(v)}`);
-  return v.map((x, i) => checkPositiveInt(`${name}[${i}]`, x, min));
+interface NormalizedTranspose {
+  t: TransposeParams; outShape: number[]; channelsLast: boolean; bias: Float32Array | null;
+  backend: BackendChoice; algorithm: 'auto' | Algorithm;
+  /** input.data and weight.data as validated: nothing reads the tensors' fields again. */
+  x: Float32Array; w: Float32Array;
 }
 
-interface NormalizedTranspose { t: TransposeParams; outShape: number[]; channelsLast: boolean; bias: Float32Array | null; backend: BackendChoice; algorithm: 'auto' | Algorithm }
-
 function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, options: unknown): NormalizedTranspose {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError('options must be an object');
-  const o = (options ?? {}) as ConvTransposeOptions;
+  const o = (options === undefined ? {} : checkOptionsObject('options', options)) as ConvTransposeOptions;
   for (const key of Object.keys(o)) {
     if (!TRANSPOSE_KEYS.includes(key)) throw new TypeError(`options.${key} is not a known option (known: ${TRANSPOSE_KEYS.join(', ')})`);
   }
-  const layouts = dims === 2 ? ['NCHW', 'NHWC'] : ['NCW', 'NWC'];
-  const layout = o.layout ?? layouts[0];
-  if (!layouts.includes(layout)) throw new RangeError(`layout must be one of ${layouts.join(', ')}, got ${JSON.stringify(layout)}`);
+  const layouts = dims === 2 ? ['NCHW', 'NHWC'] as const : ['NCW', 'NWC'] as const;
+  const layout = checkEnum<string>('layout', o.layout, layouts, layouts[0]);
   const channelsLast = layout === layouts[1];
-  const unbatched = isUnbatched(dims, (input as Tensor | null)?.shape);
-  const xs = checkTensor('input', input, dims + (unbatched ? 1 : 2), channelsLast ? '(channels last)' : '(channels first)',
-    undefined, !unbatched);
+  const xt = readTensor(input) as Tensor, wt = readTensor(weight) as Tensor;
+  const unbatched = isUnbatched(dims, xt?.shape);
+  const xs = checkTensor('input', xt, dims + (unbatched ? 1 : 2), channelsLast ? '(channels last)' : '(channels first)',
+    xt?.data, !unbatched);
   if (unbatched) xs.unshift(1);
-  const ws = checkTensor('weight', weight, dims + 2, dims === 2 ? '[C, K/groups, R, S]' : '[C, K/groups, R]');
+  const ws = checkTensor('weight', wt, dims + 2, dims === 2 ? '[C, K/groups, R, S]' : '[C, K/groups, R]', wt?.data);
   const N = xs[0], C = channelsLast ? xs[dims + 1] : xs[1];
   const spatial = channelsLast ? xs.slice(1, dims + 1) : xs.slice(2);
   const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);
@@ -251,11 +255,12 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   if (o.padding === undefined || typeof o.padding === 'number') {
     const p = o.padding === undefined ? 0 : checkPositiveInt('padding', o.padding, 0);
     pads = kernel.map(() => [p, p]);
-  } else if (Array.isArray(o.padding) && (o.padding.length === dims || o.padding.length === 2 * dims)) {
-    const ints = o.padding.map((x, i) => checkPositiveInt(`padding[${i}]`, x, 0));
-    pads = ints.length === dims ? ints.map((p) => [p, p]) : kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
   } else {
-    throw new RangeError(`padding must be a number, an array of ${dims} or of ${2 * dims} (before/after per dimension), got ${JSON.stringify(o.padding)}`);
+    const ints = checkIntArray('padding', o.padding, 0);
+    if (ints.length !== dims && ints.length !== 2 * dims) {
+      throw new RangeError(`padding must be a number, an array of ${dims} or of ${2 * dims} (before/after per dimension), got [${ints.join(', ')}]`);
+    }
+    pads = ints.length === dims ? ints.map((p) => [p, p]) : kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
   }
   const outSpatial = spatial.map((size, i) => {
     if (outPad[i] >= stride[i] && outPad[i] >= dilation[i]) {
@@ -265,12 +270,17 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
     if (out < 1) throw new RangeError(`output size would be ${out} in dimension ${i}: padding ${pads[i]} crops more than the ${out + pads[i][0] + pads[i][1]} computed positions`);
     return out;
   });
+  // The output grows with the input spread by the stride and with the dilated kernel: blame the larger.
+  const spread = Math.max(...spatial.map((size, i) => (size - 1) * stride[i]));
+  const reach = Math.max(...kernel.map((k, i) => dilation[i] * (k - 1)));
+  const blame = spread >= reach ? (stride.some((v) => v > 1) ? 'stride' : 'input.shape') : 'dilation';
+  checkOutputSize(channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial], blame);
   let bias: Float32Array | null = null;
   if (o.bias !== undefined && o.bias !== null) {
-    if (!(o.bias instanceof Float32Array)) throw new TypeError('bias must be a Float32Array');
-    if (o.bias.length !== K) throw new RangeError(`bias length must be K = weight.shape[1] * groups = ${K}, got ${o.bias.length}`);
-    bias = o.bias;
+    bias = checkFloat32Array('bias', o.bias);
+    if (trueLength(bias) !== K) throw new RangeError(`bias length must be K = weight.shape[1] * groups = ${K}, got ${trueLength(bias)}`);
   }
+  const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');
   const two = (a: number[], d: number) => (dims === 2 ? [a[0], a[1]] : [d, a[0]]);
   const [H, W] = two(spatial, 1), [R, S] = two(kernel, 1), [strideH, strideW] = two(stride, 1);
   const [dilationH, dilationW] = two(dilation, 1), [outPadH, outPadW] = two(outPad, 0), [OH, OW] = two(outSpatial, 1);
@@ -278,24 +288,25 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   const [padLeft, padRight] = pads[dims - 1];
   const t: TransposeParams = { N, C, H, W, K, R, S, groups, strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outPadH, outPadW, OH, OW };
   const outShape = (channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial]).slice(unbatched ? 1 : 0);
-  const algorithm = o.algorithm ?? 'auto';
-  return { t, outShape, channelsLast, bias, backend: checkBackendChoice('backend', o.backend), algorithm };
+  return { t, outShape, channelsLast, bias, backend: checkBackendChoice('backend', o.backend), algorithm, x: xt.data, w: wt.data };
 }
 
-interface Prepared { plan: TransposedPlan; finish: () => Tensor }
+/** `held`: the caller's arrays as validated, checked again after the async form's awaits (src/async-args.ts). */
+interface Prepared { plan: TransposedPlan; finish: () => Tensor; held: HeldArgs }
 
 function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvTransposeOptions): Prepared {
   const n = normalizeTranspose(dims, input, weight, options);
   const { t } = n;
-  const x = n.channelsLast ? channelsLastToFirst(input.data, t.N, t.H * t.W, t.C) : input.data;
+  const x = n.channelsLast ? channelsLastToFirst(n.x, t.N, t.H * t.W, t.C) : n.x;
   // An empty batch has an empty output and nothing to run.
-  const plan = t.N === 0 ? { jobs: [], result: () => new Float32Array(0) } : planTransposed(t, x, weight.data, n.bias, n.backend, n.algorithm);
+  const plan = t.N === 0 ? { jobs: [], result: () => new Float32Array(0) } : planTransposed(t, x, n.w, n.bias, n.backend, n.algorithm);
   return {
     plan,
     finish: () => {
       const out = plan.result();
       return { data: n.channelsLast ? channelsFirstToLast(out, t.N, t.K, t.OH * t.OW) : out, shape: n.outShape };
     },
+    held: [['input', n.x, t.N * t.C * t.H * t.W], ['weight', n.w, t.C * (t.K / t.groups) * t.R * t.S], ['bias', n.bias, t.K]],
   };
 }
 
@@ -304,8 +315,15 @@ function run(job: Prepared): Tensor {
   return job.finish();
 }
 
-async function runAsync(job: Prepared): Promise<Tensor> {
-  await Promise.all(job.plan.jobs.map(runJobAsync));
+async function runAsync(job: Prepared, call: string): Promise<Tensor> {
+  try {
+    await Promise.all(job.plan.jobs.map(runJobAsync));
+  } catch (e) {
+    // The caller's names first: a backend names the arguments of the derived convolutions.
+    checkAllIntact(call, job.held);
+    throw e;
+  }
+  checkAllIntact(call, job.held);
   return job.finish();
 }
 
@@ -320,9 +338,9 @@ export function convTranspose1d(input: Tensor, weight: Tensor, options?: ConvTra
 }
 
 export async function convTranspose2dAsync(input: Tensor, weight: Tensor, options?: ConvTransposeOptions): Promise<Tensor> {
-  return runAsync(prepare(2, input, weight, options));
+  return runAsync(prepare(2, input, weight, options), 'convTranspose2dAsync');
 }
 
 export async function convTranspose1dAsync(input: Tensor, weight: Tensor, options?: ConvTransposeOptions): Promise<Tensor> {
-  return runAsync(prepare(1, input, weight, options));
+  return runAsync(prepare(1, input, weight, options), 'convTranspose1dAsync');
 }
