@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Algorithm, WeightStore } from '../src/backends/types.js';
 import type { Tensor } from '../src/index.node.js';
 import { Conv1d, Conv2d, conv1d, conv2d, conv2dBackward, explain, setBackend } from '../src/index.node.js';
-import { allPaths, expectNative, native, restoreNativeIsa } from './paths.js';
+import { allPaths, expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import { convReference } from '../src/backends/js.js';
 import type { ConvProblem } from './tester.js';
@@ -24,14 +24,12 @@ const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && 
 
 const rand = (shape: number[], seed: number): Tensor => ({ data: new Rng(seed).floats(shape.reduce((a, b) => a * b, 1)), shape });
 const nativePaths = allPaths().filter((p) => p.label.startsWith('native-'));
-const hasNative = 'backend' in native;
 const ALGOS: Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
 
 afterAll(restoreNativeIsa);
 
-it('the native backend offers weight stores when the addon is built', () => {
-  expect(hasNative).toBe(expectNative);
-  if (hasNative) expect(typeof native.backend.createWeightStore).toBe('function');
+it.skipIf(!expectNative)(nativeOnly('the native backend offers weight stores'), () => {
+  expect(typeof nativeBackend().createWeightStore).toBe('function');
 });
 
 describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a weight store', (_label, path) => {
@@ -104,7 +102,7 @@ describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a w
   });
 });
 
-describe.runIf(hasNative)('layers keep transformed weights per layer (native)', () => {
+describe.skipIf(!expectNative)(nativeOnly('layers keep transformed weights per layer (native)'), () => {
   const mk = (o: Record<string, unknown> = {}) =>
     new Conv2d({ inChannels: 32, outChannels: 24, kernelSize: 3, padding: 1, seed: 5, backend: 'native', ...o });
   const x = rand([2, 32, 13, 11], 6);
@@ -207,9 +205,8 @@ describe('tune: true', () => {
   });
 });
 
-it('clearing a store while async calls run or wait does not block, and every later call sees the new weights', async () => {
-  if (!hasNative) return;
-  const be = native.backend;
+it.skipIf(!expectNative)(nativeOnly('clearing a store while async calls run or wait does not block, and every later call sees the new weights'), async () => {
+  const be = nativeBackend();
   const prob = randomProblem(new Rng(81), { kernel: '3x3s1', large: true });
   const { p, input, weight, bias } = prob;
   const store = be.createWeightStore!();
@@ -235,15 +232,15 @@ it('clearing a store while async calls run or wait does not block, and every lat
   expect(sameBits(got, want)).toBe(true);
 });
 
-it('stores survive their layer being collected mid-async-call', async () => {
-  if (!hasNative) return;
+it.skipIf(!expectNative)(nativeOnly('stores survive their layer being collected mid-async-call'), async () => {
+  const be = nativeBackend();
   const prob = randomProblem(new Rng(80), { kernel: '3x3s1', large: true });
   const { p, input, weight, bias } = prob;
-  let store: WeightStore | null = native.backend.createWeightStore!();
+  let store: WeightStore | null = be.createWeightStore!();
   const out = new Float32Array(p.N * p.K * p.OH * p.OW);
-  const pending = native.backend.conv2dAsync(p, input, weight, bias, out, 'winograd', store);
+  const pending = be.conv2dAsync(p, input, weight, bias, out, 'winograd', store);
   store = null;
   (globalThis as { gc?: () => void }).gc?.();
   await pending;
-  expect(checkBackend(native.backend, 'winograd', prob).ok).toBe(true);
+  expect(checkBackend(be, 'winograd', prob).ok).toBe(true);
 });
