@@ -6,8 +6,8 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { ConvParams } from '../src/backends/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend, ConvParams } from '../src/backends/types.js';
 import { packParams } from '../src/backends/types.js';
 import type { Tensor } from '../src/index.node.js';
 import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape, setNumThreads } from '../src/index.node.js';
@@ -16,7 +16,7 @@ import { channelsLastToFirst } from '../src/layout.js';
 import { convGradBiasReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
-import { allPaths, expectNative, native, restoreNativeIsa } from './paths.js';
+import { allPaths, expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import type { ShapeSpace } from './tester.js';
 import { compare, describeParams, planeSlack, randomCall, TOLERANCE } from './tester.js';
@@ -73,8 +73,8 @@ async function weightAndBias(b: ReturnType<typeof randomProblem>, async: boolean
   return { gw: g.gradWeight!.data, gb: g.gradBias! };
 }
 
-describe.skipIf(!expectNative)('native grad-weight kernel', () => {
-  forceGradWeightStrategy('native');
+describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
+  beforeAll(() => forceGradWeightStrategy('native'));
   afterAll(() => {
     forceGradWeightStrategy('auto');
     restoreNativeIsa();
@@ -84,8 +84,7 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
   it('is the automatic choice on the native backend (depthwise excepted) and never elsewhere', () => {
     forceGradWeightStrategy('auto');
     try {
-      expect('backend' in native).toBe(true);
-      const be = 'backend' in native ? native.backend : undefined;
+      const be = nativeBackend();
       const p = randomProblem(1).p;
       const dense: ConvParams = { ...p, groups: 1, C: 4, K: 4 };
       expect(gradWeightStrategy(dense, be)).toBe('native');
@@ -263,7 +262,7 @@ describe.skipIf(!expectNative)('native grad-weight kernel', () => {
   });
 });
 
-describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
+describe.skipIf(!expectNative)(nativeOnly('native gradWeight under repeated calls'), () => {
   // As test/memory.test.ts: after a warm-up, thousands of calls (shapes cycling through both
   // algorithms, so the shared workspaces resize) must not grow RSS. Under ASan RSS says nothing.
   const bound = process.env.FASTCONV_ASAN ? Infinity : 24;
@@ -272,7 +271,7 @@ describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
   const rssMB = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
 
   it('4,000 sync and async calls do not grow RSS', async () => {
-    const be = 'backend' in native ? native.backend : undefined;
+    const be = nativeBackend();
     const rng = new Rng(41);
     const shapes = [
       { x: [1, 8, 16, 16], w: [8, 8, 3, 3], o: { padding: 1 } },
@@ -288,8 +287,8 @@ describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
     const run = async (i: number) => {
       const c = shapes[i % shapes.length];
       const algorithm = i % 3 === 0 ? 'gemm' : 'auto';
-      if (i & 1) await be!.gradWeightAsync!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
-      else be!.gradWeight!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+      if (i & 1) await be.gradWeightAsync!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
+      else be.gradWeight!(c.p, c.x, c.gy, c.out, c.bias, algorithm);
     };
     for (let i = 0; i < 200; i++) await run(i);
     const before = rssMB();
@@ -298,8 +297,9 @@ describe.skipIf(!expectNative)('native gradWeight under repeated calls', () => {
   }, 120_000);
 });
 
-describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => {
-  const be = 'backend' in native ? native.backend : undefined;
+describe.skipIf(!expectNative)(nativeOnly('native gradWeight at the addon boundary'), () => {
+  let be: Backend;
+  beforeAll(() => { be = nativeBackend(); });
   const p: ConvParams = {
     N: 1, C: 2, H: 4, W: 4, K: 3, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
     padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, OH: 2, OW: 2, relu: false,
@@ -307,15 +307,15 @@ describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => 
   const x = new Float32Array(32), gy = new Float32Array(12), out = new Float32Array(54);
 
   it('re-validates every length and refuses overlapping output, sync and async', async () => {
-    expect(be?.gradWeight).toBeDefined();
-    expect(() => be!.gradWeight!(p, new Float32Array(31), gy, out)).toThrow(/input: expected length 32/);
-    expect(() => be!.gradWeight!(p, x, new Float32Array(13), out)).toThrow(/gradOutput: expected length 12/);
-    expect(() => be!.gradWeight!(p, x, gy, new Float32Array(53))).toThrow(/out: expected length 54/);
-    expect(() => be!.gradWeight!({ ...p, OH: 3 }, x, gy, out)).toThrow(/OH/);
+    expect(be.gradWeight).toBeDefined();
+    expect(() => be.gradWeight!(p, new Float32Array(31), gy, out)).toThrow(/input: expected length 32/);
+    expect(() => be.gradWeight!(p, x, new Float32Array(13), out)).toThrow(/gradOutput: expected length 12/);
+    expect(() => be.gradWeight!(p, x, gy, new Float32Array(53))).toThrow(/out: expected length 54/);
+    expect(() => be.gradWeight!({ ...p, OH: 3 }, x, gy, out)).toThrow(/OH/);
     const shared = new Float32Array(100);
-    expect(() => be!.gradWeight!(p, shared.subarray(0, 32), gy, shared.subarray(20, 74))).toThrow(/overlapping/);
-    expect(() => be!.gradWeight!(p, x, shared.subarray(0, 12), shared.subarray(10, 64))).toThrow(/overlapping/);
-    await expect(be!.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
+    expect(() => be.gradWeight!(p, shared.subarray(0, 32), gy, shared.subarray(20, 74))).toThrow(/overlapping/);
+    expect(() => be.gradWeight!(p, x, shared.subarray(0, 12), shared.subarray(10, 64))).toThrow(/overlapping/);
+    await expect(be.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
     const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as
       { gradWeight: (...a: unknown[]) => void };
     expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 to 6 arguments/);
@@ -323,10 +323,10 @@ describe.skipIf(!expectNative)('native gradWeight at the addon boundary', () => 
     expect(() => addon.gradWeight(packParams(p), x, gy, out, null, '1')).toThrow(/algo/);
     expect(() => addon.gradWeight(packParams({ ...p, R: 2, S: 2, OH: 3, OW: 3 }), x, new Float32Array(27), new Float32Array(24), null, 2))
       .toThrow(/Winograd needs a 3x3 kernel/);
-    expect(() => be!.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
-    expect(() => be!.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
-    expect(() => be!.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);
-    await expect(be!.gradWeightAsync!(p, x, gy, out, new Float32Array(2))).rejects.toThrow(/gradBiasOut/);
+    expect(() => be.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
+    expect(() => be.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
+    expect(() => be.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);
+    await expect(be.gradWeightAsync!(p, x, gy, out, new Float32Array(2))).rejects.toThrow(/gradBiasOut/);
     expect(() => addon.gradWeight(packParams(p), x, new Float64Array(12), out)).toThrow(/gradOutput: expected a Float32Array/);
   });
 });
