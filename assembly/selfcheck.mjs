@@ -1,6 +1,6 @@
 // Scratch correctness check of the wasm builds through the real adapter (src/backends/wasm.ts,
 // transpiled on the fly): simd, relaxed (if the engine runs it) and scalar builds x direct/im2col against a float64 direct conv on
-// random shapes, plus every forward golden case in ../shared/golden (NaN/Inf positions exact).
+// random shapes, plus every forward golden case in test/golden (NaN/Inf positions exact).
 //   node [--experimental-wasm-relaxed-simd] assembly/selfcheck.mjs [--cases 300] [--seed 1] [--golden DIR]
 import ts from 'typescript';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
@@ -15,7 +15,7 @@ const arg = (name, fallback) => {
 };
 const CASES = Number(arg('--cases', 300));
 let seed = Number(arg('--seed', 1));
-const GOLDEN = arg('--golden', join(root, '..', 'shared', 'golden'));
+const GOLDEN = arg('--golden', join(root, 'test', 'golden'));
 const WASM_DIR = arg('--wasm-dir', join(root, 'assembly', 'build'));
 // Winograd's and the FFT's transforms add rounding beyond the GEMM's: the shared tester allows them 1e-4 * S.
 const TOLERANCE = { direct: 1e-5, im2col: 1e-5, winograd: 1e-4, fft: 1e-4 };

@@ -9,7 +9,7 @@ export interface BenchArgs {
   quick: boolean;
   backward: boolean;
   benny: boolean;
-  torch: string | null;            // bench_torch.py --json output to merge
+  torch: string | null;            // PyTorch numbers to merge (JSON, format in bench/README.md)
   budgetS: number | null;          // per-layer timing budget
   batchMs: number | null;          // shortest timed batch of back-to-back calls
   out: string | null;              // results folder
@@ -25,7 +25,7 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --quick                few runs, for smoke tests
   --json                 print the JSON result only (the progress bar stays on stderr)
   --no-benny             skip the benny pass over the fastconv backends
-  --torch FILE           merge PyTorch numbers from ../shared/peers/bench_torch.py --json FILE
+  --torch FILE           merge PyTorch numbers from a JSON file (format: bench/README.md)
   --budget S             seconds of timed rounds per layer (default 6, --quick 0.3)
   --batch-ms MS          a timed batch repeats the call until it lasts this long (default 20, --quick 1)
   --out DIR              where results go (default bench/results)

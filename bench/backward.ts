@@ -1,7 +1,7 @@
 // `npm run bench -- --backward`: the training step's convolution cost, grad-input + grad-weight of a
-// layer (FLOPs counted as 2x forward, as ../shared/peers/bench_torch.py does), plus each alone.
-// onnxruntime and TF.js have no backward here, so the peer is PyTorch merged from bench_torch.py
-// --json (--torch FILE). Before timing, sampled gradient entries are checked in float64.
+// layer (FLOPs counted as 2x forward, as the PyTorch numbers count them), plus each alone.
+// onnxruntime and TF.js have no backward here, so the peer is PyTorch, merged from --torch FILE
+// ("backward" records, bench/README.md). Before timing, sampled gradient entries are checked in float64.
 
 import type { BenchArgs } from './args.js';
 import type { FastconvApi, Tensor } from './fastconv.js';
@@ -126,7 +126,7 @@ export async function runBackward(a: BenchArgs, api: FastconvApi, torchFile: str
         `${num(t.dgrad_wgrad, 19)} ${num(t.dgrad, 7)} ${num(t.wgrad, 7)} | ` +
         `${ratio(g.dgrad_wgrad, t.dgrad_wgrad)}${ratio(g.dgrad, t.dgrad)}${ratio(g.wgrad, t.wgrad)} | ${r.maxRelErr.toExponential(1)}`);
     }
-    if (!torch.length) console.log('(no PyTorch numbers: pass --torch FILE from ../shared/peers/bench_torch.py --json)');
+    if (!torch.length) console.log('(no PyTorch numbers: pass --torch FILE with "backward" records, see bench/README.md)');
   }
   return failed ? 1 : 0;
 }

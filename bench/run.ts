@@ -32,7 +32,7 @@ const JS_MAX_FLOPS = 2e7;
 const PEER_TOLERANCE = 1e-4;
 
 // A batch is 20 ms of back-to-back calls: the steady state of a loop over one layer, which is also
-// what bench_torch.py times. With 2 ms batches the first call of each batch finds the caches emptied
+// what the PyTorch numbers time. With 2 ms batches the first call of each batch finds the caches emptied
 // by the other implementations' batches, and the figures mix in cold weights (L3 Winograd: 193 vs
 // 275 GFLOP/s, its transformed filters being 9.4 MB); `--batch-ms 2` shows that picture.
 function timingOptions(a: BenchArgs): TimingOptions {
@@ -133,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   const say = (m: string) => progress.log(m);
   const print = (s: string) => { if (!a.json) { progress.clear(); process.stdout.write(s + '\n'); } };
 
-  // Other processes on a 2-vCPU VM move the figures by 2x or more (NOTES.md): say so up front.
+  // Other processes on a 2-vCPU VM moved the figures by 2x or more (bench/results/README.md): say so up front.
   const loadStart = loadavg()[0];
   if (loadStart > allThreads() / 2) say(`warning: load average ${loadStart.toFixed(1)} on ${allThreads()} CPUs; other processes will skew these numbers`);
 

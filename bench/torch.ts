@@ -1,5 +1,5 @@
-// Merges PyTorch numbers measured by ../shared/peers/bench_torch.py --json FILE into a run, as an
-// external peer (its own processes and timer, so compare with care).
+// Merges PyTorch numbers from --torch FILE (format: bench/README.md, "Adding PyTorch numbers") into a
+// run, as an external peer (its own processes and timer, so compare with care).
 import { readFileSync } from 'node:fs';
 import type { ImplResult, LayerResult } from './results.js';
 
@@ -13,7 +13,7 @@ function median(xs: number[]): number {
 export function mergeTorch(path: string, layers: LayerResult[], threads: number[]): number {
   const json = JSON.parse(readFileSync(path, 'utf8')) as { forward?: TorchRecord[] };
   const fwd = json.forward ?? [];
-  if (!fwd.length) throw new Error(`--torch ${path}: no "forward" records (was it written by bench_torch.py --json?)`);
+  if (!fwd.length) throw new Error(`--torch ${path}: no "forward" records (format: bench/README.md, "Adding PyTorch numbers")`);
   let merged = 0;
   for (const l of layers) {
     for (const t of threads) {
@@ -25,7 +25,7 @@ export function mergeTorch(path: string, layers: LayerResult[], threads: number[
       const gflops = median(recs.map((r) => Math.max(r.gflops_torch, r.gflops_onednn)));
       const row: ImplResult = {
         id: `pytorch/${t}t`, family: 'peer', arena: 'native', threads: t, status: 'ok', gflops,
-        algorithm: recs[0].backend, external: `bench_torch.py (${path}), median of ${recs.length} process(es)`,
+        algorithm: recs[0].backend, external: `--torch ${path}, median of ${recs.length} process(es)`,
       };
       l.impls.push(row);
       merged++;

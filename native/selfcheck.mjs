@@ -1,5 +1,5 @@
 // Checks every native ISA path x algorithm against a float64 direct convolution on random shapes,
-// and the forward golden cases of ../shared/golden (NaN/Inf positions must match exactly).
+// and the forward golden cases of test/golden (NaN/Inf positions must match exactly).
 //   node native/selfcheck.mjs [--cases 300] [--seed 1] [--golden DIR]
 // Exit code 1 on any mismatch. Needs a built addon (npm run build:native).
 import { createRequire } from 'node:module';
@@ -17,7 +17,7 @@ const opt = (name, dflt) => {
 };
 const CASES = Number(opt('cases', 300));
 let seed = Number(opt('seed', 1)) >>> 0;
-const GOLDEN = opt('golden', path.join(here, '..', '..', 'shared', 'golden'));
+const GOLDEN = opt('golden', path.join(here, '..', 'test', 'golden'));
 const TOL = 1e-5;
 const ALGO = { direct: 0, im2col: 1 };
 const FIELDS = ['N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups', 'strideH', 'strideW', 'dilationH',

@@ -71,7 +71,7 @@ export function gradInputParams(p: ConvParams): TransposeParams {
   };
 }
 
-// Largest im2col block grad-weight materializes at once (floats): 16 MiB keeps page faults cheap (NOTES).
+// Largest im2col block grad-weight materializes at once (floats): 16 MiB keeps page faults cheap.
 const COLUMN_BLOCK = 4 * 1024 * 1024;
 
 /** Where grad-weight's GEMM operands come from: `positions` output positions, blocks a multiple of `granule`. */

@@ -43,7 +43,7 @@ export interface ConvJob<T> {
   finish: (y: Tensor | null) => T;
 }
 
-// Fresh multi-megabyte buffers cost more in page faults than the copies into them (NOTES.md), so sync
+// Fresh multi-megabyte buffers cost more in page faults (4 KiB pages) than the copies into them, so sync
 // jobs build their temporaries in one grow-only scratch buffer. Buffers beyond SCRATCH_MAX are not kept.
 const SCRATCH_MAX = 16 * 1024 * 1024;
 let scratch = new Float32Array(0);

@@ -1,4 +1,4 @@
-// PyTorch's own answers (../shared/golden, committed copy in test/golden): every forward case on every
+// PyTorch's own answers (test/golden, loaded by test/golden.ts): every forward case on every
 // backend x ISA path x applicable algorithm, NaN/Inf positions exact, and through the public API in
 // both layouts.
 

@@ -1,5 +1,5 @@
-// Loads the PyTorch golden vectors: the copy committed in test/golden/ plus, when present, the shared
-// set beside the repository (../shared/golden), which may hold cases this copy does not.
+// Loads the PyTorch golden vectors committed in test/golden/. GOLDEN_DIRS' second entry is an optional
+// directory outside the checkout; a checkout without it (every user's) runs the committed copy alone.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ export type { GoldenCase } from './golden-parse.js';
 const here = dirname(fileURLToPath(import.meta.url));
 export const GOLDEN_DIRS = [join(here, 'golden'), join(here, '..', '..', 'shared', 'golden')];
 
-/** All golden cases by name; a case in ../shared/golden replaces the committed copy of the same name. */
+/** All golden cases by name; a case in a later GOLDEN_DIRS entry replaces the committed one of that name. */
 export function loadGolden(): GoldenCase[] {
   const byName = new Map<string, GoldenCase>();
   for (const dir of GOLDEN_DIRS) {

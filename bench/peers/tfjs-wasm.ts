@@ -47,8 +47,8 @@ function prepare(tf: Tf, l: Layer, d: LayerData): Prepared | string {
     [[0, 0], [l.padH, l.padH], [l.padW, l.padW], [0, 0]];
   const strides: [number, number] = [l.strideH, l.strideW];
   const dilations: [number, number] = [l.dilH, l.dilW];
-  // Explicit padding is not implemented by every wasm kernel (NOTES: conv1d with a numeric pad
-  // gave a wrong shape), so pad with tf.pad inside the timed call and convolve 'valid'.
+  // Explicit padding is not implemented by every wasm kernel (tf.conv1d with a numeric pad returned
+  // a wrongly shaped result), so pad with tf.pad inside the timed call and convolve 'valid'.
   const call = () => tf.tidy(() => {
     const xp = l.padH || l.padW ? tf.pad(x, pad) : x;
     return depthwise

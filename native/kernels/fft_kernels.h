@@ -1,5 +1,6 @@
 // Per-ISA kernels of the tiled FFT convolution (native/conv/fft.cc). Declarations only: this
-// header is included by files compiled with different ISA flags (see NOTES: ODR trap).
+// header is included by files compiled with different ISA flags (an inline definition here could
+// reach the generic path as its AVX-512 copy: see kernels.h).
 //
 // Every kernel works on one "vector" of independent transforms, one per SIMD lane (lanes = tiles
 // of an image, or filters), so the FFT itself needs no shuffles: it is the textbook radix-2

@@ -1,5 +1,6 @@
 // Signatures of the per-ISA microkernels. Declarations only: this header is included by files
-// compiled with different ISA flags, so it must not define any function (see NOTES: ODR trap).
+// compiled with different ISA flags, so it must not define any function (an inline function would be
+// compiled once per ISA, and the linker may keep the AVX-512 copy for the generic path too).
 #pragma once
 
 #include <cstdint>

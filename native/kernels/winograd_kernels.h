@@ -1,5 +1,5 @@
 // Per-ISA Winograd data transforms (the tuple GEMMs between them use the GEMM microkernels).
-// Declarations only: included by files compiled with different ISA flags (see NOTES: ODR trap).
+// Declarations only: included by files compiled with different ISA flags (see kernels.h for why).
 //
 // A "tile row" is a run of `count` horizontally adjacent tiles; the kernels vectorize across
 // tiles, so tile j of the run is lane j of a vector and lands in column j of the transformed

@@ -1,6 +1,6 @@
 // The golden vectors for tests that run inside the page: test/golden/*.json bundled by Vite
 // (test/golden.ts reads them with node:fs, which a page does not have). Same fields, same meaning;
-// only the committed copy is visible here (../shared/golden lies outside the served root).
+// only the committed copy is visible here (golden.ts's optional extra directory is outside the served root).
 
 import type { GoldenCase } from '../golden-parse.js';
 import { parseGolden } from '../golden-parse.js';
