@@ -16,6 +16,7 @@ export const ERR_MEMORY = 5;        // linear memory could not grow
 export const ERR_ALGORITHM = 6;     // algorithm code unknown or not built into this module
 export const ERR_NOT_PREPARED = 7;  // run() without a successful prepare() for these parameters
 export const ERR_WEIGHTS = 8;
+export const ERR_TOO_LARGE = 10;    // a tensor exceeds MAX_ELEMENTS
 export const ERR_INDEX = 9;         // the padded input or the strided, dilated window reaches past index 2^31 - 1       // the weights were skipped (skipWeights) but this run reads them: copy them in, skipWeights(0), run again
 
 export let N: i32 = 0;
@@ -105,7 +106,7 @@ export function readParams(): i32 {
   const inC = product(product(product(N, C), H), W);
   const wC = product(product(product(K, Cg), R), S);
   const outC = product(product(product(N, K), OH), OW);
-  if (inC > MAX_ELEMENTS || wC > MAX_ELEMENTS || outC > MAX_ELEMENTS) return ERR_LENGTH;
+  if (inC > MAX_ELEMENTS || wC > MAX_ELEMENTS || outC > MAX_ELEMENTS) return ERR_TOO_LARGE;
   inputCount = <i32>inC;
   weightCount = <i32>wC;
   outputCount = <i32>outC;

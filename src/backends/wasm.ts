@@ -59,12 +59,13 @@ const ERRORS: Record<number, string> = {
   1: 'a size, stride or dilation is not positive, a padding is negative, relu is not 0/1, or the weight store handle is not one',
   2: 'C or K is not divisible by groups',
   3: 'OH/OW do not match the input, kernel, padding, stride and dilation',
-  4: 'a buffer length does not match the shape (or a tensor exceeds 2^28 elements)',
+  4: 'a buffer length does not match the shape',
   5: 'WebAssembly memory could not grow to hold the buffers and workspace',
   6: 'the algorithm is not built into this module',
   7: 'run() without a matching prepare()',
   8: 'the run reads weights the caller skipped',
   9: 'the padded input or the strided, dilated window reaches past index 2^31 - 1',
+  10: "a tensor would exceed 2^28 elements (1 GiB), the wasm backend's per-tensor limit",
   [-1]: 'a wasm worker threw',
 };
 
