@@ -4,16 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import { conv1d, conv1dAsync, conv2d, conv2dAsync } from '../src/index.node.js';
 import type { Tensor } from '../src/shape.js';
-import { expectNative } from './paths.js';
+import { backendTestName, expectNative, nativeOnly, skipsBackend } from './paths.js';
 import { Rng } from './random.js';
 import { randomCall } from './tester.js';
 
 const rand = (shape: number[], seed: number): Tensor => ({ data: new Rng(seed).floats(shape.reduce((a, b) => a * b, 1)), shape });
 
 describe('async API', () => {
-  const choices = (['native', 'wasm', 'js'] as const).filter((b) => b !== 'native' || expectNative);
-  for (const backend of choices) {
-    it(`${backend}: async results are bit-identical to sync on 40 random calls`, async () => {
+  for (const backend of ['native', 'wasm', 'js'] as const) {
+    it.skipIf(skipsBackend(backend))(backendTestName(backend, `${backend}: async results are bit-identical to sync on 40 random calls`), async () => {
       for (let i = 0; i < 40; i++) {
         const call = randomCall(new Rng(300 + i));
         const opts = { ...call.options, backend };
@@ -27,7 +26,7 @@ describe('async API', () => {
     });
   }
 
-  it.runIf(expectNative)('native: the event loop keeps running during a large convolution', async () => {
+  it.skipIf(!expectNative)(nativeOnly('native: the event loop keeps running during a large convolution'), async () => {
     // ~3.7 GFLOP per call (VGG's 224x224x64 3x3 layer): tens of milliseconds even at full speed.
     const x = rand([1, 64, 224, 224], 1), w = rand([64, 64, 3, 3], 2);
     const out = new Float32Array(64 * 224 * 224);
@@ -49,7 +48,7 @@ describe('async API', () => {
     expect(syncTicks).toBe(0);
   });
 
-  it.runIf(expectNative)('native: many concurrent async calls of different shapes all come back right', async () => {
+  it.skipIf(!expectNative)(nativeOnly('native: many concurrent async calls of different shapes all come back right'), async () => {
     const calls = Array.from({ length: 64 }, (_, i) => randomCall(new Rng(700 + i)));
     const results = await Promise.all(calls.map((c) =>
       (c.dims === 2 ? conv2dAsync : conv1dAsync)(c.input, c.weight, { ...c.options, backend: 'native' })));

@@ -14,7 +14,7 @@ import { channelsFirstToLast, channelsLastToFirst } from '../src/layout.js';
 import { convGradBiasReference, convGradInputReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
-import { allPaths, expectNative, restoreNativeIsa } from './paths.js';
+import { allPaths, backendTestName, expectNative, restoreNativeIsa, skipsBackend } from './paths.js';
 import { Rng } from './random.js';
 import { compare, describeParams, randomCall, TOLERANCE } from './tester.js';
 
@@ -22,11 +22,10 @@ const TOL = 1e-5;
 // With algorithm 'auto' the derived convolutions may run Winograd/FFT, whose forward bound is looser.
 const AUTO_TOL = Math.max(...Object.values(TOLERANCE));
 
-/** Backend choices this process can run; native must be present unless the install said otherwise. */
+/** Backend choices to test: native always (skipsBackend says when it skips), the wasm builds this engine runs, js. */
 function backends(): BackendChoice[] {
   const a = backendInfo().available;
-  const list: BackendChoice[] = [];
-  if (a.native || expectNative) list.push('native');
+  const list: BackendChoice[] = ['native'];
   if (a.wasmSimd) list.push('wasm-simd');
   if (a.wasmScalar) list.push('wasm-scalar');
   list.push('js');
@@ -83,7 +82,7 @@ function checkRandom(backend: BackendChoice, seed: number, algorithm: 'auto' | '
 }
 
 for (const backend of backends()) {
-  describe(`conv backward on '${backend}'`, () => {
+  describe.skipIf(skipsBackend(backend))(backendTestName(backend, `conv backward on '${backend}'`), () => {
     const count = backend === 'js' ? 60 : 250;
     it(`matches the float64 reference on ${count} random calls (groups, stride, dilation, padding forms, NHWC, 1-D)`, () => {
       for (let i = 0; i < count; i++) checkRandom(backend, 1000 + i);

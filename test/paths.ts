@@ -36,6 +36,12 @@ export function nativeOnly(name: string): string {
   return noNativeReason ? `${name} (skipped: ${noNativeReason})` : name;
 }
 
+/** Whether a test generated per backend choice skips here: the native one, in a run without the addon. */
+export const skipsBackend = (backend: string): boolean => backend === 'native' && !expectNative;
+
+/** The name of a test generated per backend choice: the native one's says why it skips. */
+export const backendTestName = (backend: string, name: string): string => (backend === 'native' ? nativeOnly(name) : name);
+
 /** The native backend, for tests that run only when it is expected: a missing addon fails them with its load error. */
 export function nativeBackend(): Backend {
   if ('error' in native) throw new Error(`the native addon is expected in this run but did not load: ${native.error}`);
