@@ -14,7 +14,7 @@ import type { Tensor } from '../src/index.node.js';
 import { backendInfo, conv1dAsync, conv2d, conv2dAsync } from '../src/index.node.js';
 import { channelsLastToFirst } from '../src/layout.js';
 import { normalizeConv } from '../src/shape.js';
-import { expectNative, restoreNativeIsa } from './paths.js';
+import { expectNative, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import { compare, planeSlack, randomCall, TOLERANCE, NORMWISE_TOLERANCE } from './tester.js';
 
@@ -54,7 +54,7 @@ describe('concurrency', () => {
     expect(bad.slice(0, 5)).toEqual([]);
   });
 
-  it.runIf(haveNative() || expectNative)('4 worker_threads importing fastconv use the addon at the same time as the main thread', async () => {
+  it.skipIf(!expectNative)(nativeOnly('4 worker_threads importing fastconv use the addon at the same time as the main thread'), async () => {
     expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
     const workers = Array.from({ length: 4 }, (_, id) => new Worker(WORKER_CALLS, {
       eval: true, workerData: { entry: distEntry, reference: distReference, id, calls: 60 },
@@ -84,13 +84,13 @@ describe('concurrency', () => {
   // holds the addon too (as any process using fastconv on its main thread does). Before the fix in
   // native/addon.cc (ConvWorker::OnOK/OnError swallow the Napi::Error thrown while the worker's
   // environment is torn down) this aborted the whole process every time.
-  it.runIf(haveNative() || expectNative)('a worker terminated mid-call (async and sync) leaves the process healthy', () => {
+  it.skipIf(!expectNative)(nativeOnly('a worker terminated mid-call (async and sync) leaves the process healthy'), () => {
     expect(terminateMidCall('main-first').ok).toBe(true);
   });
 
   // When only workers loaded the addon, the last one to go unloaded it (dlclose) while the persistent
   // thread pool still ran code in it: SIGSEGV in ~5 of 6 runs. binding.gyp links with -z nodelete.
-  it.runIf(haveNative() || expectNative)('workers alone: the last worker exiting mid-call leaves the process healthy', () => {
+  it.skipIf(!expectNative)(nativeOnly('workers alone: the last worker exiting mid-call leaves the process healthy'), () => {
     for (let i = 0; i < 3; i++) expect(terminateMidCall('workers-only').ok).toBe(true);
   });
 });
