@@ -8,14 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo } from '../src/index.node.js';
-import { expectNative } from './paths.js';
+import { expectNative, nativeOnly } from './paths.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const scratch = mkdtempSync(join(tmpdir(), 'fastconv-install-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('install', () => {
-  it.runIf(expectNative)('the native addon was built and is what auto selects', () => {
+  it.skipIf(!expectNative)(nativeOnly('the native addon was built and is what auto selects'), () => {
     expect(existsSync(join(root, 'build', 'Release', 'fastconv.node'))).toBe(true);
     const info = backendInfo();
     expect(info.available.native, JSON.stringify(info.errors)).toBe(true);

@@ -14,7 +14,7 @@ import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 import { Conv1d, Conv2d, conv2d, conv2dAsync } from '../src/index.node.js';
 import { dispatcher } from '../src/dispatch.js';
 import { normalizeConv } from '../src/shape.js';
-import { expectNative, native, restoreNativeIsa } from './paths.js';
+import { expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 
 afterAll(restoreNativeIsa);
@@ -66,8 +66,8 @@ function wasmWithMemory(variant: 'simd' | 'scalar'): { backend: Backend; bytes: 
 }
 
 describe(`memory over ${CALLS} calls after warm-up`, () => {
-  it.runIf('backend' in native || expectNative)('native sync, async and public API: RSS bounded', async () => {
-    const be = (native as { backend: Backend }).backend;
+  it.skipIf(!expectNative)(nativeOnly('native sync, async and public API: RSS bounded'), async () => {
+    const be = nativeBackend();
     const pick = (i: number) => SHAPES[i % SHAPES.length];
     const results: Record<string, number> = {};
     results.sync = await growth((i) => { const s = pick(i); be.conv2d(s.p, s.input.data, s.weight.data, null, s.out, 'im2col'); });
@@ -178,9 +178,8 @@ describe(`memory over ${CALLS} calls after warm-up`, () => {
     });
   }
 
-  it.runIf('backend' in native)('layers: dispose() frees the transformed weights (L3-sized Winograd filters, measured)', () => {
-    if (!('backend' in native)) return;
-    const be = native.backend;
+  it.skipIf(!expectNative)(nativeOnly('layers: dispose() frees the transformed weights (L3-sized Winograd filters, measured)'), () => {
+    const be = nativeBackend();
     const x = { data: rng.floats(256 * 14 * 14), shape: [1, 256, 14, 14] };
     const w = { data: rng.floats(256 * 256 * 9), shape: [256, 256, 3, 3] };
     const layer = new Conv2d({ inChannels: 256, outChannels: 256, kernelSize: 3, padding: 1, backend: 'native', algorithm: 'winograd' });
