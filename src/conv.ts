@@ -14,6 +14,11 @@ export interface Explanation {
   isa: string;
   /** Threads this call runs on (small calls stay on one even when more are configured; an empty batch runs on none). */
   threads: number;
+  /**
+   * Threads the same call made with conv2dAsync/conv1dAsync runs on: more than `threads` on a browser's
+   * main thread, which cannot block for workers, so only async calls split there.
+   */
+  asyncThreads: number;
   algorithm: Algorithm;
   reason: string;
   outputShape: number[];
@@ -146,6 +151,9 @@ export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): E
     if (tuned) ({ algorithm, reason } = tuned);
     else reason = `not tuned yet (the first call with tune: true times every applicable algorithm); until then: ${reason}`;
   }
-  const threads = n.params.N === 0 ? 0 : backend.threadsFor?.(n.params, algorithm) ?? backend.threads;
-  return { backend: backend.name, isa: backend.isa, threads, algorithm, reason, outputShape: n.outShape, params: n.params };
+  const threadsOf = (call: 'sync' | 'async') => (n.params.N === 0 ? 0 : backend.threadsFor?.(n.params, algorithm, call) ?? backend.threads);
+  return {
+    backend: backend.name, isa: backend.isa, threads: threadsOf('sync'), asyncThreads: threadsOf('async'),
+    algorithm, reason, outputShape: n.outShape, params: n.params,
+  };
 }

@@ -91,8 +91,11 @@ export interface Backend {
   /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
   conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
               out: Float32Array, algo: Algorithm, store?: WeightStore): Promise<void>;
-  /** Threads a call of `p` with `algo` actually uses (small calls stay on one); absent: `threads`. */
-  threadsFor?(p: ConvParams, algo: Algorithm): number;
+  /**
+   * Threads a call of `p` with `algo` actually uses (small calls stay on one); `call` (default 'async')
+   * matters where a sync call cannot use them all (wasm on a browser's main thread). Absent: `threads`.
+   */
+  threadsFor?(p: ConvParams, algo: Algorithm, call?: 'sync' | 'async'): number;
   /** A store for one layer's transformed weights; absent where the backend keeps none per layer. */
   createWeightStore?(): WeightStore;
   /**

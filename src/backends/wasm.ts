@@ -470,7 +470,8 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       return s;
     },
     minFlopsPerThread: MIN_FLOPS_PER_THREAD,
-    threadsFor,
+    // A sync call splits only where this thread may block (not a browser's main thread).
+    threadsFor: (p, _algo, call = 'async') => (call === 'sync' && !threading?.canBlock ? 1 : threadsFor(p)),
     get threadsOff() { return off(); },
     setThreads(n: number) {
       wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(n)));
