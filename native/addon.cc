@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,8 @@ std::string describe(const Napi::Value& v) {
 }
 
 // One typed-array argument, queried once: every accessor of Napi::TypedArray is another
-// napi_get_typedarray_info call, and a call used to make ~6 per array (~1 us of a LeNet call).
+// napi_get_typedarray_info call, and a call used to make ~6 per array, a visible share of a small
+// call such as LeNet's (bench/README.md, measurements).
 struct View {
   Napi::Value value;
   size_t length = 0;  // elements
@@ -374,6 +376,12 @@ Napi::Value queue_async(const Napi::CallbackInfo& info, const char* name, const 
   } catch (const Napi::Error& e) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Reject(e.Value());
+    return d.Promise();
+  } catch (const std::bad_alloc&) {
+    // The private copies of a huge call: node-addon-api turns only Napi::Error into a JS exception,
+    // so this would otherwise reach std::terminate.
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(Napi::RangeError::New(env, std::string(name) + ": out of memory for the call's private copies of its arrays").Value());
     return d.Promise();
   }
   auto* worker = new AsyncCall<CallT>(env, name, resource, std::move(call));  // deletes itself when done
