@@ -3,8 +3,8 @@
 // buffers, so concurrent calls queue instead of racing.
 //
 // Idle workers, and the caller waiting for them, spin for a while before they block: on a VM a
-// futex wake of a halted vCPU took 50-150 us here, 2-5 % of a 2-thread VGG layer, paid twice per
-// call (start and finish). A network's layers come back to back, so the next call usually finds
+// futex wake of a halted vCPU costs a visible share of a 2-thread layer (bench/README.md,
+// measurements), paid twice per call (start and finish). A network's layers come back to back, so the next call usually finds
 // the workers still spinning. FASTCONV_SPIN_US sets the spin (default 2000, 0 blocks at once).
 #pragma once
 

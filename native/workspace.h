@@ -1,5 +1,6 @@
 // Reusable scratch memory. Convolutions reuse these buffers across calls so that a steady stream
-// of calls causes no page faults (on this VM a fresh 50 MB buffer per call costs tens of ms).
+// of calls causes no page faults (with 4 KiB pages a fresh big buffer pays its faults on every
+// call, a cost measured in bench/README.md).
 #pragma once
 
 #include <cstddef>

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeConv } from '../src/shape.js';
 import { setNumThreads } from '../src/index.node.js';
-import { allPaths, restoreNativeIsa } from './paths.js';
+import { allPaths, expectNative, nativeOnly, nativePaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, DEPTHWISE_FAMILIES, depthwiseProblem, formatFailure, TOLERANCE } from './tester.js';
@@ -45,19 +45,21 @@ function splitProblem(rng: Rng, H: number, stride: number): ConvProblem {
   return { p: n.params, input: input.data, weight: weight.data, bias: n.bias, tag: `split seed ${rng.seed}` };
 }
 
-for (const path of allPaths().filter((p) => p.label.startsWith('native'))) {
-  it(`${path.label}: depthwise layers past the split size run on 2 threads, in place and in phase space`, () => {
-    path.enter();
-    setNumThreads(2);
-    try {
-      for (const [i, [H, stride]] of [[72, 1], [144, 2]].entries()) {
-        const prob = splitProblem(new Rng(7900 + i), H, stride);
-        expect(path.backend.threadsFor!(prob.p, 'direct')).toBe(2);
-        const c = checkBackend(path.backend, 'direct', prob, TOLERANCE.direct);
-        if (!c.ok) expect.fail(formatFailure(`${path.label}/direct`, prob.p, c, prob.tag));
+describe.skipIf(!expectNative)(nativeOnly('native depthwise split across threads'), () => {
+  for (const path of nativePaths()) {
+    it(`${path.label}: depthwise layers past the split size run on 2 threads, in place and in phase space`, () => {
+      path.enter();
+      setNumThreads(2);
+      try {
+        for (const [i, [H, stride]] of [[72, 1], [144, 2]].entries()) {
+          const prob = splitProblem(new Rng(7900 + i), H, stride);
+          expect(path.backend.threadsFor!(prob.p, 'direct')).toBe(2);
+          const c = checkBackend(path.backend, 'direct', prob, TOLERANCE.direct);
+          if (!c.ok) expect.fail(formatFailure(`${path.label}/direct`, prob.p, c, prob.tag));
+        }
+      } finally {
+        setNumThreads(os.availableParallelism());
       }
-    } finally {
-      setNumThreads(os.availableParallelism());
-    }
-  });
-}
+    });
+  }
+});

@@ -5,10 +5,10 @@
 // shapes of conv.forward.test.ts are mostly too small to get a second thread.
 
 import os from 'node:os';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { setNumThreads } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
-import { allPaths, restoreNativeIsa } from './paths.js';
+import { expectNative, nativeOnly, nativePaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import { convReference } from '../src/backends/js.js';
 import type { ConvProblem } from './tester.js';
@@ -50,16 +50,18 @@ function reference(i: number) {
   return refs[i];
 }
 
-for (const path of allPaths().filter((p) => p.label.startsWith('native'))) {
-  it(`${path.label}: FFT on 2 threads matches the reference (per-vector and stage-split paths)`, () => {
-    path.enter();
-    setNumThreads(2);
-    for (const [i, [label, prob]] of CASES.entries()) {
-      expect(path.backend.supports(prob.p, 'fft'), label).toBeNull();
-      expect(path.backend.threadsFor!(prob.p, 'fft'), label).toBe(2);
-      const { want, scale } = reference(i);
-      const c = checkBackend(path.backend, 'fft', prob, TOLERANCE.fft, want, scale);
-      if (!c.ok) expect.fail(`${label}: ${formatFailure(`${path.label}/fft`, prob.p, c, prob.tag)}`);
-    }
-  });
-}
+describe.skipIf(!expectNative)(nativeOnly('native FFT split across threads'), () => {
+  for (const path of nativePaths()) {
+    it(`${path.label}: FFT on 2 threads matches the reference (per-vector and stage-split paths)`, () => {
+      path.enter();
+      setNumThreads(2);
+      for (const [i, [label, prob]] of CASES.entries()) {
+        expect(path.backend.supports(prob.p, 'fft'), label).toBeNull();
+        expect(path.backend.threadsFor!(prob.p, 'fft'), label).toBe(2);
+        const { want, scale } = reference(i);
+        const c = checkBackend(path.backend, 'fft', prob, TOLERANCE.fft, want, scale);
+        if (!c.ok) expect.fail(`${label}: ${formatFailure(`${path.label}/fft`, prob.p, c, prob.tag)}`);
+      }
+    });
+  }
+});

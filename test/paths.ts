@@ -74,12 +74,16 @@ function wasm(variant: WasmVariant): Backend {
   return createWasmBackend(new WebAssembly.Module(loadWasmBytes(variant) as BufferSource), variant);
 }
 
+/** The native addon at each ISA this CPU runs; like nativeIsas(), fails to load when the addon is expected but missing. */
+export function nativePaths(): Path[] {
+  const isas = nativeIsas();
+  if (!('backend' in native)) return [];
+  const be = native.backend;
+  return isas.map((isa) => ({ label: `native-${isa}`, backend: be, enter: () => setNativeIsa(isa) }));
+}
+
 export function allPaths(): Path[] {
-  const paths: Path[] = [];
-  if ('backend' in native) {
-    const be = native.backend;
-    for (const isa of nativeIsas()) paths.push({ label: `native-${isa}`, backend: be, enter: () => setNativeIsa(isa) });
-  }
+  const paths: Path[] = 'backend' in native ? nativePaths() : [];
   if (wasmRelaxedSimdSupported()) paths.push({ label: 'wasm-relaxed', backend: wasm('relaxed'), enter: () => {} });
   if (wasmSimdSupported()) paths.push({ label: 'wasm-simd', backend: wasm('simd'), enter: () => {} });
   paths.push({ label: 'wasm-scalar', backend: wasm('scalar'), enter: () => {} });

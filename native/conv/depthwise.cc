@@ -32,13 +32,13 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
   }
 }
 
-// Threads and pool tasks for N*C planes, splitting from min_flops. Waking a second vCPU on the 2-vCPU
-// VM costs tens of microseconds, so what counts is the call's time: the in-place 3x3 kernel runs ~100
-// GFLOP/s, and L7 (8 MFLOP, ~80 us) ran 0.89-0.97x on two threads in the bench (1.13-1.2x in a quiet
-// minute of a plain loop), while 96x112x112 (22 MFLOP) and 32x224x224 (29 MFLOP) gained 1.3-2x: it
-// splits from 16 MFLOP. The phase-plane path is ~8x slower per FLOP (144x112x112 stride 2, 8 MFLOP:
-// 0.6 ms, 1.7x on two threads) and keeps threads_for's 2 MFLOP. Each task takes a run of planes: a
-// few runs per thread balance the load without a shared-counter round trip per small plane.
+// Threads and pool tasks for N*C planes, splitting from min_flops. Waking a second vCPU on a VM costs
+// tens of microseconds, so what counts is the call's time: the in-place 3x3 kernel is fast enough
+// that L7 (8 MFLOP) lost on two threads in the bench while 22-29 MFLOP layers gained, so it splits
+// from 16 MFLOP. The phase-plane path is several times slower per FLOP, gains on two threads at 8
+// MFLOP, and keeps threads_for's 2 MFLOP (numbers: bench/README.md, measurements). Each task takes a
+// run of planes: a few runs per thread balance the load without a shared-counter round trip per
+// small plane.
 struct PlaneSplit {
   int threads;
   int64_t planes, per_task, tasks;

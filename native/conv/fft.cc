@@ -409,8 +409,8 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
 
   // With at least as many tile vectors as threads, a task carries one vector through all three stages
   // in its slot's own X and Y: a core then reads back only what it wrote. Split by stage, each stage's
-  // data was written by the other core: at 2 threads L10 spent 2.4x the CPU time of 1 thread (its
-  // complex GEMM 10x), and ran slower than on one thread (0.71 vs 0.54 ms).
+  // data was written by the other core, and L10 ran slower on two threads than on one
+  // (bench/README.md, measurements).
   const int64_t per_vec = bins * (Cg + Kg) * 2 * W;
   if (threads > 1 && vecs >= threads && per_vec <= (int64_t(1) << 20)) {
     for (int s = 0; s < pool.threads(); ++s) {

@@ -12,8 +12,8 @@
 //    microkernel as it stores the last k-block (GemmColumnMap). With several k-blocks the earlier
 //    ones accumulate in a per-task scratch tile, which the last one reads: C tiles revisited once per
 //    k-block then stay in a few pages, where in the output their 8 rows sit on 8 pages (L6 measured
-//    2 % slower accumulating in the output). Both replace a crop pass over the scratch tile (3.7 % of
-//    L6; L1, one k-block, went from 138 to 146 GFLOP/s).
+//    slower accumulating in the output). Both replace a crop pass over the scratch tile, which cost
+//    L6 and L1 a few percent (bench/README.md, measurements).
 //    1x1 stride-1 layers without padding read the caller's input directly.
 //  - "packed" (only when phase planes would be huge, e.g. absurd padding): each task packs kc x nc
 //    blocks of B from the input (im2col.cc).
@@ -134,8 +134,8 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
     src = planes;
   }
   // Rows read in place (1x1 inputs and phase planes) are not packed: with the kernel prefetching
-  // two panels ahead, packing 1x1 rows (each a page apart) measured 8-12% slower on L4 (0.84 vs
-  // 0.77 ms), and phase-plane rows 3-10% slower on L2, L3 and L6.
+  // two panels ahead, packing 1x1 rows (each a page apart) measured slower on L4, and packing
+  // phase-plane rows slower on L2, L3 and L6 (bench/README.md, measurements).
   const bool pack_b = !shifted;
   for (int slot = 0; slot < threads; ++slot) {
     if (pack_b) scratch(slot, Scratch::kPackedB, size_t(kc * task_cols));

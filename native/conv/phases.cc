@@ -9,7 +9,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Every SW-th float of src into n consecutive floats. With SW a constant the compiler vectorizes the
 // de-interleave (loads and shuffles); with a run-time stride it copied one float at a time, which
-// was two thirds of a stride-2 depthwise layer (144x112x112: 10 GFLOP/s).
+// took most of a stride-2 depthwise layer's time (bench/README.md, measurements).
 template <int64_t SW>
 void gather_columns(const float* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t j = 0; j < n; ++j) dst[j] = src[j * SW];

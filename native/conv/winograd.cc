@@ -363,10 +363,9 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
   // Split output channels when that shortens the slowest thread's work, found by replaying the
   // pool's dynamic schedule (tasks in order, each to the first free thread) with task costs in
   // units of one k-panel x block of tuple GEMMs. Every part of a split block redoes its input
-  // transform, ~3 units (measured on L6: 16% of a block's 19 k-panels), so only the blocks that do
-  // not divide evenly among the threads are split: L6 at 2 threads has 7 blocks, and splitting the
-  // last one (instead of all 7, or none) keeps both threads busy at the cost of one transform:
-  // 4.45 instead of 4.93 ms, 1.94x its 1-thread time instead of 1.75x.
+  // transform, ~3 units (measured on L6), so only the blocks that do not divide evenly among the
+  // threads are split: L6 at 2 threads has 7 blocks, and splitting the last one (instead of all 7,
+  // or none) keeps both threads busy at the cost of one transform (bench/README.md, measurements).
   // Tasks: `whole` unsplit (image, group, block) tasks first, then kparts parts of each of the rest.
   constexpr double kTransformUnits = 3.0;
   auto makespan = [&](int64_t whole, int64_t kp) {

@@ -17,12 +17,11 @@ struct IsaKernels {
 #define FASTCONV_FFT_CONFIG(isa, lanes) \
   FftConfig { "fft_tile_" #isa, lanes, fft_forward_##isa, fft_inverse_##isa, fft_cgemm_##isa, fft_all_finite_##isa }
 
-// GEMM blocking tuned on an Emerald Rapids Xeon (48 KiB L1d, 2 MiB L2 per core) and kept on the Zen 5
-// EPYC (48 KiB L1d, 1 MiB L2), where the kc x nr panel and mc x kc block fit as well (forced
-// im2col L4/L6 at 80-85 % of its 220 GFLOP/s FMA peak, 2026-11-29). AVX-512 measured on bench layers L2/L4/L6
-// (1 thread, median GFLOP/s): 8x48 beat 14x32 by 5-20% (64- and 256-channel layers fill 8-row
-// tiles exactly; 14 rows waste 9% on 64); kc 192 beat 128 and 256 (L4 129 vs 127/116, L6 144 vs
-// 140/141); mc covers all rows of these layers so each B panel is read once per k-block.
+// GEMM blocking tuned on an Emerald Rapids Xeon (48 KiB L1d, 2 MiB L2 per core) and kept on a Zen 5
+// EPYC (48 KiB L1d, 1 MiB L2), where the kc x nr panel and mc x kc block fit as well. On AVX-512,
+// 8x48 beat 14x32 on bench layers L2/L4/L6 (64- and 256-channel layers fill 8-row tiles exactly; 14
+// rows waste 9% on 64) and kc 192 beat 128 and 256 (numbers: bench/README.md, measurements); mc
+// covers all rows of these layers so each B panel is read once per k-block.
 constexpr IsaKernels kScalar{
     {"gemm_scalar_4x8", gemm_scalar_4x8, 4, 8, 256, 128, 256, 1},
     {"depthwise_scalar", depthwise_scalar},
