@@ -32,7 +32,7 @@ import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
  * (stride.ts); K3 = u8 unrolls 3-wide filter rows.
  *
  * Why two rows: each accumulator is a chain of R*S dependent adds, so with one row's two chains
- * the block waits on add latency (measured 10-12 GFLOP/s on L7); four chains keep the adders busy.
+ * the block waits on add latency (L7: bench/README.md, measurements); four chains keep the adders busy.
  */
 @inline function block8<T, K3, TWO>(src: usize, src2: usize, rowBytes: usize, w: usize, dst: usize, dst2: usize,
                                     bias: f32, first: bool, doRelu: bool,

@@ -11,8 +11,8 @@
 //
 // In both, one B strip (KC x 8 floats, 8 KiB) stays in L1 while every 4-row sliver of packed A
 // streams past it from L2 (the A slice is Kg x KC x 4 bytes, 256 KiB at Kg = 256).
-// Measured (best of interleaved runs): indirect vs packed L9 32 vs 22 GFLOP/s (each B element serves
-// only 16 rows, so packing dominated), L12 18.7 vs 11.7, L2 31.7 vs 29.2, L6/L8 even, L3 25.2 vs 26.8.
+// Indirect wins most where each B element serves few rows (L9, L12: packing dominated there), ties
+// on L6/L8 and loses slightly on L3 (per-layer numbers: bench/README.md, measurements).
 
 import { scratch, claimChunk, threadCount, SCRATCH_TILE } from './threads';
 import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';

@@ -321,7 +321,7 @@ function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
  * F(4x4): U = G g G^T of the filters at f (filterTap). The 9 taps stay in registers and each row
  * of G g is made where G^T needs it: U is 36 tuples a tuple-plane apart, so storing G g into it and
  * transforming in place (as the inputs are) streamed it twice and tripled the cold-weights time
- * (L3: 3.4 ms vs 1.1 ms for F(2x2), measured).
+ * against F(2x2) (L3: bench/README.md, measurements).
  */
 @inline function weightTransform4<T>(f: usize, dst: usize, tb: usize): void {
   const g00 = filterTap<T>(f, 0), g01 = filterTap<T>(f, 1), g02 = filterTap<T>(f, 2);
@@ -336,8 +336,8 @@ function transformInputs<T>(planes: usize, th0: i32, th1: i32, v: usize): void {
 /**
  * U = G g G^T (F(2,3): G g) of every filter of group g, packed per tuple as the microkernel's A:
  * MR-row strips [k/4][c][4]; the SIMD build transforms the 4 filters of a strip row as one vector.
- * Rows past Kg repeat filter Kg-1 (their outputs are never stored). Measured on L3 (65536 filters):
- * 4.6 ms one filter at a time with scattered stores.
+ * Rows past Kg repeat filter Kg-1 (their outputs are never stored). One filter at a time with
+ * scattered stores was the slow way on L3's 65536 filters (bench/README.md, measurements).
  */
 function transformWeights<T>(weight: usize, g: i32, u: usize): void {
   const sz = <usize>sizeof<T>();

@@ -3,16 +3,14 @@
 //
 // Why 4x8: V8 on x86-64 allocates 15 xmm registers to wasm SIMD and loads every operand of a loop
 // step up front. 4x8 needs 8 accumulators + 2 B vectors + 4 A splats + 1 product = 15: no spills.
-// Measured on this machine (L3, best of 30): 6x8 19.5 GFLOP/s and 5x8 22 (both spill in V8's code),
-// 4x8 26.5. Each step is a mul and an add per accumulator, or one relaxed_madd in the relaxed build.
-// Re-measured for issue #4 (Node 20, im2col, median of 15, L1/L4/L11): whatever order the source
-// gives, V8 (--print-wasm-code) emits every load32_splat of a step before its first multiply, so a
-// taller tile holds MR splats at once: 5x8 keeps 2 accumulators on the stack across iterations, and is
-// 15-30 % slower (simd 24.2/23.1/25.0 vs 28.7/27.2/31.3; relaxed 23.5/22.1/21.4 vs 33.4/31.7/37.7), 6x8
-// 35-45 % slower; unrolling k by 2 or 4 hoists twice the operands and loses 20-25 %. Splatting lanes of
-// one A vector (shuffles) instead fits 5x8 in the relaxed build only (+3-7 %, 35.7/33.1/40.4 vs
-// 33.5/32.3/37.8) and still spills in the simd build (-12 %), whose mul+add pair per lane already keeps
-// both FP ports busy: ~28-31 GFLOP/s is that build's ceiling on this core whatever the tile.
+// 6x8 and 5x8 spill in V8's code and ran slower than 4x8 (bench/README.md, measurements). Each step
+// is a mul and an add per accumulator, or one relaxed_madd in the relaxed build.
+// Whatever order the source gives, V8 (--print-wasm-code) emits every load32_splat of a step before
+// its first multiply, so a taller tile holds MR splats at once: 5x8 keeps 2 accumulators on the stack
+// across iterations and 6x8 more; unrolling k by 2 or 4 hoists twice the operands and loses too.
+// Splatting lanes of one A vector (shuffles) instead fits 5x8 in the relaxed build only (a few percent
+// faster) and still spills in the simd build, whose mul+add pair per lane already keeps both FP ports
+// busy: that build's GEMM is at its ceiling whatever the tile (issue #4 re-measured all of this).
 //
 // The scalar build (no ASC_FEATURE_SIMD) runs the same tile as four 4x2 column passes: 8 scalar
 // accumulators plus operands is what fits registers without SIMD.
