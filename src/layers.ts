@@ -166,7 +166,8 @@ abstract class ConvLayer {
 
   /**
    * The call options for this layer. One literal with fixed keys: a spread with a conditional part built
-   * a new hidden class on every call, which cost a tiny layer (LeNet's, 3.4 us) 6 us a call.
+   * a new hidden class on every call, which cost a tiny layer (LeNet's) more than its convolution
+   * (bench/README.md).
    */
   private convOptions(out?: Float32Array): ConvOptions {
     const s = this.settings;

@@ -152,7 +152,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     if (Cg >= 4 && can('winograd')) {
       return { algorithm: 'winograd', reason: '3-tap kernel at stride 1 with >= 4 channels per group: Winograd does 2.25-4x fewer multiplies than GEMM' };
     }
-    // fftWins first: it is plain arithmetic, while can() is a call into the addon (~1.3 us). Only
+    // fftWins first: it is plain arithmetic, while can() is a call into the addon (bench/README.md). Only
     // shapes that could go either way pay for the calibration, once per ISA.
     if (fftWins(p, Cg, SCALE_LIMITS[0]) && can('fft')) {
       const cal = fftCalibration();

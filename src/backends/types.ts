@@ -38,8 +38,8 @@ export const PARAM_FIELDS = [
 
 /**
  * Writes p in PARAM_FIELDS order into `into` (default: a new array). Field by field rather than a loop
- * over PARAM_FIELDS: this is on every call's path, and the generic loop with its allocation cost ~2 us
- * of a ~10 us LeNet call. test/params.test.ts checks the order against PARAM_FIELDS.
+ * over PARAM_FIELDS: this is on every call's path, and the generic loop with its allocation was a
+ * fifth of a LeNet call (bench/README.md). test/params.test.ts checks the order against PARAM_FIELDS.
  */
 export function packParams(p: ConvParams, into: Int32Array = new Int32Array(PARAM_FIELDS.length)): Int32Array {
   const a = into;

@@ -344,28 +344,24 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
-    // Measured (L7, L10, L12 of the suite): depthwise runs 2.7x faster direct than as tiny GEMMs, but
-    // a single-channel dense layer (groups = 1, C = 1: audio, LeNet) is 1.2-2.4x faster as a GEMM.
+    // Depthwise runs faster direct than as tiny GEMMs, but a single-channel dense layer (groups = 1,
+    // C = 1: audio, LeNet) is faster as a GEMM (L7, L10, L12; numbers for every rule here: bench/README.md).
     if (p.groups > 1 && p.C === p.groups) {
       return { algorithm: 'direct', reason: 'one input channel per group (depthwise): direct, SIMD along output rows' };
     }
-    // Measured (interleaved medians, simd build, repeated weights): Winograd F(2x2,3x3) vs im2col
-    // L2 4.5 vs 7.5 ms, L3 4.2 vs 8.2, L5 81 vs 142, L6 64 vs 125; 16->16 channels at 56x56 0.39 vs
-    // 0.47 ms, 8->8 even, 3->16 1.6x slower (too little GEMM depth to pay for the transforms).
+    // Winograd F(2x2,3x3) beat im2col on L2, L3, L5, L6 and from 16 channels in and out; 8->8 was even
+    // and 3->16 slower (too little GEMM depth to pay for the transforms).
     const Cg = p.C / p.groups, Kg = p.K / p.groups;
-    // Dilated (one undilated phase per dilation offset): L8 36 vs 48 ms (best 43 vs 29 GFLOP/s).
+    // Dilated (one undilated phase per dilation offset) it wins too (L8).
     if (p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && Cg >= 16 && Kg >= 16) {
       return { algorithm: 'winograd', reason: '3x3 stride 1 with >= 16 channels in and out per group: Winograd F(2x2,3x3) or F(4x4,3x3), 2.25x or 4x fewer multiplies' };
     }
-    // conv1d / 1x3, measured (interleaved medians, simd build, cached weights, C = K, pad 1, W 128-2048):
-    // Winograd F(4,3) vs im2col 0.90x the time at 32 channels, 0.70x at 64, 0.60x at 128, 0.50-0.59x
-    // at 256; 1.2x slower at 16 channels.
+    // conv1d / 1x3: Winograd F(4,3) took less time than im2col from 32 channels in and out, more at 16.
     if (p.R === 1 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1 && Cg >= 32 && Kg >= 32) {
       return { algorithm: 'winograd', reason: 'kernel 3 along W, stride 1, >= 32 channels in and out per group: Winograd F(4,3) (or F(2,3) with wide padding), 2x fewer multiplies' };
     }
-    // Measured (medians, simd build, zero-mean data, cached spectra): FFT vs im2col L9 (11x11, 16 ch)
-    // 10.3 vs 35.9 ms, L10 (k 251, 1 ch) 5.9 vs 12.0, 7x7 64 ch 56x56 40 vs 59, 9x9 16 ch 4.0 vs 8.1;
-    // it loses at 5x5 16 ch (1.7 vs 1.3), 7x7 from 3 channels (125 vs 112), conv1d k 5 (17 vs 9), k 63 from 1 ch.
+    // FFT beat im2col on L9 (11x11, 16 ch), L10 (k 251, 1 ch), 7x7 with 64 and 9x9 with 16 channels;
+    // it lost at 5x5 16 ch, 7x7 with 3 channels, conv1d k 5, and k 63 with 1 channel.
     const unit = p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1;
     const bigKernel2d = p.R >= 7 && p.S >= 7 && Cg >= 8;
     const bigKernel1d = p.R === 1 && (p.S >= 128 || (p.S >= 31 && Cg >= 16));
