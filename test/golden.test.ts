@@ -8,7 +8,7 @@ import { conv1d, conv2d, explain } from '../src/index.node.js';
 import { channelsFirstToLast, channelsLastToFirst } from '../src/layout.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
-import { allPaths, expectNative, restoreNativeIsa } from './paths.js';
+import { allPaths, backendTestName, restoreNativeIsa, skipsBackend } from './paths.js';
 import { compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, TOLERANCE } from './tester.js';
 
 const cases = loadGolden().filter((c) => c.op === 'conv1d' || c.op === 'conv2d');
@@ -47,8 +47,8 @@ for (const path of allPaths()) {
 
 describe('golden through the public API', () => {
   const backends = ['auto', 'native', 'wasm-simd', 'wasm-scalar', 'js'] as const;
-  for (const backend of backends.filter((b) => b !== 'native' || expectNative)) {
-    it(`backend '${backend}', NCHW and channels-last`, () => {
+  for (const backend of backends) {
+    it.skipIf(skipsBackend(backend))(backendTestName(backend, `backend '${backend}', NCHW and channels-last`), () => {
       for (const g of cases) {
         const conv = g.dims === 2 ? conv2d : conv1d;
         const opts = { ...g.options, bias: g.bias, backend };
