@@ -3,11 +3,10 @@
 // share of it spent in fastconv, and writes the loss/accuracy curve as SVG (plus the numbers as JSON).
 //
 //   npm run build && node dist/bench/lenet-mnist/train.js [--epochs 15] [--batch 32] [--lr 0.002]
-//        [--decay 0.82] [--shift 2] [--backend auto|native|wasm|js] [--seed 1] [--out bench/lenet-mnist/results]
+//        [--decay 0.82] [--shift 2] [--backend auto|native|wasm|js] [--seed 1] [--out lenet-mnist-out]
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackendChoice } from '../../src/index.node.js';
 import { explain } from '../../src/index.node.js';
@@ -33,9 +32,9 @@ const { values: args } = parseArgs({
 });
 const epochs = Number(args.epochs), batchSize = Number(args.batch), lr = Number(args.lr), seed = Number(args.seed);
 const decay = Number(args.decay), shift = Number(args.shift);
-// dist/bench/lenet-mnist/train.js -> the repository's bench/lenet-mnist/results
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const outDir = resolve(args.out ?? join(repo, 'bench', 'lenet-mnist', 'results'));
+// Into the working directory, like any command-line tool: bench/lenet-mnist/results/ holds the committed
+// run the README shows, which an ordinary run must not overwrite (pass --out to refresh it on purpose).
+const outDir = resolve(args.out ?? 'lenet-mnist-out');
 
 const t0 = performance.now();
 const { train, test } = loadMnist(8000, 2000);
