@@ -17,6 +17,7 @@ import { ALGORITHM_CODE, ALGORITHMS, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS } 
 import { convGradBiasReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
 import { loadGolden } from './golden.js';
+import { noNativeReason } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem, ShapeSpace } from './tester.js';
 import { compare, DEPTHWISE_FAMILIES, depthwiseProblem, describeParams, NORMWISE_TOLERANCE, planeSlack, randomProblem,
@@ -28,7 +29,9 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 const CXX = 'aarch64-linux-gnu-g++', QEMU = 'qemu-aarch64';
 const skip = !has(CXX) ? `${CXX} is not installed (apt-get install -y g++-aarch64-linux-gnu)`
   : !has(QEMU) ? `${QEMU} is not installed (apt-get install -y qemu-user)`
-    : process.env.FASTCONV_ASAN ? 'sanitizer run (this suite builds its own binary)' : '';
+    : process.env.FASTCONV_ASAN ? 'sanitizer run (this suite builds its own binary)'
+      // The harness never loads the addon, so a run without it would only repeat the normal leg.
+      : noNativeReason;
 if (skip) console.warn(`neon.qemu.test.ts: skipped, ${skip}`);
 
 const ISA = { scalar: 0, neon: 1 } as const;
@@ -159,7 +162,7 @@ function checkForward(jobs: Job[], results: JobResult[]): Record<string, number>
   return ran;
 }
 
-describe.skipIf(skip !== '')('NEON kernels under qemu-aarch64', () => {
+describe.skipIf(skip !== '')(`NEON kernels under qemu-aarch64${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let exe = '';
   beforeAll(() => { exe = build(); }, 300_000);
 
