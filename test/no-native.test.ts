@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { Algorithm } from '../src/backends/types.js';
-import { loadNativeBackend, nativeInfo, setNativeThreads } from '../src/backends/native.js';
+import { loadNativeBackend, nativeFmaPeak, nativeInfo, setNativeThreads } from '../src/backends/native.js';
 import type { Tensor } from '../src/index.node.js';
 import { backendInfo, Conv2d, conv2d, conv2dAsync, explain, setBackend } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
@@ -42,6 +42,7 @@ describe.skipIf(!off)(`with FASTCONV_NATIVE=off${off ? '' : ' (skipped: this run
   it('the addon reports itself disabled, and the native-only entry points say so', () => {
     expect(loadNativeBackend()).toEqual({ error: DISABLED });
     expect(() => nativeInfo()).toThrow(DISABLED);
+    expect(() => nativeFmaPeak(5)).toThrow(DISABLED);
     expect(() => setNativeThreads(2)).not.toThrow(); // documented no-op without the addon
   });
 
