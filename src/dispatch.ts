@@ -1,6 +1,8 @@
 // The only place that knows which backends exist. At load time it checks each candidate against the
-// float64 reference on a probe convolution, times it, and selects the fastest; per call it resolves the
-// user's backend/algorithm choice into a concrete (backend, algorithm) pair and can say why.
+// float64 reference on a probe convolution and selects the first that passes in the known order
+// (native > wasm-relaxed > wasm-simd > wasm-scalar > js); it times candidates only where that order is
+// in doubt, and lets the timing overturn it only on strong evidence. Per call it resolves the user's
+// backend/algorithm choice into a concrete (backend, algorithm) pair and can say why.
 
 import type { Algorithm, Backend, ConvParams } from './backends/types.js';
 import { convReference } from './backends/js.js';
@@ -8,27 +10,74 @@ import type { BackendChoice } from './shape.js';
 import { checkBackendChoice } from './shape.js';
 
 export type SlotKey = 'native' | 'wasmRelaxed' | 'wasmSimd' | 'wasmScalar' | 'js';
+/**
+ * The known order, fastest first. It holds on every machine measured (native SIMD code 2-10x wasm SIMD,
+ * relaxed SIMD's fused multiply-add at least SIMD128's mul+add, SIMD128 2-6x scalar wasm, js ~100x
+ * slower), and it is what a millisecond of load-time timing cannot reliably beat: a probe that short
+ * once put wasm-scalar ahead of wasm-simd (issue #16) and cost the process 3-6x for its lifetime.
+ */
 const SLOT_ORDER: readonly SlotKey[] = ['native', 'wasmRelaxed', 'wasmSimd', 'wasmScalar', 'js'];
 /** What 'wasm' means: the first of these that loaded (they run the same algorithms, faster to slower). */
 const WASM_PREFERENCE: readonly SlotKey[] = ['wasmRelaxed', 'wasmSimd', 'wasmScalar'];
+const SLOT_NAME: Record<SlotKey, string> = {
+  native: 'native', wasmRelaxed: 'wasm-relaxed', wasmSimd: 'wasm-simd', wasmScalar: 'wasm-scalar', js: 'js',
+};
+const KNOWN_ORDER = SLOT_ORDER.map((k) => SLOT_NAME[k]).join(' > ');
 
 export interface Candidate { key: SlotKey; backend?: Backend; error?: string }
 
+/** One candidate's load-time check; medianMs/gflops only where it was timed (see Comparison). */
 export interface ProbeResult { key: SlotKey; ok: boolean; medianMs?: number; gflops?: number; error?: string }
 
+/** A timed duel between the current choice and a lower-ranked candidate, in interleaved samples. */
+export interface Comparison {
+  incumbent: SlotKey;
+  challenger: SlotKey;
+  /** ms per call, sample i of each taken back to back (in alternating order) as pair i. */
+  incumbentMs: number[];
+  challengerMs: number[];
+  /** incumbent median / challenger median: how many times faster the challenger ran. */
+  speedup: number;
+  /** Pairs in which the challenger ran at least `margin` times faster. */
+  wins: number;
+  margin: number;
+  overturned: boolean;
+}
+
+export interface DispatcherOptions {
+  /**
+   * Which lower-ranked candidates are timed against the known order's choice: 'doubtful' (default) only
+   * where the order can be wrong (the native addon at its scalar ISA against the best SIMD wasm build),
+   * 'all' every compiled candidate in turn, 'none' nothing. js, the reference, is never timed.
+   */
+  timing?: 'doubtful' | 'all' | 'none';
+  /** Interleaved sample pairs per comparison (default 7). */
+  pairs?: number;
+  /** How many times faster a challenger must run, by median and in most pairs, to overturn (default 1.5). */
+  margin?: number;
+}
+
 export interface BackendInfo {
-  /** The backend calls with backend 'auto' use: forced by setBackend/FASTCONV_BACKEND, else the fastest. */
+  /**
+   * The backend calls with backend 'auto' use: forced by setBackend/FASTCONV_BACKEND, else the first that
+   * passed the load-time check in the known order (or the one that timing showed clearly faster).
+   */
   selected: 'native' | 'wasm' | 'js';
+  /** The build behind `selected`: which wasm build, when it is 'wasm' (wasm-scalar if forced, say). */
+  slot: SlotKey;
   /** Which wasm build 'wasm' means here. */
   wasmVariant: 'relaxed' | 'simd' | 'scalar' | null;
   available: Record<SlotKey, boolean>;
   isa: string;
+  /** Threads the selected backend splits a large call across (wasm caps setNumThreads at its pool's limit). */
   threads: number;
   /** Why the selected backend runs one thread where it could split calls (wasm without threads), else null. */
   threadsOff: string | null;
   forced: BackendChoice;
   reason: string;
   probe: ProbeResult[];
+  /** The timed comparisons behind the selection (none where the known order was not in doubt). */
+  comparisons: Comparison[];
   errors: Partial<Record<SlotKey, string>>;
 }
 
@@ -38,12 +87,21 @@ export interface Plan {
   reason: string;
 }
 
-// Small enough that the js backend finishes in a few ms, large enough to rank the compiled ones.
-const PROBE: ConvParams = {
-  N: 1, C: 8, H: 16, W: 16, K: 8, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 16, OW: 16, relu: false,
-};
+const conv3x3 = (C: number, K: number, HW: number): ConvParams => ({
+  N: 1, C, H: HW, W: HW, K, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: HW, OW: HW, relu: false,
+});
+// Every compiled candidate is checked on this at load, against a float64 reference that runs cold
+// (unoptimized JS, ~100-200 ns per multiply-add), so it is no larger than it must be: 7x7 planes give
+// full and partial tiles and vectors (49 outputs a plane, no multiple of 4, 8 or 16; Winograd tiles
+// of 4 + 3 rows), where wrong edge code shows, and 8 channels run the algorithm a real 3x3 layer gets (Winograd natively,
+// im2col on wasm).
+const PROBE = conv3x3(8, 8, 7);
+// The js backend is the reference itself: running it on the full probe would only pay for a second
+// cold reference pass, so it is checked (the adapter around the reference) on a few taps.
+const JS_PROBE = conv3x3(2, 2, 3);
 const PROBE_FLOPS = 2 * PROBE.K * PROBE.C * PROBE.R * PROBE.S * PROBE.OH * PROBE.OW;
+const PROBE_TEXT = `${PROBE.C}x${PROBE.H}x${PROBE.W} ${PROBE.R}x${PROBE.S}`;
 
 function probeData(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -52,24 +110,106 @@ function probeData(n: number, seed: number): Float32Array {
   return a;
 }
 
+/** A probe problem with its float64 answer and, per output, the error a correct float32 result stays within. */
+class ProbeCase {
+  readonly x: Float32Array;
+  readonly w: Float32Array;
+  readonly b: Float32Array;
+  readonly out: Float32Array;
+  private readonly want: Float64Array;
+  private readonly tol: Float64Array;
+
+  constructor(readonly p: ConvParams) {
+    this.x = probeData(p.N * p.C * p.H * p.W, 1);
+    this.w = probeData(p.K * p.C * p.R * p.S, 2);
+    this.b = probeData(p.K, 3);
+    this.want = convReference(p, this.x, this.w, this.b);
+    this.out = new Float32Array(this.want.length);
+    // Per output channel, a bound on sum |x||w| + |b| over any window (every |x| <= max |x|): the
+    // error scale of the sums, without the second reference pass (conv(|x|, |w|)) that costs as much again.
+    let xMax = 0;
+    for (const v of this.x) xMax = Math.max(xMax, Math.abs(v));
+    const taps = p.C * p.R * p.S;
+    this.tol = new Float64Array(p.K);
+    for (let k = 0; k < p.K; k++) {
+      let s = Math.abs(this.b[k]);
+      for (let i = 0; i < taps; i++) s += xMax * Math.abs(this.w[k * taps + i]);
+      this.tol[k] = 1e-4 * s;
+    }
+  }
+
+  run(be: Backend, algorithm: Algorithm): void {
+    be.conv2d(this.p, this.x, this.w, this.b, this.out, algorithm);
+  }
+
+  /** Runs `be` once with its own choice of algorithm and throws unless every output is within tolerance. */
+  check(be: Backend): Algorithm {
+    const { algorithm } = be.choose(this.p);
+    this.out.fill(NaN); // a backend that writes nothing must not pass on the previous one's answer
+    this.run(be, algorithm);
+    const plane = this.p.OH * this.p.OW;
+    for (let i = 0; i < this.want.length; i++) {
+      if (!(Math.abs(this.out[i] - this.want[i]) <= this.tol[Math.floor(i / plane)])) {
+        throw new Error(`self-check failed: output ${i} is ${this.out[i]}, expected ${this.want[i]}`);
+      }
+    }
+    return algorithm;
+  }
+}
+
 const now = () => (globalThis.performance ? globalThis.performance.now() : Date.now());
+
+const median = (v: readonly number[]): number => {
+  const s = [...v].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * Whether timings overturn the known order: the challenger must run `margin` times faster than the
+ * incumbent by median and in a strict majority of the pairs. The median alone can ride on a few
+ * samples that a stall by another process lengthened; the pairs, taken back to back, see the same
+ * machine state, so most of them agreeing is what says the gap is the code's and not the moment's.
+ */
+export function overturns(incumbentMs: readonly number[], challengerMs: readonly number[], margin: number):
+    { speedup: number; wins: number; overturned: boolean } {
+  const n = incumbentMs.length;
+  const valid = n > 0 && challengerMs.length === n && [...incumbentMs, ...challengerMs].every((t) => Number.isFinite(t) && t > 0);
+  if (!valid) return { speedup: NaN, wins: 0, overturned: false };
+  const speedup = median(incumbentMs) / median(challengerMs);
+  let wins = 0;
+  for (let i = 0; i < n; i++) if (incumbentMs[i] >= margin * challengerMs[i]) wins++;
+  return { speedup, wins, overturned: speedup >= margin && 2 * wins > n };
+}
+
+interface Verified { key: SlotKey; backend: Backend; algorithm: Algorithm }
 
 export class Dispatcher {
   private slots = new Map<SlotKey, Candidate>();
   private probeResults: ProbeResult[] = [];
+  private comparisons: Comparison[] = [];
   private selectedKey: SlotKey = 'js';
   private selectReason = '';
+  /** Notes that outlive a re-probe: an ignored environment variable, say. */
+  private notes: string[] = [];
   private forced: BackendChoice = 'auto';
+  private readonly options: Required<DispatcherOptions>;
 
-  constructor(candidates: Candidate[], forced?: string) {
+  constructor(candidates: Candidate[], forced?: string, options: DispatcherOptions = {}) {
+    this.options = { timing: options.timing ?? 'doubtful', pairs: options.pairs ?? 7, margin: options.margin ?? 1.5 };
     this.setCandidates(candidates);
     if (forced !== undefined && forced !== '') {
       try {
         this.forced = checkBackendChoice('FASTCONV_BACKEND', forced);
       } catch (e) {
-        this.selectReason += ` (ignored ${(e as Error).message})`;
+        this.addNote(`ignored ${(e as Error).message}`);
       }
     }
+  }
+
+  /** Adds a sentence to backendInfo().reason (kept across re-probes). */
+  addNote(note: string): void {
+    this.notes.push(note);
   }
 
   /** Replaces the candidate set (the browser adds wasm after an async compile) and re-probes. */
@@ -80,68 +220,115 @@ export class Dispatcher {
   }
 
   private probe(): void {
-    const x = probeData(PROBE.N * PROBE.C * PROBE.H * PROBE.W, 1);
-    const w = probeData(PROBE.K * PROBE.C * PROBE.R * PROBE.S, 2);
-    const b = probeData(PROBE.K, 3);
-    const want = convReference(PROBE, x, w, b);
-    const scale = convReference(PROBE, x, w, b, true);
-    const out = new Float32Array(want.length);
+    let main: ProbeCase | undefined;
     this.probeResults = [];
+    this.comparisons = [];
+    const verified: Verified[] = [];
     for (const key of SLOT_ORDER) {
       const slot = this.slots.get(key);
       if (!slot?.backend) {
-        if (slot) this.probeResults.push({ key, ok: false, error: slot.error });
+        if (slot) this.probeResults.push({ key, ok: false, error: slot.error ?? 'not loaded' });
         continue;
       }
       const be = slot.backend;
       try {
-        const { algorithm } = be.choose(PROBE);
-        be.conv2d(PROBE, x, w, b, out, algorithm);
-        for (let i = 0; i < want.length; i++) {
-          if (!(Math.abs(out[i] - want[i]) <= 1e-4 * scale[i] + 1e-30)) {
-            throw new Error(`self-check failed: output ${i} is ${out[i]}, expected ${want[i]}`);
-          }
-        }
-        // The js backend is slowest by orders of magnitude: one run ranks it. The compiled ones get a
-        // second warm-up call (wasm tiers up), then 5 samples, each a batch of calls long enough for the
-        // timer (browsers coarsen performance.now() to 5-100 us), so neither a coarse clock nor one stall
-        // by another process decides the ranking.
-        const times: number[] = [];
-        if (key === 'js') {
-          const t = now();
-          be.conv2d(PROBE, x, w, b, out, algorithm);
-          times.push(now() - t);
-        } else {
-          be.conv2d(PROBE, x, w, b, out, algorithm);
-          const sampleMs = this.sampleMs();
-          for (let i = 0; i < 5; i++) {
-            let calls = 0;
-            const t = now();
-            do { be.conv2d(PROBE, x, w, b, out, algorithm); calls++; } while (now() - t < sampleMs);
-            times.push((now() - t) / calls);
-          }
-        }
-        times.sort((p, q) => p - q);
-        const medianMs = times[times.length >> 1];
-        this.probeResults.push({ key, ok: true, medianMs, gflops: PROBE_FLOPS / (medianMs * 1e6) });
+        const algorithm = key === 'js' ? new ProbeCase(JS_PROBE).check(be) : (main ??= new ProbeCase(PROBE)).check(be);
+        verified.push({ key, backend: be, algorithm });
+        this.probeResults.push({ key, ok: true });
       } catch (e) {
         slot.error = `${(e as Error).message}`;
         slot.backend = undefined;
         this.probeResults.push({ key, ok: false, error: slot.error });
       }
     }
-    const ok = this.probeResults.filter((r) => r.ok).sort((p, q) => p.medianMs! - q.medianMs!);
-    this.selectedKey = ok.length ? ok[0].key : 'js';
-    const describe = (r: ProbeResult) => r.ok
-      ? `${r.key} ${r.medianMs!.toFixed(3)} ms (${r.gflops!.toFixed(1)} GFLOP/s)`
-      : `${r.key} unavailable: ${r.error}`;
-    this.selectReason = `${this.selectedKey} was fastest on the 8x16x16 3x3 probe: ` +
-      this.probeResults.map(describe).join('; ');
+
+    const first = verified[0];
+    let best = first;
+    for (const challenger of this.challengers(verified)) {
+      if (!best || challenger === best) continue;
+      const c = this.compare(best, challenger, main!);
+      this.comparisons.push(c);
+      if (c.overturned) best = challenger;
+    }
+    this.selectedKey = best?.key ?? 'js';
+
+    const name = (v: Verified) => (v.key === 'native' ? `native (${v.backend.isa})` : SLOT_NAME[v.key]);
+    const parts: string[] = [];
+    if (!best) parts.push(`no backend passed the float64 check`);
+    else if (best === first) parts.push(`${name(best)}: the first backend that passed the float64 check in the known order ${KNOWN_ORDER}`);
+    else parts.push(`${name(best)}: timed clearly faster than ${name(first)}, which the known order ${KNOWN_ORDER} puts first`);
+    if (this.comparisons.length) {
+      for (const c of this.comparisons) parts.push(this.describe(c));
+    } else if (best) {
+      parts.push(this.options.timing === 'none' ? 'nothing timed (timing off)' : 'nothing timed (the order is not in doubt here)');
+    }
+    const wasmKey = this.slotFor('wasm');
+    parts.push(this.slots.get(wasmKey)?.backend ? `'wasm' means ${SLOT_NAME[wasmKey]}` : `no wasm build passed`);
+    parts.push(`checked on the ${PROBE_TEXT} probe (js on a 2-channel one): ` + this.probeResults.map((r) =>
+      r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`).join(', '));
+    this.selectReason = parts.join('; ');
+  }
+
+  /** The candidates to time against the current choice, in the known order (see DispatcherOptions.timing). */
+  private challengers(verified: Verified[]): Verified[] {
+    const [first, ...rest] = verified;
+    const compiled = rest.filter((v) => v.key !== 'js');
+    switch (this.options.timing) {
+      case 'none': return [];
+      case 'all': return compiled;
+      case 'doubtful': {
+        // Scalar C++ against wasm SIMD128 is the one pairing whose order depends on the machine (a CPU
+        // without AVX2, or FASTCONV_ISA=scalar). The best SIMD build speaks for the others.
+        if (first?.key !== 'native' || first.backend.isa !== 'scalar') return [];
+        const simd = compiled.find((v) => v.key === 'wasmRelaxed' || v.key === 'wasmSimd');
+        return simd ? [simd] : [];
+      }
+    }
+  }
+
+  /** Times `inc` and `ch` in interleaved samples (A B, B A, ...) after a warm-up, and applies overturns(). */
+  private compare(inc: Verified, ch: Verified, probe: ProbeCase): Comparison {
+    const ms = this.sampleMs();
+    const batch = (v: Verified): number => {
+      let calls = 0;
+      const t = now();
+      let dt: number;
+      do { probe.run(v.backend, v.algorithm); calls++; } while ((dt = now() - t) < ms);
+      return dt / calls;
+    };
+    // Another process can only add time: a sample is the best of three batches, so one preemption
+    // does not make it, and a pair is lost only when the stall outlasts a sample.
+    const sample = (v: Verified): number => Math.min(batch(v), batch(v), batch(v));
+    // Wasm runs its first calls in the baseline tier and optimizes in the background: two batches each
+    // before counting, and the alternating order cancels what tiering (or a slow drift) is left.
+    for (let i = 0; i < 2; i++) { batch(inc); batch(ch); }
+    const incumbentMs: number[] = [], challengerMs: number[] = [];
+    for (let i = 0; i < this.options.pairs; i++) {
+      if (i % 2 === 0) { incumbentMs.push(sample(inc)); challengerMs.push(sample(ch)); }
+      else { challengerMs.push(sample(ch)); incumbentMs.push(sample(inc)); }
+    }
+    const margin = this.options.margin;
+    const verdict = overturns(incumbentMs, challengerMs, margin);
+    for (const [v, t] of [[inc, incumbentMs], [ch, challengerMs]] as const) {
+      const r = this.probeResults.find((p) => p.key === v.key)!;
+      r.medianMs = median(t);
+      r.gflops = PROBE_FLOPS / (r.medianMs * 1e6);
+    }
+    return { incumbent: inc.key, challenger: ch.key, incumbentMs, challengerMs, margin, ...verdict };
+  }
+
+  private describe(c: Comparison): string {
+    const a = SLOT_NAME[c.incumbent], b = SLOT_NAME[c.challenger];
+    const n = c.incumbentMs.length;
+    return `timed ${a} against ${b} in ${n} interleaved pairs: ${median(c.incumbentMs).toFixed(4)} vs ` +
+      `${median(c.challengerMs).toFixed(4)} ms per call by median (${b} ${c.speedup.toFixed(2)}x as fast, ` +
+      `>= ${c.margin}x in ${c.wins}/${n} pairs), so ` +
+      (c.overturned ? `${b} overturns the known order` : `${a} stays (overturning needs ${c.margin}x by median and in most pairs)`);
   }
 
   private sampleMsCache = 0;
 
-  /** 20 ticks of this engine's clock, within [0.2, 2] ms. */
+  /** 20 ticks of this engine's clock, within [0.25, 2] ms. */
   private sampleMs(): number {
     if (this.sampleMsCache) return this.sampleMsCache;
     let tick = Infinity;
@@ -151,7 +338,7 @@ export class Dispatcher {
       while (b === a) b = now();
       tick = Math.min(tick, b - a);
     }
-    return (this.sampleMsCache = Math.min(2, Math.max(0.2, 20 * tick)));
+    return (this.sampleMsCache = Math.min(2, Math.max(0.25, 20 * tick)));
   }
 
   private slotFor(choice: BackendChoice): SlotKey {
@@ -222,14 +409,16 @@ export class Dispatcher {
     const forcedNote = this.forced === 'auto' ? '' : `forced to '${this.forced}' (setBackend or FASTCONV_BACKEND); `;
     return {
       selected: selectedKey === 'native' ? 'native' : selectedKey === 'js' ? 'js' : 'wasm',
+      slot: selectedKey,
       wasmVariant: available[wasmKey] ? ({ wasmRelaxed: 'relaxed', wasmSimd: 'simd', wasmScalar: 'scalar' } as const)[wasmKey as 'wasmSimd'] : null,
       available,
       isa: be?.isa ?? 'none',
       threads: be?.threads ?? 1,
       threadsOff: (be as { threadsOff?: string | null } | undefined)?.threadsOff ?? null,
       forced: this.forced,
-      reason: forcedNote + this.selectReason,
+      reason: forcedNote + this.selectReason + this.notes.map((n) => `; ${n}`).join(''),
       probe: this.probeResults.map((r) => ({ ...r })),
+      comparisons: this.comparisons.map((c) => ({ ...c, incumbentMs: [...c.incumbentMs], challengerMs: [...c.challengerMs] })),
       errors,
     };
   }

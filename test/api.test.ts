@@ -123,9 +123,10 @@ describe('backendInfo / setBackend / explain', () => {
     expect(info.available.js).toBe(true);
     expect(info.available.wasmScalar).toBe(true);
     expect(info.available.native).toBe(expectNative);
-    expect(info.reason).toMatch(/fastest/);
+    expect(info.reason).toMatch(/the first backend that passed the float64 check in the known order native > wasm-relaxed > wasm-simd > wasm-scalar > js/);
     expect(info.probe.filter((r) => r.ok).length).toBeGreaterThanOrEqual(3);
-    for (const r of info.probe.filter((q) => q.ok)) expect(r.medianMs).toBeGreaterThan(0);
+    // Timed only where the order is in doubt (native at its scalar ISA): not at this machine's default.
+    if (info.isa !== 'scalar') expect(info.comparisons).toEqual([]);
     if (expectNative) {
       expect(info.selected).toBe('native');
       expect(['avx512', 'avx2', 'neon', 'sse', 'scalar']).toContain(info.isa);
