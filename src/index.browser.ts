@@ -11,7 +11,7 @@ import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js'
 import { loadWasmBytes } from './backends/wasm-bytes.browser.js';
 import type { Candidate } from './dispatch.js';
 import { dispatcher, Dispatcher, installDispatcher } from './dispatch.js';
-import { checkPositiveInt } from './shape.js';
+import { checkThreadCount, MAX_THREADS } from './shape.js';
 
 export * from './api.js';
 
@@ -24,7 +24,7 @@ export interface ReadyOptions {
 }
 
 const wasmBackends: WasmBackend[] = [];
-let wantedThreads = Math.max(1, Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1));
+let wantedThreads = Math.min(MAX_THREADS, Math.max(1, Math.floor(globalThis.navigator?.hardwareConcurrency ?? 1)));
 
 /**
  * Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages (served with
@@ -91,9 +91,13 @@ export function ready(opts: ReadyOptions = {}): Promise<void> {
   return loading;
 }
 
-/** Threads the wasm backend splits one async convolution across (default: navigator.hardwareConcurrency). */
+/**
+ * Threads the wasm backend splits one async convolution across (default: navigator.hardwareConcurrency):
+ * an integer in [1, 256] as in Node, else a TypeError/RangeError naming `n`; wasm runs at most its pool's
+ * 64 (MAX_WASM_THREADS), and backendInfo().threads says what is in effect.
+ */
 export function setNumThreads(n: number): void {
-  checkPositiveInt('n', n);
+  checkThreadCount('n', n);
   wantedThreads = n;
   for (const b of wasmBackends) b.setThreads(n);
 }

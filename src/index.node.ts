@@ -13,22 +13,34 @@ import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js'
 import { loadWasmBytes } from './backends/wasm-bytes.node.js';
 import type { Candidate } from './dispatch.js';
 import { Dispatcher, installDispatcher } from './dispatch.js';
-import { checkPositiveInt } from './shape.js';
+import { checkThreadCount, MAX_THREADS } from './shape.js';
 
 export * from './api.js';
 
 const wasmBackends: WasmBackend[] = [];
 
-/** FASTCONV_THREADS when it is a positive integer, else every core. */
-function defaultThreads(): number {
-  const n = Number(process.env.FASTCONV_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
+/**
+ * FASTCONV_THREADS by setNumThreads' rule (a decimal integer in [1, MAX_THREADS]), else every core, with
+ * a note for backendInfo().reason when a value was given and ignored. The addon reads the variable
+ * itself, by a looser parse (strtol), so whenever it is set the entry point hands native this decision.
+ */
+function envThreads(): { threads: number; given: boolean; note: string | null } {
+  const all = Math.min(MAX_THREADS, availableParallelism());
+  const raw = process.env.FASTCONV_THREADS;
+  if (raw === undefined || raw.trim() === '') return { threads: all, given: false, note: null };
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (n >= 1 && n <= MAX_THREADS) return { threads: n, given: true, note: null };
+  return {
+    threads: all, given: true,
+    note: `ignored FASTCONV_THREADS=${JSON.stringify(raw)} (expected an integer in [1, ${MAX_THREADS}]): threads default to all ${all} cores`,
+  };
 }
+const threadsAtLoad = envThreads();
 
 function wasmThreading(variant: 'simd' | 'relaxed'): WasmThreading | undefined {
   try {
     const module = new WebAssembly.Module(loadWasmBytes(`${variant}-threads`) as BufferSource);
-    return { module, spawn: spawnNodeWorker, canBlock: true, threads: defaultThreads() };
+    return { module, spawn: spawnNodeWorker, canBlock: true, threads: threadsAtLoad.threads };
   } catch {
     return undefined; // the backend says why threads are off
   }
@@ -50,6 +62,7 @@ function wasmCandidate(key: WasmSlot): Candidate {
 
 function candidates(): Candidate[] {
   const native = loadNativeBackend();
+  if ('backend' in native && threadsAtLoad.given) setNativeThreads(threadsAtLoad.threads);
   return [
     'backend' in native ? { key: 'native', backend: native.backend } : { key: 'native', error: native.error },
     ...(Object.keys(WASM_SLOTS) as WasmSlot[]).map(wasmCandidate),
@@ -57,7 +70,9 @@ function candidates(): Candidate[] {
   ];
 }
 
-installDispatcher(new Dispatcher(candidates(), process.env.FASTCONV_BACKEND));
+const loaded = new Dispatcher(candidates(), process.env.FASTCONV_BACKEND);
+if (threadsAtLoad.note) loaded.addNote(threadsAtLoad.note);
+installDispatcher(loaded);
 
 /** Resolves when the backends are loaded; in Node that is already true at import. */
 export function ready(): Promise<void> {
@@ -66,10 +81,12 @@ export function ready(): Promise<void> {
 
 /**
  * Threads the native and wasm backends split one convolution across (default: all cores, or
- * FASTCONV_THREADS). Wasm caps it at 64 and keeps small convolutions on one thread.
+ * FASTCONV_THREADS): an integer in [1, 256] on every backend, else a TypeError/RangeError naming `n`.
+ * Native runs n; wasm runs at most its pool's 64 (MAX_WASM_THREADS). Both keep small convolutions on
+ * one thread; backendInfo().threads and explain().threads say what is in effect.
  */
 export function setNumThreads(n: number): void {
-  checkPositiveInt('n', n);
+  checkThreadCount('n', n);
   setNativeThreads(n);
   for (const b of wasmBackends) b.setThreads(n);
 }

@@ -1,7 +1,8 @@
 // The load-time backend choice (issue #16): the known order native > wasm-relaxed > wasm-simd >
 // wasm-scalar > js decides once each candidate passes the float64 check; timing may overturn it only
 // with interleaved samples and a clear margin, so noise or a loaded machine cannot flip it for a
-// process's lifetime; a wrong backend is never selected.
+// process's lifetime; a wrong backend is never selected. And setNumThreads / FASTCONV_THREADS follow
+// one rule on every backend.
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { convReference } from '../src/backends/js.js';
 import type { Backend, BackendName } from '../src/backends/types.js';
 import type { Candidate, SlotKey } from '../src/dispatch.js';
 import { Dispatcher, overturns } from '../src/dispatch.js';
+import { backendInfo, explain, setBackend, setNumThreads } from '../src/index.node.js';
 import { Rng } from './random.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -261,6 +263,73 @@ describe('under load, fresh processes keep the order of the real backends', () =
       }
     } finally {
       for (const b of busy) b.kill('SIGKILL');
+    }
+  });
+});
+
+describe('setNumThreads and FASTCONV_THREADS: one rule on every backend', () => {
+  const t = (shape: number[]) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+  // ~925 MFLOP: enough work for wasm to split it 64 ways.
+  const big = [t([1, 64, 112, 112]), t([64, 64, 3, 3]), { padding: 1 }] as const;
+  const wasmThreads = () => explain(big[0], big[1], { ...big[2], backend: 'wasm-simd' }).threads;
+  const all = Math.min(256, os.availableParallelism());
+
+  it('accepts integers in [1, 256] and rejects the rest, naming n, without changing anything', () => {
+    const before = backendInfo().threads;
+    for (const v of [0, -1, 257, 300, 1.5, NaN, Infinity]) {
+      expect(() => setNumThreads(v), String(v)).toThrow(RangeError);
+      expect(() => setNumThreads(v)).toThrow(`n must be an integer in [1, 256], got ${v}`);
+    }
+    for (const v of ['4', undefined, null, 4n, {}]) {
+      expect(() => setNumThreads(v as never), String(v)).toThrow(TypeError);
+      expect(() => setNumThreads(v as never)).toThrow(/^n must be an integer in \[1, 256\], got /);
+    }
+    expect(backendInfo().threads).toBe(before);
+  });
+
+  it('above the wasm pool\'s 64, native runs n and wasm 64, and backendInfo says which is in effect', () => {
+    try {
+      setNumThreads(65);
+      expect(wasmThreads()).toBe(64);
+      if (backendInfo().available.native) {
+        expect(backendInfo().threads).toBe(65);
+        expect(explain(big[0], big[1], { ...big[2], backend: 'native' }).threads).toBe(65);
+      }
+      setBackend('wasm');
+      try {
+        expect(backendInfo().threads).toBe(64);
+      } finally {
+        setBackend('auto');
+      }
+      setNumThreads(1);
+      expect(wasmThreads()).toBe(1);
+      if (backendInfo().available.native) expect(backendInfo().threads).toBe(1);
+    } finally {
+      setNumThreads(os.availableParallelism());
+    }
+  });
+
+  const envScript = `
+    const m = await import('./dist/src/index.node.js');
+    const t = (shape) => ({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+    const x = t([1, 64, 112, 112]), w = t([64, 64, 3, 3]);
+    const i = m.backendInfo();
+    console.log(JSON.stringify({ native: i.available.native ? m.explain(x, w, { padding: 1, backend: 'native' }).threads : null,
+      wasm: m.explain(x, w, { padding: 1, backend: 'wasm-simd' }).threads, reason: i.reason }));`;
+
+  it.runIf(distBuilt)('FASTCONV_THREADS: a valid count reaches both engines; anything else is ignored with a note', () => {
+    const read = (v: string) => JSON.parse(runNode(envScript, { FASTCONV_THREADS: v }));
+    const one = read('1');
+    expect(one.reason, 'dist/ is stale: run `npm run build:ts`').toMatch(/known order/);
+    expect(one.reason).not.toMatch(/FASTCONV_THREADS/);
+    expect([one.native ?? 1, one.wasm]).toEqual([1, 1]);
+    expect(read('').reason).not.toMatch(/FASTCONV_THREADS/);
+    // '+1' and ' 0x1' would parse in C++ (strtol) or JS (Number): the rule is a decimal integer, for both.
+    for (const v of ['abc', '0', '257', '2.5', '+1', '0x1', '1e1', '-2']) {
+      const r = read(v);
+      expect(r.reason).toContain(`ignored FASTCONV_THREADS=${JSON.stringify(v)} (expected an integer in [1, 256]): threads default to all ${all} cores`);
+      expect(r.wasm, v).toBe(Math.min(64, all));
+      if (r.native !== null) expect(r.native, v).toBe(all);
     }
   });
 });
