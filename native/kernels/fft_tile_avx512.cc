@@ -24,24 +24,24 @@ struct Lanes {
   static void transpose(__m512* r) {
     __m512 t[16];
     for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i] = Vec::unpacklo(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = Vec::unpackhi(r[2 * i], r[2 * i + 1]);
     }
     for (int b = 0; b < 4; ++b) {
-      r[4 * b] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
-      r[4 * b + 1] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0xEE);
-      r[4 * b + 2] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
-      r[4 * b + 3] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xEE);
+      r[4 * b] = Vec::shuffle<0x44>(t[4 * b], t[4 * b + 2]);
+      r[4 * b + 1] = Vec::shuffle<0xEE>(t[4 * b], t[4 * b + 2]);
+      r[4 * b + 2] = Vec::shuffle<0x44>(t[4 * b + 1], t[4 * b + 3]);
+      r[4 * b + 3] = Vec::shuffle<0xEE>(t[4 * b + 1], t[4 * b + 3]);
     }
     for (int j = 0; j < 4; ++j) {
-      const __m512 u0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44);
-      const __m512 u1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE);
-      const __m512 u2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44);
-      const __m512 u3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
-      t[j] = _mm512_shuffle_f32x4(u0, u2, 0x88);
-      t[4 + j] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
-      t[8 + j] = _mm512_shuffle_f32x4(u1, u3, 0x88);
-      t[12 + j] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+      const __m512 u0 = Vec::shuffle_128<0x44>(r[j], r[4 + j]);
+      const __m512 u1 = Vec::shuffle_128<0xEE>(r[j], r[4 + j]);
+      const __m512 u2 = Vec::shuffle_128<0x44>(r[8 + j], r[12 + j]);
+      const __m512 u3 = Vec::shuffle_128<0xEE>(r[8 + j], r[12 + j]);
+      t[j] = Vec::shuffle_128<0x88>(u0, u2);
+      t[4 + j] = Vec::shuffle_128<0xDD>(u0, u2);
+      t[8 + j] = Vec::shuffle_128<0x88>(u1, u3);
+      t[12 + j] = Vec::shuffle_128<0xDD>(u1, u3);
     }
     for (int i = 0; i < 16; ++i) r[i] = t[i];
   }
