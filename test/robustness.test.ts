@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
-import type { BackendChoice, ConvOptions, Tensor } from '../src/index.node.js';
+import type { BackendChoice, ConvOptions, ConvTransposeOptions, Tensor } from '../src/index.node.js';
 import {
   avgPool2d, avgPool2dBackward, backendInfo, Conv1d, Conv2d, conv1d, conv1dAsync, conv1dBackward, conv2d, conv2dAsync,
   conv2dBackward, conv2dBackwardAsync, convTranspose1d, convTranspose2d, convTranspose2dAsync, explain, maxPool2d,
@@ -179,7 +179,7 @@ describe('option arrays: holes, non-integers and wrong lengths are named', () =>
       () => explain(x, w, [] as unknown as ConvOptions),
       () => outputShape([1, 4, 8, 8], [8, 4, 3, 3], [] as unknown as ConvOptions),
       () => conv2dBackward(x, w, t([1, 8, 6, 6]), [] as unknown as ConvOptions),
-      () => convTranspose2d(x, t([4, 2, 3, 3]), [] as unknown as ConvOptions),
+      () => convTranspose2d(x, t([4, 2, 3, 3]), [] as unknown as ConvTransposeOptions),
       () => maxPool2d(x, [] as unknown as { kernelSize: number }),
       () => new Conv2d([] as unknown as { inChannels: number; outChannels: number; kernelSize: number }),
       () => conv2d(x, w, new Float32Array(2) as unknown as ConvOptions),
