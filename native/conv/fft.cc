@@ -11,6 +11,8 @@
 #include <memory>
 
 #include "conv/algorithms.h"
+#include "conv/int_math.h"
+#include "conv/padding_only.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
 #include "threadpool.h"
@@ -19,18 +21,6 @@
 namespace fastconv {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int pow2_at_least(int n) {
-  int v = 1;
-  while (v < n) v *= 2;
-  return v;
-}
-int log2i(int n) {
-  int l = 0;
-  while ((1 << l) < n) ++l;
-  return l;
-}
 
 // exp(-2 pi i k / n) for k < count, as (re, im) pairs, computed in double.
 std::vector<float> twiddles(int n, int count) {
@@ -79,36 +69,12 @@ struct CostModel {
   double cmac = 3.2, stream_bytes_per_cycle = 8, l2_bytes = 1 << 20, hz = 3.3e9;
 };
 
-double cfft_cycles(const CostModel& c, int n) { return n < 2 ? 0 : c.butterfly * n / 2 * log2i(n); }
+double cfft_cycles(const CostModel& c, int n) { return n < 2 ? 0 : c.butterfly * n / 2 * log2_ceil(n); }
 
 // Tile vectors per chunk: X + Y of a chunk stay within ~8 MiB (L3-resident), at least one vector.
 int64_t chunk_vectors(const FftPlan& plan, int64_t Cg, int64_t Kg, int64_t vecs) {
   const int64_t per_vec = int64_t(plan.bins()) * (Cg + Kg) * 2 * plan.lanes;
   return std::max<int64_t>(1, std::min<int64_t>(vecs, (int64_t(2) << 20) / per_vec));
-}
-
-// Outputs whose whole window lies in the zero padding are exactly relu(bias); the FFT would leave
-// rounding noise from neighbouring pixels there, which is unbounded relative to S = |bias|.
-void fill_padding_only_outputs(const ConvParams& p, int RE, int SE, const float* bias, float* out) {
-  const int top = std::min(p.OH, std::max(0, p.padTop - RE + 1));
-  const int bottom = std::max(top, std::min(p.OH, p.H + p.padTop));  // rows >= bottom: below the image
-  const int left = std::min(p.OW, std::max(0, p.padLeft - SE + 1));
-  const int right = std::max(left, std::min(p.OW, p.W + p.padLeft));
-  if (top == 0 && bottom == p.OH && left == 0 && right == p.OW) return;
-  for (int64_t plane = 0; plane < int64_t(p.N) * p.K; ++plane) {
-    const float b = bias ? bias[plane % p.K] : 0.0f;
-    const float v = p.relu && b < 0.0f ? 0.0f : b;
-    float* y = out + plane * p.OH * p.OW;
-    for (int oh = 0; oh < p.OH; ++oh) {
-      float* row = y + int64_t(oh) * p.OW;
-      if (oh < top || oh >= bottom) {
-        std::fill(row, row + p.OW, v);
-        continue;
-      }
-      std::fill(row, row + left, v);
-      std::fill(row + right, row + p.OW, v);
-    }
-  }
 }
 
 // Outputs whose window holds at most kSparseProducts input-weight products (corners and edges
@@ -470,7 +436,7 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
       }
     }
   }
-  fill_padding_only_outputs(p, plan.RE, plan.SE, bias, out);
+  fill_padding_only_outputs(p, bias, out);
   recompute_sparse_outputs(p, input, weight, bias, out);
   return "";
 }

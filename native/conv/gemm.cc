@@ -27,6 +27,7 @@
 
 #include "conv/algorithms.h"
 #include "conv/im2col.h"
+#include "conv/int_math.h"
 #include "conv/phases.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
@@ -36,8 +37,6 @@
 namespace fastconv {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Packs the weights of group g, k-block kb once per call: mr-row panel ip of the block starting at
 // k0 (depth kcb) lives at ap + g*Mpad*Kd + k0*Mpad + ip*mr*kcb, element [k][i] at k*mr + i. Rows

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "conv/algorithms.h"
+#include "conv/int_math.h"
 #include "conv/phases.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
@@ -39,8 +40,6 @@
 namespace fastconv {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // C block per task: with the A block (Mpad x kc) it stays within 1 MiB, half the reference Xeon's L2.
 constexpr int64_t kTileCBytes = 384 << 10;

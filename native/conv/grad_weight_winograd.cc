@@ -16,6 +16,7 @@
 
 #include "conv/algorithms.h"
 #include "conv/grad_weight.h"
+#include "conv/int_math.h"
 #include "conv/phases.h"
 #include "cpu.h"
 #include "kernels/kernel_config.h"
@@ -30,7 +31,6 @@ constexpr int kPoints = 16;  // 4x4 transform points
 // C block per task, as in grad_weight.cc: with the A block it stays in the 1 MiB L2.
 constexpr int64_t kTileCBytes = 384 << 10;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // One 1-D step of B^T d (or of d B) on 4 vectors of n channels: GCC honours restrict on
 // parameters, so this vectorizes (on local pointers it did not, and ran scalar).

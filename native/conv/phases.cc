@@ -2,10 +2,11 @@
 
 #include <algorithm>
 
+#include "conv/int_math.h"
+
 namespace fastconv {
 
 namespace {
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Every SW-th float of src into n consecutive floats. With SW a constant the compiler vectorizes the
 // de-interleave (loads and shuffles); with a run-time stride it copied one float at a time, which

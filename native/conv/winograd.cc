@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "conv/algorithms.h"
+#include "conv/int_math.h"
+#include "conv/padding_only.h"
 #include "cpu.h"
 #include "kernels/winograd_kernels.h"
 #include "threadpool.h"
@@ -27,8 +29,6 @@
 namespace fastconv {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct Plan {
   const WinogradKernels* kern;
@@ -106,8 +106,6 @@ void strided_copy(const float* src, int ss, float* dst, int ds, int64_t n) {
     for (int64_t j = 0; j < n; ++j) dst[j * ds] = src[j * ss];
   }
 }
-
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // Dilation along H only matters for 3x3 kernels (a 1x3 kernel has one row).
 int dil_h(const ConvParams& p) { return p.R == 1 ? 1 : p.dilationH; }
@@ -253,35 +251,6 @@ std::string winograd_transform_filter(const ConvParams& p, const float* weight, 
 
 namespace {
 
-// Outputs whose taps all fall in the zero padding are exactly the bias, but a Winograd tile mixes
-// them with neighbours that see data and leaves rounding noise of the neighbours' size. Restore
-// them (their S = |bias| leaves no room for any noise); only rows/columns at the edges qualify.
-void fix_padding_only_outputs(const ConvParams& p, const float* bias, float* out) {
-  const int taps_h = p.R;  // dilation 1 here: taps oy*sh - pt + r, r < R
-  auto row_empty = [&](int oy) {
-    const int y = oy * p.strideH - p.padTop;
-    return y + taps_h - 1 < 0 || y >= p.H;
-  };
-  auto col_empty = [&](int ox) {
-    const int x = ox - p.padLeft;
-    return x + p.S - 1 < 0 || x >= p.W;
-  };
-  std::vector<int> rows, cols;
-  for (int oy = 0; oy < p.OH; ++oy)
-    if (row_empty(oy)) rows.push_back(oy);
-  for (int ox = 0; ox < p.OW; ++ox)
-    if (col_empty(ox)) cols.push_back(ox);
-  if (rows.empty() && cols.empty()) return;
-  for (int64_t plane = 0; plane < int64_t(p.N) * p.K; ++plane) {
-    float v = bias ? bias[plane % p.K] : 0.0f;
-    if (p.relu && v < 0.0f) v = 0.0f;
-    float* y = out + plane * p.OH * p.OW;
-    for (int oy : rows) std::fill(y + int64_t(oy) * p.OW, y + int64_t(oy + 1) * p.OW, v);
-    for (int oy = 0; oy < p.OH; ++oy)
-      for (int ox : cols) y[int64_t(oy) * p.OW + ox] = v;
-  }
-}
-
 // Software prefetch of the input a tile block will read, spread over the tuple GEMMs of the block
 // before it: the input transform otherwise waits on DRAM (L5's 12.8 MB input: 30 % of a 1-thread
 // call went to the transform), while the GEMMs leave the memory system idle. The planes are far
@@ -331,8 +300,8 @@ class InputPrefetch {
   int runs_ = 0, run_ = 0;
 };
 
-// A dense (dilation 1) problem. Returns false, leaving `out` unspecified, when an input the tiles
-// read is NaN or Inf. The input transform checks the values it loads, so the check costs no pass
+// A dense (dilation 1) problem, padding-only outputs not yet restored (the caller does it once for
+// the whole problem). Returns false, leaving `out` unspecified, when an input the tiles read is NaN or Inf. The input transform checks the values it loads, so the check costs no pass
 // of its own (a scan of each block's input rows, run before the transform, took 24 % of L5).
 bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u,
                const float* bias, float* out) {
@@ -496,9 +465,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
   } else {
     pool.run(tasks, threads, [&](int64_t t, int slot) { task(t, slot, tasks); });
   }
-  if (nonfinite.load()) return false;
-  fix_padding_only_outputs(p, bias, out);
-  return true;
+  return !nonfinite.load();
 }
 
 }  // namespace
@@ -511,6 +478,7 @@ std::string conv_winograd_transformed(const ConvParams& p, const float* input, c
   const Choice c = choose(p);
   if (!dilated(p)) {
     *nonfinite_input = !run_dense(p, c, input, u, bias, out);
+    if (!*nonfinite_input) fill_padding_only_outputs(p, bias, out);
     return "";
   }
   // Polyphase: split the input into its dh x dw sub-grids in one pass, run every phase dense,
@@ -569,6 +537,7 @@ std::string conv_winograd_transformed(const ConvParams& p, const float* input, c
       }
     }
   });
+  fill_padding_only_outputs(p, bias, out);
   return "";
 }
 
