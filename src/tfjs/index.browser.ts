@@ -1,0 +1,15 @@
+// `import 'fastconv/tfjs'` in browsers: fastconv's browser entry (wasm) behind the TF.js backend 'fastconv'.
+// Wasm compiles asynchronously there: until `await ready()` (re-exported from fastconv) the kernels run on
+// fastconv's js reference, correct but slow.
+
+import '@tensorflow/tfjs-backend-cpu';
+import '../index.browser.js';
+import { registerFastconvBackend } from './backend.js';
+import { FASTCONV_KERNELS } from './kernels.js';
+
+registerFastconvBackend(FASTCONV_KERNELS);
+
+export { ready } from '../index.browser.js';
+export { BACKEND_NAME, BACKEND_PRIORITY, FastconvBackend } from './backend.js';
+/** The kernels 'fastconv' runs itself; every other kernel is tfjs-backend-cpu's. */
+export const FASTCONV_KERNEL_NAMES: readonly string[] = FASTCONV_KERNELS.map((k) => k.kernelName);

@@ -1,0 +1,13 @@
+// `import 'fastconv/tfjs'` in Node: fastconv's Node entry (native addon, else wasm) behind the TF.js backend
+// 'fastconv'. Importing registers it at the highest priority, so TF.js picks it unless told otherwise.
+
+import '@tensorflow/tfjs-backend-cpu';
+import '../index.node.js';
+import { registerFastconvBackend } from './backend.js';
+import { FASTCONV_KERNELS } from './kernels.js';
+
+registerFastconvBackend(FASTCONV_KERNELS);
+
+export { BACKEND_NAME, BACKEND_PRIORITY, FastconvBackend } from './backend.js';
+/** The kernels 'fastconv' runs itself; every other kernel is tfjs-backend-cpu's. */
+export const FASTCONV_KERNEL_NAMES: readonly string[] = FASTCONV_KERNELS.map((k) => k.kernelName);

@@ -1,0 +1,308 @@
+// The TF.js backend 'fastconv' (src/tfjs) against tfjs-backend-cpu: every kernel it registers, through
+// TF.js's public ops (forward, and tf.grads for the backprop kernels), on randomized attributes (every pad
+// form, strides, dilations, NHWC/NCHW, fused activations, batch 0-3, odd sizes, depthwise multipliers),
+// on fastconv's native and wasm engines. Values agree within 1e-4 of the output's magnitude; NaN and ±Inf
+// positions exactly. kernelCounts shows the fast path ran, not the cpu fallback.
+
+// The union package: tfjs-core's Node build registers no gradients, @tensorflow/tfjs does.
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKEND_NAME, FastconvBackend } from '../src/tfjs/index.node.js';
+import { kernelCounts } from '../src/tfjs/kernels.js';
+import { backendInfo, setBackend } from '../src/index.node.js';
+import { Rng } from './random.js';
+
+tf.env().set('IS_TEST', true);   // no console advice from TF.js
+
+// Wasm always loads in Node; the addon may not have built (CI's no-native leg runs without it).
+const { available } = backendInfo();
+const ENGINES = [...(available.native ? ['native' as const] : []), 'wasm' as const];
+const REL = 1e-4;
+// Per kernel and engine: random attribute sets through the forward ops, and through tf.grads.
+const FORWARD_CASES = 500, GRAD_CASES = 300;
+
+type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  N: number; H: number; W: number; C: number; K: number; R: number; S: number;
+  strides: [number, number]; dilations: [number, number]; pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dataFormat: 'NHWC' | 'NCHW';
+  /** Depthwise multiplier (K is then C * M). */
+  M: number;
+  activation: 'linear' | 'relu' | 'relu6' | 'prelu' | 'leakyrelu' | 'elu' | 'sigmoid';
+  bias: 'none' | 'vector' | 'scalar';
+  special: boolean;
+}
+
+function randomCase(rng: Rng, o: { depthwise: boolean; grad: boolean; nchw: boolean }): Case {
+  const C = rng.int(1, 5), M = rng.int(1, 3);
+  const K = o.depthwise ? C * M : rng.int(1, 6);
+  const R = rng.int(1, 4), S = rng.int(1, 4);
+  // TF.js ops take stride > 1 or dilation > 1, not both; its gradients take dilation 1 only.
+  const dilated = !o.grad && rng.chance(0.3);
+  const strides: [number, number] = dilated ? [1, 1] : [rng.int(1, 3), rng.int(1, 3)];
+  const dilations: [number, number] = dilated ? [rng.int(1, 3), rng.int(1, 3)] : [1, 1];
+  const dataFormat = o.nchw && rng.chance(0.5) ? 'NCHW' : 'NHWC';
+  const H = rng.int(1, 9) + (R - 1) * dilations[0], W = rng.int(1, 9) + (S - 1) * dilations[1];
+  const kind = rng.int(0, 3);
+  let pad: Pad;
+  let dimRoundingMode: Case['dimRoundingMode'];
+  if (kind === 0) pad = 'valid';
+  else if (kind === 1) pad = 'same';
+  else if (kind === 2) pad = rng.int(0, 2);
+  else {
+    const p = () => [rng.int(0, 2), rng.int(0, 2)] as [number, number];
+    pad = dataFormat === 'NHWC' ? [[0, 0], p(), p(), [0, 0]] : [[0, 0], [0, 0], p(), p()];
+  }
+  if (typeof pad !== 'string' && rng.chance(0.5)) dimRoundingMode = rng.pick(['floor', 'round', 'ceil'] as const);
+  return {
+    N: rng.pick([0, 1, 1, 2, 3]), H, W, C, K, R, S, strides, dilations, pad, dimRoundingMode, dataFormat, M,
+    activation: rng.pick(['linear', 'relu', 'relu6', 'prelu', 'leakyrelu', 'elu', 'sigmoid'] as const),
+    bias: rng.pick(['none', 'vector', 'vector', 'scalar'] as const),
+    special: rng.chance(0.1),
+  };
+}
+
+/** Random data, with a few NaN/±Inf in special cases. */
+function data(rng: Rng, n: number, special: boolean): Float32Array {
+  const a = rng.floats(n);
+  if (special && n > 0) for (let i = 0; i < 2; i++) a[rng.int(0, n - 1)] = rng.pick([NaN, Infinity, -Infinity]);
+  return a;
+}
+
+/** Every element: NaN where the reference has NaN, the same infinity, else within REL of the reference's magnitude. */
+function expectClose(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let scale = 0;
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  const tol = REL * Math.max(scale, 1e-6);
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i], b = want[i];
+    if (Number.isNaN(b) || !Number.isFinite(b)) {
+      if (!Object.is(a, b)) throw new Error(`${what}: element ${i} is ${a}, TF.js cpu gives ${b}`);
+    } else if (!(Math.abs(a - b) <= tol)) {
+      throw new Error(`${what}: element ${i} is ${a}, TF.js cpu gives ${b} (tolerance ${tol})`);
+    }
+  }
+}
+
+/** Runs `f` on a backend with fresh tensors; returns the outputs' data, or the error message. */
+async function on(backend: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[] | string> {
+  await tf.setBackend(backend);
+  try {
+    return tf.tidy(() => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array);
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+async function compare(what: string, f: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const want = await on('cpu', f);
+  const got = await on(BACKEND_NAME, f);
+  if (typeof want === 'string' || typeof got === 'string') {
+    expect(got, `${what}: errors`).toEqual(want);
+    return;
+  }
+  want.forEach((w, i) => expectClose(got[i], w, `${what} output ${i}`));
+}
+
+const nhwcToNchw = (t: tf.Tensor4D) => tf.transpose(t, [0, 3, 1, 2]);
+const nchwToNhwc = (t: tf.Tensor4D) => tf.transpose(t, [0, 2, 3, 1]);
+
+function counts(): Record<string, number> { return { ...kernelCounts.fastconv }; }
+function ran(before: Record<string, number>, name: string): number { return (kernelCounts.fastconv[name] ?? 0) - (before[name] ?? 0); }
+
+afterAll(() => setBackend('auto'));
+
+describe('registration', () => {
+  it("registers 'fastconv' at the highest priority, as TF.js's default", async () => {
+    expect(tf.findBackendFactory(BACKEND_NAME)).not.toBeNull();
+    await tf.setBackend(BACKEND_NAME);
+    expect(tf.backend()).toBeInstanceOf(FastconvBackend);
+    expect(tf.getKernel('Conv2D', BACKEND_NAME)?.kernelFunc).not.toBe(tf.getKernel('Conv2D', 'cpu')?.kernelFunc);
+    // Everything else is the cpu backend's.
+    expect(tf.getKernel('Add', BACKEND_NAME)?.kernelFunc).toBe(tf.getKernel('Add', 'cpu')?.kernelFunc);
+  });
+});
+
+for (const engine of ENGINES) {
+  describe(`on fastconv's ${engine} engine`, () => {
+    beforeAll(() => {
+      setBackend(engine);
+      expect(backendInfo().selected).toBe(engine);
+    });
+
+    it('Conv2D and FusedConv2D forward on random attribute sets', async () => {
+      const rng = new Rng(engine === 'native' ? 1901 : 1902);
+      const before = counts();
+      let expectedFast = 0;
+      for (let i = 0; i < FORWARD_CASES; i++) {
+        const c = randomCase(rng, { depthwise: false, grad: false, nchw: true });
+        const xShape = c.dataFormat === 'NHWC' ? [c.N, c.H, c.W, c.C] : [c.N, c.C, c.H, c.W];
+        const x = data(rng, xShape.reduce((a, b) => a * b, 1), c.special), w = data(rng, c.R * c.S * c.C * c.K, c.special && rng.chance(0.5));
+        const b = rng.floats(c.K), alpha = rng.floats(c.K), leak = rng.next();
+        const what = `seed ${rng.seed} case ${i} ${JSON.stringify(c)}`;
+        await compare(`${what} conv2d`, () => tf.conv2d(tf.tensor4d(x, xShape as never), tf.tensor4d(w, [c.R, c.S, c.C, c.K]),
+          c.strides, c.pad, c.dataFormat, c.dilations, c.dimRoundingMode));
+        await compare(`${what} fused`, () => tf.fused.conv2d({
+          x: tf.tensor4d(x, xShape as never), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.K]), strides: c.strides, pad: c.pad,
+          dataFormat: c.dataFormat, dilations: c.dilations, dimRoundingMode: c.dimRoundingMode,
+          bias: c.bias === 'none' ? undefined : c.bias === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
+          activation: c.activation, preluActivationWeights: c.activation === 'prelu' ? tf.tensor1d(alpha) : undefined,
+          leakyreluAlpha: leak,
+        }));
+        if (c.special === false) expectedFast++;
+      }
+      // Fallbacks: filters with NaN/Inf, and outputs TF.js makes empty; most cases run on fastconv.
+      expect(ran(before, 'Conv2D')).toBeGreaterThan(expectedFast * 0.8);
+      expect(ran(before, 'FusedConv2D')).toBeGreaterThan(expectedFast * 0.8);
+    });
+
+    it('DepthwiseConv2dNative and FusedDepthwiseConv2D forward (NCHW checked against cpu on NHWC)', async () => {
+      const rng = new Rng(engine === 'native' ? 1911 : 1912);
+      const before = counts();
+      for (let i = 0; i < FORWARD_CASES; i++) {
+        const c = randomCase(rng, { depthwise: true, grad: false, nchw: true });
+        const nhwc = [c.N, c.H, c.W, c.C] as [number, number, number, number];
+        const x = data(rng, nhwc.reduce((a, b) => a * b, 1), c.special), w = data(rng, c.R * c.S * c.C * c.M, c.special && rng.chance(0.5));
+        const b = rng.floats(c.K), alpha = rng.floats(c.K), leak = rng.next();
+        const what = `seed ${rng.seed} case ${i} ${JSON.stringify(c)}`;
+        // tfjs-backend-cpu reads depthwise data as NHWC whatever dataFormat says ("only NHWC is supported");
+        // fastconv honours NCHW, so NCHW is compared as the transposed NHWC problem.
+        const nchw = c.dataFormat === 'NCHW';
+        const padNhwc: Pad = nchw && Array.isArray(c.pad) ? [[0, 0], c.pad[2], c.pad[3], [0, 0]] : c.pad;
+        const want = await on('cpu', () => [
+          tf.depthwiseConv2d(tf.tensor4d(x, nhwc), tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, padNhwc, 'NHWC', c.dilations, c.dimRoundingMode),
+          tf.fused.depthwiseConv2d({
+            x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc,
+            dilations: c.dilations, dimRoundingMode: c.dimRoundingMode,
+            bias: c.bias === 'none' ? undefined : c.bias === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
+            activation: c.activation, preluActivationWeights: c.activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: leak,
+          }),
+        ]);
+        const got = await on(BACKEND_NAME, () => {
+          const xt = nchw ? nhwcToNchw(tf.tensor4d(x, nhwc)) : tf.tensor4d(x, nhwc);
+          const back = (t: tf.Tensor4D) => (nchw ? nchwToNhwc(t) : t);
+          return [
+            back(tf.depthwiseConv2d(xt, tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, c.pad, c.dataFormat, c.dilations, c.dimRoundingMode)),
+            // TF.js's fused depthwise op reads the channels from NHWC's last dim whatever dataFormat says.
+            tf.fused.depthwiseConv2d({
+              x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc,
+              dilations: c.dilations, dimRoundingMode: c.dimRoundingMode,
+              bias: c.bias === 'none' ? undefined : c.bias === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
+              activation: c.activation, preluActivationWeights: c.activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: leak,
+            }),
+          ];
+        });
+        if (typeof want === 'string' || typeof got === 'string') {
+          expect(got, `${what}: errors`).toEqual(want);
+          continue;
+        }
+        want.forEach((wv, j) => expectClose(got[j], wv, `${what} output ${j}`));
+      }
+      expect(ran(before, 'DepthwiseConv2dNative')).toBeGreaterThan(FORWARD_CASES * 0.6);
+      expect(ran(before, 'FusedDepthwiseConv2D')).toBeGreaterThan(FORWARD_CASES * 0.6);
+    });
+
+    it('Conv2DBackpropInput/Filter through tf.grads of conv2d (NHWC, NCHW) and fused conv2d', async () => {
+      const rng = new Rng(engine === 'native' ? 1921 : 1922);
+      const before = counts();
+      for (let i = 0; i < GRAD_CASES; i++) {
+        const c = randomCase(rng, { depthwise: false, grad: true, nchw: true });
+        const xShape = (c.dataFormat === 'NHWC' ? [c.N, c.H, c.W, c.C] : [c.N, c.C, c.H, c.W]) as [number, number, number, number];
+        const x = data(rng, xShape.reduce((a, b) => a * b, 1), c.special), w = rng.floats(c.R * c.S * c.C * c.K);
+        const what = `seed ${rng.seed} case ${i} ${JSON.stringify(c)}`;
+        const f = (xt: tf.Tensor4D, wt: tf.Tensor4D) => tf.conv2d(xt, wt, c.strides, c.pad, c.dataFormat, 1, c.dimRoundingMode);
+        // dy drawn from the output's shape; the same numbers on both backends.
+        const outShape = (await on('cpu', () => f(tf.zeros(xShape), tf.zeros([c.R, c.S, c.C, c.K]))));
+        if (typeof outShape === 'string') continue;
+        const dyData = data(rng, outShape[0].length, c.special && rng.chance(0.5));
+        await compare(`${what} grads`, () => {
+          const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(w, [c.R, c.S, c.C, c.K]);
+          const y = f(xt, wt);
+          return tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b))([xt, wt], tf.tensor(dyData, y.shape));
+        });
+        if (c.dataFormat === 'NHWC' && c.activation !== 'prelu') {
+          // The fused op's gradient (bias included): its own conv2DBackpropInput/Filter calls.
+          const b = rng.floats(c.K);
+          const act = c.activation === 'relu' || c.activation === 'linear' || c.activation === 'relu6' || c.activation === 'elu'
+            || c.activation === 'sigmoid' || c.activation === 'leakyrelu' ? c.activation : 'linear';
+          await compare(`${what} fused grads`, () => {
+            const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(w, [c.R, c.S, c.C, c.K]), bt = tf.tensor1d(b);
+            const g = (a: tf.Tensor4D, fw: tf.Tensor4D, bb: tf.Tensor1D) => tf.fused.conv2d({
+              x: a, filter: fw, strides: c.strides, pad: c.pad, dimRoundingMode: c.dimRoundingMode, bias: bb, activation: act,
+            });
+            const y = g(xt, wt, bt);
+            return tf.grads(g as never)([xt, wt, bt], tf.tensor(dyData, y.shape));
+          });
+        }
+      }
+      expect(ran(before, 'Conv2DBackpropInput')).toBeGreaterThan(GRAD_CASES * 0.6);
+      expect(ran(before, 'Conv2DBackpropFilter')).toBeGreaterThan(GRAD_CASES * 0.6);
+    });
+
+    it('DepthwiseConv2dNativeBackpropInput/Filter through tf.grads of depthwiseConv2d', async () => {
+      const rng = new Rng(engine === 'native' ? 1931 : 1932);
+      const before = counts();
+      for (let i = 0; i < GRAD_CASES; i++) {
+        const c = randomCase(rng, { depthwise: true, grad: true, nchw: false });
+        const xShape = [c.N, c.H, c.W, c.C] as [number, number, number, number];
+        const x = data(rng, xShape.reduce((a, b) => a * b, 1), c.special), w = rng.floats(c.R * c.S * c.C * c.M);
+        const what = `seed ${rng.seed} case ${i} ${JSON.stringify(c)}`;
+        const f = (xt: tf.Tensor4D, wt: tf.Tensor4D) => tf.depthwiseConv2d(xt, wt, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode);
+        const outShape = await on('cpu', () => f(tf.zeros(xShape), tf.zeros([c.R, c.S, c.C, c.M])));
+        if (typeof outShape === 'string') continue;
+        const dyData = data(rng, outShape[0].length, c.special && rng.chance(0.5));
+        await compare(`${what} grads`, () => {
+          const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(w, [c.R, c.S, c.C, c.M]);
+          const y = f(xt, wt);
+          return tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b))([xt, wt], tf.tensor(dyData, y.shape));
+        });
+      }
+      expect(ran(before, 'DepthwiseConv2dNativeBackpropInput')).toBeGreaterThan(GRAD_CASES * 0.6);
+      expect(ran(before, 'DepthwiseConv2dNativeBackpropFilter')).toBeGreaterThan(GRAD_CASES * 0.6);
+    });
+
+    it('dilated depthwise backprop kernels (tfjs-backend-cpu ignores their dilations): the adjoint identities', async () => {
+      // <depthwise(x, f), dy> = <x, backpropInput(dy, f)> = <f, backpropFilter(x, dy)>, in float64.
+      const rng = new Rng(1941);
+      await tf.setBackend(BACKEND_NAME);
+      for (let i = 0; i < 40; i++) {
+        const c = randomCase(rng, { depthwise: true, grad: false, nchw: false });
+        if (c.N === 0) c.N = 1;
+        const xShape = [c.N, c.H, c.W, c.C] as [number, number, number, number], fShape = [c.R, c.S, c.C, c.M] as [number, number, number, number];
+        const attrs = { strides: c.strides, dilations: c.dilations, pad: c.pad, dimRoundingMode: c.dimRoundingMode };
+        tf.tidy(() => {
+          const x = tf.tensor4d(rng.floats(xShape.reduce((a, b) => a * b, 1)), xShape), f = tf.tensor4d(rng.floats(fShape.reduce((a, b) => a * b, 1)), fShape);
+          const y = tf.depthwiseConv2d(x, f, c.strides, c.pad, 'NHWC', c.dilations, c.dimRoundingMode);
+          const dy = tf.tensor(rng.floats(y.size), y.shape);
+          const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape } as never) as tf.Tensor;
+          const df = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape } as never) as tf.Tensor;
+          const dot = (a: tf.Tensor, b: tf.Tensor) => { const p = a.dataSync(), q = b.dataSync(); let s = 0; for (let j = 0; j < p.length; j++) s += p[j] * q[j]; return s; };
+          const ydy = dot(y, dy);
+          const tol = 1e-4 * Math.max(1, Math.abs(ydy));
+          expect(Math.abs(dot(x, dx) - ydy), `case ${i} ${JSON.stringify(c)} input`).toBeLessThan(tol);
+          expect(Math.abs(dot(f, df) - ydy), `case ${i} ${JSON.stringify(c)} filter`).toBeLessThan(tol);
+        });
+      }
+    });
+  });
+}
+
+describe('filter cache', () => {
+  it('keeps one transposed copy per filter tensor and frees it with the tensor', async () => {
+    await tf.setBackend(BACKEND_NAME);
+    const be = tf.backend() as FastconvBackend;
+    const base = be.cachedFilters;
+    const x = tf.randomNormal([1, 8, 8, 3]) as tf.Tensor4D, f = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+    const y1 = tf.conv2d(x, f, 1, 'same'), y2 = tf.conv2d(x, f, 2, 'valid');
+    expect(be.cachedFilters).toBe(base + 1);
+    f.dispose();
+    expect(be.cachedFilters).toBe(base);
+    tf.dispose([x, y1, y2]);
+  });
+});
