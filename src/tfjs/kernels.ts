@@ -143,7 +143,8 @@ function forward(name: string, kind: Forward): KernelFunc {
     const attrs = (args.attrs ?? {}) as unknown as ConvAttrs;
     const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
     const activation = kind.fused ? (attrs.activation ?? 'linear') : 'linear';
-    if (!x || !filter || !ACTIVATIONS.has(activation)) return fallback(name, args);
+    // An unknown activation or prelu without weights: TF.js's own error.
+    if (!x || !filter || !ACTIVATIONS.has(activation) || (activation === 'prelu' && !preluActivationWeights)) return fallback(name, args);
     const xv = floats(backend, x);
     const g = xv && convGeometry(x.shape, filter.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
       kind.depthwise, attrs.dataFormat);
