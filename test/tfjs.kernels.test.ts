@@ -176,9 +176,9 @@ for (const engine of ENGINES) {
         const nchw = c.dataFormat === 'NCHW';
         const padNhwc: Pad = nchw && Array.isArray(c.pad) ? [[0, 0], c.pad[2], c.pad[3], [0, 0]] : c.pad;
         const want = await on('cpu', () => [
-          tf.depthwiseConv2d(tf.tensor4d(x, nhwc), tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, padNhwc, 'NHWC', c.dilations, c.dimRoundingMode),
+          tf.depthwiseConv2d(tf.tensor4d(x, nhwc), tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, padNhwc as never, 'NHWC', c.dilations, c.dimRoundingMode),
           tf.fused.depthwiseConv2d({
-            x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc,
+            x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc as never,
             dilations: c.dilations, dimRoundingMode: c.dimRoundingMode,
             bias: c.bias === 'none' ? undefined : c.bias === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
             activation: c.activation, preluActivationWeights: c.activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: leak,
@@ -188,10 +188,10 @@ for (const engine of ENGINES) {
           const xt = nchw ? nhwcToNchw(tf.tensor4d(x, nhwc)) : tf.tensor4d(x, nhwc);
           const back = (t: tf.Tensor4D) => (nchw ? nchwToNhwc(t) : t);
           return [
-            back(tf.depthwiseConv2d(xt, tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, c.pad, c.dataFormat, c.dilations, c.dimRoundingMode)),
+            back(tf.depthwiseConv2d(xt, tf.tensor4d(w, [c.R, c.S, c.C, c.M]), c.strides, c.pad as never, c.dataFormat, c.dilations, c.dimRoundingMode)),
             // TF.js's fused depthwise op reads the channels from NHWC's last dim whatever dataFormat says.
             tf.fused.depthwiseConv2d({
-              x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc,
+              x: tf.tensor4d(x, nhwc), filter: tf.tensor4d(w, [c.R, c.S, c.C, c.M]), strides: c.strides, pad: padNhwc as never,
               dilations: c.dilations, dimRoundingMode: c.dimRoundingMode,
               bias: c.bias === 'none' ? undefined : c.bias === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
               activation: c.activation, preluActivationWeights: c.activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: leak,
@@ -224,7 +224,7 @@ for (const engine of ENGINES) {
         await compare(`${what} grads`, () => {
           const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(w, [c.R, c.S, c.C, c.K]);
           const y = f(xt, wt);
-          return tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b))([xt, wt], tf.tensor(dyData, y.shape));
+          return tf.grads(((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b)) as never)([xt, wt], tf.tensor(dyData, y.shape));
         });
         if (c.dataFormat === 'NHWC' && c.activation !== 'prelu') {
           // The fused op's gradient (bias included): its own conv2DBackpropInput/Filter calls.
@@ -260,7 +260,7 @@ for (const engine of ENGINES) {
         await compare(`${what} grads`, () => {
           const xt = tf.tensor4d(x, xShape), wt = tf.tensor4d(w, [c.R, c.S, c.C, c.M]);
           const y = f(xt, wt);
-          return tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b))([xt, wt], tf.tensor(dyData, y.shape));
+          return tf.grads(((a: tf.Tensor4D, b: tf.Tensor4D) => f(a, b)) as never)([xt, wt], tf.tensor(dyData, y.shape));
         });
       }
       expect(ran(before, 'DepthwiseConv2dNativeBackpropInput')).toBeGreaterThan(GRAD_CASES * 0.6);

@@ -24,7 +24,6 @@ function maxRelDiff(a: Float32Array, b: Float32Array): number {
 
 /** A small CNN touching every kernel fastconv registers in inference: conv, depthwise, separable, transposed, fused activations. */
 function smallCnn(): tf.Sequential {
-  tf.util.seedrandom?.('fastconv');
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ inputShape: [17, 19, 3], filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
   m.add(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu6' as never, depthwiseInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
