@@ -1,9 +1,12 @@
-// Scratch correctness check of the wasm builds through the real adapter (src/backends/wasm.ts,
-// transpiled on the fly): simd, relaxed (if the engine runs it) and scalar builds x direct/im2col against a float64 direct conv on
-// random shapes, plus every forward golden case in test/golden (NaN/Inf positions exact).
+// Correctness check of the wasm builds through the real adapter (src/backends/wasm.ts, transpiled on
+// the fly): every build (simd, relaxed where the engine runs it, scalar) x every algorithm the build
+// implements (direct, im2col, winograd, fft) against a float64 direct conv on random shapes, 3x3
+// stride-1 shapes (Winograd's) and GEMM-blocking shapes, plus every forward golden case in test/golden
+// (NaN/Inf positions exact) and bad parameters (RangeError, never a trap). Fails when any build x
+// algorithm ran no case at all, so the claim cannot go stale. test/selfcheck.test.ts runs it quickly.
 //   node [--experimental-wasm-relaxed-simd] assembly/selfcheck.mjs [--cases 300] [--seed 1] [--golden DIR]
 import ts from 'typescript';
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -21,15 +24,23 @@ const WASM_DIR = arg('--wasm-dir', join(root, 'assembly', 'build'));
 const TOLERANCE = { direct: 1e-5, im2col: 1e-5, winograd: 1e-4, fft: 1e-4 };
 const tol = (algo) => TOLERANCE[algo] ?? 1e-5;
 
+// The whole of src/, transpiled file by file into a scratch directory with its layout kept, so that
+// every relative import of the adapter resolves whatever it imports next (a list of files to copy went
+// stale as soon as wasm.ts imported a new module).
 async function loadAdapter() {
-  const out = join(tmpdir(), `fastconv-selfcheck-${process.pid}`);
-  mkdirSync(out, { recursive: true });
-  for (const f of ['types', 'wasm', 'wasm-pool', 'wasm-worker-source']) {
-    const src = readFileSync(join(root, 'src', 'backends', `${f}.ts`), 'utf8');
-    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
-    writeFileSync(join(out, `${f}.js`), js.outputText);
+  const out = mkdtempSync(join(tmpdir(), 'fastconv-selfcheck-'));
+  process.on('exit', () => rmSync(out, { recursive: true, force: true }));
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  const src = join(root, 'src');
+  for (const rel of readdirSync(src, { recursive: true })) {
+    if (!rel.endsWith('.ts') || rel.endsWith('.d.ts')) continue;
+    const js = ts.transpileModule(readFileSync(join(src, rel), 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    });
+    mkdirSync(dirname(join(out, rel)), { recursive: true });
+    writeFileSync(join(out, rel.replace(/\.ts$/, '.js')), js.outputText);
   }
-  return import(pathToFileURL(join(out, 'wasm.js')).href);
+  return import(pathToFileURL(join(out, 'backends', 'wasm.js')).href);
 }
 
 function rand() { // mulberry32: reproducible shapes from --seed
@@ -116,6 +127,7 @@ function runCase(backends, p, x, w, b, label, failures, stats) {
       const r = compare(out, ref, mag);
       const key = `${be.isa}/${algo}`;
       stats[key] = Math.max(stats[key] ?? 0, r.worst);
+      ran[key] = (ran[key] ?? 0) + 1;
       if (!(r.worst <= tol(algo))) failures.push(`${label} ${key}: ${JSON.stringify(r)} ${JSON.stringify(p)}`);
     }
   }
@@ -147,7 +159,7 @@ const backends = variants.map((v) =>
   createWasmBackend(new WebAssembly.Module(readFileSync(join(WASM_DIR, `fastconv-${v}.wasm`))), v));
 console.log(`wasmSimdSupported() = ${wasmSimdSupported()}, wasmRelaxedSimdSupported() = ${wasmRelaxedSimdSupported()}`);
 
-const failures = [], stats = {};
+const failures = [], stats = {}, ran = {};
 const t0 = performance.now();
 for (let i = 0; i < CASES; i++) {
   const p = randomShape(i % 10 === 9);
@@ -223,6 +235,13 @@ for (const [what, patch, lens] of [
   }
 }
 console.log(`bad inputs: ${bad.length ? bad.join('; ') : 'all rejected with RangeError'}`);
+
+// Every build x algorithm must have run: an algorithm whose supports() turned down every shape here
+// would otherwise pass unnoticed.
+for (const be of backends) for (const algo of be.algorithms) {
+  if (!ran[`${be.isa}/${algo}`]) failures.push(`${be.isa}/${algo}: no random shape ran (supports() refused them all)`);
+}
+console.log(`coverage (random shapes per build/algorithm): ${Object.entries(ran).map(([k, n]) => `${k} ${n}`).join(', ')}`);
 
 if (failures.length || bad.length) {
   console.log(`FAILED ${failures.length}:\n${failures.slice(0, 20).join('\n')}`);
