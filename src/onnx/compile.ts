@@ -7,7 +7,8 @@
 
 import type { ConvLayerOptions, ConvTransposeOptions, Tensor } from '../index.node.js';
 import type { OpContext } from './ops.js';
-import { Attrs, OPS, SHAPE_ONLY, clipBounds } from './ops.js';
+import type { InPlace } from './ops.js';
+import { Attrs, OPS, SHAPE_ONLY, activationOf, clipBounds } from './ops.js';
 import type { OnnxGraph, OnnxNode, Value } from './parse.js';
 import { OnnxError } from './parse.js';
 import { alloc, binary, numel, transpose } from './tensor.js';
@@ -21,6 +22,8 @@ export interface FastconvApi {
   convTranspose2dAsync(x: Tensor, w: Tensor, o: ConvTransposeOptions): Promise<Tensor>;
   convTranspose1dAsync(x: Tensor, w: Tensor, o: ConvTransposeOptions): Promise<Tensor>;
   explain(x: Tensor, w: Tensor, o: object): { backend: string; algorithm: string; threads: number; isa: string };
+  maxPool2d(x: Tensor, o: object): Tensor;
+  avgPool2d(x: Tensor, o: object): Tensor;
 }
 export interface ConvLayerLike {
   weight: Tensor; bias: Tensor | null; readonly algorithm: string | undefined;
@@ -41,6 +44,7 @@ export interface Step {
   runAsync?(xs: (Value | undefined)[]): Promise<Value[]>;
   /** For explain(): the fastconv call behind a convolution step. */
   conv?: { layer?: ConvLayerLike; x: Tensor; w: Tensor; options: object };
+  outShape?: number[];
   ms: number;
 }
 
@@ -92,6 +96,21 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
 
   const steps: Step[] = [];
   const absorbed = new Set<number>();
+  // Constant nodes first: torch places them right before their reader, which may come after the conv
+  // whose fusion needs their value (Clip's bounds).
+  g.nodes.forEach((node, ni) => {
+    if (node.op !== 'Constant' || node.inputs.length > 0) return;
+    const at = new Attrs(node);
+    const ctx: OpContext = {
+      node, opset: g.opset, at, present: () => false, constant: () => undefined, requireConst: () => undefined,
+      fail: (msg) => { throw new OnnxError(`${node.label}: ${msg}`); },
+    };
+    const [v] = OPS.Constant(ctx)([]);
+    const unread = at.unread();
+    if (unread.length) at.fail(unread[0], 'of Constant is not supported');
+    if (node.outputs[0]) env.set(node.outputs[0], { value: v, dynamic: false, slot: newSlot(v) });
+    absorbed.add(ni);
+  });
   for (let ni = 0; ni < g.nodes.length; ni++) {
     if (absorbed.has(ni)) continue;
     const node = g.nodes[ni];
@@ -117,6 +136,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
         return e.value;
       },
       fail: (msg) => { throw new OnnxError(`${node.label}: ${msg}`); },
+      pool2d: state.api,
     };
     const define = (outs: Value[], dynamic: boolean, names = node.outputs): number[] => names.map((name, i) => {
       if (!name) return -1;
@@ -137,6 +157,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
       const y = built.run([ins[0]!.value]);
       built.step.inputs = [ins[0]!.slot];
       built.step.outputs = define(y, true, [built.outName]);
+      built.step.outShape = y[0].shape;
       steps.push(built.step);
       continue;
     }
@@ -160,6 +181,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
     const traced = run(values);
     steps.push({
       nodes, kind: nodes.map((n) => n.op).join('+'), inputs: ins.map((e) => e?.slot ?? -1), outputs: define(traced, true, outNames), run, ms: 0,
+      outShape: traced[0]?.shape,
     });
   }
 
@@ -251,20 +273,33 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       r = soleReader(outName, r);
     }
   }
-  if (r !== undefined && RELU_FUSABLE.has(g.nodes[r].op) && g.nodes[r].attrs.size === 0) {
-    absorbed.add(r); nodes.push(g.nodes[r]); outName = g.nodes[r].outputs[0]; activation = 'relu';
-  } else if (r !== undefined && g.nodes[r].op === 'Clip') {
-    // Clip(0, +inf) is a Relu (torch exports F.relu6 as Clip(0, 6), which stays a step).
+  // Then an activation: Relu is fastconv's fused one; Clip(0, hi) that plus a clamp; the others run in
+  // place on the convolution's fresh output (one pass instead of an op reading and writing a copy).
+  let epilogue: InPlace | undefined;
+  if (r !== undefined && g.nodes[r].inputs[0] === outName) {
     const n = g.nodes[r];
-    const sub: OpContext = { ...c, node: n, at: new Attrs(n), present: (i) => !!n.inputs[i],
-      requireConst: (i) => (n.inputs[i] ? fuse.constOf(n.inputs[i]) : undefined) };
+    const sub: OpContext = {
+      ...c, node: n, at: new Attrs(n), present: (i) => !!n.inputs[i], constant: (i) => (n.inputs[i] ? fuse.constOf(n.inputs[i]) : undefined),
+      requireConst: (i) => {
+        if (!n.inputs[i]) return undefined;
+        const v = fuse.constOf(n.inputs[i]);
+        if (!v) throw new OnnxError(`${n.label}: input ${i} is computed at run time`);
+        return v;
+      },
+    };
+    let act: InPlace | undefined, lo = -Infinity, hi = Infinity;
     try {
-      const [lo, hi] = clipBounds(sub);
-      if (lo === 0 && hi === Infinity && sub.at.unread().length === 0) { absorbed.add(r); nodes.push(n); outName = n.outputs[0]; activation = 'relu'; }
-    } catch { /* bounds computed at run time: the Clip stays a step */ }
+      act = activationOf(sub);
+      if (n.op === 'Clip') [lo, hi] = clipBounds(sub);
+    } catch { act = undefined; /* e.g. Clip bounds computed at run time: the node stays a step of its own */ }
+    if (act && sub.at.unread().length === 0) {
+      absorbed.add(r); nodes.push(n); outName = n.outputs[0];
+      if (n.op === 'Relu' || (n.op === 'Clip' && lo === 0)) activation = 'relu';
+      if (n.op !== 'Relu' && !(n.op === 'Clip' && lo === 0 && hi === Infinity)) epilogue = act;
+    }
   }
 
-  const key = `${ni}|${a.pads.join(',')}|${activation}`;
+  const key = `${ni}|${a.pads.join(',')}|${activation}|${nodes.length}`;
   let layer = state.layers.get(key);
   if (!layer) {
     let weight = w.value.data as Float32Array, bias = b ? (b.value.data as Float32Array) : null;
@@ -289,10 +324,11 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     state.layers.set(key, layer);
   }
   const L = layer;
-  const run = ([v]: (Value | undefined)[]): Value[] => [{ dtype: 'float32', ...L.forward(v as Tensor) }];
+  const epi = (y: Tensor): Value[] => { epilogue?.(y.data); return [{ dtype: 'float32', data: y.data, shape: y.shape }]; };
+  const run = ([v]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor));
   const step: Step = {
     nodes, kind: nodes.map((n) => n.op).join('+'), inputs: [], outputs: [], run, ms: 0,
-    runAsync: async ([v]) => [{ dtype: 'float32', ...(await L.forwardAsync(v as Tensor)) }],
+    runAsync: async ([v]) => epi(await L.forwardAsync(v as Tensor)),
     conv: { layer: L, x: { data: x.value.data as Float32Array, shape: x.value.shape }, w: L.weight, options: {
       stride: a.strides, dilation: a.dil, groups: a.group, padding: fastconvPadding(a.pads, rank), activation, backend: state.backend } },
   };

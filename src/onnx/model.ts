@@ -163,7 +163,7 @@ export class OnnxModel {
       } else if (s.kind === 'ConvTranspose') backend = 'fastconv';
       return {
         op: s.kind, nodes: s.nodes.map((n) => n.name), backend, algorithm, threads,
-        outputShape: [], ms: s.ms, share: total > 0 ? s.ms / total : 0,
+        outputShape: s.outShape?.slice() ?? [], ms: s.ms, share: total > 0 ? s.ms / total : 0,
       };
     });
   }

@@ -55,6 +55,13 @@ export interface OpContext {
   /** Input i, which this op needs at load time (a shape, axes, pads...): an error if it is computed at run time. */
   requireConst(i: number, what: string): Value | undefined;
   fail(msg: string): never;
+  /** fastconv's 2-D pools (PyTorch semantics: symmetric padding of at most half the kernel). */
+  pool2d?: Pool2dApi;
+}
+
+export interface Pool2dApi {
+  maxPool2d(x: { data: Float32Array; shape: number[] }, o: object): { data: Float32Array; shape: number[] };
+  avgPool2d(x: { data: Float32Array; shape: number[] }, o: object): { data: Float32Array; shape: number[] };
 }
 
 type Prepare = (c: OpContext) => Kernel;
@@ -79,11 +86,57 @@ function unary(f: (x: number) => number, keepType = false): Prepare {
   };
 }
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+type ArithOp = 'add' | 'sub' | 'mul' | 'div';
 
-function arith(f: (x: number, y: number) => number, intF?: (x: number, y: number) => number): Prepare {
+/** Same-shape, scalar or per-channel ([1, C, 1, 1] / [C, 1, 1]) float arithmetic in dedicated loops, else null. */
+function fastArith(op: ArithOp, a: Value, b: Value): Value | null {
+  if (a.dtype !== F32 || b.dtype !== F32 || a.shape.length < b.shape.length) return null;
+  const x = a.data, y = b.data, n = x.length;
+  const sameShape = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+  let per = 0, C = 0;                       // b varies along one channel axis 1 (run length per = H*W)
+  if (!sameShape && y.length > 1) {
+    const off = a.shape.length - b.shape.length, bs = b.shape;
+    const axis = bs.findIndex((d) => d !== 1);
+    if (axis < 0 || bs.some((d, i) => i !== axis && d !== 1) || axis + off !== 1 || bs[axis] !== a.shape[1]) return null;
+    C = a.shape[1]; per = numel(a.shape.slice(2));
+  }
+  const o = new Float32Array(n);
+  if (sameShape) {
+    switch (op) {
+      case 'add': for (let i = 0; i < n; i++) o[i] = x[i] + y[i]; break;
+      case 'sub': for (let i = 0; i < n; i++) o[i] = x[i] - y[i]; break;
+      case 'mul': for (let i = 0; i < n; i++) o[i] = x[i] * y[i]; break;
+      case 'div': for (let i = 0; i < n; i++) o[i] = x[i] / y[i]; break;
+    }
+  } else if (per === 0) {
+    const v = y[0];
+    switch (op) {
+      case 'add': for (let i = 0; i < n; i++) o[i] = x[i] + v; break;
+      case 'sub': for (let i = 0; i < n; i++) o[i] = x[i] - v; break;
+      case 'mul': for (let i = 0; i < n; i++) o[i] = x[i] * v; break;
+      case 'div': for (let i = 0; i < n; i++) o[i] = x[i] / v; break;
+    }
+  } else {
+    for (let base = 0, ch = 0; base < n; base += per, ch = (ch + 1) % C) {
+      const v = y[ch], e = base + per;
+      switch (op) {
+        case 'add': for (let i = base; i < e; i++) o[i] = x[i] + v; break;
+        case 'sub': for (let i = base; i < e; i++) o[i] = x[i] - v; break;
+        case 'mul': for (let i = base; i < e; i++) o[i] = x[i] * v; break;
+        case 'div': for (let i = base; i < e; i++) o[i] = x[i] / v; break;
+      }
+    }
+  }
+  return { dtype: F32, shape: a.shape.slice(), data: o };
+}
+
+function arith(f: (x: number, y: number) => number, intF?: (x: number, y: number) => number, fast?: ArithOp): Prepare {
   return (c) => ([a, b]) => {
     if (!a || !b) fail(c, 'needs two inputs');
+    if (fast) {
+      const r = fastArith(fast, a, b) ?? (fast === 'add' || fast === 'mul' ? fastArith(fast, b, a) : null);
+      if (r) return [r];
+    }
     const isInt = a.dtype !== F32 && b.dtype !== F32;
     return [binary(a, b, isInt ? 'int' : F32, isInt && intF ? intF : f, c.node.label)];
   };
@@ -93,6 +146,44 @@ function compare(f: (x: number, y: number) => boolean): Prepare {
   return (c) => ([a, b]) => {
     if (!a || !b) fail(c, 'needs two inputs');
     return [binary(a, b, 'bool', (x, y) => (f(x, y) ? 1 : 0), c.node.label)];
+  };
+}
+
+// ---- activations: in place on float data, one monomorphic loop each (a shared loop calling f(x) per
+// element ran Clip at a tenth of memory speed), so they also serve as a convolution's epilogue ----------
+
+export type InPlace = (d: Float32Array) => void;
+
+function clampLoop(lo: number, hi: number): InPlace {
+  return (d) => { for (let i = 0; i < d.length; i++) { const v = d[i]; d[i] = v < lo ? lo : v > hi ? hi : v; } };
+}
+
+/** The in-place form of an activation node (attributes read and checked), or undefined for other ops. */
+export function activationOf(c: OpContext): InPlace | undefined {
+  switch (c.node.op) {
+    case 'Relu': return (d) => { for (let i = 0; i < d.length; i++) if (d[i] < 0) d[i] = 0; };
+    case 'Clip': { const [lo, hi] = clipBounds(c); return clampLoop(lo, hi); }
+    case 'LeakyRelu': { const a = c.at.float('alpha', 0.01); return (d) => { for (let i = 0; i < d.length; i++) if (d[i] < 0) d[i] *= a; }; }
+    case 'Sigmoid': return (d) => { for (let i = 0; i < d.length; i++) d[i] = 1 / (1 + Math.exp(-d[i])); };
+    case 'Tanh': return (d) => { for (let i = 0; i < d.length; i++) d[i] = Math.tanh(d[i]); };
+    case 'HardSigmoid': {
+      const a = c.at.float('alpha', 0.2), b = c.at.float('beta', 0.5);
+      return (d) => { for (let i = 0; i < d.length; i++) { const v = a * d[i] + b; d[i] = v < 0 ? 0 : v > 1 ? 1 : v; } };
+    }
+    case 'HardSwish': return (d) => {
+      for (let i = 0; i < d.length; i++) { const x = d[i], v = x / 6 + 0.5; d[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; }
+    };
+    default: return undefined;
+  }
+}
+
+function activationOp(c: OpContext): Kernel {
+  const f = activationOf(c)!;
+  return ([x]) => {
+    const v = wantFloat(c, x);
+    const data = v.dtype === F32 ? new Float32Array(v.data) : Float32Array.from(v.data);
+    f(data);
+    return [{ dtype: F32, shape: v.shape.slice(), data }];
   };
 }
 
@@ -154,6 +245,16 @@ function pool(kind: 'max' | 'avg'): Prepare {
       if (rankOf(v) !== rank) fail(c, `input rank ${v.shape.length} does not match the ${rank}-D kernel`);
       const [N, C] = v.shape, sp = v.shape.slice(2), H = rank === 2 ? sp[0] : 1, W = sp[rank - 1];
       const g = poolGeometry(c, sp, p.kernel, p.strides, p.dil, p.pads, p.autoPad, p.ceil);
+      if (kind === 'max' && g.d.every((d) => d === 1) && v.dtype === F32) {
+        const out = alloc(F32, [N, C, ...g.out]);
+        maxPoolSeparable(v.data as Float32Array, out.data as Float32Array, N * C, H, W, rank === 2 ? g.k[0] : 1, g.k[rank - 1],
+          rank === 2 ? g.s[0] : 1, g.s[rank - 1], rank === 2 ? g.pb[0] : 0, g.pb[rank - 1], rank === 2 ? g.out[0] : 1, g.out[rank - 1]);
+        return [out];
+      }
+      if (kind === 'avg' && rank === 2 && c.pool2d && v.dtype === F32 && g.pb.every((b, i) => b === g.pe[i] && b <= Math.floor(g.k[i] / 2))) {
+        const y = c.pool2d.avgPool2d({ data: v.data as Float32Array, shape: v.shape }, { kernelSize: g.k, stride: g.s, padding: g.pb, ceilMode: p.ceil, countIncludePad: countPad });
+        if (y.shape.every((d, i) => d === [N, C, ...g.out][i])) return [{ dtype: F32, shape: y.shape, data: y.data }];
+      }
       const kH = rank === 2 ? g.k[0] : 1, kW = g.k[rank - 1], sH = rank === 2 ? g.s[0] : 1, sW = g.s[rank - 1];
       const dH = rank === 2 ? g.d[0] : 1, dW = g.d[rank - 1], bH = rank === 2 ? g.pb[0] : 0, bW = g.pb[rank - 1];
       const eH = rank === 2 ? g.pe[0] : 0, eW = g.pe[rank - 1];
@@ -191,6 +292,35 @@ function pool(kind: 'max' | 'avg'): Prepare {
       return [out];
     };
   };
+}
+
+/**
+ * Undilated max pooling as a row pass (max over kW columns per output column) then a column pass (max
+ * over kH of those rows): kH + kW comparisons per output instead of kH * kW. NaN propagates as in PyTorch.
+ */
+function maxPoolSeparable(d: Float32Array, o: Float32Array, planes: number, H: number, W: number, kH: number, kW: number,
+  sH: number, sW: number, bH: number, bW: number, OH: number, OW: number): void {
+  const rows = new Float32Array(H * OW);
+  for (let p = 0; p < planes; p++) {
+    const base = p * H * W, ob = p * OH * OW;
+    for (let h = 0; h < H; h++) {
+      const r = base + h * W;
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = ow * sW - bW, a = w0 < 0 ? 0 : w0, e = w0 + kW > W ? W : w0 + kW;
+        let m = -Infinity;
+        for (let j = r + a; j < r + e; j++) { const v = d[j]; if (v > m || v !== v) m = v; }
+        rows[h * OW + ow] = m;
+      }
+    }
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sH - bH, a = h0 < 0 ? 0 : h0, e = h0 + kH > H ? H : h0 + kH, t = ob + oh * OW;
+      for (let ow = 0; ow < OW; ow++) o[t + ow] = -Infinity;
+      for (let h = a; h < e; h++) {
+        const r = h * OW;
+        for (let ow = 0; ow < OW; ow++) { const v = rows[r + ow], m = o[t + ow]; if (v > m || v !== v) o[t + ow] = v; }
+      }
+    }
+  }
 }
 
 function globalPool(kind: 'max' | 'avg'): Prepare {
@@ -599,16 +729,6 @@ const batchNorm: Prepare = (c) => {
   };
 };
 
-function clip(c: OpContext): Kernel {
-  let lo = -Infinity, hi = Infinity;
-  if (c.opset < 11) { lo = c.at.float('min', -Infinity); hi = c.at.float('max', Infinity); }
-  else {
-    if (c.present(1)) lo = c.requireConst(1, 'min')!.data[0];
-    if (c.present(2)) hi = c.requireConst(2, 'max')!.data[0];
-  }
-  return unary((x) => (x < lo ? lo : x > hi ? hi : x), true)(c);
-}
-
 /** The lower and upper bound of a Clip node, for fusion (null when they are computed at run time). */
 export function clipBounds(c: OpContext): [number, number] {
   if (c.opset < 11) return [c.at.float('min', -Infinity), c.at.float('max', Infinity)];
@@ -734,10 +854,10 @@ export const OPS: Record<string, Prepare> = {
   Flatten: flatten,
   Transpose: transposeOp,
   Expand: expand,
-  Add: arith((x, y) => x + y),
-  Sub: arith((x, y) => x - y),
-  Mul: arith((x, y) => x * y),
-  Div: arith((x, y) => x / y, (x, y) => Math.trunc(x / y)),
+  Add: arith((x, y) => x + y, undefined, 'add'),
+  Sub: arith((x, y) => x - y, undefined, 'sub'),
+  Mul: arith((x, y) => x * y, undefined, 'mul'),
+  Div: arith((x, y) => x / y, (x, y) => Math.trunc(x / y), 'div'),
   Pow: arith((x, y) => Math.pow(x, y)),
   Max: arith((x, y) => Math.max(x, y)),
   Min: arith((x, y) => Math.min(x, y)),
@@ -754,9 +874,6 @@ export const OPS: Record<string, Prepare> = {
     for (let i = 0; i < out.data.length; i++) out.data[i] = k.data[i] ? x.data[i] : y.data[i];
     return [out];
   },
-  Relu: unary((x) => (x > 0 ? x : x !== x ? x : 0)),
-  Sigmoid: unary(sigmoid),
-  Tanh: unary(Math.tanh),
   Exp: unary(Math.exp),
   Log: unary(Math.log),
   Sqrt: unary(Math.sqrt, true),
@@ -765,14 +882,9 @@ export const OPS: Record<string, Prepare> = {
   Floor: unary(Math.floor, true),
   Ceil: unary(Math.ceil, true),
   Reciprocal: unary((x) => 1 / x),
-  LeakyRelu: (c) => { const a = c.at.float('alpha', 0.01); return unary((x) => (x < 0 ? a * x : x))(c); },
   Elu: (c) => { const a = c.at.float('alpha', 1); return unary((x) => (x < 0 ? a * (Math.exp(x) - 1) : x))(c); },
-  HardSigmoid: (c) => {
-    const a = c.at.float('alpha', 0.2), b = c.at.float('beta', 0.5);
-    return unary((x) => Math.max(0, Math.min(1, a * x + b)))(c);
-  },
-  HardSwish: unary((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))),
-  Clip: clip,
+  Relu: activationOp, Sigmoid: activationOp, Tanh: activationOp, LeakyRelu: activationOp, HardSigmoid: activationOp,
+  HardSwish: activationOp, Clip: activationOp,
   BatchNormalization: batchNorm,
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
