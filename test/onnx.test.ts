@@ -114,6 +114,15 @@ describe('compilation', () => {
     }
   });
 
+  it('results stay valid across runs (the plan reuses its buffers; outputs are copies)', () => {
+    const f = fixture('resnet_basic'), m = loadOnnxSync(f.bytes), shape = f.meta.inputs[0].shape;
+    const a = m.runSync({ input: { data: f.input, shape } }).output;
+    const other = m.runSync({ input: { data: f.input.map((v) => v * -0.5 + 0.1), shape } }).output;
+    expect(relErr(a.data, f.expected[0])).toBeLessThan(1e-4);
+    expect(relErr(other.data, f.expected[0])).toBeGreaterThan(1e-2);
+    expect(relErr(m.runSync({ input: { data: f.input, shape } }).output.data, f.expected[0])).toBeLessThan(1e-4);
+  });
+
   it('checks feeds', () => {
     const f = fixture('squeezenet'), m = loadOnnxSync(f.bytes);
     expect(m.inputs).toEqual([{ name: 'input', shape: [1, 3, 47, 47], dtype: 'float32' }]);

@@ -273,8 +273,8 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       r = soleReader(outName, r);
     }
   }
-  // Then an activation: Relu is fastconv's fused one; Clip(0, hi) that plus a clamp; the others run in
-  // place on the convolution's fresh output (one pass instead of an op reading and writing a copy).
+  // Then an activation: Relu is fastconv's fused one; the others run in place on the convolution's
+  // output (one pass instead of an op reading and writing a copy).
   let epilogue: InPlace | undefined;
   if (r !== undefined && g.nodes[r].inputs[0] === outName) {
     const n = g.nodes[r];
@@ -294,8 +294,10 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     } catch { act = undefined; /* e.g. Clip bounds computed at run time: the node stays a step of its own */ }
     if (act && sub.at.unread().length === 0) {
       absorbed.add(r); nodes.push(n); outName = n.outputs[0];
-      if (n.op === 'Relu' || (n.op === 'Clip' && lo === 0)) activation = 'relu';
-      if (n.op !== 'Relu' && !(n.op === 'Clip' && lo === 0 && hi === Infinity)) epilogue = act;
+      // Clip(0, 6) is one clamp pass: the fused relu would add the layer's own pass (it keeps a relu mask
+      // for backward) to the clamp.
+      if (n.op === 'Relu' || (n.op === 'Clip' && lo === 0 && hi === Infinity)) activation = 'relu';
+      else epilogue = act;
     }
   }
 
@@ -324,11 +326,15 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     state.layers.set(key, layer);
   }
   const L = layer;
-  const epi = (y: Tensor): Value[] => { epilogue?.(y.data); return [{ dtype: 'float32', data: y.data, shape: y.shape }]; };
-  const run = ([v]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor));
+  // One output buffer per step and plan, written by every run: a fresh multi-megabyte array per call
+  // costs its page faults each time (runs of a model are serialized, and outputs are copied out).
+  let buf: Float32Array | undefined;
+  const outFor = (_: Value): Float32Array | undefined => buf;
+  const epi = (y: Tensor): Value[] => { buf ??= y.data; epilogue?.(y.data); return [{ dtype: 'float32', data: y.data, shape: y.shape }]; };
+  const run = ([v]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor, outFor(v!)));
   const step: Step = {
     nodes, kind: nodes.map((n) => n.op).join('+'), inputs: [], outputs: [], run, ms: 0,
-    runAsync: async ([v]) => epi(await L.forwardAsync(v as Tensor)),
+    runAsync: async ([v]) => epi(await L.forwardAsync(v as Tensor, outFor(v!))),
     conv: { layer: L, x: { data: x.value.data as Float32Array, shape: x.value.shape }, w: L.weight, options: {
       stride: a.strides, dilation: a.dil, groups: a.group, padding: fastconvPadding(a.pads, rank), activation, backend: state.backend } },
   };
