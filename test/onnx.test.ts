@@ -140,31 +140,40 @@ describe('compilation', () => {
 // ---- hand-built graphs: attributes torch does not export, and the load-time errors ----------------------
 
 const FLOAT = 1, A_INT = 2, A_INTS = 7, A_STRING = 3;
+const A_FLOAT = 1;
 type Attr = [string, number, number | number[] | string];
-function attr([name, type, v]: Attr): ProtoWriter {
+function attr([name, type, v]: Attr): Uint8Array {
   const w = new ProtoWriter().string(1, name).int(20, type);
   if (type === A_INT) w.int(3, v as number);
   else if (type === A_INTS) w.packedInts(8, v as number[]);
-  else w.string(4, v as string);
-  return w;
+  else if (type === A_STRING) w.string(4, v as string);
+  const head = w.finish();
+  if (type !== A_FLOAT) return head;
+  // AttributeProto.f is field 2, wire type 5 (fixed32), which the bench's writer does not emit.
+  const out = new Uint8Array(head.length + 5);
+  out.set(head); out[head.length] = (2 << 3) | 5;
+  new DataView(out.buffer).setFloat32(head.length + 1, v as number, true);
+  return out;
 }
-function tensorProto(name: string, dims: number[], data: Float32Array): ProtoWriter {
-  return new ProtoWriter().packedInts(1, dims).int(2, FLOAT).string(8, name).bytes(9, new Uint8Array(data.buffer.slice(0)));
+function tensorProto(name: string, dims: number[], data: Float32Array | BigInt64Array): ProtoWriter {
+  // INT64 (7) for the shape-like inputs (pads, axes, sizes), FLOAT (1) otherwise.
+  return new ProtoWriter().packedInts(1, dims).int(2, data instanceof BigInt64Array ? 7 : FLOAT).string(8, name).bytes(9, new Uint8Array(data.buffer.slice(0)));
 }
+const i64 = (...v: number[]) => BigInt64Array.from(v.map(BigInt));
 function valueInfo(name: string, dims: number[]): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of dims) shape.message(1, new ProtoWriter().int(1, d));
   return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, new ProtoWriter().int(1, FLOAT).message(2, shape)));
 }
 interface NodeSpec { op: string; inputs: string[]; outputs: string[]; attrs?: Attr[]; name?: string }
-function model(nodes: NodeSpec[], inits: [string, number[], Float32Array][], input: number[], outputs: [string, number[]][], opset = 13): Uint8Array {
+function model(nodes: NodeSpec[], inits: [string, number[], Float32Array | BigInt64Array][], input: number[], outputs: [string, number[]][], opset = 13): Uint8Array {
   const g = new ProtoWriter();
   nodes.forEach((n, i) => {
     const w = new ProtoWriter();
     for (const x of n.inputs) w.string(1, x);
     for (const y of n.outputs) w.string(2, y);
     w.string(3, n.name ?? `n${i}`).string(4, n.op);
-    for (const a of n.attrs ?? []) w.message(5, attr(a));
+    for (const a of n.attrs ?? []) w.bytes(5, attr(a));
     g.message(1, w);
   });
   g.string(2, 'g');
@@ -280,6 +289,82 @@ describe('malformed files', () => {
 type Ort = typeof import('onnxruntime-node');
 let ort: Ort | undefined, ortError = '';
 try { ort = await import('onnxruntime-node'); } catch (e) { ortError = (e as Error).message.split('\n')[0]; }
+
+// Attributes and ops the torch exports above do not reach, each a one- or two-node graph checked against
+// onnxruntime-node (the reference implementation of these ONNX semantics here).
+const X = [2, 3, 6, 7];
+const OP_CASES: { name: string; nodes: NodeSpec[]; inits?: [string, number[], Float32Array | BigInt64Array][]; input?: number[]; out: number[]; opset?: number }[] = [
+  { name: 'Dropout (inference) + Identity', nodes: [{ op: 'Dropout', inputs: ['x'], outputs: ['d'] }, { op: 'Identity', inputs: ['d'], outputs: ['y'] }], out: X },
+  { name: 'Upsample (opset 9) nearest', nodes: [{ op: 'Upsample', inputs: ['x', 's'], outputs: ['y'], attrs: [['mode', A_STRING, 'nearest']] }],
+    inits: [['s', [4], Float32Array.of(1, 1, 2, 3)]], out: [2, 3, 12, 21], opset: 9 },
+  { name: 'Resize linear align_corners (sizes)', nodes: [{ op: 'Resize', inputs: ['x', '', '', 'sz'], outputs: ['y'], attrs: [['mode', A_STRING, 'linear'], ['coordinate_transformation_mode', A_STRING, 'align_corners']] }],
+    inits: [['sz', [4], i64(2, 3, 11, 5)]], out: [2, 3, 11, 5] },
+  { name: 'Resize linear half_pixel (scales)', nodes: [{ op: 'Resize', inputs: ['x', '', 'sc'], outputs: ['y'], attrs: [['mode', A_STRING, 'linear']] }],
+    inits: [['sc', [4], Float32Array.of(1, 1, 1.5, 0.5)]], out: [2, 3, 9, 3] },
+  { name: 'Resize nearest round_prefer_ceil half_pixel', nodes: [{ op: 'Resize', inputs: ['x', '', 'sc'], outputs: ['y'], attrs: [['nearest_mode', A_STRING, 'round_prefer_ceil']] }],
+    inits: [['sc', [4], Float32Array.of(1, 1, 2.5, 1.5)]], out: [2, 3, 15, 10] },
+  { name: 'Gemm transA, alpha, beta, full bias, run-time B', nodes: [{ op: 'Flatten', inputs: ['x'], outputs: ['f'], attrs: [['axis', A_INT, 2]] },
+    { op: 'Reshape', inputs: ['f', 'shp'], outputs: ['a'] }, { op: 'Transpose', inputs: ['a'], outputs: ['at'], attrs: [['perm', A_INTS, [1, 0]]] },
+    { op: 'Gemm', inputs: ['at', 'at', 'c'], outputs: ['y'], attrs: [['transA', A_INT, 1], ['alpha', A_FLOAT, 0.5], ['beta', A_FLOAT, 2]] }],
+    inits: [['shp', [2], i64(6, -1)], ['c', [6, 6], seq(36)]], out: [6, 6] },
+  { name: 'Gemm transB with constant weight + Relu (a 1x1 conv)', nodes: [{ op: 'Flatten', inputs: ['x'], outputs: ['f'] },
+    { op: 'Gemm', inputs: ['f', 'w', 'b'], outputs: ['g'], attrs: [['transB', A_INT, 1], ['alpha', A_FLOAT, 0.25]] }, { op: 'Relu', inputs: ['g'], outputs: ['y'] }],
+    inits: [['w', [5, 126], seq(630)], ['b', [5], seq(5)]], out: [2, 5] },
+  { name: 'MatMul broadcasting batch dims', nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }], inits: [['w', [3, 7, 4], seq(84)]], out: [2, 3, 6, 4] },
+  { name: 'Softmax opset 11 (coerced to 2-D at axis 1)', nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attrs: [['axis', A_INT, 1]] }], out: X, opset: 11 },
+  { name: 'LogSoftmax axis 2', nodes: [{ op: 'LogSoftmax', inputs: ['x'], outputs: ['y'], attrs: [['axis', A_INT, 2]] }], out: X },
+  { name: 'ReduceMean keepdims 0 over [1, 3]', nodes: [{ op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attrs: [['axes', A_INTS, [1, 3]], ['keepdims', A_INT, 0]] }], out: [2, 6] },
+  { name: 'Pad reflect and edge', nodes: [{ op: 'Pad', inputs: ['x', 'p'], outputs: ['r'], attrs: [['mode', A_STRING, 'reflect']] },
+    { op: 'Pad', inputs: ['r', 'p'], outputs: ['y'], attrs: [['mode', A_STRING, 'edge']] }], inits: [['p', [8], i64(0, 0, 2, 1, 0, 0, 1, 3)]], out: [2, 3, 12, 15] },
+  { name: 'Pad constant value, negative pads crop', nodes: [{ op: 'Pad', inputs: ['x', 'p', 'v'], outputs: ['y'] }],
+    inits: [['p', [8], i64(0, 0, -1, 2, 0, 0, 1, -2)], ['v', [], Float32Array.of(0.75)]], out: [2, 3, 6, 7] },
+  { name: 'Slice negative steps, Squeeze/Unsqueeze', nodes: [{ op: 'Slice', inputs: ['x', 'st', 'en', 'ax', 'sp'], outputs: ['s'] },
+    { op: 'Unsqueeze', inputs: ['s', 'ua'], outputs: ['u'] }, { op: 'Squeeze', inputs: ['u', 'ua'], outputs: ['y'] }],
+    inits: [['st', [2], i64(-1, 5)], ['en', [2], i64(-100, 0)], ['ax', [2], i64(3, 2)], ['sp', [2], i64(-2, -2)], ['ua', [1], i64(0)]], out: [2, 3, 3, 4] },
+  { name: 'Split by sizes, Concat, Sub/Div/Mul broadcasting', nodes: [{ op: 'Split', inputs: ['x', 'sz'], outputs: ['a', 'b'], attrs: [['axis', A_INT, 3]] },
+    { op: 'Sub', inputs: ['a', 'r'], outputs: ['c'] }, { op: 'Div', inputs: ['b', 'q'], outputs: ['d'] }, { op: 'Mul', inputs: ['c', 'm'], outputs: ['e'] },
+    { op: 'Concat', inputs: ['e', 'd'], outputs: ['y'], attrs: [['axis', A_INT, 3]] }],
+    inits: [['sz', [2], i64(3, 4)], ['r', [3], Float32Array.of(0.5, -1, 2)], ['q', [1, 3, 1, 1], Float32Array.of(2, -4, 0.5)], ['m', [2, 1, 6, 1], seq(12)]], out: X },
+  { name: 'MaxPool dilations, asymmetric pads, ceil_mode', nodes: [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'],
+    attrs: [['kernel_shape', A_INTS, [2, 3]], ['dilations', A_INTS, [2, 1]], ['pads', A_INTS, [1, 0, 0, 1]], ['strides', A_INTS, [2, 2]], ['ceil_mode', A_INT, 1]] }], out: [2, 3, 3, 4] },
+  { name: 'AveragePool SAME_UPPER, count_include_pad 0', nodes: [{ op: 'AveragePool', inputs: ['x'], outputs: ['y'],
+    attrs: [['kernel_shape', A_INTS, [3, 2]], ['strides', A_INTS, [2, 2]], ['auto_pad', A_STRING, 'SAME_UPPER']] }], out: [2, 3, 3, 4] },
+  { name: 'GlobalMaxPool, HardSigmoid, LeakyRelu alpha', nodes: [{ op: 'GlobalMaxPool', inputs: ['x'], outputs: ['g'] },
+    { op: 'HardSigmoid', inputs: ['x'], outputs: ['h'], attrs: [['alpha', A_FLOAT, 0.3], ['beta', A_FLOAT, 0.4]] },
+    { op: 'Mul', inputs: ['h', 'g'], outputs: ['m'] }, { op: 'LeakyRelu', inputs: ['m'], outputs: ['y'], attrs: [['alpha', A_FLOAT, 0.2]] }], out: X },
+  { name: 'Conv 1-D SAME_LOWER (even kernel) + BatchNormalization + Clip', input: [2, 4, 11], nodes: [
+    { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attrs: [['auto_pad', A_STRING, 'SAME_LOWER']] },
+    { op: 'BatchNormalization', inputs: ['c', 'g', 'bb', 'mu', 'v'], outputs: ['n'], attrs: [['epsilon', A_FLOAT, 1e-3]] },
+    { op: 'Clip', inputs: ['n', 'lo', 'hi'], outputs: ['y'] }],
+    inits: [['w', [6, 4, 4], seq(96)], ['g', [6], seq(6, (i) => 1 + i / 4)], ['bb', [6], seq(6)], ['mu', [6], seq(6, Math.cos)], ['v', [6], seq(6, (i) => 0.5 + i)],
+      ['lo', [], Float32Array.of(-0.5)], ['hi', [], Float32Array.of(1)]], out: [2, 6, 11] },
+  { name: 'ConvTranspose 1-D groups, dilation, output_padding', input: [2, 4, 9], nodes: [{ op: 'ConvTranspose', inputs: ['x', 'w', 'b'], outputs: ['y'],
+    attrs: [['strides', A_INTS, [3]], ['pads', A_INTS, [1, 1]], ['group', A_INT, 2], ['dilations', A_INTS, [2]], ['output_padding', A_INTS, [1]]] }],
+    inits: [['w', [4, 3, 3], seq(36)], ['b', [6], seq(6)]], out: [2, 6, 28] },
+  { name: 'standalone BatchNormalization, Sigmoid, Tanh, HardSwish', nodes: [
+    { op: 'BatchNormalization', inputs: ['x', 'g', 'bb', 'mu', 'v'], outputs: ['n'] }, { op: 'Sigmoid', inputs: ['n'], outputs: ['s'] },
+    { op: 'Tanh', inputs: ['n'], outputs: ['t'] }, { op: 'HardSwish', inputs: ['n'], outputs: ['h'] }, { op: 'Add', inputs: ['s', 't'], outputs: ['a'] },
+    { op: 'Add', inputs: ['a', 'h'], outputs: ['y'] }],
+    inits: [['g', [3], seq(3)], ['bb', [3], seq(3)], ['mu', [3], seq(3, Math.cos)], ['v', [3], Float32Array.of(0.5, 1, 2)]], out: X, opset: 14 },
+];
+
+describe.skipIf(!ort)(`ops against onnxruntime-node${ort ? '' : ` (skipped: onnxruntime-node does not load: ${ortError})`}`, () => {
+  for (const c of OP_CASES) {
+    it(c.name, async () => {
+      const input = c.input ?? X, n = input.reduce((a, b) => a * b, 1);
+      const bytes = model(c.nodes, c.inits ?? [], input, [['y', c.out]], c.opset);
+      const x = seq(n, (i) => Math.sin(i * 0.7) * 2 + 0.1);
+      const session = await ort!.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+      const want = (await session.run({ x: new ort!.Tensor('float32', x, input) })).y;
+      await session.release();
+      for (const backend of BACKENDS) {
+        const got = loadOnnxSync(bytes, { backend }).runSync({ x: { data: x, shape: input } }).y;
+        expect(got.shape).toEqual(want.dims);
+        expect(relErr(got.data, Float64Array.from(want.data as Float32Array))).toBeLessThan(1e-5);
+      }
+    });
+  }
+});
 
 describe.skipIf(!ort)(`onnxruntime-node on the same files${ort ? '' : ` (skipped: onnxruntime-node does not load: ${ortError})`}`, () => {
   for (const name of NAMES) {
