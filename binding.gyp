@@ -3,6 +3,11 @@
 # globbed by file name (see native/sources.cjs): a new native/kernels/<name>_avx512*.cc lands in
 # the avx512 library, *_avx2*.cc in the avx2 library, everything else in the main target.
 {
+  "variables": {
+    # 1 for the prebuilt addons shipped in the package (native/prebuild.mjs passes -Dfastconv_portable=1):
+    # the C++ runtime is linked in, so a binary built here loads on systems with an older libstdc++.
+    "fastconv_portable%": 0,
+  },
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17", "-std=c++14"],
@@ -27,6 +32,13 @@
         ["target_arch=='arm64'", {
           # NEON is part of the arm64 baseline: its kernels need no extra flags.
           "sources": ["<!@(node -e \"require('./native/sources.cjs').print('neon')\")"],
+        }],
+        ["fastconv_portable==1", {
+          # libstdc++ inside the addon, its symbols kept private: the prebuild needs no GLIBCXX version
+          # from the target system. libgcc_s stays shared (every glibc system has it; GCC_4.x
+          # symbols): the static unwinder of GCC 12 would need glibc 2.35's _dl_find_object.
+          "sources": ["native/glibc_compat.c"],
+          "ldflags": ["-static-libstdc++", "-Wl,--exclude-libs,ALL", "-Wl,--wrap=arc4random"],
         }],
       ],
     },

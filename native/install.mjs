@@ -1,70 +1,55 @@
-// Builds the native addon during `npm install`. A failed build must not fail the install: fastconv
-// then runs on WebAssembly, and this prints exactly one line saying why. With --strict
-// (`npm run build:native`) a failure prints the build log's tail and exits non-zero.
+// Builds the native addon from source into build/Release/fastconv.node: in a checkout at `npm install`
+// (the `prepare` script), and on request (`npm run build:native`; in an installed package
+// `npm explore fastconv -- npm run build:native`). The published package needs no build: it ships
+// prebuilt addons (native/prebuild.mjs) and runs no install script. Without --strict a failed build
+// prints exactly one line and exits 0 (fastconv then runs on the prebuild or on WebAssembly); with
+// --strict it prints the build log's tail and exits non-zero. Rebuilds are incremental (see gypBuild).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { findNodeGyp, gypBuild, shortReason, stageGyp } from './node-gyp.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
 const addonPath = path.join(root, 'build', 'Release', 'fastconv.node');
 
-function findNodeGyp() {
-  const candidates = [
-    process.env.npm_config_node_gyp,
-    path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    // npm's bundled copy, next to the running node (Debian: /usr/lib/node_modules, nvm: lib/...).
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
-  return candidates.find((c) => c && fs.existsSync(c));
-}
-
-// Headers of the running node, so node-gyp never tries to download them (no network at install).
-function nodedirArgs() {
-  if (process.env.npm_config_nodedir) return [];
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
-}
-
-// One short, actionable reason from a build log.
-function shortReason(log) {
-  const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
-  const compiler = lines.find((l) => /:\d+:(\d+:)? (fatal )?error: /.test(l));
-  const gypErr = lines.find((l) => /^gyp ERR! (?!stack|System|command|cwd|node -v|node-gyp -v|not ok|build error)/.test(l));
-  const python = lines.find((l) => /^[A-Za-z.]*Error: /.test(l));  // gyp's own traceback
-  let s;
-  if (python) s = `configure failed: ${python}`;
-  else if (compiler) s = `compile error: ${compiler.replace(/^.*?(fatal )?error: /, '')}`;
-  else if (lines.some((l) => /make: \*\*\*/.test(l)))
-    s = `C++ compiler failed${process.env.CXX ? ` (CXX=${process.env.CXX})` : ''}`;
-  else s = (gypErr ?? lines.find((l) => /error/i.test(l)) ?? lines[lines.length - 1] ?? 'unknown error').replace(/^gyp ERR! /, '');
-  s = s.replace(/\s+/g, ' ');
-  return s.length > 140 ? `${s.slice(0, 137)}...` : s;
+function fallback() {
+  const key = `${process.platform}-${process.arch}`;
+  return fs.existsSync(path.join(root, 'prebuilds', key, 'fastconv.node')) ? `the prebuilt addon (prebuilds/${key})` : 'WebAssembly';
 }
 
 function fail(reason, log) {
   if (strict) {
     if (log) process.stderr.write(log.split('\n').slice(-40).join('\n') + '\n');
-    console.error(`fastconv: native addon build failed (${reason})`);
+    console.error(`fastconv: native addon build failed (${reason}); building needs python3, make and a C++17 compiler`);
     process.exit(1);
   }
-  console.log(`fastconv: native addon not built (${reason}); falling back to WebAssembly`);
+  console.log(`fastconv: native addon not built (${reason}); falling back to ${fallback()}`);
   process.exit(0);
 }
 
-const gyp = findNodeGyp();
+const gyp = findNodeGyp(root);
 if (!gyp) fail('node-gyp not found');
 
-const jobs = String(Math.max(1, Math.min(8, (await import('node:os')).availableParallelism?.() ?? 2)));
-const res = spawnSync(process.execPath, [gyp, 'rebuild', '-j', jobs, ...nodedirArgs()], {
-  cwd: root, encoding: 'utf8', env: process.env, timeout: 15 * 60 * 1000, maxBuffer: 64 << 20,
-});
-const log = `${res.stdout ?? ''}\n${res.stderr ?? ''}`;
-if (res.error) fail(res.error.code === 'ETIMEDOUT' ? 'build timed out' : res.error.message, log);
-if (res.status !== 0) fail(shortReason(log), log);
+// A checkout builds in place from binding.gyp; the installed package has native/fastconv.gyp instead
+// (see prebuild.mjs) and builds in build/source/, then puts the addon where the loader looks first.
+const checkoutGyp = path.join(root, 'binding.gyp');
+const inPlace = fs.existsSync(checkoutGyp);
+const cwd = inPlace ? root : path.join(root, 'build', 'source');
+if (!inPlace) {
+  const shipped = path.join(root, 'native', 'fastconv.gyp');
+  if (!fs.existsSync(shipped)) fail('neither binding.gyp nor native/fastconv.gyp is here');
+  stageGyp(root, cwd, shipped);
+}
+const res = gypBuild(gyp, cwd);
+if (res.error) fail(res.error, res.log);
+if (!res.ok) fail(shortReason(res.log), res.log);
+if (!inPlace) {
+  fs.mkdirSync(path.dirname(addonPath), { recursive: true });
+  fs.copyFileSync(path.join(cwd, 'build', 'Release', 'fastconv.node'), addonPath);
+}
 
 // A build that links but cannot load (e.g. a missing symbol) is a failure too.
 const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addonPath)}).info()`], { encoding: 'utf8' });
@@ -72,7 +57,7 @@ if (check.status !== 0) fail(`built addon does not load: ${shortReason(check.std
 
 if (strict) {
   const info = createRequire(import.meta.url)(addonPath).info();
-  console.log(`fastconv: native addon built (${info.isa}, ${info.threads} threads)`);
+  console.log(`fastconv: native addon built (${info.isa}, ${info.threads} threads): ${path.relative(process.cwd(), addonPath) || addonPath}`);
 } else {
   console.log('fastconv: native addon built');
 }

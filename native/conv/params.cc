@@ -1,10 +1,24 @@
 #include "conv/params.h"
 
-#include <sstream>
+#include <string>
+#include <type_traits>
 
 namespace fastconv {
 
 namespace {
+
+// Error text without <sstream>: iostreams pull libstdc++'s locale machinery (about 1 MB, and glibc
+// 2.36 symbols) into the prebuilt addons, which link libstdc++ statically (native/prebuild.mjs).
+class Msg {
+ public:
+  Msg& operator<<(const char* s) { s_ += s; return *this; }
+  template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+  Msg& operator<<(T v) { s_ += std::to_string(v); return *this; }
+  std::string str() const { return s_; }
+
+ private:
+  std::string s_;
+};
 
 const char* const kNames[kParamCount] = {
     "N", "C", "H", "W", "K", "R", "S", "groups", "strideH", "strideW", "dilationH", "dilationW",
@@ -14,13 +28,13 @@ const char* const kNames[kParamCount] = {
 constexpr int kMaxPad = 1 << 24;
 
 std::string field_error(int i, const char* expected, int64_t actual) {
-  std::ostringstream s;
+  Msg s;
   s << "params." << kNames[i] << ": expected " << expected << ", got " << actual;
   return s.str();
 }
 
 std::string count_error(const char* what, int64_t a, int64_t b, int64_t c, int64_t d) {
-  std::ostringstream s;
+  Msg s;
   s << what << ": expected at most " << kMaxElements << " elements, got " << a << "*" << b << "*" << c
     << "*" << d;
   return s.str();
@@ -36,7 +50,7 @@ int64_t expected_out(int64_t in, int64_t pad0, int64_t pad1, int64_t dil, int64_
 
 std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
   if (count != kParamCount) {
-    std::ostringstream s;
+    Msg s;
     s << "params: expected an Int32Array of length " << kParamCount << ", got length " << count;
     return s.str();
   }
@@ -54,31 +68,31 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
   ConvParams q{raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9],
                raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16], raw[17], raw[18] == 1};
   if (q.C % q.groups != 0) {
-    std::ostringstream s;
+    Msg s;
     s << "params.groups: expected a divisor of C = " << q.C << ", got " << q.groups;
     return s.str();
   }
   if (q.K % q.groups != 0) {
-    std::ostringstream s;
+    Msg s;
     s << "params.groups: expected a divisor of K = " << q.K << ", got " << q.groups;
     return s.str();
   }
   const int64_t oh = expected_out(q.H, q.padTop, q.padBottom, q.dilationH, q.R, q.strideH);
   const int64_t ow = expected_out(q.W, q.padLeft, q.padRight, q.dilationW, q.S, q.strideW);
   if (oh < 1 || ow < 1) {
-    std::ostringstream s;
+    Msg s;
     s << "params: the dilated kernel (" << (int64_t(q.dilationH) * (q.R - 1) + 1) << "x"
       << (int64_t(q.dilationW) * (q.S - 1) + 1) << ") is larger than the padded input ("
       << (int64_t(q.H) + q.padTop + q.padBottom) << "x" << (int64_t(q.W) + q.padLeft + q.padRight) << ")";
     return s.str();
   }
   if (q.OH != oh) {
-    std::ostringstream s;
+    Msg s;
     s << "params.OH: expected " << oh << " (PyTorch's output size formula), got " << q.OH;
     return s.str();
   }
   if (q.OW != ow) {
-    std::ostringstream s;
+    Msg s;
     s << "params.OW: expected " << ow << " (PyTorch's output size formula), got " << q.OW;
     return s.str();
   }
