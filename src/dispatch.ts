@@ -24,7 +24,11 @@ const SLOT_NAME: Record<SlotKey, string> = {
 };
 const KNOWN_ORDER = SLOT_ORDER.map((k) => SLOT_NAME[k]).join(' > ');
 
-export interface Candidate { key: SlotKey; backend?: Backend; error?: string }
+export interface Candidate {
+  key: SlotKey; backend?: Backend; error?: string;
+  /** Native only: which addon file loaded and why any earlier one did not (backendInfo().nativeAddon). */
+  source?: string;
+}
 
 /** One candidate's load-time check; medianMs/gflops only where it was timed (see Comparison). */
 export interface ProbeResult { key: SlotKey; ok: boolean; medianMs?: number; gflops?: number; error?: string }
@@ -79,6 +83,12 @@ export interface BackendInfo {
   /** The timed comparisons behind the selection (none where the known order was not in doubt). */
   comparisons: Comparison[];
   errors: Partial<Record<SlotKey, string>>;
+  /**
+   * Which native addon file loaded (build/Release/fastconv.node: a local build; prebuilds/<platform>/
+   * fastconv.node: the one the package ships) and why any earlier one did not; null when none did
+   * (errors.native says why, and how to fix it) or where there is no addon (browsers).
+   */
+  nativeAddon: string | null;
 }
 
 export interface Plan {
@@ -420,6 +430,7 @@ export class Dispatcher {
       probe: this.probeResults.map((r) => ({ ...r })),
       comparisons: this.comparisons.map((c) => ({ ...c, incumbentMs: [...c.incumbentMs], challengerMs: [...c.challengerMs] })),
       errors,
+      nativeAddon: (available.native && this.slots.get('native')?.source) || null,
     };
   }
 }

@@ -3,7 +3,7 @@
 // The SIMD wasm backends split large calls across worker_threads (started on first use, unref'd).
 
 import { createJsBackend } from './backends/js.js';
-import { loadNativeBackend, setNativeThreads } from './backends/native.js';
+import { loadNativeBackend, nativeAddonSource, setNativeThreads } from './backends/native.js';
 import { availableParallelism } from 'node:os';
 import { createWasmBackend } from './backends/wasm.js';
 import type { WasmBackend, WasmThreading } from './backends/wasm.js';
@@ -64,7 +64,7 @@ function candidates(): Candidate[] {
   const native = loadNativeBackend();
   if ('backend' in native && threadsAtLoad.given) setNativeThreads(threadsAtLoad.threads);
   return [
-    'backend' in native ? { key: 'native', backend: native.backend } : { key: 'native', error: native.error },
+    'backend' in native ? { key: 'native', backend: native.backend, source: nativeAddonSource() ?? undefined } : { key: 'native', error: native.error },
     ...(Object.keys(WASM_SLOTS) as WasmSlot[]).map(wasmCandidate),
     { key: 'js', backend: createJsBackend() },
   ];

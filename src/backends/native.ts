@@ -1,11 +1,9 @@
-// The native backend: an adapter over the C++ Node-API addon built from native/ into
-// build/Release/fastconv.node. Loading never throws: a missing or broken addon becomes { error }.
+// The native backend: an adapter over the C++ Node-API addon built from native/ (a local build, or
+// the prebuild the package ships: native-loader.ts finds it). Loading never throws: a missing or
+// broken addon becomes { error }.
 // The addon re-validates every argument itself; this layer only packs parameters.
 
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon, nodeHost } from './native-loader.js';
 import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
 import { calibrateFft, FFT_PROBE, fftWins, SCALE_LIMITS } from './fft-crossover.js';
@@ -54,43 +52,26 @@ interface Addon {
 export interface FmaPeak { gflops: number; isa: string; kernel: string }
 
 let loaded: { addon: Addon } | { error: string } | undefined;
+let source: string | null = null;
 let info: NativeInfo | undefined;
 let refreshInfo = () => {};
 
-/** The directory of the package.json named "fastconv" above this file (src/ or dist/src/). */
-function packageRoot(): string | null {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    try {
-      if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'fastconv') return dir;
-    } catch {
-      // unreadable package.json: keep walking up
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return null;
-    dir = parent;
-  }
-}
-
 function loadAddon(): { addon: Addon } | { error: string } {
   if (loaded) return loaded;
-  // Lets a whole run (the test suite's no-native leg, a user's bug report) see the machine as if the C++ build had failed.
-  if (process.env.FASTCONV_NATIVE === 'off') return (loaded = { error: 'disabled by FASTCONV_NATIVE=off' });
-  try {
-    const root = packageRoot();
-    if (!root) return (loaded = { error: 'package root (package.json named "fastconv") not found' });
-    const file = path.join(root, 'build', 'Release', 'fastconv.node');
-    if (!fs.existsSync(file)) {
-      return (loaded = { error: `native addon not built (${path.relative(root, file)} is missing; run npm run build:native)` });
-    }
-    const addon = createRequire(import.meta.url)(file) as Addon;
-    addon.info(); // a library that loads but cannot answer is as good as missing
-    loaded = { addon };
-  } catch (e) {
-    loaded = { error: `native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  // FASTCONV_NATIVE=off (handled by the loader) lets a whole run (the test suite's no-native leg, a
+  // user's bug report) see the machine as if no addon could load.
+  const r = loadNativeAddon<Addon>(nodeHost(), (addon) => { addon.info(); });
+  if ('addon' in r) {
+    source = r.source;
+    return (loaded = { addon: r.addon });
   }
-  return loaded;
+  return (loaded = { error: r.error });
+}
+
+/** Which addon file loaded and why any earlier one in the loader's order did not; null when none did. */
+export function nativeAddonSource(): string | null {
+  loadAddon();
+  return source;
 }
 
 // The addon copies the parameters out of the array before it returns (async calls included), so one
