@@ -29,7 +29,8 @@ function flag(name: string, dflt: string): string {
 interface LayerSpec { id: string; input: number[]; out_channels: number; kernel: number[]; stride: number; padding: number; dilation: number; groups: number }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const suiteFile = [path.join(here, 'layers.json'), path.join(here, '..', '..', 'bench', 'layers.json')].find((f) => fs.existsSync(f))!;
+const suiteFile = [path.join(here, 'layers.json'), path.join(here, '..', '..', 'bench', 'layers.json')].find((f) => fs.existsSync(f));
+if (!suiteFile) throw new Error(`bench/layers.json not found beside ${here}`);
 const suite = (JSON.parse(fs.readFileSync(suiteFile, 'utf8')) as { layers: LayerSpec[] }).layers;
 const ids = flag('layers', 'L3,L6').split(',');
 const variant = flag('variant', 'simd') as WasmVariant;
@@ -45,6 +46,8 @@ let seed = 1;
 const random = (n: number) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) { seed = (seed * 1103515245 + 12345) >>> 0; a[i] = seed / 2 ** 31 - 1; } return a; };
 
 interface Layer { id: string; p: ConvParams; x: Float32Array; w: Float32Array; b: Float32Array; out: Float32Array; algo: Algorithm; store: WeightStore }
+const createStore = backend.createWeightStore?.bind(backend);
+if (!createStore) throw new Error(`the wasm-${variant} backend has no weight stores`);
 const layers: Layer[] = ids.map((id) => {
   const s = suite.find((l) => l.id === id);
   if (!s) throw new Error(`no layer ${id} in ${suiteFile}`);
@@ -54,7 +57,7 @@ const layers: Layer[] = ids.map((id) => {
   const w = { data: random(wShape.reduce((a, b) => a * b, 1)), shape: wShape };
   const n = normalizeConv(2, x, w, { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups });
   const p = n.params;
-  return { id, p, x: x.data, w: w.data, b: random(p.K), out: new Float32Array(N * p.K * p.OH * p.OW), algo: backend.choose(p).algorithm, store: backend.createWeightStore!() };
+  return { id, p, x: x.data, w: w.data, b: random(p.K), out: new Float32Array(N * p.K * p.OH * p.OW), algo: backend.choose(p).algorithm, store: createStore() };
 });
 
 const call = (l: Layer, stored: boolean) => {
@@ -71,8 +74,9 @@ const modes = ['alternating, no stores', 'alternating, stores', 'same layer repe
 const times = new Map<string, number[]>();
 const record = (mode: string, l: Layer, ms: number) => {
   const k = `${mode}|${l.id}`;
-  if (!times.has(k)) times.set(k, []);
-  times.get(k)!.push(ms);
+  const list = times.get(k);
+  if (list) list.push(ms);
+  else times.set(k, [ms]);
 };
 for (let r = -2; r < rounds; r++) { // 2 warm-up rounds
   for (const mode of modes) {
@@ -88,7 +92,11 @@ for (let r = -2; r < rounds; r++) { // 2 warm-up rounds
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 console.log(`wasm-${variant}, ${threads} thread(s), ${rounds} rounds x 2 calls per layer and mode, medians in ms per call`);
 for (const l of layers) {
-  const m = modes.map((mode) => median(times.get(`${mode}|${l.id}`)!));
+  const m = modes.map((mode) => {
+    const t = times.get(`${mode}|${l.id}`);
+    if (!t) throw new Error(`no timings for ${l.id} (${mode}): --rounds must be at least 1`);
+    return median(t);
+  });
   const gflops = (ms: number) => (2 * l.p.N * l.p.K * l.p.OH * l.p.OW * (l.p.C / l.p.groups) * l.p.R * l.p.S / ms / 1e6).toFixed(1);
   console.log(`${l.id} (${l.algo}, store ${(l.store.bytes / 2 ** 20).toFixed(1)} MiB): ` +
     modes.map((mode, i) => `${mode} ${m[i].toFixed(2)} ms (${gflops(m[i])} GFLOP/s)`).join('; ') +

@@ -27,6 +27,8 @@ function median(xs: number[]): number {
 
 /** Worst |got - ref| / sum|terms| over a few hundred sampled entries of each gradient, in float64. */
 function sampledError(l: Layer, x: Float32Array, w: Float32Array, gy: Float32Array, g: Grads): number {
+  const gw = g.gradWeight?.data, gx = g.gradInput?.data;
+  if (!gw || !gx) throw new Error('sampledError: needs both grad-input and grad-weight');
   const Cg = l.C / l.groups, Kg = l.K / l.groups;
   let worst = 0;
   const note = (got: number, ref: number, abs: number) => { worst = Math.max(worst, Math.abs(got - ref) / (abs || 1)); };
@@ -43,7 +45,7 @@ function sampledError(l: Layer, x: Float32Array, w: Float32Array, gy: Float32Arr
       const p = gy[gi(n, k, oh, ow)] * x[xi(n, ci, h, ww)];
       ref += p; abs += Math.abs(p);
     }
-    note(g.gradWeight!.data[((k * Cg + c) * l.R + r) * l.S + s], ref, abs);
+    note(gw[((k * Cg + c) * l.R + r) * l.S + s], ref, abs);
   }
   for (let t = 0; t < 300; t++) {
     // grad-input[n, c, h, w] = sum over the outputs whose window covers (h, w).
@@ -59,7 +61,7 @@ function sampledError(l: Layer, x: Float32Array, w: Float32Array, gy: Float32Arr
       const p = gy[gi(n, k, oh, ow)] * w[((k * Cg + (c - grp * Cg)) * l.R + r) * l.S + s];
       ref += p; abs += Math.abs(p);
     }
-    note(g.gradInput!.data[xi(n, c, h, ww)], ref, abs);
+    note(gx[xi(n, c, h, ww)], ref, abs);
   }
   return worst;
 }
@@ -119,7 +121,7 @@ export async function runBackward(a: BenchArgs, api: FastconvApi, torchFile: str
     console.log('backward GFLOP/s (grad-input + grad-weight counted as 2x forward FLOPs; medians); ratio = fastconv / pytorch');
     console.log('layer  thr | fastconv dgrad+wgrad   dgrad   wgrad | pytorch dgrad+wgrad   dgrad   wgrad | ratio d+w     d     w | sampled err');
     const num = (v: number | undefined, w: number) => (v === undefined ? '-' : v.toFixed(1)).padStart(w);
-    const ratio = (v: number, t: number | undefined) => (t ? (v / t).toFixed(2) + 'x' : '-').padStart(6);
+    const ratio = (v: number, t: number | undefined) => (t ? `${(v / t).toFixed(2)}x` : '-').padStart(6);
     for (const r of rows) {
       const g = r.gflops, t = r.torch ?? {};
       console.log(`${r.id.padEnd(5)} ${String(r.threads).padStart(4)} | ${num(g.dgrad_wgrad, 20)} ${num(g.dgrad, 7)} ${num(g.wgrad, 7)} | ` +

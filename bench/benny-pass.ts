@@ -16,12 +16,14 @@ export async function bennyPass(api: FastconvApi, layers: Layer[], data: Map<str
   const opts = quick ? { minSamples: 2, maxTime: 0.05, delay: 0 } : { minSamples: 5, maxTime: 0.4, delay: 0 };
   for (const l of layers) {
     progress.update(step.done, 0, `benny ${l.id} ${l.name}`);
-    const cases = arenas(l).map((arena) => b.add(arena, autoCall(api, arena, l, data.get(l.id)!), opts));
+    const d = data.get(l.id);
+    if (!d) throw new Error(`benny pass: no data prepared for ${l.id}`);
+    const cases = arenas(l).map((arena) => b.add(arena, autoCall(api, arena, l, d), opts));
     if (!cases.length) { step.done++; continue; }
     // benny prints "Running ... suite" on stdout unasked; stdout belongs to the table and --json.
     const log = console.log;
     console.log = () => undefined;
-    let summary;
+    let summary: Awaited<ReturnType<typeof b.suite>>;
     try {
       summary = await b.suite(`${l.id} ${l.name}`, ...cases, b.cycle(() => undefined), b.complete(() => undefined));
     } finally { console.log = log; }

@@ -4,7 +4,7 @@
 // peak would not do: this VM's FMA loop measured 210 GFLOP/s one day and 174 another.
 import type { LayerResult, RunResult } from './results.js';
 
-export interface PeakProbe { (ms: number): { gflops: number; isa: string } }
+export type PeakProbe = (ms: number) => { gflops: number; isa: string };
 
 /** The addon's probe, or null when the native backend does not load (the bench still runs). */
 export async function loadPeakProbe(): Promise<PeakProbe | null> {

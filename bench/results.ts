@@ -58,7 +58,7 @@ export function bestFastconv(l: LayerResult, threads: number, arena: string): Im
   let best: ImplResult | null = null;
   for (const r of l.impls) {
     if (r.family !== 'fastconv' || r.arena !== arena || r.threads !== threads || r.status !== 'ok' || !r.gflops) continue;
-    if (!best || r.gflops > best.gflops!) best = r;
+    if (!best || r.gflops > (best.gflops ?? 0)) best = r;
   }
   return best;
 }
@@ -75,7 +75,7 @@ export function computeRatios(layers: LayerResult[], arena: string): RatioSummar
     for (const l of layers) {
       const p = l.impls.find((r) => r.id === peer);
       const f = bestFastconv(l, threads, arena);
-      if (p?.gflops && p.status === 'ok' && f) perLayer.push({ layer: l.id, fastconv: f.id, ratio: f.gflops! / p.gflops });
+      if (p?.gflops && p.status === 'ok' && f?.gflops) perLayer.push({ layer: l.id, fastconv: f.id, ratio: f.gflops / p.gflops });
     }
     return { peer, perLayer, geomean: geomean(perLayer.map((x) => x.ratio)) };
   });

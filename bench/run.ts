@@ -86,10 +86,10 @@ async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs,
       live[live.length - 1].prepared = undefined;
     }
   }
-  const timed = live.filter((x) => x.prepared);
+  const timed = live.filter((x): x is Live & { prepared: Prepared } => x.prepared !== undefined);
   // fastconv's algorithms compete only with each other (same thread count) for pruning; peers are always timed.
   const groups = timed.map((x) => (x.impl.family === 'fastconv' ? `${x.impl.arena}/${x.impl.threads}` : null));
-  const timings = await timeInterleaved(timed.map((x) => x.prepared!), groups, timingOptions(a),
+  const timings = await timeInterleaved(timed.map((x) => x.prepared), groups, timingOptions(a),
     (round, f) => progress.update(step, f, `${l.id} ${l.name}`, `round ${round}, ${timed.length} implementations`));
   timed.forEach((x, i) => {
     x.result.timing = timings[i];
@@ -111,7 +111,7 @@ function writeResults(run: RunResult, a: BenchArgs, say: (m: string) => void): v
   const tag = (run.arena === 'native' ? '' : `-${run.arena}`) + (a.threads ? `-${a.threads}t` : '') +
     (a.quick ? '-quick' : '') + (a.layers ? '-partial' : '');
   const base = join(dir, `${run.date}${tag}`);
-  writeFileSync(`${base}.json`, JSON.stringify(run, null, 1) + '\n');
+  writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 1)}\n`);
   const svg = barChart(run);
   writeFileSync(`${base}.svg`, svg);
   if (!partial) writeFileSync(join(dir, run.arena === 'native' ? 'latest.svg' : `latest-${run.arena}.svg`), svg);
@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const name of a.peers ?? []) peerByName(name); // a typo fails before anything loads
   const progress = new Progress(0, true);
   const say = (m: string) => progress.log(m);
-  const print = (s: string) => { if (!a.json) { progress.clear(); process.stdout.write(s + '\n'); } };
+  const print = (s: string) => { if (!a.json) { progress.clear(); process.stdout.write(`${s}\n`); } };
 
   // Other processes on a 2-vCPU VM moved the figures by 2x or more (bench/results/README.md): say so up front.
   const loadStart = loadavg()[0];
@@ -163,21 +163,21 @@ export async function main(argv: string[]): Promise<number> {
     const wanted: Arena[] = a.backend ? [a.backend] : ['native', 'wasm', 'js'];
     return wanted.filter((b) => isAvailable(api, b) && (b !== 'js' || a.backend === 'js' || l.flops <= JS_MAX_FLOPS));
   };
-  const doBenny = a.benny && api !== null;
   const step = { done: 0 };
-  progress.total = layers.length * (doBenny ? 2 : 1);
+  progress.total = layers.length * (a.benny && api ? 2 : 1);
 
   let benny: BennyRow[] = [];
   const bennyStarted = performance.now();
-  if (doBenny) {
-    const rows = await bennyPass(api!, layers, data, bennyArenas, a.quick, progress, step);
+  if (a.benny && api) {
+    const rows = await bennyPass(api, layers, data, bennyArenas, a.quick, progress, step);
     if (typeof rows === 'string') { say(rows); step.done += layers.length; } else { benny = rows; print(bennyTable(benny)); }
   }
   const bennyS = (performance.now() - bennyStarted) / 1000;
 
   const results: LayerResult[] = [];
   for (const l of layers) {
-    const d = data.get(l.id)!;
+    const d = data.get(l.id);
+    if (!d) throw new Error(`no data prepared for ${l.id}`);
     const layerImpls = impls.filter((i) => i.arena !== 'js' || a.backend === 'js' || l.flops <= JS_MAX_FLOPS);
     const implResults = await measureLayer(l, d, layerImpls, a, progress, step.done, say);
     const lr: LayerResult = {
@@ -209,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
   print(summary(run) + efficiencyLine(run));
   if (mismatches.length) say(`!! ${mismatches.length} implementation(s) disagree with the float64 reference or with fastconv: ${mismatches.join(', ')}`);
   writeResults(run, a, a.json ? () => undefined : say);
-  if (a.json) process.stdout.write(JSON.stringify(run, null, 1) + '\n');
+  if (a.json) process.stdout.write(`${JSON.stringify(run, null, 1)}\n`);
   else say(`bench took ${run.durationS.toFixed(0)} s`);
   return mismatches.length ? 1 : 0;
 }

@@ -26,8 +26,8 @@ export function barChart(run: Pick<RunResult, 'layers' | 'threads' | 'arena' | '
   const series = chartSeries(run);
   const layers = run.layers;
   const all = series.flatMap((s) => s.values).filter((v): v is number => v !== null && v > 0);
-  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all, 1))));
-  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 10))));
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...all, 1)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, 10)));
   const barW = 9, gap = 14, left = 60, top = 40, plotH = 320, legendH = 18 * Math.ceil(series.length / 3) + 10;
   const groupW = series.length * barW + gap;
   const width = Math.max(640, left + layers.length * groupW + 20);
@@ -69,5 +69,5 @@ export function barChart(run: Pick<RunResult, 'layers' | 'threads' | 'arena' | '
     parts.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${COLOURS[j % COLOURS.length]}"/><text x="${lx + 14}" y="${ly}">${esc(s.label)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }

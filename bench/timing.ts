@@ -83,7 +83,10 @@ export async function timeInterleaved(impls: Prepared[], groups: (string | null)
   }
   const best = new Map<string, number>();
   groups.forEach((g, i) => { if (g !== null) best.set(g, Math.min(best.get(g) ?? Infinity, per[i])); });
-  const pruned = impls.map((_, i) => groups[i] !== null && per[i] > o.pruneFactor * best.get(groups[i]!)!);
+  const pruned = impls.map((_, i) => {
+    const g = groups[i];
+    return g !== null && per[i] > o.pruneFactor * (best.get(g) ?? Infinity);
+  });
   const active = impls.map((_, i) => i).filter((i) => !pruned[i]);
   const samples: number[][] = impls.map(() => []);
   const start = now();

@@ -55,11 +55,11 @@ export function startServer({ port = 8080, host = '127.0.0.1', root = PACKAGE_RO
     let st;
     try {
       st = file && statSync(file);
-      if (st && st.isDirectory()) { file = join(file, 'index.html'); st = statSync(file); }
+      if (st?.isDirectory()) { file = join(file, 'index.html'); st = statSync(file); }
     } catch { st = undefined; }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
-    } else if (!file || !st || !st.isFile()) {
+    } else if (!file || !st?.isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found\n');
     } else {
       res.writeHead(200, {

@@ -45,7 +45,9 @@ export class Dense {
 
   /** Accumulates dW, db from the last forward and returns dx (both as sums of four rows per pass). */
   backward(gy: Float32Array): Float32Array {
-    const I = this.inFeatures, O = this.outFeatures, W = this.weight.data, x = this.x!, N = this.batch;
+    const x = this.x;
+    if (!x) throw new Error('Dense.backward: call forward first');
+    const I = this.inFeatures, O = this.outFeatures, W = this.weight.data, N = this.batch;
     const gW = this.weight.grad, gB = this.bias.grad;
     const gx = new Float32Array(N * I);
     // dx[b, :] = sum_o gy[b, o] W[o, :]

@@ -77,13 +77,15 @@ export class LeNet {
 
   /** Accumulates every parameter's gradient from dL/dlogits. */
   backward(gradLogits: Float32Array): void {
-    const s = this.saved!;
+    const s = this.saved;
+    if (!s) throw new Error('LeNet.backward: call forward first');
     const g2 = reluBackward(this.fc3.backward(gradLogits), s.m2);
     const g1 = reluBackward(this.fc2.backward(g2), s.m1);
     const gFlat = this.fc1.backward(g1);
     this.timed(() => {
       const gp2 = maxPool2dBackward({ data: gFlat, shape: s.p2.output.shape }, { shape: s.c2Shape }, { ...POOL, indices: s.p2.indices });
-      const gc2 = this.conv2.backward(gp2).gradInput!;
+      const gc2 = this.conv2.backward(gp2).gradInput;
+      if (!gc2) throw new Error('conv2.backward returned no grad-input');
       const gp1 = maxPool2dBackward(gc2, { shape: s.c1Shape }, { ...POOL, indices: s.p1.indices });
       // The first layer's input is the data: its gradient is never needed.
       this.conv1.backward(gp1, ['weight', 'bias']);

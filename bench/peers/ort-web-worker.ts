@@ -13,7 +13,8 @@ type Req =
   | { op: 'output' }
   | { op: 'dispose' };
 
-const port = parentPort!;
+if (!parentPort) throw new Error('ort-web-worker.ts runs as a worker thread (bench/peers/ort-web.ts starts it)');
+const port = parentPort;
 const { threads } = workerData as { threads: number };
 
 async function load(): Promise<OrtWeb> {
@@ -40,8 +41,10 @@ async function handle(ort: OrtWeb, m: Req): Promise<unknown> {
     }
     case 'batch': {
       // The wasm EP cannot write into a caller's buffer; each call returns a fresh output tensor.
+      const s = session;
+      if (!s) throw new Error('batch before prepare');
       const t0 = performance.now();
-      for (let i = 0; i < m.reps; i++) last = (await session!.run(feeds)).y.data as Float32Array;
+      for (let i = 0; i < m.reps; i++) last = (await s.run(feeds)).y.data as Float32Array;
       return performance.now() - t0;
     }
     case 'output': return last;

@@ -85,7 +85,8 @@ export const tfjsWasm: PeerFactory = {
   name: 'tfjs', arena: 'wasm',
   async create(threads) {
     let tf: Tf;
-    try { tf = await (ready ??= load()); } catch (e) { return `tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}`; }
+    ready ??= load();
+    try { tf = await ready; } catch (e) { return `tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}`; }
     // Node has no SharedArrayBuffer workers for TF.js wasm: it runs single-threaded whatever we ask.
     if (!threads.includes(1)) return 'TF.js wasm runs single-threaded in Node; no 1-thread run requested';
     return [{
