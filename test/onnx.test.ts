@@ -54,9 +54,11 @@ const BACKENDS = (['native', 'wasm'] as const).filter((b) => (b === 'native' ? a
 
 describe('committed models', () => {
   it('are all there and small', () => {
-    expect(NAMES).toEqual(expect.arrayContaining(['audio1d', 'misc', 'mobilenet_v2', 'mobilenet_v3', 'resnet_basic', 'resnet_basic_op11',
-      'resnet_basic_op17', 'resnext_bottleneck', 'squeezenet']));
-    for (const n of NAMES) expect(fixture(n).bytes.length).toBeLessThan(1 << 20);
+    expect(NAMES).toEqual(['audio1d', 'deeplab', 'densenet', 'efficientnet', 'misc', 'mnasnet', 'mobilenet_v2', 'mobilenet_v3', 'regnet',
+      'resnet_basic', 'resnet_basic_op11', 'resnet_basic_op17', 'resnext_bottleneck', 'shufflenet_v2', 'squeezenet', 'vgg']);
+    let total = 0;
+    for (const n of NAMES) { const b = fixture(n).bytes.length; expect(b).toBeLessThan(1 << 20); total += b; }
+    expect(total).toBeLessThan(5 << 20);
   });
 });
 

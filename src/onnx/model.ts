@@ -30,6 +30,8 @@ export interface ExplainedStep {
 
 const BACKENDS: readonly BackendOption[] = ['auto', 'native', 'wasm', 'js', 'wasm-simd', 'wasm-scalar', 'wasm-relaxed'];
 const MAX_PLANS = 8;
+/** 256 MB of float32 per input: far above any CNN's, far below what would exhaust memory. */
+const MAX_INPUT_ELEMENTS = 2 ** 26;
 
 export class OnnxModel {
   readonly inputs: OnnxTensorInfo[];
@@ -46,6 +48,9 @@ export class OnnxModel {
       if (v.dtype !== 'float32') throw new OnnxError(`graph input '${v.name}' is not a float tensor (only float inputs are supported)`);
       if (!v.shape) throw new OnnxError(`graph input '${v.name}' has no declared shape`);
       for (const d of v.shape) if (typeof d === 'number' && !(Number.isInteger(d) && d >= 1)) throw new OnnxError(`graph input '${v.name}' has dimension ${d}`);
+      // The load-time plan runs the graph once on this shape: a corrupt dimension must not allocate gigabytes.
+      const n = v.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+      if (n > MAX_INPUT_ELEMENTS) throw new OnnxError(`graph input '${v.name}' declares ${n} elements, more than the supported ${MAX_INPUT_ELEMENTS}`);
       return { name: v.name, shape: v.shape, dtype: 'float32' as const };
     });
     // The declared shape with every symbolic dimension (a dynamic batch) at 1 is the load-time plan.

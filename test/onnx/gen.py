@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from torchvision.models import resnet, squeezenet
+from torchvision.models import densenet, efficientnet, mnasnet, regnet, resnet, shufflenetv2, squeezenet, vgg
+from torchvision.models.segmentation import deeplabv3
 from torchvision.ops.misc import Conv2dNormActivation
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
@@ -78,6 +79,65 @@ def tiny_squeezenet():
 def tiny_mobilenet_v3():
     # Hardswish, Hardsigmoid, squeeze-excitation (GlobalAveragePool + Mul broadcasting).
     return torchvision.models.mobilenet_v3_small(num_classes=10, width_mult=0.25, reduced_tail=True)
+
+
+def tiny_shufflenet():
+    # Channel shuffle: Reshape/Transpose/Reshape; chunk: Split (or Slice); Concat.
+    return shufflenetv2.ShuffleNetV2([2, 2, 1], [8, 16, 32, 48, 64], num_classes=10)
+
+
+def tiny_densenet():
+    return densenet.DenseNet(growth_rate=4, block_config=(2, 2, 2, 2), num_init_features=8, bn_size=2, num_classes=10)
+
+
+def tiny_efficientnet():
+    # SiLU (Sigmoid * Mul), squeeze-excitation, stochastic depth (identity in eval).
+    setting, last = efficientnet._efficientnet_conf('efficientnet_b0', width_mult=0.25, depth_mult=0.25)
+    return efficientnet.EfficientNet(setting, dropout=0.2, num_classes=10, last_channel=64)
+
+
+def tiny_regnet():
+    # Grouped 3x3 convs with squeeze-excitation.
+    params = regnet.BlockParams.from_init_params(depth=4, w_0=8, w_a=8, w_m=2, group_width=4, se_ratio=0.25)
+    return regnet.RegNet(params, num_classes=10, stem_width=8)
+
+
+def tiny_mnasnet():
+    m = mnasnet.MNASNet(alpha=0.25, num_classes=10)
+    # The 1280-channel head would be most of the file: 64 channels instead.
+    i = next(i for i, l in enumerate(m.layers) if isinstance(l, nn.Conv2d) and l.out_channels == 1280)
+    m.layers[i] = nn.Conv2d(m.layers[i].in_channels, 64, 1, bias=False)
+    m.layers[i + 1] = nn.BatchNorm2d(64)
+    m.classifier[1] = nn.Linear(64, 10)
+    return m
+
+
+def tiny_vgg():
+    # Adaptive average pooling to 7x7 over a 7x7 map, as VGG at 224.
+    m = vgg.VGG(vgg.make_layers([8, 'M', 16, 'M', 24, 24, 'M', 32, 'M'], batch_norm=True), num_classes=10)
+    m.classifier = nn.Sequential(nn.Linear(32 * 7 * 7, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 10))
+    return m
+
+
+class TinyDeepLab(nn.Module):
+    """A dilated ResNet backbone, an ASPP head (dilated convs, image pooling, bilinear upsampling of the
+    pooled branch) and a bilinear upsampling of the logits to the input size, as torchvision's DeepLabV3."""
+
+    def __init__(self):
+        super().__init__()
+        r = tiny_resnet(resnet.BasicBlock, [8, 16, 16, 16], [1, 1, 1, 1])
+        r.layer3 = nn.Sequential(resnet.Bottleneck(16, 4, dilation=2), resnet.Bottleneck(16, 4, dilation=2))
+        r.layer4 = nn.Sequential(resnet.Bottleneck(16, 4, dilation=4))
+        self.backbone = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1, r.layer2, r.layer3, r.layer4)
+        self.head = deeplabv3.DeepLabHead(16, 5)
+        self.head[0] = deeplabv3.ASPP(16, [2, 4, 6], out_channels=8)
+        self.head[1] = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.head[2] = nn.BatchNorm2d(8)
+        self.head[4] = nn.Conv2d(8, 5, 1)
+
+    def forward(self, x):
+        y = self.head(self.backbone(x))
+        return F.interpolate(y, size=x.shape[-2:], mode='bilinear', align_corners=False)
 
 
 class Audio1d(nn.Module):
@@ -181,6 +241,13 @@ def main():
     export('squeezenet', tiny_squeezenet(), (1, 3, 47, 47), seed=50)
     export('audio1d', Audio1d(), (2, 1, 400), dynamic_batch=True, seed=60)
     export('misc', Misc(), (1, 3, 13, 14), seed=70)
+    export('shufflenet_v2', tiny_shufflenet(), (1, 3, 48, 48), seed=80)
+    export('densenet', tiny_densenet(), (1, 3, 40, 40), seed=90, opset=11)
+    export('efficientnet', tiny_efficientnet(), (1, 3, 40, 40), seed=100)
+    export('regnet', tiny_regnet(), (1, 3, 40, 40), seed=110)
+    export('mnasnet', tiny_mnasnet(), (1, 3, 40, 40), seed=120, opset=17)
+    export('vgg', tiny_vgg(), (1, 3, 112, 112), seed=130, fold=False)
+    export('deeplab', TinyDeepLab(), (1, 3, 33, 41), seed=140)
 
 
 if __name__ == '__main__':
