@@ -123,9 +123,12 @@ describe('registration', () => {
     expect(tf.findBackendFactory(BACKEND_NAME)).not.toBeNull();
     await tf.setBackend(BACKEND_NAME);
     expect(tf.backend()).toBeInstanceOf(FastconvBackend);
-    expect(tf.getKernel('Conv2D', BACKEND_NAME)?.kernelFunc).not.toBe(tf.getKernel('Conv2D', 'cpu')?.kernelFunc);
+    for (const k of ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Relu', 'Relu6', 'ClipByValue', 'Add', 'FusedBatchNorm']) {
+      expect(tf.getKernel(k, BACKEND_NAME)?.kernelFunc, k).not.toBe(tf.getKernel(k, 'cpu')?.kernelFunc);
+    }
     // Everything else is the cpu backend's.
-    expect(tf.getKernel('Add', BACKEND_NAME)?.kernelFunc).toBe(tf.getKernel('Add', 'cpu')?.kernelFunc);
+    expect(tf.getKernel('Sub', BACKEND_NAME)?.kernelFunc).toBe(tf.getKernel('Sub', 'cpu')?.kernelFunc);
   });
 });
 
@@ -292,6 +295,37 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('elementwise kernels (Relu, Relu6, ClipByValue, Add, FusedBatchNorm)', () => {
+  it('equal tfjs-backend-cpu on random shapes, NaN/±Inf included, and broadcasts they leave to it', async () => {
+    const rng = new Rng(1951);
+    for (let i = 0; i < 150; i++) {
+      const rank = rng.int(0, 4);
+      const shape = Array.from({ length: rank }, () => rng.int(rank === 4 && rng.chance(0.1) ? 0 : 1, 6));
+      const n = shape.reduce((a, b) => a * b, 1), C = rank ? shape[rank - 1] : 1;
+      const x = data(rng, n, rng.chance(0.3)), y = data(rng, n, rng.chance(0.3));
+      const vec = (len: number) => data(rng, len, rng.chance(0.1));
+      const m = vec(C), v = rng.floats(C).map(Math.abs), s = vec(C), o = vec(C), bias = vec(C);
+      const lo = rng.next() - 1, hi = rng.next() * 6;
+      const what = `case ${i} shape [${shape}]`;
+      await compare(`${what} relu/relu6/clip`, () => [tf.relu(tf.tensor(x, shape)), tf.relu6(tf.tensor(x, shape)), tf.clipByValue(tf.tensor(x, shape), lo, hi)]);
+      await compare(`${what} add`, () => [
+        tf.add(tf.tensor(x, shape), tf.tensor(y, shape)),
+        tf.add(tf.tensor(x, shape), tf.tensor1d(bias)),
+        tf.add(tf.tensor1d(bias), tf.tensor(x, shape)),
+        tf.add(tf.tensor(x, shape), tf.scalar(0.5)),
+        tf.add(tf.cast(tf.tensor(x, shape), 'int32'), tf.cast(tf.tensor(y, shape), 'int32')),
+      ]);
+      if (rank >= 1) {
+        await compare(`${what} batchNorm`, () => [
+          tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(m), tf.tensor1d(v), tf.tensor1d(o), tf.tensor1d(s), 1e-3),
+          tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(m), tf.tensor1d(v)),
+          tf.batchNorm(tf.tensor(x, shape), tf.scalar(0.1), tf.scalar(2), undefined, undefined, 0.01),
+        ]);
+      }
+    }
+  });
+});
 
 describe('filter cache', () => {
   it('keeps one transposed copy per filter tensor and frees it with the tensor', async () => {

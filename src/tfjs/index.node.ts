@@ -4,10 +4,12 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '../index.node.js';
 import { registerFastconvBackend } from './backend.js';
+import { ELEMENTWISE_KERNELS } from './elementwise.js';
 import { FASTCONV_KERNELS } from './kernels.js';
 
-registerFastconvBackend(FASTCONV_KERNELS);
+const KERNELS = [...FASTCONV_KERNELS, ...ELEMENTWISE_KERNELS];
+registerFastconvBackend(KERNELS);
 
 export { BACKEND_NAME, BACKEND_PRIORITY, FastconvBackend } from './backend.js';
 /** The kernels 'fastconv' runs itself; every other kernel is tfjs-backend-cpu's. */
-export const FASTCONV_KERNEL_NAMES: readonly string[] = FASTCONV_KERNELS.map((k) => k.kernelName);
+export const FASTCONV_KERNEL_NAMES: readonly string[] = KERNELS.map((k) => k.kernelName);
