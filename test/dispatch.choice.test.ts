@@ -40,7 +40,10 @@ function fake(o: FakeOptions = {}): Backend & { calls: number } {
     be.calls++;
     if (o.fault === 'throws') throw new Error('fake engine failure');
     let want = answers.get(x);
-    if (!want) answers.set(x, (want = convReference(p, x, w, b)));
+    if (!want) {
+      want = convReference(p, x, w, b);
+      answers.set(x, want);
+    }
     if (o.fault !== 'silent') out.set(want);
     if (o.fault === 'wrong') out[7] += 0.05;
     const r = o.rng;

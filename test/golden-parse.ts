@@ -32,8 +32,31 @@ export function decodeF32(b64: string): Float32Array {
   return out;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function parseGolden(source: string, j: any): GoldenCase {
+/** A test/golden/*.json file as gen.py writes it: the fields parseGolden reads (tensors in base64). */
+export interface GoldenJson {
+  name: string;
+  op: GoldenCase['op'];
+  input: string;
+  input_shape: number[];
+  weight: string;
+  weight_shape: number[];
+  bias: string | null;
+  output: string;
+  output_shape: number[];
+  stride: number[];
+  dilation: number[];
+  groups: number;
+  padding: number[] | 'same' | 'valid';
+  /** Asymmetric cases' pre-padding [top, bottom, left, right], else null; effective_pad is the total the conv sees. */
+  pad4: number[] | null;
+  effective_pad: number[];
+  grad_output?: string;
+  grad_input?: string;
+  grad_weight?: string;
+  grad_bias?: string | null;
+}
+
+export function parseGolden(source: string, j: GoldenJson): GoldenCase {
   const dims = j.op.startsWith('conv1d') ? 1 : 2;
   let padding: ConvOptions['padding'] = j.padding;
   if (j.pad4) {

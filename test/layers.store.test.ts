@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Algorithm, WeightStore } from '../src/backends/types.js';
 import type { Tensor } from '../src/index.node.js';
-import { Conv1d, Conv2d, conv1d, conv2d, conv2dBackward, explain, setBackend } from '../src/index.node.js';
+import { Conv1d, Conv2d, conv1d, conv2d, explain, setBackend } from '../src/index.node.js';
 import { allPaths, expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import { convReference } from '../src/backends/js.js';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 // First: it lets Node validate relaxed SIMD before the dispatcher (index.node.ts) probes the builds.
 import { allPaths } from './paths.js';
-import type { Algorithm, Backend, ConvParams, WeightStore } from '../src/backends/types.js';
+import type { Algorithm, Backend, WeightStore } from '../src/backends/types.js';
 import type { WasmBackend, WasmVariant } from '../src/backends/wasm.js';
 import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
@@ -500,5 +500,3 @@ describe.each(wasmPaths.map((p) => [p.label] as const))('%s: layers keep transfo
     b.dispose();
   });
 });
-
-export type { ConvParams };

@@ -6,7 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Backend, ConvParams } from '../src/backends/types.js';
+import type { Backend } from '../src/backends/types.js';
 import type { WasmBackend } from '../src/backends/wasm.js';
 import { createWasmBackend } from '../src/backends/wasm.js';
 import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
@@ -206,5 +206,3 @@ describe(`memory over ${CALLS} calls after warm-up`, () => {
     expect(held).toBeGreaterThan(6 * perLayer);
   });
 });
-
-export type { ConvParams };

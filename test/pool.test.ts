@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolParams } from '../src/reference/backward.js';
 import { avgPoolBackwardReference, avgPoolReference, maxPoolBackwardReference, maxPoolReference } from '../src/reference/backward.js';
+import type { IndexTensor, Tensor } from '../src/index.node.js';
 import {
   avgPool2d, avgPool2dAsync, avgPool2dBackward, avgPool2dBackwardAsync, maxPool2d, maxPool2dAsync, maxPool2dBackward, maxPool2dBackwardAsync,
 } from '../src/index.node.js';
@@ -66,7 +67,7 @@ describe('pooling matches the float64 reference on random geometries', () => {
       const input = { data: rng.floats(shape.reduce((a, b) => a * b, 1)), shape };
       if (rng.chance(0.2)) input.data[rng.int(0, input.data.length - 1)] = NaN;
       const mo = { kernelSize: k, stride, padding, dilation, ceilMode };
-      let out;
+      let out: { output: Tensor; indices: IndexTensor };
       try { out = maxPool2d(input, { ...mo, returnIndices: true }); } catch (e) { expect((e as Error).message).toMatch(/too small/); continue; }
       ran++;
       const [OH, OW] = out.output.shape.slice(2);

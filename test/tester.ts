@@ -6,7 +6,7 @@ import { convReference } from '../src/backends/js.js';
 import type { Algorithm, Backend, ConvParams } from '../src/backends/types.js';
 import type { ConvOptions } from '../src/shape.js';
 import { normalizeConv, resolvePadding } from '../src/shape.js';
-import { Rng } from './random.js';
+import type { Rng } from './random.js';
 
 /**
  * Allowed |got - ref| / S per algorithm. Direct and GEMM paths sum in float32 in some blocked order:

@@ -2,11 +2,10 @@
 // (test/golden.ts reads them with node:fs, which a page does not have). Same fields, same meaning;
 // only the committed copy is visible here (golden.ts's optional extra directory is outside the served root).
 
-import type { GoldenCase } from '../golden-parse.js';
+import type { GoldenCase, GoldenJson } from '../golden-parse.js';
 import { parseGolden } from '../golden-parse.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const files = import.meta.glob('../golden/*.json', { eager: true, import: 'default' }) as Record<string, any>;
+const files = import.meta.glob('../golden/*.json', { eager: true, import: 'default' }) as Record<string, GoldenJson>;
 
 /** The forward cases (conv1d, conv2d); backward cases are the node suite's business. */
 export function forwardGolden(): GoldenCase[] {

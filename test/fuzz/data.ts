@@ -2,7 +2,7 @@
 // breaks float kernels: exact zeros (incl. -0), subnormals, magnitudes far from 1, products that overflow
 // float32, and NaN/±Inf scattered among ordinary values.
 
-import { Rng } from '../random.js';
+import type { Rng } from '../random.js';
 
 export const VALUE_KINDS = ['normal', 'zeros', 'denormal', 'huge', 'tiny', 'mixed', 'special', 'overflow'] as const;
 export type ValueKind = typeof VALUE_KINDS[number];

@@ -13,9 +13,18 @@ import { sampleImage, SAMPLE_HEIGHT, SAMPLE_WIDTH } from '../../../bench/demo/sa
 import { startServer } from '../../../bench/demo/serve.mjs';
 import { convReference } from '../../../src/backends/js.js';
 import type { ConvParams } from '../../../src/backends/types.js';
+import type { BackendInfo, Explanation } from '../../../src/index.browser.js';
 import { launchChromium, openPage } from '../session.js';
 
 const SIMD_ISA = /^wasm-(relaxed-)?simd$/;
+
+// What bench/demo/demo.js publishes for these tests (info and explain once it is ready).
+declare global {
+  interface Window {
+    __fastconvDemo?: { ready: boolean; error: string | null; width: number; ms: number | null; info: BackendInfo; explain: Explanation };
+    __fastconvBench?: { done: boolean; error?: string; results: Array<{ id: string; gflops: number; isa: string }>; runs: number; geomean: number };
+  }
+}
 
 let browser: Browser;
 let server: { origin: string; demoUrl: string; close(): Promise<void> };
@@ -30,9 +39,9 @@ afterAll(async () => {
 
 async function demo(url: string): Promise<{ page: Page; errors: string[] }> {
   const opened = await openPage(browser, url);
-  await opened.page.waitForFunction(() => (window as any).__fastconvDemo?.ready || (window as any).__fastconvDemo?.error,
+  await opened.page.waitForFunction(() => window.__fastconvDemo?.ready || window.__fastconvDemo?.error,
     null, { timeout: 30_000 });
-  const error = await opened.page.evaluate(() => (window as any).__fastconvDemo.error);
+  const error = await opened.page.evaluate(() => window.__fastconvDemo!.error);
   expect(error, 'demo page error').toBeNull();
   return opened;
 }
@@ -74,11 +83,11 @@ describe('demo page (COOP/COEP)', () => {
   let page: Page;
   let errors: string[];
   // Three timed runs per layer keep the button test short; the page defaults to 7.
-  beforeAll(async () => { ({ page, errors } = await demo(server.demoUrl + '?runs=3')); });
+  beforeAll(async () => { ({ page, errors } = await demo(`${server.demoUrl}?runs=3`)); });
 
   it('loads without errors, cross-origin isolated, on wasm SIMD', async () => {
     const s = await page.evaluate(() => {
-      const d = (window as any).__fastconvDemo;
+      const d = window.__fastconvDemo!;
       return { isolated: globalThis.crossOriginIsolated, sab: typeof SharedArrayBuffer, info: d.info, explain: d.explain, ms: d.ms,
         status: document.getElementById('status')!.textContent };
     });
@@ -133,7 +142,7 @@ describe('demo page (COOP/COEP)', () => {
       dt.items.add(file);
       document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     });
-    await page.waitForFunction(() => (window as any).__fastconvDemo.width === 64, null, { timeout: 10_000 });
+    await page.waitForFunction(() => window.__fastconvDemo!.width === 64, null, { timeout: 10_000 });
     const v = await canvasPixels(page, 'map0');
     expect([v.width, v.height]).toEqual([64, 48]);
     // Vertical edges of the white box at x = 15..16 and 47..48; nothing in the flat interior.
@@ -145,8 +154,8 @@ describe('demo page (COOP/COEP)', () => {
 
   it('runs the 12-layer suite from the benchmark button and draws the bars', async () => {
     await page.click('#bench');
-    await page.waitForFunction(() => (window as any).__fastconvBench?.done, null, { timeout: 100_000, polling: 250 });
-    const bench = await page.evaluate(() => (window as any).__fastconvBench);
+    await page.waitForFunction(() => window.__fastconvBench?.done, null, { timeout: 100_000, polling: 250 });
+    const bench = await page.evaluate(() => window.__fastconvBench!);
     expect(bench.error).toBeUndefined();
     expect(bench.results.map((r: { id: string }) => r.id)).toEqual(['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9', 'L10', 'L11', 'L12']);
     for (const r of bench.results) {
@@ -166,7 +175,7 @@ describe('demo page without COOP/COEP', () => {
     const plain = await startServer({ port: 0, isolate: false });
     try {
       const { page, errors } = await demo(plain.demoUrl);
-      const s = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, d: (window as any).__fastconvDemo }));
+      const s = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, d: window.__fastconvDemo! }));
       expect(s.isolated).toBe(false);
       expect(s.d.explain).toMatchObject({ backend: 'wasm', threads: 1 });
       expect(s.d.explain.isa).toMatch(SIMD_ISA);

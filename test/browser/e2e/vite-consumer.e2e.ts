@@ -14,11 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../bench/demo/serve.mjs';
 import { convReference } from '../../../src/backends/js.js';
 import type { ConvParams } from '../../../src/backends/types.js';
+import type { BackendInfo, Explanation } from '../../../src/index.browser.js';
 import { compare } from '../../tester.js';
 import { gz, kB, moduleGraph, payload, PAYLOAD_LIMIT } from '../payload.js';
 import { launchChromium, openPage } from '../session.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+// What APP_JS publishes: the result, or the error that stopped it.
+declare global {
+  interface Window {
+    __result?: { error?: string; data: number[]; shape: number[]; info: BackendInfo; explain: Explanation };
+  }
+}
 
 // The app: a 2-channel 3x3 conv with bias, stride 2 and asymmetric padding on data it generates.
 const APP_JS = `
@@ -92,8 +100,8 @@ describe('a Vite app depending on fastconv', () => {
     const server = await startServer({ port: 0, root: outDir });
     try {
       const { page, errors } = await openPage(browser, `${server.origin}/index.html`);
-      await page.waitForFunction(() => (window as any).__result, null, { timeout: 30_000 });
-      const r = await page.evaluate(() => (window as any).__result);
+      await page.waitForFunction(() => window.__result, null, { timeout: 30_000 });
+      const r = await page.evaluate(() => window.__result!);
       expect(r.error).toBeUndefined();
       expect(errors).toEqual([]);
       expect(r.shape).toEqual([1, 3, 4, 6]);

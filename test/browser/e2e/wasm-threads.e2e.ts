@@ -52,11 +52,21 @@ function cases(): Case[] {
 }
 
 interface PageResult { info: { threads: number; threadsOff: string | null; isolated: boolean; isa: string }; outs: { used: number; data: number[] }[] }
+interface LayersResult { bytes: number[]; after: number[]; outs: { data: number[] }[] }
+
+// What test/browser/threads.html publishes.
+declare global {
+  interface Window {
+    __threadsPageReady?: boolean;
+    __runThreads(threads: number, list: Case[]): Promise<PageResult>;
+    __runLayers(threads: number, list: Case[]): Promise<LayersResult>;
+  }
+}
 
 /** The page's __runThreads (test/browser/threads.html): ready(), setNumThreads, every case via conv2dAsync at once. */
 async function runInPage(page: Page, threads: number, list: Case[]): Promise<PageResult> {
-  await page.waitForFunction(() => (window as any).__threadsPageReady === true, null, { timeout: 30_000 });
-  return page.evaluate(({ threads, list }) => (window as any).__runThreads(threads, list), { threads, list });
+  await page.waitForFunction(() => window.__threadsPageReady === true, null, { timeout: 30_000 });
+  return page.evaluate(({ threads, list }) => window.__runThreads(threads, list), { threads, list });
 }
 
 function check(list: Case[], outs: { data: number[] }[], label: string): void {
@@ -87,11 +97,11 @@ it('a COOP/COEP page splits conv2dAsync across Web Workers, and the results matc
 
 it('layers with weight stores alternate on the Web Workers (3 rounds, all in flight) and match the reference; dispose frees them', async () => {
   const { page, errors } = await openPage(browser, isolated.origin + PAGE);
-  await page.waitForFunction(() => (window as any).__threadsPageReady === true, null, { timeout: 30_000 });
+  await page.waitForFunction(() => window.__threadsPageReady === true, null, { timeout: 30_000 });
   const list = cases();
-  const r = await page.evaluate(({ list }) => (window as any).__runLayers(2, list), { list }) as { bytes: number[]; after: number[]; outs: { data: number[] }[] };
+  const r = await page.evaluate(({ list }) => window.__runLayers(2, list), { list });
   check(list, r.outs, 'layers, 2 threads');
-  list.forEach((c, i) => expect(r.bytes[i] > 0, `${c.algo} holds its transformed weights`).toBe(c.algo !== 'direct'));
+  for (const [i, c] of list.entries()) expect(r.bytes[i] > 0, `${c.algo} holds its transformed weights`).toBe(c.algo !== 'direct');
   expect(r.after.every((b) => b === 0)).toBe(true);
   expect(errors).toEqual([]);
   await page.close();
