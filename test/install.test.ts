@@ -1,8 +1,10 @@
-// The set-up contract: on this machine the addon is built and selected; if the C++ build fails the
-// install still succeeds with one line of explanation, and fastconv runs on wasm.
+// The set-up contract: in a checkout `npm install` builds the addon (prepare) and it is selected; if
+// the C++ build fails the install still succeeds with one line of explanation, and fastconv runs on
+// wasm. The published package runs no install script at all (it ships prebuilds: test/prebuild.test.ts,
+// test/pack/consumer.mjs).
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,16 @@ describe('install', () => {
     const info = backendInfo();
     expect(info.available.native, JSON.stringify(info.errors)).toBe(true);
     expect(info.selected).toBe('native');
+  });
+
+  it('installing the package runs no script and compiles nothing; a checkout builds the addon at prepare', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    for (const s of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts[s], s).toBeUndefined();
+    // npm would otherwise add `node-gyp rebuild` as the install script of a package with a binding.gyp.
+    expect(pkg.gypfile).toBe(false);
+    expect(pkg.files).not.toContain('binding.gyp');
+    expect(pkg.scripts.prepare).toMatch(/node native\/install\.mjs/);
+    expect(pkg.scripts.prepack).toBe('node native/prebuild.mjs');
   });
 
   it('a failing C++ build (CXX=false) still exits 0 and prints one line', () => {
