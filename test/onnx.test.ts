@@ -88,8 +88,11 @@ describe('compilation', () => {
     const ops = loadOnnxSync(fixture('resnet_basic_op11').bytes).explain().map((s) => s.op);
     expect(ops).toContain('Conv+BatchNormalization+Relu');
     expect(ops).toContain('Conv+BatchNormalization');
-    expect(ops).toContain('Add+Relu');
-    expect(ops.filter((o) => /^(BatchNormalization|Relu)$/.test(o))).toEqual([]);
+    // The residual Add and its Relu run in the epilogue of the conv that produces the Add's other input.
+    expect(ops.filter((o) => o === 'Conv+BatchNormalization+Add+Relu').length).toBe(5);
+    expect(ops.filter((o) => /^(BatchNormalization|Relu|Add|Add\+Relu)$/.test(o))).toEqual([]);
+    // EfficientNet's SiLU, x * sigmoid(x): one epilogue.
+    expect(loadOnnxSync(fixture('efficientnet').bytes).explain().filter((s) => s.op === 'Conv+Sigmoid+Mul').length).toBe(22);
     expect(loadOnnxSync(fixture('resnet_basic').bytes).explain().map((s) => s.op)).toContain('Conv+Relu');
     // MobileNetV2: ReLU6 stays Clip(0, 6); the classifier Gemm runs as a 1x1 convolution on fastconv.
     const mb = loadOnnxSync(fixture('mobilenet_v2').bytes).explain();

@@ -93,6 +93,12 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
     for (let j = from + 1; j < g.nodes.length; j++) if (g.nodes[j].inputs.includes(name)) return j;
     return undefined;
   };
+  /** The nodes reading `name` (each once), when no graph output is among its readers. */
+  const readerNodes = (name: string, from: number): number[] => {
+    const out: number[] = [];
+    for (let j = from + 1; j < g.nodes.length; j++) if (g.nodes[j].inputs.includes(name)) out.push(j);
+    return readers.get(name) === out.length ? out : [];
+  };
 
   const steps: Step[] = [];
   const absorbed = new Set<number>();
@@ -149,13 +155,18 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
 
     if (node.op === 'Conv' || node.op === 'ConvTranspose' || ((node.op === 'Gemm' || node.op === 'MatMul') && anyDynamic && isConstWeight(ctx))) {
       if (!anyDynamic && node.op !== 'Gemm' && node.op !== 'MatMul') throw new OnnxError(`${node.label}: a convolution of constants is not supported`);
-      const fuse: Fuse = { soleReader, absorbed, constOf: (name) => { const e = env.get(name); return e && !e.dynamic ? e.value : undefined; } };
+      const fuse: Fuse = {
+        soleReader, readerNodes, absorbed,
+        constOf: (name) => { const e = env.get(name); return e && !e.dynamic ? e.value : undefined; },
+        ready: (name) => { const e = env.get(name); return e && e.dynamic ? e : undefined; },
+      };
       const built = node.op === 'Conv' ? convStep(ctx, ins, g, ni, fuse, state)
         : node.op === 'ConvTranspose' ? convTransposeStep(ctx, ins, state) : linearStep(ctx, ins, g, ni, fuse, state);
       const unread = at.unread();
       if (unread.length) at.fail(unread[0], `of ${node.op} is not supported`);
-      const y = built.run([ins[0]!.value]);
-      built.step.inputs = [ins[0]!.slot];
+      const stepIns = [ins[0]!, ...(built.extra ?? [])];
+      const y = built.run(stepIns.map((e) => e.value));
+      built.step.inputs = stepIns.map((e) => e.slot);
       built.step.outputs = define(y, true, [built.outName]);
       built.step.outShape = y[0].shape;
       steps.push(built.step);
@@ -203,7 +214,11 @@ function isConstWeight(c: OpContext): boolean {
   return !!b && b.dtype === 'float32' && b.shape.length === 2 && !c.constant(0);
 }
 
-interface Built { step: Step; outName: string; run(xs: (Value | undefined)[]): Value[] }
+interface Built {
+  step: Step; outName: string; run(xs: (Value | undefined)[]): Value[];
+  /** Run-time inputs of the step after the convolution's own (a fused residual). */
+  extra?: Entry[];
+}
 
 function convAttrs(c: OpContext, rank: number, kernel: number[], inSpatial: number[], transposed: boolean) {
   const at = c.at;
@@ -237,7 +252,10 @@ const fastconvPadding = (pads: number[], rank: number): number[] => (rank === 2 
 
 interface Fuse {
   soleReader(name: string, from: number): number | undefined;
+  readerNodes(name: string, from: number): number[];
   absorbed: Set<number>;
+  /** A run-time value already computed at this point of the graph. */
+  ready(name: string): Entry | undefined;
   /** A value known at load time (initializer, folded node), else undefined. */
   constOf(name: string): Value | undefined;
 }
@@ -301,6 +319,41 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     }
   }
 
+  // x * sigmoid(x) (SiLU) and x * hardsigmoid(x) as torch exports them: the conv output read by the
+  // activation and by the Mul of the two, the activation's output by that Mul alone.
+  if (r === undefined && activation === 'none' && !epilogue) {
+    const rs = fuse.readerNodes(outName, ni);
+    if (rs.length === 2) {
+      const [ai, mi] = ['Sigmoid', 'HardSigmoid'].includes(g.nodes[rs[0]].op) ? rs : [rs[1], rs[0]];
+      const A = g.nodes[ai], M = g.nodes[mi];
+      const at = new Attrs(A), alpha = A.op === 'HardSigmoid' ? at.float('alpha', 0.2) : 0, beta = A.op === 'HardSigmoid' ? at.float('beta', 0.5) : 0;
+      const gates = (A.op === 'Sigmoid' || A.op === 'HardSigmoid') && at.unread().length === 0 && A.inputs[0] === outName && M.op === 'Mul'
+        && M.attrs.size === 0 && M.inputs.length === 2 && M.inputs.includes(outName) && M.inputs.includes(A.outputs[0])
+        && soleReader(A.outputs[0], ai) === mi && A.outputs.length === 1;
+      if (gates) {
+        absorbed.add(ai); absorbed.add(mi); nodes.push(A, M); outName = M.outputs[0];
+        epilogue = A.op === 'Sigmoid'
+          ? (d) => { for (let i = 0; i < d.length; i++) { const v = d[i]; d[i] = v / (1 + Math.exp(-v)); } }
+          : (d) => { for (let i = 0; i < d.length; i++) { const v = d[i], h = alpha * v + beta; d[i] = h <= 0 ? 0 : h >= 1 ? v : v * h; } };
+      }
+    }
+  }
+
+  // A residual: Add(conv, skip) with skip already computed and of the output's shape, then maybe Relu,
+  // added in place on the conv's output.
+  let residual: Entry | undefined, residualRelu = false;
+  if (r !== undefined && activation === 'none' && !epilogue && g.nodes[r].op === 'Add' && g.nodes[r].inputs.length === 2 && g.nodes[r].attrs.size === 0) {
+    const n = g.nodes[r], other = n.inputs[0] === outName ? n.inputs[1] : n.inputs[0];
+    const skip = other !== outName ? fuse.ready(other) : undefined;
+    const sp = x.value.shape.slice(2);
+    const outShape = [x.value.shape[0], K, ...sp.map((d, i) => Math.floor((d + a.pads[i] + a.pads[i + rank] - a.dil[i] * (kernel[i] - 1) - 1) / a.strides[i]) + 1)];
+    if (skip && skip.value.dtype === 'float32' && skip.value.shape.length === outShape.length && skip.value.shape.every((d, i) => d === outShape[i])) {
+      residual = skip; absorbed.add(r); nodes.push(n); outName = n.outputs[0];
+      const q = soleReader(outName, r);
+      if (q !== undefined && g.nodes[q].op === 'Relu' && g.nodes[q].attrs.size === 0) { residualRelu = true; absorbed.add(q); nodes.push(g.nodes[q]); outName = g.nodes[q].outputs[0]; }
+    }
+  }
+
   const key = `${ni}|${a.pads.join(',')}|${activation}|${nodes.length}`;
   let layer = state.layers.get(key);
   if (!layer) {
@@ -330,15 +383,25 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
   // costs its page faults each time (runs of a model are serialized, and outputs are copied out).
   let buf: Float32Array | undefined;
   const outFor = (_: Value): Float32Array | undefined => buf;
-  const epi = (y: Tensor): Value[] => { buf ??= y.data; epilogue?.(y.data); return [{ dtype: 'float32', data: y.data, shape: y.shape }]; };
-  const run = ([v]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor, outFor(v!)));
+  const epi = (y: Tensor, skip: Value | undefined): Value[] => {
+    buf ??= y.data;
+    const d = y.data;
+    if (skip) {
+      const s = skip.data;
+      if (residualRelu) for (let i = 0; i < d.length; i++) { const v = d[i] + s[i]; d[i] = v < 0 ? 0 : v; }
+      else for (let i = 0; i < d.length; i++) d[i] += s[i];
+    }
+    epilogue?.(d);
+    return [{ dtype: 'float32', data: d, shape: y.shape }];
+  };
+  const run = ([v, skip]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor, outFor(v!)), skip);
   const step: Step = {
     nodes, kind: nodes.map((n) => n.op).join('+'), inputs: [], outputs: [], run, ms: 0,
-    runAsync: async ([v]) => epi(await L.forwardAsync(v as Tensor, outFor(v!))),
+    runAsync: async ([v, skip]) => epi(await L.forwardAsync(v as Tensor, outFor(v!)), skip),
     conv: { layer: L, x: { data: x.value.data as Float32Array, shape: x.value.shape }, w: L.weight, options: {
       stride: a.strides, dilation: a.dil, groups: a.group, padding: fastconvPadding(a.pads, rank), activation, backend: state.backend } },
   };
-  return { step, outName, run };
+  return { step, outName, run, extra: residual ? [residual] : undefined };
 }
 
 function convTransposeStep(c: OpContext, ins: (Entry | undefined)[], state: ModelState): Built {
