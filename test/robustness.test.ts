@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { BackendChoice, ConvOptions, ConvTransposeOptions, Tensor } from '../src/index.node.js';
 import {
-  avgPool2d, avgPool2dBackward, backendInfo, Conv1d, Conv2d, conv1d, conv1dAsync, conv1dBackward, conv2d, conv2dAsync,
+  avgPool2d, avgPool2dBackward, backendInfo, Conv1d, Conv2d, conv1d, conv1dAsync, conv2d, conv2dAsync,
   conv2dBackward, conv2dBackwardAsync, convTranspose1d, convTranspose2d, convTranspose2dAsync, explain, maxPool2d,
   maxPool2dBackward, outputShape,
 } from '../src/index.node.js';
@@ -145,7 +145,7 @@ describe('output sizes are checked before anything is allocated', () => {
 
 describe('option arrays: holes, non-integers and wrong lengths are named', () => {
   const x = t([1, 4, 8, 8]), w = t([8, 4, 3, 3]);
-  // eslint-disable-next-line no-sparse-arrays
+  // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
   const holey = [, 1] as unknown as number[];
   const cases: [string, () => unknown, RegExp][] = [
     ['outputShape stride', () => outputShape([1, 4, 8, 8], [8, 4, 3, 3], { stride: holey }), /^stride\[0\]/],
@@ -159,6 +159,7 @@ describe('option arrays: holes, non-integers and wrong lengths are named', () =>
     ['conv2dBackward stride', () => conv2dBackward(x, w, t([1, 8, 6, 6]), { stride: holey }), /^stride\[0\]/],
     ['convTranspose2d stride', () => convTranspose2d(x, t([4, 2, 3, 3]), { stride: holey }), /^stride\[0\]/],
     ['convTranspose2d outputPadding', () => convTranspose2d(x, t([4, 2, 3, 3]), { outputPadding: holey }), /^outputPadding\[0\]/],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
     ['convTranspose2d padding', () => convTranspose2d(x, t([4, 2, 3, 3]), { padding: [1, , 1, 1] as unknown as number[] }), /^padding\[1\]/],
     ['maxPool2d kernelSize', () => maxPool2d(x, { kernelSize: holey }), /^kernelSize\[0\]/],
     ['avgPool2d stride', () => avgPool2d(x, { kernelSize: 2, stride: holey }), /^stride\[0\]/],
@@ -244,6 +245,7 @@ describe('every tensor field is read once', () => {
   });
   it('options with getters are read once', () => {
     let reads = 0;
+    // biome-ignore lint/suspicious/noSparseArray: a second read would see a hole, which the test must never reach
     const o = { get padding() { return reads++ === 0 ? 1 : [, 1]; } } as unknown as ConvOptions;
     expect(conv2d(x, w, o).shape).toEqual([2, 6, 7, 6]);
     expect(reads).toBe(1);
