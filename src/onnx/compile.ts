@@ -187,7 +187,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
     const r = ['Add', 'Sub', 'Mul'].includes(node.op) ? soleReader(node.outputs[0], ni) : undefined;
     if (r !== undefined && RELU_FUSABLE.has(g.nodes[r].op) && g.nodes[r].attrs.size === 0 && g.nodes[r].inputs.length === 1) {
       absorbed.add(r); nodes.push(g.nodes[r]); outNames = g.nodes[r].outputs;
-      run = (xs) => { const [y] = kernel(xs); const d = y.data; for (let i = 0; i < d.length; i++) if (d[i] < 0) d[i] = 0; return [y]; };
+      run = (xs) => { const [y] = kernel(xs); const d = y.data, n = d.length; for (let i = 0; i < n; i++) d[i] = Math.max(d[i], 0); return [y]; };
     }
     const traced = run(values);
     steps.push({
@@ -333,8 +333,8 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       if (gates) {
         absorbed.add(ai); absorbed.add(mi); nodes.push(A, M); outName = M.outputs[0];
         epilogue = A.op === 'Sigmoid'
-          ? (d) => { for (let i = 0; i < d.length; i++) { const v = d[i]; d[i] = v / (1 + Math.exp(-v)); } }
-          : (d) => { for (let i = 0; i < d.length; i++) { const v = d[i], h = alpha * v + beta; d[i] = h <= 0 ? 0 : h >= 1 ? v : v * h; } };
+          ? (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = v / (1 + Math.exp(-v)); } }
+          : (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = v * Math.min(Math.max(alpha * v + beta, 0), 1); } };
       }
     }
   }
@@ -388,8 +388,9 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     const d = y.data;
     if (skip) {
       const s = skip.data;
-      if (residualRelu) for (let i = 0; i < d.length; i++) { const v = d[i] + s[i]; d[i] = v < 0 ? 0 : v; }
-      else for (let i = 0; i < d.length; i++) d[i] += s[i];
+      const n = d.length;
+      if (residualRelu) for (let i = 0; i < n; i++) d[i] = Math.max(d[i] + s[i], 0);
+      else for (let i = 0; i < n; i++) d[i] += s[i];
     }
     epilogue?.(d);
     return [{ dtype: 'float32', data: d, shape: y.shape }];

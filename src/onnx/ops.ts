@@ -150,28 +150,34 @@ function compare(f: (x: number, y: number) => boolean): Prepare {
 }
 
 // ---- activations: in place on float data, one monomorphic loop each (a shared loop calling f(x) per
-// element ran Clip at a tenth of memory speed), so they also serve as a convolution's epilogue ----------
+// element ran Clip at a tenth of memory speed), so they also serve as a convolution's epilogue. Clamps
+// are Math.min/max, not comparisons: on conv outputs the branches mispredict (1.7x slower measured). ----
 
 export type InPlace = (d: Float32Array) => void;
 
 function clampLoop(lo: number, hi: number): InPlace {
-  return (d) => { for (let i = 0; i < d.length; i++) { const v = d[i]; d[i] = v < lo ? lo : v > hi ? hi : v; } };
+  return (d) => { const n = d.length; for (let i = 0; i < n; i++) d[i] = Math.min(Math.max(d[i], lo), hi); };
 }
 
 /** The in-place form of an activation node (attributes read and checked), or undefined for other ops. */
 export function activationOf(c: OpContext): InPlace | undefined {
   switch (c.node.op) {
-    case 'Relu': return (d) => { for (let i = 0; i < d.length; i++) if (d[i] < 0) d[i] = 0; };
+    case 'Relu': return (d) => { const n = d.length; for (let i = 0; i < n; i++) d[i] = Math.max(d[i], 0); };
     case 'Clip': { const [lo, hi] = clipBounds(c); return clampLoop(lo, hi); }
-    case 'LeakyRelu': { const a = c.at.float('alpha', 0.01); return (d) => { for (let i = 0; i < d.length; i++) if (d[i] < 0) d[i] *= a; }; }
+    case 'LeakyRelu': {
+      const a = c.at.float('alpha', 0.01);
+      if (a >= 0 && a <= 1) return (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = Math.max(v, a * v); } };
+      return (d) => { const n = d.length; for (let i = 0; i < n; i++) if (d[i] < 0) d[i] *= a; };
+    }
     case 'Sigmoid': return (d) => { for (let i = 0; i < d.length; i++) d[i] = 1 / (1 + Math.exp(-d[i])); };
     case 'Tanh': return (d) => { for (let i = 0; i < d.length; i++) d[i] = Math.tanh(d[i]); };
     case 'HardSigmoid': {
       const a = c.at.float('alpha', 0.2), b = c.at.float('beta', 0.5);
-      return (d) => { for (let i = 0; i < d.length; i++) { const v = a * d[i] + b; d[i] = v < 0 ? 0 : v > 1 ? 1 : v; } };
+      return (d) => { const n = d.length; for (let i = 0; i < n; i++) d[i] = Math.min(Math.max(a * d[i] + b, 0), 1); };
     }
     case 'HardSwish': return (d) => {
-      for (let i = 0; i < d.length; i++) { const x = d[i], v = x / 6 + 0.5; d[i] = v <= 0 ? 0 : v >= 1 ? x : x * v; }
+      const n = d.length;
+      for (let i = 0; i < n; i++) { const x = d[i]; d[i] = x * Math.min(Math.max(x / 6 + 0.5, 0), 1); }
     };
     default: return undefined;
   }
@@ -296,7 +302,8 @@ function pool(kind: 'max' | 'avg'): Prepare {
 
 /**
  * Undilated max pooling as a row pass (max over kW columns per output column) then a column pass (max
- * over kH of those rows): kH + kW comparisons per output instead of kH * kW. NaN propagates as in PyTorch.
+ * over kH of those rows): kH + kW comparisons per output instead of kH * kW. Math.max propagates NaN, as
+ * PyTorch does.
  */
 function maxPoolSeparable(d: Float32Array, o: Float32Array, planes: number, H: number, W: number, kH: number, kW: number,
   sH: number, sW: number, bH: number, bW: number, OH: number, OW: number): void {
@@ -308,7 +315,7 @@ function maxPoolSeparable(d: Float32Array, o: Float32Array, planes: number, H: n
       for (let ow = 0; ow < OW; ow++) {
         const w0 = ow * sW - bW, a = w0 < 0 ? 0 : w0, e = w0 + kW > W ? W : w0 + kW;
         let m = -Infinity;
-        for (let j = r + a; j < r + e; j++) { const v = d[j]; if (v > m || v !== v) m = v; }
+        for (let j = r + a; j < r + e; j++) m = Math.max(m, d[j]);
         rows[h * OW + ow] = m;
       }
     }
@@ -317,7 +324,7 @@ function maxPoolSeparable(d: Float32Array, o: Float32Array, planes: number, H: n
       for (let ow = 0; ow < OW; ow++) o[t + ow] = -Infinity;
       for (let h = a; h < e; h++) {
         const r = h * OW;
-        for (let ow = 0; ow < OW; ow++) { const v = rows[r + ow], m = o[t + ow]; if (v > m || v !== v) o[t + ow] = v; }
+        for (let ow = 0; ow < OW; ow++) o[t + ow] = Math.max(o[t + ow], rows[r + ow]);
       }
     }
   }
