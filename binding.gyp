@@ -25,6 +25,13 @@
       # The thread pool outlives any one JS environment: when the last worker_thread that loaded the
       # addon exits, unloading the library under the running pool threads would crash the process.
       "ldflags": ["-Wl,-z,nodelete"],
+      # The constants shared with TypeScript and wasm (native/interface.mjs), before any source compiles.
+      "actions": [{
+        "action_name": "gen_interface",
+        "inputs": ["native/interface.mjs", "native/gen-interface.mjs"],
+        "outputs": ["native/conv/interface.generated.h"],
+        "action": ["node", "native/gen-interface.mjs", "cxx"],
+      }],
       "conditions": [
         ["target_arch=='x64' or target_arch=='ia32'", {
           "dependencies": ["fastconv_avx512", "fastconv_avx2"],

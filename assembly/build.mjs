@@ -6,6 +6,7 @@ import asc from 'assemblyscript/asc';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from '../native/gen-interface.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const debug = process.argv.includes('--debug');
@@ -35,6 +36,8 @@ const common = [
 
 mkdirSync(outDir, { recursive: true });
 const started = performance.now();
+// The constants shared with the TypeScript side and the addon (native/interface.mjs).
+generate(['as']);
 for (const [name, flags] of Object.entries(VARIANTS)) {
   const out = join(outDir, `fastconv-${name}.wasm`);
   const args = [...common, ...flags, '--outFile', out];

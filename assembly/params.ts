@@ -1,23 +1,16 @@
-// The convolution being run, unpacked from the Int32Array the JS side writes (field order is
-// PARAM_FIELDS in src/backends/types.ts), and re-validated here: the module must return an error code,
+// The convolution being run, unpacked from the Int32Array the JS side writes (field order:
+// native/interface.mjs), and re-validated here: the module must return an error code,
 // never trap or touch memory outside its buffers, whatever the caller sends.
 
 import { STATIC_BASE, STATIC_PARAMS } from './statics';
+import { PARAM_N, PARAM_C, PARAM_H, PARAM_W, PARAM_K, PARAM_R, PARAM_S, PARAM_groups, PARAM_strideH, PARAM_strideW,
+         PARAM_dilationH, PARAM_dilationW, PARAM_padTop, PARAM_padBottom, PARAM_padLeft, PARAM_padRight, PARAM_OH, PARAM_OW,
+         PARAM_relu, OK, ERR_PARAM, ERR_GROUPS, ERR_OUTPUT_SHAPE, ERR_LENGTH, ERR_INDEX, ERR_TOO_LARGE } from './interface.generated';
+// The field order and the status codes come from native/interface.mjs (generated at build time).
+export { PARAM_COUNT, OK, ERR_PARAM, ERR_GROUPS, ERR_OUTPUT_SHAPE, ERR_LENGTH, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED,
+         ERR_WEIGHTS, ERR_INDEX, ERR_TOO_LARGE } from './interface.generated';
 
-export const PARAM_COUNT = 19;
 export const PARAMS: usize = STATIC_BASE + STATIC_PARAMS;
-
-export const OK = 0;
-export const ERR_PARAM = 1;         // a size/stride/dilation <= 0, padding < 0, relu not 0/1
-export const ERR_GROUPS = 2;        // C or K not divisible by groups
-export const ERR_OUTPUT_SHAPE = 3;  // OH/OW disagree with the input, kernel, padding, stride, dilation
-export const ERR_LENGTH = 4;        // a buffer length disagrees with the shape
-export const ERR_MEMORY = 5;        // linear memory could not grow
-export const ERR_ALGORITHM = 6;     // algorithm code unknown or not built into this module
-export const ERR_NOT_PREPARED = 7;  // run() without a successful prepare() for these parameters
-export const ERR_WEIGHTS = 8;
-export const ERR_TOO_LARGE = 10;    // a tensor exceeds MAX_ELEMENTS
-export const ERR_INDEX = 9;         // the padded input or the strided, dilated window reaches past index 2^31 - 1       // the weights were skipped (skipWeights) but this run reads them: copy them in, skipWeights(0), run again
 
 export let N: i32 = 0;
 export let C: i32 = 0;
@@ -78,12 +71,12 @@ export function loadParams(inLen: i32, wLen: i32, bLen: i32, outLen: i32): i32 {
 
 /** Reads PARAMS and checks every limit of this module that does not depend on buffers (OK or an error code). */
 export function readParams(): i32 {
-  N = param(0); C = param(1); H = param(2); W = param(3);
-  K = param(4); R = param(5); S = param(6); groups = param(7);
-  strideH = param(8); strideW = param(9); dilationH = param(10); dilationW = param(11);
-  padTop = param(12); padBottom = param(13); padLeft = param(14); padRight = param(15);
-  OH = param(16); OW = param(17);
-  const reluFlag = param(18);
+  N = param(PARAM_N); C = param(PARAM_C); H = param(PARAM_H); W = param(PARAM_W);
+  K = param(PARAM_K); R = param(PARAM_R); S = param(PARAM_S); groups = param(PARAM_groups);
+  strideH = param(PARAM_strideH); strideW = param(PARAM_strideW); dilationH = param(PARAM_dilationH); dilationW = param(PARAM_dilationW);
+  padTop = param(PARAM_padTop); padBottom = param(PARAM_padBottom); padLeft = param(PARAM_padLeft); padRight = param(PARAM_padRight);
+  OH = param(PARAM_OH); OW = param(PARAM_OW);
+  const reluFlag = param(PARAM_relu);
 
   if (N < 1 || C < 1 || H < 1 || W < 1 || K < 1 || R < 1 || S < 1 || groups < 1) return ERR_PARAM;
   if (strideH < 1 || strideW < 1 || dilationH < 1 || dilationW < 1) return ERR_PARAM;

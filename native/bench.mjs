@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ALGORITHMS, PARAM_FIELDS } from './interface.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const addon = createRequire(import.meta.url)(path.join(here, '..', 'build', 'Release', 'fastconv.node'));
@@ -16,15 +17,14 @@ const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0
 const suite = JSON.parse(fs.readFileSync(path.join(here, '..', 'bench', 'layers.json'), 'utf8')).layers;
 const wanted = opt('layers', 'L2,L4,L6').split(',');
 const algo = opt('algo', 'im2col');
+if (!ALGORITHMS.includes(algo)) throw new Error(`--algo: expected one of ${ALGORITHMS.join(', ')}, got ${algo}`);
 const threadList = opt('threads', '1,2').split(',').map(Number);
 const runs = Number(opt('runs', 15));
 const useCpu = args.includes('--cpu');
 const useStore = !args.includes('--no-store');
 const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 if (opt('isa')) addon.setIsa(opt('isa'));
-const CODE = { direct: 0, im2col: 1, winograd: 2, fft: 3 };
-const FIELDS = ['N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups', 'strideH', 'strideW', 'dilationH',
-  'dilationW', 'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu'];
+const FIELDS = PARAM_FIELDS.map((f) => f.name);
 
 function params(l) {
   const is1d = l.op === 'conv1d';
@@ -52,11 +52,11 @@ for (const l of suite.filter((l) => wanted.includes(l.id))) {
   const store = useStore ? addon.packedWeights() : undefined;
   for (const t of threadList) {
     addon.setNumThreads(t);
-    for (let i = 0; i < 3; i++) addon.conv2d(packed, CODE[algo], x, w, b, out, store);
+    for (let i = 0; i < 3; i++) addon.conv2d(packed, ALGORITHMS.indexOf(algo), x, w, b, out, store);
     const times = [];
     for (let i = 0; i < runs; i++) {
       const c0 = cpuSeconds(), t0 = process.hrtime.bigint();
-      addon.conv2d(packed, CODE[algo], x, w, b, out, store);
+      addon.conv2d(packed, ALGORITHMS.indexOf(algo), x, w, b, out, store);
       times.push(useCpu ? cpuSeconds() - c0 : Number(process.hrtime.bigint() - t0) / 1e9);
     }
     const m = median(times), best = Math.min(...times);

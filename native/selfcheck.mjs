@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ALGORITHMS, PARAM_FIELDS } from './interface.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const addon = createRequire(import.meta.url)(path.join(here, '..', 'build', 'Release', 'fastconv.node'));
@@ -19,9 +20,9 @@ const CASES = Number(opt('cases', 300));
 let seed = Number(opt('seed', 1)) >>> 0;
 const GOLDEN = opt('golden', path.join(here, '..', 'test', 'golden'));
 const TOL = 1e-5;
-const ALGO = { direct: 0, im2col: 1 };
-const FIELDS = ['N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups', 'strideH', 'strideW', 'dilationH',
-  'dilationW', 'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu'];
+// The algorithms that run every shape (codes: native/interface.mjs).
+const ALGO = Object.fromEntries(['direct', 'im2col'].map((a) => [a, ALGORITHMS.indexOf(a)]));
+const FIELDS = PARAM_FIELDS.map((f) => f.name);
 
 function rand() { // xorshift32: reproducible shapes for a given --seed
   seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;

@@ -15,22 +15,29 @@ namespace fastconv {
 namespace {
 
 struct AlgorithmEntry {
-  const char* name;
+  AlgorithmCode code;
   ConvFn fn;            // null: not implemented on the native backend yet
   AppliesFn applies;    // null: applies to every shape
   ThreadsFn threads;
 };
 
-// Indexed by ALGORITHM_CODE.
+// Indexed by the algorithm's code (native/interface.mjs).
 constexpr AlgorithmEntry kAlgorithms[] = {
-    {"direct", conv_direct, nullptr, direct_threads},
-    {"im2col", conv_im2col, nullptr, dense_threads},
-    {"winograd", conv_winograd, winograd_unsupported, winograd_threads},
-    {"fft", conv_fft, fft_applies, fft_threads},
+    {kAlgorithmDirect, conv_direct, nullptr, direct_threads},
+    {kAlgorithmIm2col, conv_im2col, nullptr, dense_threads},
+    {kAlgorithmWinograd, conv_winograd, winograd_unsupported, winograd_threads},
+    {kAlgorithmFft, conv_fft, fft_applies, fft_threads},
 };
-constexpr int kIm2col = 1, kWinograd = 2;
+static_assert(sizeof(kAlgorithms) / sizeof(kAlgorithms[0]) == kAlgorithmCount, "one entry per algorithm code");
 
-constexpr int kAlgorithmCount = sizeof(kAlgorithms) / sizeof(kAlgorithms[0]);
+constexpr bool indexed_by_code() {
+  for (int i = 0; i < kAlgorithmCount; ++i)
+    if (kAlgorithms[i].code != i) return false;
+  return true;
+}
+static_assert(indexed_by_code(), "kAlgorithms[code] describes algorithm `code`");
+
+const char* name_of(const AlgorithmEntry& a) { return kAlgorithmNames[a.code]; }
 
 }  // namespace
 
@@ -62,7 +69,7 @@ std::string algorithm_applies(const ConvParams& p, int code) {
            "], got " + std::to_string(code);
   }
   const AlgorithmEntry& a = kAlgorithms[code];
-  if (!a.fn) return std::string("algorithm '") + a.name + "' is not implemented on the native backend";
+  if (!a.fn) return std::string("algorithm '") + name_of(a) + "' is not implemented on the native backend";
   return a.applies ? a.applies(p) : "";
 }
 
@@ -78,16 +85,16 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
   // outputs; im2col places non-finite results exactly (the FFT driver does the same internally).
   // Weights and bias are checked here (once per store fill); the input by the Winograd input
   // transform, on the values it loads.
-  if (code == kWinograd) {
+  if (code == kAlgorithmWinograd) {
     auto weights_finite = [&] { return all_finite(weight, p.weight_size()); };
     if (!((packed ? packed->weights_finite(weights_finite) : weights_finite()) && (!bias || all_finite(bias, p.K))))
-      code = kIm2col;
+      code = kAlgorithmIm2col;
   }
   const AlgorithmEntry& a = kAlgorithms[code];
   try {
     return a.fn(p, input, weight, bias, out, packed);
   } catch (const std::bad_alloc&) {
-    return std::string("out of memory while running algorithm '") + a.name + "'";
+    return std::string("out of memory while running algorithm '") + name_of(a) + "'";
   }
 }
 
@@ -106,7 +113,7 @@ void clear_packed(PackedWeights* packed) {
 std::vector<std::string> implemented_algorithms() {
   std::vector<std::string> names;
   for (const auto& a : kAlgorithms)
-    if (a.fn) names.emplace_back(a.name);
+    if (a.fn) names.emplace_back(name_of(a));
   return names;
 }
 

@@ -162,9 +162,10 @@ struct Panel {
 // Measured (ms per call, 1 thread, CPU time, gemm/winograd, K = C, 3x3 pad 1, N = 1): C64 56x56
 // 1.77/1.97, C96 56x56 4.0/3.3, C128 28x28 1.77/1.49, C128 56x56 6.6/6.0, C256 56x56 25.3/16.6,
 // C256 14x14 2.4/2.1, C512 7x7 5.5/6.3 (16 tiles: too few rows of the GEMMs to amortize them).
+constexpr int kWinogradMinChannels = 96, kWinogradMinTiles = 40;
 bool winograd_pays(const ConvParams& p) {
   const int64_t tiles = int64_t(p.N) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
-  return p.C / p.groups >= 96 && p.K / p.groups >= 96 && tiles >= 40;
+  return p.C / p.groups >= kWinogradMinChannels && p.K / p.groups >= kWinogradMinChannels && tiles >= kWinogradMinTiles;
 }
 
 }  // namespace
@@ -298,17 +299,35 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
   return "";
 }
 
+GradWeightChoice grad_weight_choose(const ConvParams& p, int requested) {
+  // Depthwise: one row and a few columns of the GEMM's register tile do work, and the forward
+  // depthwise kernels behind src/backward.ts's formulations run several times faster (bench/README.md).
+  const bool kernel_pays = !(p.groups > 1 && p.C == p.groups);
+  const std::string why_not = kernel_pays ? "" : "; one input channel per group (depthwise): grad-weight from forward depthwise convolutions is faster";
+  const std::string no_winograd = grad_weight_winograd_unsupported(p);
+  if (requested == kGradWeightGemm) return {kGradWeightGemm, kernel_pays, "the GEMM, as asked" + why_not};
+  if (requested == kGradWeightWinograd) {
+    if (no_winograd.empty()) return {kGradWeightWinograd, kernel_pays, "Winograd F(3x3, 2x2), as asked" + why_not};
+    return {kGradWeightGemm, kernel_pays, no_winograd + ": the GEMM instead" + why_not};
+  }
+  if (no_winograd.empty() && winograd_pays(p))
+    return {kGradWeightWinograd, kernel_pays,
+            "3x3 stride 1 with >= " + std::to_string(kWinogradMinChannels) + " channels in and out per group and >= " +
+                std::to_string(kWinogradMinTiles) + " 2x2 tiles: Winograd F(3x3, 2x2), 2.25x fewer multiplies" + why_not};
+  return {kGradWeightGemm, kernel_pays, "the packed GEMM" + why_not};
+}
+
 std::string run_grad_weight(const ConvParams& p, const float* input, const float* grad_out,
                             float* grad_weight, float* grad_bias, int algo) {
-  if (algo < kGradWeightAuto || algo > kGradWeightWinograd)
-    return "algo: expected a grad-weight algorithm code in [0, 2], got " + std::to_string(algo);
-  if (algo == kGradWeightWinograd && !grad_weight_winograd_applies(p))
-    return "grad-weight Winograd needs a 3x3 kernel at stride 1 and dilation 1";
+  if (algo < 0 || algo >= kGradWeightAlgoCount)
+    return std::string("algo: expected ") + kGradWeightAlgoList + ", got " + std::to_string(algo);
+  if (algo == kGradWeightWinograd) {
+    const std::string why = grad_weight_winograd_unsupported(p);
+    if (!why.empty()) return why;
+  }
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   try {
-    bool winograd = algo == kGradWeightWinograd ||
-                    (algo == kGradWeightAuto && grad_weight_winograd_applies(p) &&
-                     winograd_pays(p));
+    bool winograd = grad_weight_choose(p, algo).algo == kGradWeightWinograd;
     winograd = winograd && all_finite(input, p.input_size()) && all_finite(grad_out, p.output_size());
     if (!winograd) return grad_weight_gemm(p, input, grad_out, grad_weight, grad_bias);
     const std::string err = grad_weight_winograd(p, input, grad_out, grad_weight);

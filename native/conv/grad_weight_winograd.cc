@@ -87,8 +87,11 @@ void output_transform(const float* m, float* z) {
 
 }  // namespace
 
-bool grad_weight_winograd_applies(const ConvParams& p) {
-  return p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1;
+std::string grad_weight_winograd_unsupported(const ConvParams& p) {
+  if (p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1) return "";
+  return "grad-weight Winograd needs a 3x3 kernel at stride 1 and dilation 1, got " + std::to_string(p.R) + "x" +
+         std::to_string(p.S) + " stride " + std::to_string(p.strideH) + "x" + std::to_string(p.strideW) +
+         " dilation " + std::to_string(p.dilationH) + "x" + std::to_string(p.dilationW);
 }
 
 std::string grad_weight_winograd(const ConvParams& p, const float* x, const float* dy, float* dw) {

@@ -20,16 +20,12 @@ class Msg {
   std::string s_;
 };
 
-const char* const kNames[kParamCount] = {
-    "N", "C", "H", "W", "K", "R", "S", "groups", "strideH", "strideW", "dilationH", "dilationW",
-    "padTop", "padBottom", "padLeft", "padRight", "OH", "OW", "relu"};
-
 // Padding beyond this is meaningless (only zeros) and would let index arithmetic overflow.
 constexpr int kMaxPad = 1 << 24;
 
 std::string field_error(int i, const char* expected, int64_t actual) {
   Msg s;
-  s << "params." << kNames[i] << ": expected " << expected << ", got " << actual;
+  s << "params." << kParamNames[i] << ": expected " << expected << ", got " << actual;
   return s.str();
 }
 
@@ -54,19 +50,25 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
     s << "params: expected an Int32Array of length " << kParamCount << ", got length " << count;
     return s.str();
   }
-  for (int i = 0; i < 12; ++i) {
-    if (raw[i] < 1) return field_error(i, "a positive integer", raw[i]);
+  // Each field by its kind (native/interface.mjs), in field order.
+  for (int i = 0; i < kParamCount; ++i) {
+    switch (kParamKinds[i]) {
+      case kParamPositive:
+        if (raw[i] < 1) return field_error(i, "a positive integer", raw[i]);
+        break;
+      case kParamPad:
+        if (raw[i] < 0 || raw[i] > kMaxPad) return field_error(i, "an integer in [0, 16777216]", raw[i]);
+        break;
+      case kParamFlag:
+        if (raw[i] != 0 && raw[i] != 1) return field_error(i, "0 or 1", raw[i]);
+        break;
+    }
   }
-  for (int i = 12; i < 16; ++i) {
-    if (raw[i] < 0 || raw[i] > kMaxPad) return field_error(i, "an integer in [0, 16777216]", raw[i]);
-  }
-  for (int i = 16; i < 18; ++i) {
-    if (raw[i] < 1) return field_error(i, "a positive integer", raw[i]);
-  }
-  if (raw[18] != 0 && raw[18] != 1) return field_error(18, "0 or 1", raw[18]);
 
-  ConvParams q{raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9],
-               raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16], raw[17], raw[18] == 1};
+  ConvParams q{};
+#define FASTCONV_READ_PARAM(name) q.name = decltype(q.name)(raw[kParam_##name]);
+  FASTCONV_FOR_EACH_PARAM(FASTCONV_READ_PARAM)
+#undef FASTCONV_READ_PARAM
   if (q.C % q.groups != 0) {
     Msg s;
     s << "params.groups: expected a divisor of C = " << q.C << ", got " << q.groups;

@@ -1,10 +1,12 @@
 // The canonical problem every native algorithm receives: a 2-D NCHW convolution with explicit,
-// possibly asymmetric padding (conv1d arrives as H = R = 1). Field order matches PARAM_FIELDS in
-// src/backends/types.ts.
+// possibly asymmetric padding (conv1d arrives as H = R = 1). The fields are those of PARAM_FIELDS
+// in native/interface.mjs; parse_params fills each by name from its index there.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "conv/interface.generated.h"
 
 namespace fastconv {
 
@@ -25,7 +27,6 @@ struct ConvParams {
   bool depthwise() const { return C / groups == 1; }
 };
 
-constexpr int kParamCount = 19;
 constexpr int64_t kMaxElements = 2147483647;  // typed-array lengths and all indexing stay in int32
 
 // Fills *p from the packed Int32Array and checks every invariant the kernels rely on. Returns ""
