@@ -308,19 +308,32 @@ function pool(kind: 'max' | 'avg'): Prepare {
 function maxPoolSeparable(d: Float32Array, o: Float32Array, planes: number, H: number, W: number, kH: number, kW: number,
   sH: number, sW: number, bH: number, bW: number, OH: number, OW: number): void {
   const rows = new Float32Array(H * OW);
+  // Output columns whose window lies inside the row take the unbranched path (2- and 3-wide unrolled).
+  const inLo = Math.ceil(bW / sW), inHi = Math.min(OW, Math.floor((W - kW + bW) / sW) + 1);
   for (let p = 0; p < planes; p++) {
     const base = p * H * W, ob = p * OH * OW;
     for (let h = 0; h < H; h++) {
-      const r = base + h * W;
+      const r = base + h * W, ro = h * OW;
       for (let ow = 0; ow < OW; ow++) {
-        const w0 = ow * sW - bW, a = w0 < 0 ? 0 : w0, e = w0 + kW > W ? W : w0 + kW;
+        const w0 = ow * sW - bW;
+        if (ow >= inLo && ow < inHi && kW <= 3) {
+          const j = r + w0;
+          rows[ro + ow] = kW === 3 ? Math.max(Math.max(d[j], d[j + 1]), d[j + 2]) : kW === 2 ? Math.max(d[j], d[j + 1]) : d[j];
+          continue;
+        }
+        const a = w0 < 0 ? 0 : w0, e = w0 + kW > W ? W : w0 + kW;
         let m = -Infinity;
         for (let j = r + a; j < r + e; j++) m = Math.max(m, d[j]);
-        rows[h * OW + ow] = m;
+        rows[ro + ow] = m;
       }
     }
     for (let oh = 0; oh < OH; oh++) {
       const h0 = oh * sH - bH, a = h0 < 0 ? 0 : h0, e = h0 + kH > H ? H : h0 + kH, t = ob + oh * OW;
+      if (e - a === 3) {
+        const r0 = a * OW, r1 = r0 + OW, r2 = r1 + OW;
+        for (let ow = 0; ow < OW; ow++) o[t + ow] = Math.max(Math.max(rows[r0 + ow], rows[r1 + ow]), rows[r2 + ow]);
+        continue;
+      }
       for (let ow = 0; ow < OW; ow++) o[t + ow] = -Infinity;
       for (let h = a; h < e; h++) {
         const r = h * OW;
