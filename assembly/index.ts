@@ -1,5 +1,5 @@
 // The module's exports. Protocol, per call (src/backends/wasm.ts):
-//   1. write the 19 Int32 params (PARAM_FIELDS order) at paramsPtr();
+//   1. write the 19 Int32 params (PARAM_FIELDS order, native/interface.mjs) at paramsPtr();
 //   2. prepare(algo, inLen, wLen, bLen, outLen, threads, store) -> 0 or an error code; lays out the
 //      arena (shared workspace + one private area per thread) and grows memory (re-read memory.buffer);
 //      `store` (0: none) is a layer's weight store from storeNew(): the transformed weights then live
@@ -25,9 +25,15 @@ import { STATIC_BASE, STATIC_LAYOUT, STATIC_PREPARED, ensureStatics } from './st
 import { gemmSharedFloats, gemmPackedFloats, gemmOffsetFloats, gemmPrivateFloats, gemmPrepareShared, gemmSlice } from './gemm';
 import { directPrivateFloats, directSlice } from './direct';
 import { winogradSharedFloats, winogradStoredFloats, winogradChosenTile, winogradTile, winogradPrivateFloats, winogradPrepareShared, winogradSlice,
-         winogradFinish, winogradApplies, winogradWeightsKept } from './winograd';
-// Benchmarks and tests: force Winograd's tile edge (2 or 4; 0 = the cost rule).
-export { setWinogradTile, winogradTile } from './winograd';
+         winogradFinish, winogradApplies, winogradWeightsKept, winogradTileNow } from './winograd';
+import { appliesToLoaded } from './choose';
+// Tests: the tile edge of the last Winograd call (2 or 4).
+export { winogradTile } from './winograd';
+// Which algorithms apply to the problem at PARAMS and which one to run, each with its reason.
+export { supports, choose } from './choose';
+export { reasonPtr, reasonLength } from './reason';
+// Tests and benchmarks: the forcing knobs (native/interface.mjs KNOBS).
+export { setKnob } from './knobs';
 import { fftSharedFloats, fftSpectraFloats, fftTwiddleFloats, fftTileLength, fftPlaneRows, fftTwiddlesAt, fftPrivateFloats,
          fftPrepareShared, fftSlice, fftFinish, fftApplies } from './fft';
 import { forgetTransformedWeights } from './weight_cache';
@@ -36,11 +42,7 @@ import { isStore, setKey, findEntry, entryData, entryFilled, markFilled, storeNe
          storeDelete as deleteStore, storeBytes as bytesOfStore } from './weight_store';
 import { Cg, Kg, R, S, groups } from './params';
 
-// ALGORITHM_CODE in src/backends/types.ts.
-const ALGO_DIRECT = 0;
-const ALGO_IM2COL = 1;
-const ALGO_WINOGRAD = 2;
-const ALGO_FFT = 3;
+import { ALGO_DIRECT, ALGO_IM2COL, ALGO_WINOGRAD, ALGO_FFT } from './interface.generated';
 
 const ALIGN: u64 = 64;
 @inline function alignedBytes(floats: i64): u64 { return ((<u64>floats << 2) + ALIGN - 1) & ~(ALIGN - 1); }
@@ -117,6 +119,12 @@ let arenaBase: usize = 0;  // where the last call's arena started
 /** Whether this module can take the problem at PARAMS at all: OK, or the error code of the limit it breaks. */
 export function accepts(): i32 { return readParams(); }
 
+/** Tests: the tile edge (2 or 4) a Winograd call of PARAMS would use now, with a weight store or without; 0 where it does not apply, -1 where PARAMS are not accepted. */
+export function winogradTileFor(stored: i32): i32 {
+  if (readParams() != OK) return -1;
+  return winogradTileNow(stored != 0);
+}
+
 /** 0 if memory cannot grow to hold the static buffers. */
 export function paramsPtr(): usize { return ensureStatics() ? PARAMS : 0; }
 export function inputPtr(): usize { return inputAt; }
@@ -140,7 +148,8 @@ export function prepare(algo: i32, inLen: i32, wLen: i32, bLen: i32, outLen: i32
   if (store != 0 && !isStore(store)) return ERR_PARAM;
   const err = loadParams(inLen, wLen, bLen, outLen);
   if (err != OK) return err;
-  if (sharedFloats(algo, false) < 0) return ERR_ALGORITHM;
+  // The reason for a refusal is then at reasonPtr(), as after supports().
+  if (!appliesToLoaded(algo) || sharedFloats(algo, false) < 0) return ERR_ALGORITHM;
   // The entry first: it may grow the store heap, which moves the arena up. Without memory for it the
   // call runs as if it had no store.
   winogradWeightsKept(store != 0);

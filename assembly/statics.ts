@@ -10,7 +10,9 @@ export const STATIC_PARAMS: usize = 0;      // 19 packed params written by JS (p
 export const STATIC_PREPARED: usize = 128;  // copy of the params prepare() saw (index.ts)
 export const STATIC_LAYOUT: usize = 256;    // the current run's layout for every thread (index.ts)
 export const STATIC_CHUNKS: usize = 320;    // the next unclaimed chunk of the current run (threads.ts)
-export const STATIC_SCRATCH: usize = 384;   // per-thread scratch blocks (threads.ts)
+export const STATIC_REASON: usize = 384;    // the sentence of the last supports()/choose() (reason.ts)
+export const REASON_BYTES: usize = 512;
+export const STATIC_SCRATCH: usize = 896;   // per-thread scratch blocks (threads.ts)
 export const SCRATCH_BYTES: usize = 1024;
 const STATIC_BYTES: usize = STATIC_SCRATCH + SCRATCH_BYTES * <usize>MAX_THREADS;
 

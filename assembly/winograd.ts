@@ -31,6 +31,8 @@ import { allFinite } from './finite';
 import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
 import { inputF4, weightF4, weightRowF4, outputF4, col0, col1, col2, col3, storeFirst } from './winograd4';
 import { fixPaddingOnly } from './padding_only';
+import { knob } from './knobs';
+import { KNOB_WINOGRAD_TILE } from './interface.generated';
 import { gatherPhase, scatterPhase } from './winograd_phases';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
 import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
@@ -46,18 +48,6 @@ function tuples(): i32 { return R == 1 ? tile + 2 : (tile + 2) * (tile + 2); }
 // Tiles per block: V and M of a block stay in L2 (measured, see README).
 const BLOCK_TILES = 64;
 const ZERO_BIAS: usize = memory.data(MR * 4, 16);
-// setWinogradTile's choice (0: chooseTile's rule). Benchmarks and tests only.
-let forcedTile: i32 = 0;
-
-/**
- * Forces F(2x2)/F(2,3) (2) or F(4x4)/F(4,3) (4) where F(4) is accurate, or restores the rule (0).
- * Set on the instance that runs prepare/beginRun; the threads read the tile from the shared area.
- */
-export function setWinogradTile(t: i32): void {
-  forcedTile = t == 2 || t == 4 ? t : 0;
-  forgetTransformedWeights();
-}
-
 /** The tile edge of the last Winograd call prepared on this instance (tests). */
 export function winogradTile(): i32 { return tile; }
 
@@ -67,8 +57,8 @@ function zerosBefore(outs: i32, pad: i32, d: i32, phase: i32): i32 { return min(
 function zerosAfter(outs: i32, size: i32, pad: i32, d: i32, phase: i32): i32 { return max(0, outs + 2 - (size + pad - phase + d - 1) / d); }
 
 /**
- * The native backend's f4_accurate rule, on every dilation phase: fewer than 2 zeros read past each
- * edge. With wider padding an output sees few taps, its S is small next to the tile's data and
+ * F(4) keeps the 1e-4 * S budget where fewer than 2 zeros are read past each edge, on every dilation
+ * phase (the native driver has the same rule, f4_accurate). With wider padding an output sees few taps, its S is small next to the tile's data and
  * F(4)'s larger transform factors break the 1e-4 * S budget.
  */
 function f4Accurate(): bool {
@@ -134,16 +124,30 @@ function tileWork(m: i32): i64 {
   const weightWork: i64 = weightsKept ? 0 : WEIGHT_WORK;
   return tuplesOf * <i64>paddedK() * <i64>Cg * (tiles + weightWork) + tiles * transformWork(m) * <i64>(Cg + Kg);
 }
+// The knob winogradTile (knobs.ts) forces 2 or 4 on the instance that runs prepare/beginRun; F(4)
+// only where f4Accurate allows it. The threads read the tile from the shared area.
 function chooseTile(): i32 {
   if (R != 3 && R != 1) return 2;
   if (!f4Accurate()) return 2;
-  if (forcedTile != 0) return forcedTile;
+  const forced = knob(KNOB_WINOGRAD_TILE);
+  if (forced != 0) return forced;
   return tileWork(4) < tileWork(2) ? 4 : 2;
 }
 
-/** 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3)) kernels at stride 1; any dilation, padding, groups, batch. */
+/**
+ * 3x3 (F(2x2,3x3) or F(4x4,3x3)) or 1x3 (F(2,3) or F(4,3)) kernels at stride 1; any dilation, padding,
+ * groups, batch. A 1x3 kernel needs vertical stride 1 too: the planes hold the padded input's rows
+ * one per output row (the native driver steps rows by the stride instead).
+ */
 export function winogradApplies(): bool {
   return (R == 3 || R == 1) && S == 3 && strideH == 1 && strideW == 1;
+}
+
+/** The tile a call of PARAMS (read by the caller) would use now, knobs included; 0 where Winograd does not apply. */
+export function winogradTileNow(stored: bool): i32 {
+  if (!winogradApplies()) return 0;
+  winogradWeightsKept(stored);
+  return chooseTile();
 }
 
 // Dilation d runs as d_h x d_w phases: outputs (a + d_h i, b + d_w j) only read input rows
@@ -693,7 +697,7 @@ export function winogradPrepareShared(input: usize, weight: usize, shared: usize
 
 /** This thread's share: blocks of tile rows as it claims them, or whole dilation phases. `own`: winogradPrivateFloats(). */
 // `t`: the tile the caller chose (beginRun's layout): a worker instance has its own globals and may
-// not see setWinogradTile's choice.
+// not see the caller's knobs.
 export function winogradSlice(input: usize, bias: usize, out: usize, u: usize, own: usize, t: i32): void {
   tile = t;
   if (dilated()) convPhases(input, u, bias, out, own);

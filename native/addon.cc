@@ -10,10 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "conv/choose.h"
 #include "conv/conv.h"
 #include "conv/fft.h"
+#include "conv/fft_cost.h"
 #include "conv/grad_weight.h"
+#include "conv/knobs.h"
 #include "conv/params.h"
+#include "conv/winograd.h"
 #include "cpu.h"
 #include "fma_peak.h"
 #include "kernels/kernel_config.h"
@@ -218,6 +222,9 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   Call c;
   c.p = params_arg(info, 0);
   c.algo = algo_arg(info, 1);
+  // A shape the algorithm does not take is a bad argument (what supports() says), not a failed run.
+  const std::string why = fastconv::algorithm_applies(c.p, c.algo);
+  if (!why.empty()) throw_range(env, why);
 
   const View input = typed_arg(info, 2, "input", napi_float32_array, "Float32Array");
   const View weight = typed_arg(info, 3, "weight", napi_float32_array, "Float32Array");
@@ -275,6 +282,75 @@ Napi::Value Accepts(const Napi::CallbackInfo& info) {
   const std::string err = fastconv::parse_params(reinterpret_cast<const int32_t*>(params.data),
                                                  static_cast<int64_t>(params.length), &p);
   return err.empty() ? info.Env().Null() : Napi::String::New(info.Env(), err);
+}
+
+// choose(params): { algorithm, reason }, the algorithm 'auto' runs here (conv/choose.h). May time the
+// FFT/GEMM calibration probe the first time a shape near the crossover asks, on this thread.
+Napi::Value Choose(const Napi::CallbackInfo& info) {
+  const ConvParams p = params_arg(info, 0);
+  const fastconv::AlgorithmChoice c = fastconv::choose_algorithm(p);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("algorithm", fastconv::kAlgorithmNames[c.code]);
+  o.Set("reason", c.reason);
+  return o;
+}
+
+// fftCalibration(): the FFT/GEMM crossover's calibration on the current ISA (measured now if it
+// was not yet), with the constants it is derived from.
+Napi::Value FftCalibration(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const fastconv::FftCalibration c = fastconv::fft_calibration();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("scale", c.scale);
+  o.Set("fftMs", c.fft_ms > 0 ? Napi::Value(Napi::Number::New(env, c.fft_ms)) : env.Null());
+  o.Set("im2colMs", c.im2col_ms > 0 ? Napi::Value(Napi::Number::New(env, c.im2col_ms)) : env.Null());
+  o.Set("referenceRatio", fastconv::kReferenceFftRatio);
+  Napi::Array limits = Napi::Array::New(env, 2);
+  limits.Set(0u, fastconv::kFftScaleMin);
+  limits.Set(1u, fastconv::kFftScaleMax);
+  o.Set("limits", limits);
+  o.Set("note", c.note);
+  return o;
+}
+
+// gradWeightChoose(params, requested): { algorithm, kernelPays, reason } (conv/grad_weight.h).
+Napi::Value GradWeightChoose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ConvParams p = params_arg(info, 0);
+  const std::string expected = std::string("requested: expected ") + fastconv::kGradWeightAlgoList + ", got ";
+  if (!info[1].IsNumber()) throw_type(env, expected + describe(info[1]));
+  const double r = info[1].As<Napi::Number>().DoubleValue();
+  if (!(r >= 0 && r < fastconv::kGradWeightAlgoCount) || std::floor(r) != r) throw_range(env, expected + info[1].ToString().Utf8Value());
+  const fastconv::GradWeightChoice c = fastconv::grad_weight_choose(p, static_cast<int>(r));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("algorithm", fastconv::kGradWeightAlgoNames[c.algo]);
+  o.Set("kernelPays", c.kernel_pays);
+  o.Set("reason", c.reason);
+  return o;
+}
+
+// setKnob(code, value): a test-only forcing knob (conv/knobs.h); waits for a running convolution.
+Napi::Value SetKnob(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double v[2];
+  for (size_t i = 0; i < 2; ++i) {
+    const char* name = i == 0 ? "code" : "value";
+    if (!info[i].IsNumber()) throw_type(env, std::string(name) + ": expected an integer, got " + describe(info[i]));
+    v[i] = info[i].As<Napi::Number>().DoubleValue();
+    if (!(std::fabs(v[i]) < 1e9) || std::floor(v[i]) != v[i])
+      throw_range(env, std::string(name) + ": expected an integer, got " + info[i].ToString().Utf8Value());
+  }
+  const std::string why = fastconv::set_knob(static_cast<int>(v[0]), static_cast<int>(v[1]));
+  if (!why.empty()) throw_range(env, why);
+  return env.Undefined();
+}
+
+// winogradTile(params): the output tile edge (2 or 4) a Winograd call of params would use now,
+// knobs included; 0 where Winograd does not apply.
+Napi::Value WinogradTile(const Napi::CallbackInfo& info) {
+  const ConvParams p = params_arg(info, 0);
+  const int tile = fastconv::winograd_unsupported(p).empty() ? fastconv::winograd_tile(p) : 0;
+  return Napi::Number::New(info.Env(), tile);
 }
 
 // threadsFor(params, algo): the threads a call would run on, from the same rule the call uses.
@@ -431,10 +507,11 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
   View bias_out;
   if (has_bias) bias_out = typed_arg(info, 4, "gradBiasOut", napi_float32_array, "Float32Array or null");
   if (info.Length() > 5 && !info[5].IsUndefined()) {
-    if (!info[5].IsNumber()) throw_type(env, "algo: expected 0 (auto), 1 (gemm) or 2 (winograd), got " + describe(info[5]));
+    const std::string expected = std::string("algo: expected ") + fastconv::kGradWeightAlgoList + ", got ";
+    if (!info[5].IsNumber()) throw_type(env, expected + describe(info[5]));
     const double a = info[5].As<Napi::Number>().DoubleValue();
-    if (!(a == 0 || a == 1 || a == 2))
-      throw_range(env, "algo: expected 0 (auto), 1 (gemm) or 2 (winograd), got " + info[5].ToString().Utf8Value());
+    if (!(a >= 0 && a < fastconv::kGradWeightAlgoCount) || std::floor(a) != a)
+      throw_range(env, expected + info[5].ToString().Utf8Value());
     c.algo = static_cast<int>(a);
   }
   check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
@@ -568,6 +645,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("supports", Napi::Function::New(env, Supports, "supports"));
   exports.Set("accepts", Napi::Function::New(env, Accepts, "accepts"));
   exports.Set("threadsFor", Napi::Function::New(env, ThreadsFor, "threadsFor"));
+  exports.Set("choose", Napi::Function::New(env, Choose, "choose"));
+  exports.Set("fftCalibration", Napi::Function::New(env, FftCalibration, "fftCalibration"));
+  exports.Set("gradWeightChoose", Napi::Function::New(env, GradWeightChoose, "gradWeightChoose"));
+  exports.Set("setKnob", Napi::Function::New(env, SetKnob, "setKnob"));
+  exports.Set("winogradTile", Napi::Function::New(env, WinogradTile, "winogradTile"));
   exports.Set("packedWeights", Napi::Function::New(env, PackedWeightsNew, "packedWeights"));
   exports.Set("releasePacked", Napi::Function::New(env, ReleasePacked, "releasePacked"));
   exports.Set("packedBytes", Napi::Function::New(env, PackedBytes, "packedBytes"));

@@ -273,13 +273,12 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
 
 /**
  * The caller's forward algorithm choice, carried over to the grad-weight kernel: 'auto' lets the kernel
- * choose, 'winograd' asks for its Winograd form where that applies, anything else asks for the GEMM (so
- * 'direct'/'im2col' keep GEMM rounding, as they do for the convolutions of the other gradients).
+ * choose, 'winograd' asks for its Winograd form (the backend falls back to its GEMM where that does not
+ * apply), anything else asks for the GEMM (so 'direct'/'im2col' keep GEMM rounding, as they do for the
+ * convolutions of the other gradients).
  */
-function kernelAlgorithm(p: ConvParams, algorithm: 'auto' | Algorithm): GradWeightAlgorithm {
-  if (algorithm === 'auto') return 'auto';
-  const winogradApplies = p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1;
-  return algorithm === 'winograd' && winogradApplies ? 'winograd' : 'gemm';
+function kernelPreference(algorithm: 'auto' | Algorithm): GradWeightAlgorithm {
+  return algorithm === 'auto' ? 'auto' : algorithm === 'winograd' ? 'winograd' : 'gemm';
 }
 
 /** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
@@ -314,11 +313,9 @@ let forcedStrategy: GradWeightStrategy | 'auto' = 'auto';
 export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { forcedStrategy = s; }
 
 /**
- * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel).
- * The native kernel wins wherever it exists except depthwise (ms, 1 thread, native GEMM/swap/columns):
- * L2 2.0/146/25, L3 3.2/135/11, L1 3.9/38/14, L4 1.5/109/5.2, L8 11/327/46, LeNet conv1 N32 0.63/0.80/3.3,
- * conv2 N32 0.37/0.58/1.9; but L7 (depthwise) 10/3.5/32: one row and a few columns of its 8x48 tile do work.
- * Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
+ * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel). A
+ * backend's own kernel runs wherever the backend says it pays (gradWeightChoose: the native one
+ * everywhere but depthwise). Without it, measured on the native backend, 1 thread (ms, swap/columns/taps):
  * LeNet conv1 N32 C1 1.8/8.6/61, LeNet conv2 N32 C6 4.9/7.7/20, L2 146/25/11, L3 199/19/13,
  * L1 (stride 2, C3) 71/38/-, L7 (depthwise) 4.9/63/-, 3x3 stride 2 C64 62/4.0/-.
  */
@@ -327,7 +324,7 @@ export function gradWeightStrategy(p: ConvParams, backend?: Backend): GradWeight
   const kernel = backend?.gradWeight !== undefined;
   if (forcedStrategy === 'native' && kernel) return 'native';
   if (forcedStrategy !== 'auto' && forcedStrategy !== 'native' && (forcedStrategy !== 'taps' || tapsApply)) return forcedStrategy;
-  if (kernel && !(p.groups > 1 && p.C === p.groups)) return 'native';
+  if (kernel && (backend.gradWeightChoose?.(p, 'auto').kernelPays ?? true)) return 'native';
   const Cg = p.C / p.groups;
   // The tap form computes on the whole padded grid: worth it while that is not much bigger than the output.
   const grid = p.N * (p.H + p.padTop + p.padBottom) * (p.W + p.padLeft + p.padRight);
@@ -383,7 +380,8 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
     const strategy = gradWeightStrategy(p, backend);
     if (strategy === 'native') {
       // The kernel reads every gradOutput row while packing it: grad-bias comes with it for free.
-      kernels.push(planGradWeightByKernel(p, x, gy, backend, kernelAlgorithm(p, n.algorithm), n.wShape.slice(), needs.has('bias'), result));
+      const algorithm = backend.gradWeightChoose?.(p, kernelPreference(n.algorithm)).algorithm ?? kernelPreference(n.algorithm);
+      kernels.push(planGradWeightByKernel(p, x, gy, backend, algorithm, n.wShape.slice(), needs.has('bias'), result));
       needs.delete('bias');
     } else {
       const gw = GRAD_WEIGHT_PLANS[strategy](p, x, gy, { backend: n.backend, algorithm: n.algorithm }, n.wShape.slice(), result);

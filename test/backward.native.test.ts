@@ -81,14 +81,18 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
     setNumThreads(1);
   });
 
-  it('is the automatic choice on the native backend (depthwise excepted) and never elsewhere', () => {
+  it('is the automatic choice on the native backend where the backend says its kernel pays (not depthwise), never elsewhere', () => {
     forceGradWeightStrategy('auto');
     try {
       const be = nativeBackend();
       const p = randomProblem(1).p;
       const dense: ConvParams = { ...p, groups: 1, C: 4, K: 4 };
+      expect(be.gradWeightChoose!(dense, 'auto').kernelPays).toBe(true);
       expect(gradWeightStrategy(dense, be)).toBe('native');
       expect(gradWeightStrategy(dense)).not.toBe('native');
+      const depthwise = be.gradWeightChoose!({ ...dense, groups: 4 }, 'auto');
+      expect(depthwise.kernelPays).toBe(false);
+      expect(depthwise.reason).toMatch(/depthwise/);
       expect(gradWeightStrategy({ ...dense, groups: 4 }, be)).toBe('swap');
       forceGradWeightStrategy('native');
       expect(gradWeightStrategy({ ...dense, groups: 4 }, be)).toBe('native');
@@ -209,6 +213,24 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
     const want = convGradWeightReference(p, input.data, gradOutput.data);
     expect(want.some((v) => v !== 0)).toBe(true);
     expectClose('absurd padding', got, want, convGradWeightReference(p, input.data, gradOutput.data, true));
+  });
+
+  it('gradWeightChoose answers with the rule the kernel itself runs', () => {
+    const be = nativeBackend();
+    const wide = normalizeConv(2, { data: new Float32Array(96 * 13 * 13), shape: [1, 96, 13, 13] },
+      { data: new Float32Array(104 * 96 * 9), shape: [104, 96, 3, 3] }, { padding: 1 }).params;
+    expect(be.gradWeightChoose!(wide, 'auto').algorithm).toBe('winograd');
+    expect(be.gradWeightChoose!(wide, 'gemm').algorithm).toBe('gemm');
+    expect(be.gradWeightChoose!({ ...wide, C: 8, K: 8 }, 'auto').algorithm).toBe('gemm');  // too narrow to pay
+    expect(be.gradWeightChoose!({ ...wide, C: 8, K: 8 }, 'winograd').algorithm).toBe('winograd');
+    // Where Winograd does not apply, asking for it gets the GEMM and the kernel's own reason.
+    const strided = { ...wide, strideH: 2, strideW: 2, OH: 7, OW: 7 };
+    const c = be.gradWeightChoose!(strided, 'winograd');
+    expect(c.algorithm).toBe('gemm');
+    expect(c.reason).toMatch(/Winograd needs a 3x3 kernel at stride 1 and dilation 1, got 3x3 stride 2x2/);
+    const x = new Float32Array(96 * 13 * 13), gy = new Float32Array(104 * 49), out = new Float32Array(104 * 96 * 9);
+    expect(() => be.gradWeight!(strided, x, gy, out, null, 'winograd')).toThrow(c.reason.split(':')[0]);
+    expect(() => be.gradWeightChoose!(wide, 'fast' as never)).toThrow(TypeError);
   });
 
   it("picks Winograd by itself for wide 3x3 layers ('auto': Winograd bound), the GEMM for 'direct'", () => {

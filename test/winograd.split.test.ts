@@ -7,18 +7,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import { setNativeIsa, setNativeThreads } from '../src/backends/native.js';
 import type { Backend, ConvParams } from '../src/backends/types.js';
+import { KNOBS } from '../src/backends/types.js';
 import { expectNative, nativeBackend, nativeDefaultIsa, nativeIsas, nativeOnly } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, formatFailure, TOLERANCE } from './tester.js';
 
-function params(N: number, C: number, H: number, K: number, dilation = 1): ConvParams {
-  const pad = dilation;
+/** One group, no ReLU, kernel 3 along W (R: 3 or 1), padding `pad` on every side unless given; OH, OW by PyTorch's formula. */
+function shape(o: { N: number; C: number; H: number; W: number; K: number; R?: 1 | 3; strideH?: number; dilation?: number; pad?: number }): ConvParams {
+  const R = o.R ?? 3, strideH = o.strideH ?? 1, d = o.dilation ?? 1, pad = o.pad ?? d;
+  const padH = R === 1 && o.H === 1 ? 0 : pad;
   return {
-    N, C, H, W: H + 3, K, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: dilation, dilationW: dilation,
-    padTop: pad, padBottom: pad, padLeft: pad, padRight: pad, OH: H, OW: H + 3, relu: false,
+    N: o.N, C: o.C, H: o.H, W: o.W, K: o.K, R, S: 3, groups: 1, strideH, strideW: 1, dilationH: d, dilationW: d,
+    padTop: padH, padBottom: padH, padLeft: pad, padRight: pad,
+    OH: Math.floor((o.H + 2 * padH - d * (R - 1) - 1) / strideH) + 1, OW: o.W + 2 * pad - 2 * d, relu: false,
   };
 }
+const params = (N: number, C: number, H: number, K: number, dilation = 1) => shape({ N, C, H, W: H + 3, K, dilation });
 
 // Tile blocks per image at F(4x4) here: 7 (56x59), 3 (36x39), 2 per image with N = 2, and per phase
 // of the dilated case.
@@ -41,24 +46,28 @@ function problem(i: number) {
   return m;
 }
 
-const saved = { tile: process.env.FASTCONV_WINOGRAD_TILE };
+/** Forces the output tile (the winogradTile knob) and checks that p really runs with it. */
+function forceTile(be: Backend, tile: number, p?: ConvParams): void {
+  be.setKnob!('winogradTile', tile);
+  if (p) expect(be.winogradTile!(p), `tile of ${JSON.stringify(p)}`).toBe(tile);
+}
+
 afterAll(() => {
   setNativeThreads(2);
-  if (saved.tile === undefined) delete process.env.FASTCONV_WINOGRAD_TILE;
-  else process.env.FASTCONV_WINOGRAD_TILE = saved.tile;
+  if (expectNative) nativeBackend().setKnob!('winogradTile', KNOBS.winogradTile.dflt);
 });
 
 describe.skipIf(!expectNative)(nativeOnly('native Winograd thread split'), () => {
   let be: Backend;
   beforeAll(() => { be = nativeBackend(); });
-  for (const tile of ['4', '2']) {
+  for (const tile of [4, 2]) {
     for (const threads of [2, 3]) {
       it(`F(${tile}x${tile}) at ${threads} threads: odd block counts match the reference`, () => {
-        process.env.FASTCONV_WINOGRAD_TILE = tile;
         setNativeThreads(threads);
         for (const [i, p] of SHAPES.entries()) {
           const { prob, want, scale } = problem(i);
           expect(be.supports(p, 'winograd')).toBeNull();
+          forceTile(be, tile, p);
           expect(be.threadsFor!(p, 'winograd')).toBe(threads);
           const c = checkBackend(be, 'winograd', prob, TOLERANCE.winograd, want, scale);
           if (!c.ok) expect.fail(formatFailure(`native/winograd F(${tile}) ${threads}t`, p, c, prob.tag));
@@ -74,21 +83,12 @@ describe.skipIf(!expectNative)(nativeOnly('native Winograd thread split'), () =>
 describe.skipIf(!expectNative)(nativeOnly('native Winograd with a non-finite input'), () => {
   let be: Backend;
   beforeAll(() => { be = nativeBackend(); });
-  const conv1d: ConvParams = {
-    N: 2, C: 16, H: 1, W: 3000, K: 24, R: 1, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 0, padBottom: 0, padLeft: 1, padRight: 1, OH: 1, OW: 3000, relu: false,
-  };
+  const conv1d = shape({ N: 2, C: 16, H: 1, W: 3000, K: 24, R: 1 });
   // A 1x3 kernel with strideH 3: tile rows read every third input row.
-  const rows1x3: ConvParams = {
-    N: 1, C: 12, H: 61, W: 70, K: 20, R: 1, S: 3, groups: 1, strideH: 3, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 21, OW: 70, relu: false,
-  };
+  const rows1x3 = shape({ N: 1, C: 12, H: 61, W: 70, K: 20, R: 1, strideH: 3 });
   // No padding, OH and OW multiples of 4: the last input row and column are read only by the last
   // tile's last row and column, under F(2x2) and F(4x4) alike.
-  const valid: ConvParams = {
-    N: 1, C: 20, H: 42, W: 58, K: 24, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, OH: 40, OW: 56, relu: false,
-  };
+  const valid = shape({ N: 1, C: 20, H: 42, W: 58, K: 24, pad: 0 });
   const cases: ConvParams[] = [SHAPES[3], SHAPES[4], SHAPES[5], conv1d, rows1x3, valid];
   // Each case's three poisoned inputs and their references, shared by every ISA and thread count.
   let poisoned: { prob: ConvProblem; want: Float64Array; scale: Float64Array }[][] | undefined;
@@ -106,13 +106,13 @@ describe.skipIf(!expectNative)(nativeOnly('native Winograd with a non-finite inp
     });
   });
   afterAll(() => setNativeIsa(nativeDefaultIsa()));
-  for (const tile of ['4', '2']) for (const isa of nativeIsas()) for (const threads of [1, 2]) {
+  for (const tile of [4, 2]) for (const isa of nativeIsas()) for (const threads of [1, 2]) {
     it(`F(${tile}) ${isa} at ${threads} thread(s): first, last and inner elements, in every block layout`, () => {
-      process.env.FASTCONV_WINOGRAD_TILE = tile;
       setNativeIsa(isa);
       setNativeThreads(threads);
       for (const [i, p] of cases.entries()) {
         expect(be.supports(p, 'winograd')).toBeNull();
+        forceTile(be, tile, p);
         for (const { prob, want, scale } of poison()[i]) {
           const c = checkBackend(be, 'winograd', prob, TOLERANCE.winograd, want, scale);
           if (!c.ok) expect.fail(formatFailure(`native/winograd F(${tile}) ${isa} ${threads}t non-finite input`, p, c, prob.tag));
@@ -128,10 +128,7 @@ describe.skipIf(!expectNative)(nativeOnly('native Winograd with a non-finite inp
 describe.skipIf(!expectNative)(nativeOnly('native Winograd on an input over 8 MiB (guided schedule, input prefetch)'), () => {
   let be: Backend;
   beforeAll(() => { be = nativeBackend(); });
-  const p: ConvParams = {
-    N: 2, C: 12, H: 300, W: 301, K: 10, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 300, OW: 301, relu: false,
-  };
+  const p = shape({ N: 2, C: 12, H: 300, W: 301, K: 10 });
   let big: { prob: ConvProblem; want: Float64Array; scale: Float64Array } | undefined;
   const bigProblem = () => {
     if (!big) {
@@ -143,9 +140,9 @@ describe.skipIf(!expectNative)(nativeOnly('native Winograd on an input over 8 Mi
     }
     return big;
   };
-  for (const tile of ['4', '2']) {
+  for (const tile of [4, 2]) {
     it(`F(${tile}x${tile}) at 1, 2 and 3 threads matches the reference`, () => {
-      process.env.FASTCONV_WINOGRAD_TILE = tile;
+      forceTile(be, tile, p);
       const { prob, want, scale } = bigProblem();
       for (const threads of [1, 2, 3]) {
         setNativeThreads(threads);
@@ -156,7 +153,7 @@ describe.skipIf(!expectNative)(nativeOnly('native Winograd on an input over 8 Mi
     });
   }
   it('a NaN in a late block still sends the call to im2col, at 2 threads', () => {
-    process.env.FASTCONV_WINOGRAD_TILE = '4';
+    forceTile(be, 4, p);
     setNativeThreads(2);
     const { prob } = bigProblem();
     const x = prob.input.slice();

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "conv/algorithms.h"
+#include "conv/fft_cost.h"
 #include "conv/int_math.h"
 #include "conv/padding_only.h"
 #include "cpu.h"
@@ -60,22 +61,6 @@ FftBuffers& buffers() {
 
 // Per-slot work floats: one tile (th rows of m+1 complex lane vectors).
 size_t work_floats(const FftPlan& plan) { return size_t(plan.bins()) * 2 * kFftMaxLanes; }
-
-// Cycles of one core. Operation counts of the kernels, scaled to measurements on the reference Xeon (1 thread,
-// CPU time): transforms run at about half the naive count, the complex GEMM at ~3.2 cycles per
-// lane-vector multiply-accumulate while its operands fit in L2, slower when F streams from L3.
-struct CostModel {
-  double butterfly = 4, real_pass = 3, lane_move = 6, transform_scale = 2.0, per_call = 1500;
-  double cmac = 3.2, stream_bytes_per_cycle = 8, l2_bytes = 1 << 20, hz = 3.3e9;
-};
-
-double cfft_cycles(const CostModel& c, int n) { return n < 2 ? 0 : c.butterfly * n / 2 * log2_ceil(n); }
-
-// Tile vectors per chunk: X + Y of a chunk stay within ~8 MiB (L3-resident), at least one vector.
-int64_t chunk_vectors(const FftPlan& plan, int64_t Cg, int64_t Kg, int64_t vecs) {
-  const int64_t per_vec = int64_t(plan.bins()) * (Cg + Kg) * 2 * plan.lanes;
-  return std::max<int64_t>(1, std::min<int64_t>(vecs, (int64_t(2) << 20) / per_vec));
-}
 
 // Outputs whose window holds at most kSparseProducts input-weight products (corners and edges
 // under wide padding, tiny C) get their exact sum: their S can be far below the FFT's rounding
@@ -139,6 +124,11 @@ void recompute_sparse_outputs(const ConvParams& p, const float* input, const flo
 
 }  // namespace
 
+int64_t fft_chunk_vectors(const FftPlan& plan, int64_t Cg, int64_t Kg, int64_t vecs) {
+  const int64_t per_vec = int64_t(plan.bins()) * (Cg + Kg) * 2 * plan.lanes;
+  return std::max<int64_t>(1, std::min<int64_t>(vecs, (int64_t(2) << 20) / per_vec));
+}
+
 FftTile FftPlan::tile() const {
   FftTile t;
   t.th = th;
@@ -151,25 +141,6 @@ FftTile FftPlan::tile() const {
   t.real_tw = real_tw.data();
   t.col_tw = col_tw.data();
   return t;
-}
-
-double fft_estimated_seconds(const ConvParams& p, const FftPlan& plan, bool filter_cached) {
-  const CostModel c;
-  const int m = plan.tw / 2, W = plan.lanes;
-  const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, bins = plan.bins();
-  const double cols = plan.th > 1 ? (m + 1) * cfft_cycles(c, plan.th) : 0.0;
-  const double row = cfft_cycles(c, m) + c.real_pass * m;
-  const double fwd = c.transform_scale * (plan.th * (row + c.lane_move * plan.tw) + cols + 2 * bins) + c.per_call;
-  const double inv = c.transform_scale * (2 * bins + cols + plan.oth * (row + c.lane_move * plan.otw)) + c.per_call;
-  const int64_t vecs = ceil_div(plan.tiles(p.N), W);
-  const int64_t chunks = ceil_div(vecs, chunk_vectors(plan, Cg, Kg, vecs));
-  const double f_bytes = double(bins) * Kg * Cg * 8;
-  const double xy_bytes = double(bins) * vecs * (Cg + Kg) * 2 * W * 4;
-  double per_group = vecs * (Cg * fwd + Kg * inv + bins * Kg * Cg * c.cmac);
-  if (f_bytes > c.l2_bytes) per_group += chunks * f_bytes / c.stream_bytes_per_cycle;
-  if (xy_bytes > c.l2_bytes) per_group += 3 * xy_bytes / (2 * c.stream_bytes_per_cycle);
-  if (!filter_cached) per_group += ceil_div(Kg * Cg, W) * fwd + f_bytes / 4;
-  return G * per_group / c.hz;
 }
 
 namespace {
@@ -327,7 +298,7 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
   const int64_t HW = int64_t(p.H) * p.W, OHW = int64_t(p.OH) * p.OW;
   const int64_t tiles = plan.tiles(p.N);
   const int64_t vecs = ceil_div(tiles, W);
-  const int64_t chunk = chunk_vectors(plan, Cg, Kg, vecs);
+  const int64_t chunk = fft_chunk_vectors(plan, Cg, Kg, vecs);
   FftBuffers& buf = buffers();
   ThreadPool& pool = ThreadPool::get();
   buf.ensure_slots(pool.threads());

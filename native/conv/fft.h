@@ -48,9 +48,9 @@ std::string fft_make_plan(const ConvParams& p, FftPlan* plan, bool filter_cached
 // 64 rows x 8192 columns, transformed filters under 256 MiB), else why not. Cheap, lock-free.
 std::string fft_applies(const ConvParams& p);
 
-// Cost-model estimate of the FFT path's time in seconds on one core (plus the filter transform
-// unless filter_cached). Compare with the other algorithms' estimates to choose.
-double fft_estimated_seconds(const ConvParams& p, const FftPlan& plan, bool filter_cached = false);
+// Tile vectors per chunk: X + Y of a chunk stay within ~8 MiB (L3-resident), at least one vector.
+// (fft_estimated_seconds, the tile choice's cost model, is in conv/fft_cost.h.)
+int64_t fft_chunk_vectors(const FftPlan& plan, int64_t Cg, int64_t Kg, int64_t vecs);
 
 // Frequency-domain filters: groups * bins * (K/groups) * (C/groups) complex values, conjugated
 // and scaled by 1/(th*tw). Depends only on (weight, p, plan): cache it per layer.

@@ -13,13 +13,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "conv/algorithms.h"
 #include "conv/int_math.h"
+#include "conv/knobs.h"
 #include "conv/padding_only.h"
 #include "cpu.h"
 #include "kernels/winograd_kernels.h"
@@ -88,11 +88,6 @@ float* slot_scratch(int slot, int which, size_t floats) {
   const size_t i = size_t(slot) * 2 + which;
   while (b.size() <= i) b.push_back(std::make_unique<Buffer>());
   return b[i]->grow(floats);
-}
-
-int env_int(const char* name, int dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : dflt;
 }
 
 // dst[j * ds] = src[j * ss]; stride 2 (dilation 2, the common case) gets a loop the compiler
@@ -171,11 +166,11 @@ bool f4_accurate(const ConvParams& p) {
 // to whole register-tile columns and channels to whole rows. F(4x4) does 2.25x fewer products per
 // output than F(2x2) but wastes more on partial tiles; the narrow register tile wastes fewer
 // columns when an image has few tiles (14x14 under F(4x4): 16 tiles, half of a 32-column tile).
-// FASTCONV_WINOGRAD_TILE=2|4 and FASTCONV_WINOGRAD_GEMM=0|1 force a choice (F(4x4) only where
-// f4_accurate allows it).
+// The knobs winogradTile = 2|4 and winogradGemm = 0|1 (conv/knobs.h) force a choice (F(4x4) only
+// where f4_accurate allows it).
 Choice choose_dense(const ConvParams& p, bool allow_f4) {
-  const int forced_m = env_int("FASTCONV_WINOGRAD_TILE", 0);
-  const int forced_gemm = env_int("FASTCONV_WINOGRAD_GEMM", -1);
+  const int forced_m = knob(kKnobWinogradTile);
+  const int forced_gemm = knob(kKnobWinogradGemm);
   Choice best{2, 0};
   double best_cost = 1e300;
   for (int m : {4, 2}) {
@@ -318,7 +313,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
   // Tiles per block: as many register-tile columns as keep V and M of a block within the budget
   // (they are written once and read once; the filter streams through once per block), equalized.
   const int64_t panels = ceil_div(q.tiles, nr);
-  const int64_t budget = int64_t(env_int("FASTCONV_WINOGRAD_BLOCK_KB", 512)) << 10;
+  const int64_t budget = int64_t(knob(kKnobWinogradBlockKb)) << 10;
   const int64_t panel_bytes = q.a2 * (q.Cg + q.Mpad) * nr * int64_t(sizeof(float));
   int64_t per_block = std::clamp<int64_t>(budget / panel_bytes, 1, panels);
   const int64_t blocks = ceil_div(panels, per_block);

@@ -22,7 +22,7 @@ namespace fastconv {
 // "" when Winograd can run p, else a sentence saying why not.
 std::string winograd_unsupported(const ConvParams& p);
 
-// Output tile size (2 or 4) the driver uses for p; FASTCONV_WINOGRAD_TILE=2|4 forces it.
+// Output tile size (2 or 4) the driver uses for p; the knob winogradTile = 2|4 forces it (conv/knobs.h).
 // (The driver also picks a register tile; both fix the transformed filter's layout.)
 int winograd_tile(const ConvParams& p);
 

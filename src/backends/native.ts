@@ -4,10 +4,8 @@
 // The addon re-validates every argument itself; this layer only packs parameters.
 
 import { loadNativeAddon, nodeHost } from './native-loader.js';
-import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
-import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
-import { calibrateFft, FFT_PROBE, fftWins, SCALE_LIMITS } from './fft-crossover.js';
-import type { FftCalibration } from './fft-crossover.js';
+import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams } from './types.js';
+import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm, WeightStore } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
@@ -39,6 +37,12 @@ interface Addon {
   accepts(params: Int32Array): string | null;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
+  /** The algorithm 'auto' runs and why (native/conv/choose.cc); may time the FFT calibration probe once per ISA. */
+  choose(params: Int32Array): { algorithm: Algorithm; reason: string };
+  fftCalibration(): NativeFftCalibration;
+  gradWeightChoose(params: Int32Array, requested: number): GradWeightChoice;
+  setKnob(code: number, value: number): void;
+  winogradTile(params: Int32Array): number;
   /** Threads a call would run on, by the rule the call itself uses; throws where `supports` says no. */
   threadsFor(params: Int32Array, algo: number): number;
   info(): NativeInfo;
@@ -50,6 +54,17 @@ interface Addon {
 
 /** What one core's FMA units give right now on the addon's ISA (a pure register loop). */
 export interface FmaPeak { gflops: number; isa: string; kernel: string }
+
+/**
+ * The FFT/GEMM crossover's calibration on the current ISA (native/conv/fft_cost.h): the tap thresholds
+ * measured on the reference machine are multiplied by `scale`, (fftMs / im2colMs) / referenceRatio
+ * clamped to `limits`; fftMs and im2colMs are null where nothing was timed.
+ */
+export interface NativeFftCalibration {
+  scale: number; fftMs: number | null; im2colMs: number | null; referenceRatio: number; limits: [number, number]; note: string;
+}
+
+type GradWeightChoice = { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
 
 let loaded: { addon: Addon } | { error: string } | undefined;
 let source: string | null = null;
@@ -94,67 +109,22 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
   refreshInfo();
   const implemented = (): readonly Algorithm[] => info!.algorithms;
 
-  function supports(p: ConvParams, algo: Algorithm): string | null {
-    const have = implemented();
-    if (!have.includes(algo)) {
-      return `the '${algo}' algorithm is not implemented on the native backend yet (available: ${have.join(', ')})`;
-    }
-    // Shape limits (e.g. Winograd: 3x3 only) live in the addon next to the algorithm.
-    return addon.supports(pack(p), ALGORITHM_CODE[algo]);
-  }
-
-  // FASTCONV_FFT_CALIBRATION=off keeps the reference machine's crossover (reproducible choices).
-  const calibrations = new Map<string, FftCalibration>();
-  function fftCalibration(): FftCalibration {
-    const isa = info!.isa;
-    let cal = calibrations.get(isa);
-    if (!cal) {
-      if (process.env.FASTCONV_FFT_CALIBRATION === 'off') {
-        cal = { scale: 1, fftMs: null, im2colMs: null, note: 'FFT/GEMM crossover as measured on the reference machine (calibration off)' };
-      } else {
-        const n = (shape: number) => Float32Array.from({ length: shape }, (_, i) => Math.sin(i * 0.7));
-        const x = n(FFT_PROBE.C * FFT_PROBE.H * FFT_PROBE.W), w = n(FFT_PROBE.K * FFT_PROBE.C * FFT_PROBE.R * FFT_PROBE.S);
-        const out = new Float32Array(FFT_PROBE.K * FFT_PROBE.OH * FFT_PROBE.OW);
-        const params = packParams(FFT_PROBE);
-        cal = calibrateFft((algo) => addon.conv2d(params, ALGORITHM_CODE[algo], x, w, null, out), () => performance.now());
-      }
-      calibrations.set(isa, cal);
-    }
-    return cal;
-  }
-
-  // Rules measured on the reference Xeon (AVX-512), filters transformed per call; the FFT crossover is calibrated (fft-crossover.ts).
-  function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
-    const Cg = p.C / p.groups;
-    if (Cg === 1 && p.groups > 1) {
-      return { algorithm: 'direct', reason: 'one input channel per group (depthwise): direct SIMD kernel along output rows' };
-    }
-    const can = (a: Algorithm) => implemented().includes(a) && addon.supports(pack(p), ALGORITHM_CODE[a]) === null;
-    if (Cg >= 4 && can('winograd')) {
-      return { algorithm: 'winograd', reason: '3-tap kernel at stride 1 with >= 4 channels per group: Winograd does 2.25-4x fewer multiplies than GEMM' };
-    }
-    // fftWins first: it is plain arithmetic, while can() is a call into the addon (bench/README.md). Only
-    // shapes that could go either way pay for the calibration, once per ISA.
-    if (fftWins(p, Cg, SCALE_LIMITS[0]) && can('fft')) {
-      const cal = fftCalibration();
-      if (fftWins(p, Cg, cal.scale)) {
-        return { algorithm: 'fft', reason: `large kernel (${p.R}x${p.S}) at stride 1: tiled FFT beats GEMM from this size on (${cal.note})` };
-      }
-    }
-    if (Cg === 1) {
-      return { algorithm: 'direct', reason: 'a single input channel: the direct kernel (channel multiplier K) skips GEMM packing' };
-    }
-    return { algorithm: 'im2col', reason: `implicit im2col + packed GEMM (${info!.kernels.gemm})` };
-  }
-
   const backend: Backend = {
     name: 'native',
     get isa() { return info!.isa; },
     get threads() { return addon.getNumThreads(); },
     get algorithms() { return implemented(); },
     accepts: (p) => addon.accepts(pack(p)),
-    supports,
-    choose,
+    // Shape limits and the choice live in the addon next to the algorithms (native/conv/conv.cc, choose.cc).
+    supports: (p, algo) => addon.supports(pack(p), ALGORITHM_CODE[algo]),
+    choose: (p) => addon.choose(pack(p)),
+    gradWeightChoose: (p, requested) => addon.gradWeightChoose(pack(p), GRAD_WEIGHT_ALGORITHM_CODE[requested]),
+    setKnob(name, value) {
+      const k = KNOBS[name] as (typeof KNOBS)[typeof name] | undefined;  // a name from untyped JS may be no knob
+      if (!k?.engines.includes('native')) throw new RangeError(`knob: expected a native knob, got ${String(name)}`);
+      addon.setKnob(k.code, value);
+    },
+    winogradTile: (p) => addon.winogradTile(pack(p)),
     // The addon's own decision (algorithm_threads in conv/conv.cc), so explain() cannot drift from it.
     threadsFor(p, algo) {
       return addon.threadsFor(pack(p), ALGORITHM_CODE[algo]);
@@ -211,6 +181,11 @@ export function nativeInfo(): NativeInfo {
  */
 export function nativeFmaPeak(ms: number): FmaPeak {
   return requireAddon().fmaPeak(ms);
+}
+
+/** The FFT/GEMM crossover's calibration on the current ISA, measured now if no choice needed it yet (throws if the addon is not loaded). */
+export function nativeFftCalibration(): NativeFftCalibration {
+  return requireAddon().fftCalibration();
 }
 
 /** Forces the native ISA ('avx512' | 'avx2' | 'neon' | 'scalar'); only the CPU's own or a lower one. */

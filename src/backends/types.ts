@@ -5,17 +5,16 @@
 // padding. conv1d arrives as H = 1, R = 1. NHWC inputs are transposed to NCHW before the call and the
 // result transposed back, so backends implement exactly one layout.
 
-export type Algorithm = 'direct' | 'im2col' | 'winograd' | 'fft';
-export const ALGORITHMS: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
+// The constants both engines share with this layer (algorithm and grad-weight codes, the packed
+// parameter order, wasm status codes, forcing knobs) are generated from native/interface.mjs.
+import type { Algorithm, GradWeightAlgorithm, KnobName } from './interface.generated.js';
+
+export type { Algorithm, GradWeightAlgorithm, KnobName } from './interface.generated.js';
+export {
+  ALGORITHM_CODE, ALGORITHMS, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE,
+} from './interface.generated.js';
 
 export type BackendName = 'native' | 'wasm' | 'js';
-
-/**
- * How a backend's own grad-weight kernel runs: 'gemm' (every shape, GEMM rounding), 'winograd' (3x3, stride
- * 1, dilation 1 only; 2.25x fewer multiplies, Winograd rounding), 'auto' (the kernel's choice per shape).
- */
-export type GradWeightAlgorithm = 'auto' | 'gemm' | 'winograd';
-export const GRAD_WEIGHT_ALGORITHM_CODE: Record<GradWeightAlgorithm, number> = { auto: 0, gemm: 1, winograd: 2 };
 
 /** A normalized 2-D convolution. All fields are non-negative integers except `relu`. */
 export interface ConvParams {
@@ -28,30 +27,6 @@ export interface ConvParams {
   OH: number; OW: number;                          // output [N, K, OH, OW]
   relu: boolean;                                   // fused max(0, x) after bias
 }
-
-/** Field order of ConvParams when packed into an Int32Array for the native addon and the wasm module. */
-export const PARAM_FIELDS = [
-  'N', 'C', 'H', 'W', 'K', 'R', 'S', 'groups',
-  'strideH', 'strideW', 'dilationH', 'dilationW',
-  'padTop', 'padBottom', 'padLeft', 'padRight', 'OH', 'OW', 'relu',
-] as const;
-
-/**
- * Writes p in PARAM_FIELDS order into `into` (default: a new array). Field by field rather than a loop
- * over PARAM_FIELDS: this is on every call's path, and the generic loop with its allocation was a
- * fifth of a LeNet call (bench/README.md). test/params.test.ts checks the order against PARAM_FIELDS.
- */
-export function packParams(p: ConvParams, into: Int32Array = new Int32Array(PARAM_FIELDS.length)): Int32Array {
-  const a = into;
-  a[0] = p.N; a[1] = p.C; a[2] = p.H; a[3] = p.W; a[4] = p.K; a[5] = p.R; a[6] = p.S; a[7] = p.groups;
-  a[8] = p.strideH; a[9] = p.strideW; a[10] = p.dilationH; a[11] = p.dilationW;
-  a[12] = p.padTop; a[13] = p.padBottom; a[14] = p.padLeft; a[15] = p.padRight;
-  a[16] = p.OH; a[17] = p.OW; a[18] = p.relu ? 1 : 0;
-  return a;
-}
-
-/** Numeric codes of algorithms across the JS/C++/wasm boundary. */
-export const ALGORITHM_CODE: Record<Algorithm, number> = { direct: 0, im2col: 1, winograd: 2, fft: 3 };
 
 /**
  * One layer's transformed weights on one backend (GEMM panels, Winograd-domain filters, FFT spectra),
@@ -108,4 +83,20 @@ export interface Backend {
               gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): void;
   gradWeightAsync?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
                    gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): Promise<void>;
+  /**
+   * Backends with a grad-weight kernel, which decides its own rules: the kernel algorithm a caller that
+   * prefers `requested` should run on p ('auto': the kernel's choice; 'winograd' becomes 'gemm' where the
+   * kernel's Winograd does not apply), and whether the kernel pays at all: where `kernelPays` is false,
+   * grad-weight built from forward convolutions is faster (src/backward.ts builds it then).
+   */
+  gradWeightChoose?(p: ConvParams, requested: GradWeightAlgorithm):
+    { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
+  /**
+   * Tests and benchmarks: sets one of this engine's forcing knobs (KNOBS, native/interface.mjs; each
+   * knob's `dflt` restores the engine's own rule). Throws a RangeError for a knob this engine does not
+   * have or a value outside the knob's range.
+   */
+  setKnob?(name: KnobName, value: number): void;
+  /** Tests: the Winograd output tile edge (2 or 4) a call of p would use now (knobs included); 0 where Winograd does not apply. */
+  winogradTile?(p: ConvParams): number;
 }

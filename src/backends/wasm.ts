@@ -14,8 +14,8 @@
 // one sync calls use while an async call holds the threaded one), so a store keeps one wasm handle
 // per instance it met. Blocks a running async call may read are freed only when it is done.
 
-import { ALGORITHM_CODE, PARAM_FIELDS, packParams } from './types.js';
-import type { Algorithm, Backend, ConvParams, WeightStore } from './types.js';
+import { ALGORITHM_CODE, ALGORITHMS, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE } from './types.js';
+import type { Algorithm, Backend, ConvParams, KnobName, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 import type { HeldArgs } from '../async-args.js';
@@ -40,10 +40,16 @@ interface FastconvExports {
   prepare(algo: number, inLen: number, wLen: number, bLen: number, outLen: number, threads: number, store: number): number;
   run(algo: number): number;
   accepts(): number;
+  /** The next two write the reason for their answer at reasonPtr() (reasonLength() UTF-8 bytes). */
+  supports(algo: number): number;
+  choose(): number;
+  reasonPtr(): number;
+  reasonLength(): number;
+  setKnob(code: number, value: number): number;
+  winogradTileFor(stored: number): number;
   beginRun(algo: number): number;
   runSlice(index: number): number;
   finishRun(): number;
-  setWinogradTile(tile: number): void;
   winogradTile(): number;
   storeNew(): number;
   storeClear(store: number): number;
@@ -54,35 +60,8 @@ interface FastconvExports {
   skipWeights(skip: number): void;
 }
 
-// Error codes of assembly/params.ts.
-const ERRORS: Record<number, string> = {
-  1: 'a size, stride or dilation is not positive, a padding is negative, relu is not 0/1, or the weight store handle is not one',
-  2: 'C or K is not divisible by groups',
-  3: 'OH/OW do not match the input, kernel, padding, stride and dilation',
-  4: 'a buffer length does not match the shape',
-  5: 'WebAssembly memory could not grow to hold the buffers and workspace',
-  6: 'the algorithm is not built into this module',
-  7: 'run() without a matching prepare()',
-  8: 'the run reads weights the caller skipped',
-  9: 'the padded input or the strided, dilated window reaches past index 2^31 - 1',
-  10: "a tensor would exceed 2^28 elements (1 GiB), the wasm backend's per-tensor limit",
-  [-1]: 'a wasm worker threw',
-};
-
-const ERR_WEIGHTS = 8;
-
-const IMPLEMENTED: readonly Algorithm[] = ['direct', 'im2col', 'winograd', 'fft'];
-
-/** Why `algo` cannot run `p` (null when it can); mirrors the shape checks of assembly/winograd.ts. */
-function unsupportedShape(p: ConvParams, algo: Algorithm): string | null {
-  if (algo === 'winograd' && !((p.R === 3 || p.R === 1) && p.S === 3 && p.strideH === 1 && p.strideW === 1)) {
-    return "the wasm backend's 'winograd' (F(2x2,3x3), F(4x4,3x3), F(2,3), F(4,3)) needs a 3x3 or 1x3 kernel with stride 1";
-  }
-  if (algo === 'fft' && !(p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1)) {
-    return "the wasm backend's 'fft' needs stride 1 and dilation 1";
-  }
-  return null;
-}
+// Every algorithm is built into the module; which shapes each takes, the module says (supports).
+const IMPLEMENTED: readonly Algorithm[] = ALGORITHMS;
 
 /** A 1-function module using one SIMD128 instruction (i32x4.splat): validates iff SIMD is supported. */
 const SIMD_PROBE = new Uint8Array([
@@ -148,10 +127,7 @@ export interface WasmBackend extends Backend {
   whenReady(): Promise<void>;
   /** Terminates the workers; the backend carries on single-threaded. */
   dispose(): void;
-  /**
-   * Benchmarks and tests: 'winograd' runs F(2x2,3x3)/F(2,3) (2) or F(4x4,3x3)/F(4,3) (4) where
-   * F(4) is accurate (else F(2)); 0 restores the per-shape rule of assembly/winograd.ts.
-   */
+  /** setKnob('winogradTile', tile): 2 or 4 forces that tile where it is accurate, 0 restores the module's rule. */
   forceWinogradTile(tile: 0 | 2 | 4): void;
   /** The tile edge of the last 'winograd' call (2 or 4), for tests. */
   lastWinogradTile(): number;
@@ -170,14 +146,33 @@ function flops(p: ConvParams): number {
   return 2 * p.N * p.K * (p.C / p.groups) * p.R * p.S * p.OH * p.OW;
 }
 
+const decoder = new TextDecoder();
+
 /** One instance of a build and the call protocol over it. */
 class Engine {
   constructor(readonly wasm: FastconvExports, private readonly describeCall: (p: ConvParams) => string) {}
 
   check(code: number, what: string, p: ConvParams): void {
+    // The module explains a shape the algorithm does not take (prepare writes it as supports does).
+    if (code === WASM_STATUS.ERR_ALGORITHM && this.wasm.reasonLength() > 0) throw new RangeError(`fastconv wasm: ${this.reason()}`);
     if (code !== 0) {
-      throw new RangeError(`fastconv wasm: ${what} failed: ${ERRORS[code] ?? `error ${code}`} (${this.describeCall(p)})`);
+      throw new RangeError(`fastconv wasm: ${what} failed: ${WASM_STATUS_MESSAGE[code] ?? `error ${code}`} (${this.describeCall(p)})`);
     }
+  }
+
+  /** Writes p at PARAMS for the module's queries and calls; false if memory cannot hold the statics. */
+  params(p: ConvParams): boolean {
+    const at = this.wasm.paramsPtr();
+    if (at === 0) return false;
+    packParams(p, new Int32Array(this.wasm.memory.buffer, at, PARAM_FIELDS.length));
+    return true;
+  }
+
+  /** The sentence the module wrote for its last supports/choose/prepare answer. */
+  reason(): string {
+    // A copy first: TextDecoder refuses views of a SharedArrayBuffer (the threaded builds' memory).
+    const bytes = new Uint8Array(this.wasm.memory.buffer, this.wasm.reasonPtr(), this.wasm.reasonLength()).slice();
+    return decoder.decode(bytes);
   }
 
   /** Params, prepare and the copies in; returns the algorithm code. `store`: a wasm store handle or 0. */
@@ -185,9 +180,7 @@ class Engine {
        algo: Algorithm, threads: number, store = 0): number {
     const wasm = this.wasm;
     const code = ALGORITHM_CODE[algo];
-    const at = wasm.paramsPtr();
-    if (at === 0) this.check(5, 'prepare', p);
-    packParams(p, new Int32Array(wasm.memory.buffer, at, PARAM_FIELDS.length));
+    if (!this.params(p)) this.check(WASM_STATUS.ERR_MEMORY, 'prepare', p);
     this.check(wasm.prepare(code, input.length, weight.length, bias ? bias.length : 0, outLen, threads, store), 'prepare', p);
     // prepare() may have grown memory, which detaches earlier views: take the buffer afresh.
     const heap = wasm.memory.buffer;
@@ -202,7 +195,7 @@ class Engine {
   /** Runs `begin` (run or beginRun); when it needs the skipped weights (non-finite data falls back to im2col), copies them in and runs it again. */
   begin(begin: () => number, weight: Float32Array, p: ConvParams): void {
     let code = begin();
-    if (code === ERR_WEIGHTS) {
+    if (code === WASM_STATUS.ERR_WEIGHTS) {
       new Float32Array(this.wasm.memory.buffer, this.wasm.weightPtr(), weight.length).set(weight);
       this.wasm.skipWeights(0);
       code = begin();
@@ -259,11 +252,12 @@ class WasmStore implements WeightStore {
 export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading,
                                   noThreads?: string): WasmBackend {
   let plain: Engine | undefined;
-  let forcedTile = 0;
+  // Knobs set so far, replayed on an instance made later (knobs are per instance).
+  const knobs = new Map<number, number>();
   const plainEngine = () => {
     if (!plain) {
       plain = new Engine(new WebAssembly.Instance(module, {}).exports as unknown as FastconvExports, describe);
-      plain.wasm.setWinogradTile(forcedTile);
+      for (const [code, value] of knobs) plain.wasm.setKnob(code, value);
     }
     return plain;
   };
@@ -338,48 +332,44 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     e.check(e.wasm.finishRun(), 'run', p);
   }
 
+  /** The instance for a query: not the threaded one while an async call runs there (its workers read PARAMS). */
+  const queryEngine = () => (busy ? plainEngine() : engine);
+
   function supports(p: ConvParams, algo: Algorithm): string | null {
-    if (IMPLEMENTED.includes(algo)) return unsupportedShape(p, algo);
-    return `the '${algo}' algorithm is not implemented in the wasm backend yet (available: ${IMPLEMENTED.join(', ')})`;
+    const e = queryEngine();
+    if (!e.params(p)) return WASM_STATUS_MESSAGE[WASM_STATUS.ERR_MEMORY];
+    return e.wasm.supports(ALGORITHM_CODE[algo]) === WASM_STATUS.OK ? null : e.reason();
   }
 
   function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
-    // Depthwise runs faster direct than as tiny GEMMs, but a single-channel dense layer (groups = 1,
-    // C = 1: audio, LeNet) is faster as a GEMM (L7, L10, L12; numbers for every rule here: bench/README.md).
-    if (p.groups > 1 && p.C === p.groups) {
-      return { algorithm: 'direct', reason: 'one input channel per group (depthwise): direct, SIMD along output rows' };
+    const e = queryEngine();
+    if (!e.params(p)) throw new RangeError(`fastconv wasm: ${WASM_STATUS_MESSAGE[WASM_STATUS.ERR_MEMORY]}`);
+    const code = e.wasm.choose();
+    if (code < 0) throw new RangeError(`fastconv wasm: ${e.reason()} (${describe(p)})`);
+    return { algorithm: ALGORITHMS[code], reason: e.reason() };
+  }
+
+  function setKnob(name: KnobName, value: number): void {
+    const k = KNOBS[name] as (typeof KNOBS)[KnobName] | undefined;  // a name from untyped JS may be no knob
+    if (!k?.engines.includes('wasm')) throw new RangeError(`knob: expected a wasm knob, got ${String(name)}`);
+    if (typeof value !== 'number') throw new TypeError(`knob ${name}: expected a number, got ${typeof value}`);
+    if (!Number.isInteger(value)) throw new RangeError(`knob ${name}: expected an integer (${k.valid}), got ${value}`);
+    for (const e of plain && plain !== engine ? [engine, plain] : [engine]) {
+      if (e.wasm.setKnob(k.code, value) !== WASM_STATUS.OK) throw new RangeError(`knob ${name}: expected one of ${k.valid}, got ${value}`);
     }
-    // Winograd F(2x2,3x3) beat im2col on L2, L3, L5, L6 and from 16 channels in and out; 8->8 was even
-    // and 3->16 slower (too little GEMM depth to pay for the transforms).
-    const Cg = p.C / p.groups, Kg = p.K / p.groups;
-    // Dilated (one undilated phase per dilation offset) it wins too (L8).
-    if (p.R === 3 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && Cg >= 16 && Kg >= 16) {
-      return { algorithm: 'winograd', reason: '3x3 stride 1 with >= 16 channels in and out per group: Winograd F(2x2,3x3) or F(4x4,3x3), 2.25x or 4x fewer multiplies' };
-    }
-    // conv1d / 1x3: Winograd F(4,3) took less time than im2col from 32 channels in and out, more at 16.
-    if (p.R === 1 && p.S === 3 && p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1 && Cg >= 32 && Kg >= 32) {
-      return { algorithm: 'winograd', reason: 'kernel 3 along W, stride 1, >= 32 channels in and out per group: Winograd F(4,3) (or F(2,3) with wide padding), 2x fewer multiplies' };
-    }
-    // FFT beat im2col on L9 (11x11, 16 ch), L10 (k 251, 1 ch), 7x7 with 64 and 9x9 with 16 channels;
-    // it lost at 5x5 16 ch, 7x7 with 3 channels, conv1d k 5, and k 63 with 1 channel.
-    const unit = p.strideH === 1 && p.strideW === 1 && p.dilationH === 1 && p.dilationW === 1;
-    const bigKernel2d = p.R >= 7 && p.S >= 7 && Cg >= 8;
-    const bigKernel1d = p.R === 1 && (p.S >= 128 || (p.S >= 31 && Cg >= 16));
-    // The cached spectra take about 8*K*Cg*R*S floats: keep them under 64 MiB.
-    const spectraFit = 8 * p.K * Cg * p.R * p.S <= 1 << 24;
-    if (unit && spectraFit && (bigKernel2d || bigKernel1d)) {
-      return { algorithm: 'fft', reason: 'large kernel at stride 1: FFT convolution over overlap-save tiles' };
-    }
-    return { algorithm: 'im2col', reason: 'dense channels: GEMM over im2col taps with a 4x8 register-blocked microkernel' };
+    knobs.set(k.code, value);
   }
 
   function conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
                   out: Float32Array, algo: Algorithm, store?: WeightStore): void {
-    const why = supports(p, algo);
-    if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     const e = busy ? plainEngine() : engine;
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
-    if (threads > 1) threads = pool!.waitReady(threads);
+    if (threads > 1) {
+      // Refuse a shape the algorithm does not take before waiting for the workers (prepare would too).
+      const why = supports(p, algo);
+      if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
+      threads = pool!.waitReady(threads);
+    }
     last = e;
     const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
     runLoaded(e, code, threads, p, weight);
@@ -393,6 +383,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
                                 out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number,
                                 held: HeldArgs): Promise<void> {
+    // Refuse a shape the algorithm does not take before waiting for the workers.
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     let threads = threadsFor(p);
@@ -426,16 +417,18 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     get threads() { return off() === null ? wanted : 1; },
     algorithms: IMPLEMENTED,
     accepts(p) {
-      // Not the threaded instance while an async call runs there: its workers read PARAMS.
-      const e = busy ? plainEngine() : engine;
-      const at = e.wasm.paramsPtr();
-      if (at === 0) return ERRORS[5];
-      packParams(p, new Int32Array(e.wasm.memory.buffer, at, PARAM_FIELDS.length));
+      const e = queryEngine();
+      if (!e.params(p)) return WASM_STATUS_MESSAGE[WASM_STATUS.ERR_MEMORY];
       const code = e.wasm.accepts();
-      return code === 0 ? null : ERRORS[code] ?? `error ${code}`;
+      return code === 0 ? null : WASM_STATUS_MESSAGE[code] ?? `error ${code}`;
     },
     supports,
     choose,
+    setKnob,
+    winogradTile(p) {
+      const e = queryEngine();
+      return e.params(p) ? Math.max(0, e.wasm.winogradTileFor(0)) : 0;
+    },
     conv2d,
     conv2dAsync(p, input, weight, bias, out, algo, store) {
       if (!pool || off() !== null) {
@@ -476,11 +469,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       if (pool && off() === null && wanted > 1) await pool.whenReady(wanted);
     },
     lastWinogradTile: () => last.wasm.winogradTile(),
-    forceWinogradTile(tile) {
-      forcedTile = tile;
-      engine.wasm.setWinogradTile(tile);
-      plain?.wasm.setWinogradTile(tile);
-    },
+    forceWinogradTile: (tile) => setKnob('winogradTile', tile),
     dispose() {
       if (!pool) return;
       pool.dispose();
