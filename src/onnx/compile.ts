@@ -8,7 +8,7 @@
 import type { ConvLayerOptions, ConvTransposeOptions, Tensor } from '../index.node.js';
 import type { OpContext } from './ops.js';
 import type { InPlace } from './ops.js';
-import { Attrs, OPS, SHAPE_ONLY, activationOf, clipBounds } from './ops.js';
+import { Attrs, OPS, SHAPE_ONLY, activationOf, clipBounds, siluInPlace } from './ops.js';
 import type { OnnxGraph, OnnxNode, Value } from './parse.js';
 import { OnnxError } from './parse.js';
 import { alloc, binary, numel, transpose } from './tensor.js';
@@ -333,7 +333,7 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       if (gates) {
         absorbed.add(ai); absorbed.add(mi); nodes.push(A, M); outName = M.outputs[0];
         epilogue = A.op === 'Sigmoid'
-          ? (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = v / (1 + Math.exp(-v)); } }
+          ? siluInPlace
           : (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = v * Math.min(Math.max(alpha * v + beta, 0), 1); } };
       }
     }

@@ -155,6 +155,26 @@ function compare(f: (x: number, y: number) => boolean): Prepare {
 
 export type InPlace = (d: Float32Array) => void;
 
+/** 2^(i - 127) for the exponent part of fastExpNeg. */
+const POW2 = Float64Array.from({ length: 256 }, (_, i) => Math.pow(2, i - 127));
+
+/**
+ * exp(-v) as 2^k * p(f) (t = -v log2 e = k + f, |f| <= 1/2, p of degree 6): within 2.5e-7 relative,
+ * float32's own rounding, and 2-3x faster than Math.exp, which took 13-20 ns per element here (the SiLU
+ * epilogues were most of EfficientNet's time). Saturates past |t| = 126; NaN stays NaN.
+ */
+function fastExpNeg(v: number): number {
+  let t = -v * Math.LOG2E;
+  t = t > 126 ? 126 : t < -126 ? -126 : t;
+  const k = Math.round(t), f = t - k;
+  const p = 1 + f * (0.6931471805599453 + f * (0.2402265069591007 + f * (0.05550410866482158
+    + f * (0.009618129107628477 + f * (0.0013333558146428443 + f * 0.00015403530393381606)))));
+  return p * POW2[k + 127];
+}
+
+export const sigmoidInPlace: InPlace = (d) => { const n = d.length; for (let i = 0; i < n; i++) d[i] = 1 / (1 + fastExpNeg(d[i])); };
+export const siluInPlace: InPlace = (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = v / (1 + fastExpNeg(v)); } };
+
 function clampLoop(lo: number, hi: number): InPlace {
   return (d) => { const n = d.length; for (let i = 0; i < n; i++) d[i] = Math.min(Math.max(d[i], lo), hi); };
 }
@@ -169,7 +189,7 @@ export function activationOf(c: OpContext): InPlace | undefined {
       if (a >= 0 && a <= 1) return (d) => { const n = d.length; for (let i = 0; i < n; i++) { const v = d[i]; d[i] = Math.max(v, a * v); } };
       return (d) => { const n = d.length; for (let i = 0; i < n; i++) if (d[i] < 0) d[i] *= a; };
     }
-    case 'Sigmoid': return (d) => { for (let i = 0; i < d.length; i++) d[i] = 1 / (1 + Math.exp(-d[i])); };
+    case 'Sigmoid': return sigmoidInPlace;
     case 'Tanh': return (d) => { for (let i = 0; i < d.length; i++) d[i] = Math.tanh(d[i]); };
     case 'HardSigmoid': {
       const a = c.at.float('alpha', 0.2), b = c.at.float('beta', 0.5);
