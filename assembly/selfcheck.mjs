@@ -1,11 +1,13 @@
 // Correctness check of the wasm builds through the real adapter (src/backends/wasm.ts, transpiled on
 // the fly): every build (simd, relaxed where the engine runs it, scalar) x every algorithm the build
-// implements (direct, im2col, winograd, fft) against a float64 direct conv on random shapes, 3x3
+// implements (direct, im2col, winograd, fft; Winograd also forced to each output tile, F(2x2) and
+// F(4x4), through the winogradTile knob) against a float64 direct conv on random shapes, 3x3
 // stride-1 shapes (Winograd's) and GEMM-blocking shapes, plus every forward golden case in test/golden
 // (NaN/Inf positions exact) and bad parameters (RangeError, never a trap). Fails when any build x
 // algorithm ran no case at all, so the claim cannot go stale. test/selfcheck.test.ts runs it quickly.
 //   node [--experimental-wasm-relaxed-simd] assembly/selfcheck.mjs [--cases 300] [--seed 1] [--golden DIR]
 import ts from 'typescript';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +30,9 @@ const tol = (algo) => TOLERANCE[algo] ?? 1e-5;
 // every relative import of the adapter resolves whatever it imports next (a list of files to copy went
 // stale as soon as wasm.ts imported a new module).
 async function loadAdapter() {
+  // src/backends/interface.generated.ts comes from native/interface.mjs at build time (not committed).
+  const gen = spawnSync(process.execPath, [join(root, 'native', 'gen-interface.mjs'), 'ts'], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`native/gen-interface.mjs ts failed: ${gen.stderr}`);
   const out = mkdtempSync(join(tmpdir(), 'fastconv-selfcheck-'));
   process.on('exit', () => rmSync(out, { recursive: true, force: true }));
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
@@ -117,20 +122,39 @@ function randomShape(big) {
 
 const fill = (n) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rand() * 2 - 1; return a; };
 
-function runCase(backends, p, x, w, b, label, failures, stats) {
-  const { ref, mag } = reference(p, x, w, b);
+// What runs per build: each algorithm by the module's own rule, and Winograd again at each tile forced
+// through the winogradTile knob (F(4x4) only where it is accurate; elsewhere the knob runs F(2x2)).
+function variantsOf(be) {
+  const v = be.algorithms.map((algo) => ({ key: algo, algo, tile: 0 }));
+  if (be.algorithms.includes('winograd') && be.setKnob) for (const tile of [2, 4]) v.push({ key: `winograd-f${tile}`, algo: 'winograd', tile });
+  return v;
+}
+
+/** Every variant of every build that applies to p, against `want`; `counted`: whether coverage counts it. */
+function runVariants(backends, p, x, w, b, want, mag, label, stats, counted) {
   for (const be of backends) {
-    for (const algo of be.algorithms) {
-      if (be.supports(p, algo) !== null) continue;
-      const out = new Float32Array(ref.length).fill(NaN);
-      be.conv2d(p, x, w, b, out, algo);
-      const r = compare(out, ref, mag);
-      const key = `${be.isa}/${algo}`;
-      stats[key] = Math.max(stats[key] ?? 0, r.worst);
-      ran[key] = (ran[key] ?? 0) + 1;
-      if (!(r.worst <= tol(algo))) failures.push(`${label} ${key}: ${JSON.stringify(r)} ${JSON.stringify(p)}`);
+    for (const v of variantsOf(be)) {
+      if (be.supports(p, v.algo) !== null) continue;
+      if (v.tile) be.setKnob('winogradTile', v.tile);
+      try {
+        if (v.tile && be.winogradTile(p) !== v.tile) continue;
+        const out = new Float32Array(want.length).fill(NaN);
+        be.conv2d(p, x, w, b, out, v.algo);
+        const r = compare(out, want, mag);
+        const key = `${be.isa}/${v.key}`;
+        stats[key] = Math.max(stats[key] ?? 0, r.worst);
+        if (counted) ran[key] = (ran[key] ?? 0) + 1;
+        if (!(r.worst <= tol(v.algo))) failures.push(`${label} ${key}: ${JSON.stringify(r)} ${JSON.stringify(p)}`);
+      } finally {
+        if (v.tile) be.setKnob('winogradTile', 0);
+      }
     }
   }
+}
+
+function runCase(backends, p, x, w, b, label) {
+  const { ref, mag } = reference(p, x, w, b);
+  runVariants(backends, p, x, w, b, ref, mag, label, stats, true);
 }
 
 function decode(b64) {
@@ -164,7 +188,7 @@ const t0 = performance.now();
 for (let i = 0; i < CASES; i++) {
   const p = randomShape(i % 10 === 9);
   const b = rand() < 0.7 ? fill(p.K) : null;
-  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * (p.C / p.groups) * p.R * p.S), b, `random#${i}`, failures, stats);
+  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * (p.C / p.groups) * p.R * p.S), b, `random#${i}`);
 }
 // 3x3 stride 1 (Winograd's shapes): tile edges (odd OH/OW), wide rows, padding 0..3, groups, batch.
 for (let i = 0; i < CASES / 3; i++) {
@@ -175,7 +199,7 @@ for (let i = 0; i < CASES / 3; i++) {
   p.OH = outSize(p.H, p.padTop, p.padBottom, 3, p.dilationH, 1); p.OW = outSize(p.W, p.padLeft, p.padRight, 3, p.dilationW, 1);
   if (p.OH < 1 || p.OW < 1) continue;
   const b = rand() < 0.7 ? fill(p.K) : null;
-  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * (p.C / p.groups) * 9), b, `3x3#${i}`, failures, stats);
+  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * (p.C / p.groups) * 9), b, `3x3#${i}`);
 }
 // Shapes that cross the GEMM's KC (256) and NC (512) blocks, its 4x8 tile edges, and both B paths
 // (packed: OW 23/25, pointwise; indirect: OW 40/16/450).
@@ -184,7 +208,7 @@ for (const [C, K, HW, R] of [[300, 13, 9, 1], [30, 7, 25, 3], [64, 65, 23, 3], [
     strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padTop: R === 251 ? 0 : (R >> 1), padBottom: R === 251 ? 0 : (R >> 1),
     padLeft: R >> 1, padRight: R >> 1, relu: true };
   p.OH = outSize(p.H, p.padTop, p.padBottom, p.R, 1, 1); p.OW = outSize(p.W, p.padLeft, p.padRight, p.S, 1, 1);
-  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * p.C * p.R * p.S), fill(p.K), `blocking ${C}x${K}x${HW}x${R}`, failures, stats);
+  runCase(backends, p, fill(p.N * p.C * p.H * p.W), fill(p.K * p.C * p.R * p.S), fill(p.K), `blocking ${C}x${K}x${HW}x${R}`);
 }
 console.log(`random: ${CASES} shapes + 7 blocking shapes in ${((performance.now() - t0) / 1000).toFixed(1)} s; worst |err|/S:`,
   Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.toExponential(2)])));
@@ -198,14 +222,7 @@ if (existsSync(GOLDEN)) {
     const p = goldenParams(g);
     const x = decode(g.input), w = decode(g.weight), b = decode(g.bias), want = decode(g.output);
     const { mag } = reference(p, x, w, b);
-    for (const be of backends) for (const algo of be.algorithms) {
-      if (be.supports(p, algo) !== null) continue;
-      const out = new Float32Array(want.length).fill(NaN);
-      be.conv2d(p, x, w, b, out, algo);
-      const r = compare(out, want, mag);
-      gstats[`${be.isa}/${algo}`] = Math.max(gstats[`${be.isa}/${algo}`] ?? 0, r.worst);
-      if (!(r.worst <= tol(algo))) failures.push(`golden ${g.name} ${be.isa}/${algo}: ${JSON.stringify(r)}`);
-    }
+    runVariants(backends, p, x, w, b, want, mag, `golden ${g.name}`, gstats, false);
     golden++;
   }
   console.log(`golden: ${golden} forward cases; worst |err|/S:`,
@@ -238,8 +255,8 @@ console.log(`bad inputs: ${bad.length ? bad.join('; ') : 'all rejected with Rang
 
 // Every build x algorithm must have run: an algorithm whose supports() turned down every shape here
 // would otherwise pass unnoticed.
-for (const be of backends) for (const algo of be.algorithms) {
-  if (!ran[`${be.isa}/${algo}`]) failures.push(`${be.isa}/${algo}: no random shape ran (supports() refused them all)`);
+for (const be of backends) for (const v of variantsOf(be)) {
+  if (!ran[`${be.isa}/${v.key}`]) failures.push(`${be.isa}/${v.key}: no random shape ran (supports() or the tile rule refused them all)`);
 }
 console.log(`coverage (random shapes per build/algorithm): ${Object.entries(ran).map(([k, n]) => `${k} ${n}`).join(', ')}`);
 
