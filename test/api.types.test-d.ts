@@ -55,7 +55,9 @@ expectTypeOf<node.BackwardOptions['needs']>().toEqualTypeOf<readonly ('input' | 
 expectTypeOf<node.PoolLayout>().toEqualTypeOf<'NCHW' | 'NHWC'>();
 expectTypeOf<node.Parameter>().toEqualTypeOf<{ data: Float32Array; shape: number[]; grad: Float32Array }>();
 
-expectTypeOf<Pick<node.Explanation, 'backend' | 'isa' | 'threads' | 'asyncThreads' | 'algorithm' | 'reason' | 'outputShape'>>().toEqualTypeOf<{
+expectTypeOf<
+  Pick<node.Explanation, 'backend' | 'isa' | 'threads' | 'asyncThreads' | 'algorithm' | 'reason' | 'outputShape'>
+>().toEqualTypeOf<{
   backend: BackendName;
   isa: string;
   threads: number;
@@ -65,10 +67,20 @@ expectTypeOf<Pick<node.Explanation, 'backend' | 'isa' | 'threads' | 'asyncThread
   outputShape: number[];
 }>();
 expectTypeOf<Pick<node.Explanation['params'], 'N' | 'C' | 'H' | 'W' | 'K' | 'OH' | 'OW' | 'groups' | 'relu'>>().toEqualTypeOf<{
-  N: number; C: number; H: number; W: number; K: number; OH: number; OW: number; groups: number; relu: boolean;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  K: number;
+  OH: number;
+  OW: number;
+  groups: number;
+  relu: boolean;
 }>();
 
-expectTypeOf<Pick<node.BackendInfo, 'selected' | 'wasmVariant' | 'isa' | 'threads' | 'threadsOff' | 'forced' | 'reason'>>().toEqualTypeOf<{
+expectTypeOf<
+  Pick<node.BackendInfo, 'selected' | 'wasmVariant' | 'isa' | 'threads' | 'threadsOff' | 'forced' | 'reason'>
+>().toEqualTypeOf<{
   selected: BackendName;
   wasmVariant: 'relaxed' | 'simd' | 'scalar' | null;
   isa: string;
@@ -78,7 +90,12 @@ expectTypeOf<Pick<node.BackendInfo, 'selected' | 'wasmVariant' | 'isa' | 'thread
   reason: string;
 }>();
 expectTypeOf<node.BackendInfo['probe']>().toEqualTypeOf<node.ProbeResult[]>();
-expectTypeOf<Omit<node.ProbeResult, 'key'>>().toEqualTypeOf<{ ok: boolean; medianMs?: number; gflops?: number; error?: string }>();
+expectTypeOf<Omit<node.ProbeResult, 'key'>>().toEqualTypeOf<{
+  ok: boolean;
+  medianMs?: number;
+  gflops?: number;
+  error?: string;
+}>();
 expectTypeOf<node.BackendInfo['errors']>().toEqualTypeOf<Partial<Record<node.ProbeResult['key'], string>>>();
 
 // ---- convolution ----
@@ -88,7 +105,9 @@ expectTypeOf(node.conv1d).toEqualTypeOf<Conv<Tensor>>();
 expectTypeOf(node.conv2dAsync).toEqualTypeOf<Conv<Promise<Tensor>>>();
 expectTypeOf(node.conv1dAsync).toEqualTypeOf<Conv<Promise<Tensor>>>();
 expectTypeOf(node.explain).toEqualTypeOf<Conv<node.Explanation>>();
-expectTypeOf(node.outputShape).parameters.toEqualTypeOf<[inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions]>();
+expectTypeOf(node.outputShape).parameters.toEqualTypeOf<
+  [inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions]
+>();
 expectTypeOf(node.outputShape).returns.toEqualTypeOf<number[]>();
 // @ts-expect-error a bare Float32Array is not a tensor: the input needs its shape
 node.conv2d(new Float32Array(4), w);
@@ -109,8 +128,15 @@ expectTypeOf(node.convTranspose1d).toEqualTypeOf<Transpose<Tensor>>();
 expectTypeOf(node.convTranspose2dAsync).toEqualTypeOf<Transpose<Promise<Tensor>>>();
 expectTypeOf(node.convTranspose1dAsync).toEqualTypeOf<Transpose<Promise<Tensor>>>();
 expectTypeOf<node.ConvTransposeOptions>().toEqualTypeOf<{
-  bias?: Float32Array | null; stride?: Ints; padding?: Ints; outputPadding?: Ints; dilation?: Ints; groups?: number;
-  layout?: Layout; backend?: BackendChoice; algorithm?: 'auto' | Algorithm;
+  bias?: Float32Array | null;
+  stride?: Ints;
+  padding?: Ints;
+  outputPadding?: Ints;
+  dilation?: Ints;
+  groups?: number;
+  layout?: Layout;
+  backend?: BackendChoice;
+  algorithm?: 'auto' | Algorithm;
 }>();
 
 // ---- pooling: maxPool2d's result follows returnIndices ----
@@ -125,9 +151,9 @@ expectTypeOf(node.maxPool2d(x, { kernelSize: 2, returnIndices: flag })).toEqualT
 void node.maxPool2d(x, { kernelSize: 2 }).indices;
 // @ts-expect-error kernelSize is required
 node.maxPool2d(x, {});
-expectTypeOf(node.maxPool2dBackward).parameters.toEqualTypeOf<[
-  gradOutput: Tensor, input: Tensor | { shape: number[] }, options: node.MaxPoolOptions & { indices?: IndexTensor },
-]>();
+expectTypeOf(node.maxPool2dBackward).parameters.toEqualTypeOf<
+  [gradOutput: Tensor, input: Tensor | { shape: number[] }, options: node.MaxPoolOptions & { indices?: IndexTensor }]
+>();
 expectTypeOf(node.maxPool2dBackward).returns.toEqualTypeOf<Tensor>();
 expectTypeOf(node.avgPool2d).parameters.toEqualTypeOf<[input: Tensor, options: node.AvgPoolOptions]>();
 expectTypeOf(node.avgPool2d).returns.toEqualTypeOf<Tensor>();
@@ -136,11 +162,21 @@ expectTypeOf(node.avgPool2dAsync).returns.toEqualTypeOf<Promise<Tensor>>();
 expectTypeOf(node.avgPool2dBackwardAsync).returns.toEqualTypeOf<Promise<Tensor>>();
 expectTypeOf(node.maxPool2dBackwardAsync).returns.toEqualTypeOf<Promise<Tensor>>();
 expectTypeOf<node.MaxPoolOptions>().toEqualTypeOf<{
-  kernelSize: Ints; stride?: Ints; padding?: Ints; dilation?: Ints; ceilMode?: boolean; returnIndices?: boolean;
+  kernelSize: Ints;
+  stride?: Ints;
+  padding?: Ints;
+  dilation?: Ints;
+  ceilMode?: boolean;
+  returnIndices?: boolean;
   layout?: 'NCHW' | 'NHWC';
 }>();
 expectTypeOf<node.AvgPoolOptions>().toEqualTypeOf<{
-  kernelSize: Ints; stride?: Ints; padding?: Ints; ceilMode?: boolean; countIncludePad?: boolean; layout?: 'NCHW' | 'NHWC';
+  kernelSize: Ints;
+  stride?: Ints;
+  padding?: Ints;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  layout?: 'NCHW' | 'NHWC';
 }>();
 
 // ---- layers ----

@@ -13,19 +13,19 @@
 //   on the big layers it would compare the reference with itself for seconds each.
 // Batch is the layers' own (1); the backends run the exact shapes the bench times.
 
-import { afterAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Layer } from '../bench/suite.js';
+import { loadSuite, makeData } from '../bench/suite.js';
 import { convReference } from '../src/backends/js.js';
 import type { Algorithm, ConvParams } from '../src/backends/types.js';
 import { normalizeConv } from '../src/shape.js';
-import type { Layer } from '../bench/suite.js';
-import { loadSuite, makeData } from '../bench/suite.js';
 import { allPaths, restoreNativeIsa } from './paths.js';
 import { compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, TOLERANCE } from './tester.js';
 
 const REFERENCE_MACS = 30e6;
 const JS_MAX_MACS = 20e6;
-const SENTINEL = -7.5e33;  // no correct kernel leaves it behind (as in tester.checkBackend)
+const SENTINEL = -7.5e33; // no correct kernel leaves it behind (as in tester.checkBackend)
 
 afterAll(restoreNativeIsa);
 
@@ -35,18 +35,24 @@ const macs = (l: Layer) => l.flops / 2;
 interface Case {
   layer: Layer;
   p: ConvParams;
-  x: Float32Array; w: Float32Array; b: Float32Array;
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array;
   /** Output channels checked against the reference, ascending. */
   channels: number[];
-  want: Float64Array; scale: Float64Array;  // [N, channels.length, OH, OW]
+  want: Float64Array;
+  scale: Float64Array; // [N, channels.length, OH, OW]
 }
 
 // Params through the public argument checker, so they are exactly what conv1d/conv2d produce for the layer.
 function paramsOf(l: Layer, b: Float32Array): ConvParams {
   const is1d = l.op === 'conv1d';
-  const n = normalizeConv(is1d ? 1 : 2, { data: new Float32Array(l.N * l.C * l.H * l.W), shape: l.inputShape },
+  const n = normalizeConv(
+    is1d ? 1 : 2,
+    { data: new Float32Array(l.N * l.C * l.H * l.W), shape: l.inputShape },
     { data: new Float32Array(l.K * (l.C / l.groups) * l.R * l.S), shape: l.weightShape },
-    { stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups, bias: b });
+    { stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups, bias: b }
+  );
   return n.params;
 }
 
@@ -68,13 +74,23 @@ function caseOf(l: Layer): Case {
   const channels = sampleChannels(l);
   // The reference of the sampled output channels alone: the same convolution with only their weight
   // rows and biases.
-  const Cg = l.C / l.groups, taps = Cg * l.R * l.S;
+  const Cg = l.C / l.groups,
+    taps = Cg * l.R * l.S;
   const sub: ConvParams = l.groups === 1 ? { ...p, K: channels.length } : p;
-  const ws = new Float32Array(channels.length * taps), bs = new Float32Array(channels.length);
-  channels.forEach((k, i) => { ws.set(w.subarray(k * taps, (k + 1) * taps), i * taps); bs[i] = b[k]; });
+  const ws = new Float32Array(channels.length * taps),
+    bs = new Float32Array(channels.length);
+  channels.forEach((k, i) => {
+    ws.set(w.subarray(k * taps, (k + 1) * taps), i * taps);
+    bs[i] = b[k];
+  });
   const abs = (a: Float32Array) => a.map(Math.abs);
   c = {
-    layer: l, p, x, w, b, channels,
+    layer: l,
+    p,
+    x,
+    w,
+    b,
+    channels,
     want: convReference(sub, x, ws, bs),
     // S = conv(|x|, |w|) + |b|, the tester's error scale: the reference of the absolute values.
     scale: convReference(sub, abs(x), abs(ws), abs(bs)),
@@ -85,10 +101,13 @@ function caseOf(l: Layer): Case {
 
 /** The sampled channels of a full [N, K, OH, OW] output. */
 function pickChannels(out: Float32Array, c: Case): Float32Array {
-  const plane = c.p.OH * c.p.OW, { N, K } = c.p;
+  const plane = c.p.OH * c.p.OW,
+    { N, K } = c.p;
   const got = new Float32Array(N * c.channels.length * plane);
   for (let n = 0; n < N; n++) {
-    c.channels.forEach((k, i) => got.set(out.subarray((n * K + k) * plane, (n * K + k + 1) * plane), (n * c.channels.length + i) * plane));
+    c.channels.forEach((k, i) => {
+      got.set(out.subarray((n * K + k) * plane, (n * K + k + 1) * plane), (n * c.channels.length + i) * plane);
+    });
   }
   return got;
 }
@@ -111,14 +130,19 @@ for (const path of allPaths()) {
           const out = new Float32Array(p.N * p.K * p.OH * p.OW).fill(SENTINEL);
           path.backend.conv2d(p, c.x, c.w, c.b, out, algo);
           [c.x, c.w, c.b].forEach((a, i) => {
-            if (!a.every((v, j) => Object.is(v, copies[i][j]))) expect.fail(`${path.label}/${algo} ${layer.id} modified its ${['input', 'weight', 'bias'][i]}`);
+            if (!a.every((v, j) => Object.is(v, copies[i][j])))
+              expect.fail(`${path.label}/${algo} ${layer.id} modified its ${['input', 'weight', 'bias'][i]}`);
           });
           const unwritten = out.findIndex((v) => v === SENTINEL || !Number.isFinite(v));
-          if (unwritten >= 0) expect.fail(`${path.label}/${algo} ${layer.id}: output[${unwritten}] = ${out[unwritten]} (not written, or not finite)`);
+          if (unwritten >= 0)
+            expect.fail(
+              `${path.label}/${algo} ${layer.id}: output[${unwritten}] = ${out[unwritten]} (not written, or not finite)`
+            );
           const sub = { ...p, K: c.channels.length };
           const got = pickChannels(out, c);
           const cmp = compare(got, c.want, c.scale, TOLERANCE[algo], planeSlack(c.scale, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
-          if (!cmp.ok) expect.fail(formatFailure(`${path.label}/${algo} ${layer.id}`, sub, cmp, `channels ${c.channels.join(',')}`));
+          if (!cmp.ok)
+            expect.fail(formatFailure(`${path.label}/${algo} ${layer.id}`, sub, cmp, `channels ${c.channels.join(',')}`));
           expect(cmp.maxScaledErr).toBeLessThanOrEqual(TOLERANCE[algo]);
         }
       });
