@@ -14,8 +14,21 @@ export interface BenchArgs {
   batchMs: number | null;          // shortest timed batch of back-to-back calls
   out: string | null;              // results folder
   api: 'layer' | 'fn';             // how fastconv is called
+  kernel: KernelFamily | null;     // time one kernel family only (no peers, no benny pass)
+  tile: 2 | 4 | null;              // --kernel winograd: force F(2x2) or F(4x4)
+  isa: string | null;              // native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar
   help: boolean;
 }
+
+/**
+ * The kernel families --kernel times: each of fastconv's algorithms, and the depthwise kernels, which
+ * are the direct algorithm on layers with one input channel per group ('direct' then means the
+ * direct loop nest on the other layers).
+ */
+export const KERNEL_FAMILIES = ['direct', 'im2col', 'winograd', 'fft', 'depthwise'] as const;
+export type KernelFamily = typeof KERNEL_FAMILIES[number];
+export const NATIVE_ISAS = ['avx512', 'avx2', 'neon', 'scalar'] as const;
+export const WASM_ISAS = ['relaxed', 'simd', 'scalar'] as const;
 
 export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench [flags])
   --layers L2,L6         only these layers of bench/layers.json
@@ -30,10 +43,13 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --batch-ms MS          a timed batch repeats the call until it lasts this long (default 20, --quick 1)
   --out DIR              where results go (default bench/results)
   --api layer|fn         call fastconv through Conv2d/Conv1d layers (default) or conv2d/conv1d
-  --backward             grad-input + grad-weight instead of forward (default layers L2,L6; peer: --torch)`;
+  --backward             grad-input + grad-weight instead of forward (default layers L2,L6; peer: --torch)
+  --kernel K             time one kernel family: direct | im2col | winograd | fft | depthwise (no peers, no benny)
+  --tile 2|4             with --kernel winograd: force F(2x2,3x3) or F(4x4,3x3) (F(2) where F(4) is inexact)
+  --isa I                native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar (default: the best)`;
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, batchMs: null, out: null, api: 'layer', help: false };
+  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, batchMs: null, out: null, api: 'layer', kernel: null, tile: null, isa: null, help: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = (): string => {
@@ -79,8 +95,26 @@ export function parseArgs(argv: string[]): BenchArgs {
         if (!(ms > 0)) throw new RangeError(`--batch-ms must be a positive number of milliseconds, got ${argv[i]}`);
         a.batchMs = ms; break;
       }
+      case '--kernel': {
+        const k = value();
+        if (!(KERNEL_FAMILIES as readonly string[]).includes(k)) throw new RangeError(`--kernel must be one of ${KERNEL_FAMILIES.join(', ')}, got '${k}'`);
+        a.kernel = k as KernelFamily; break;
+      }
+      case '--tile': {
+        const t = value();
+        if (t !== '2' && t !== '4') throw new RangeError(`--tile must be 2 or 4 (F(2x2) or F(4x4) Winograd), got '${t}'`);
+        a.tile = Number(t) as 2 | 4; break;
+      }
+      case '--isa': a.isa = value(); break;
       default: throw new RangeError(`unknown flag '${argv[i]}'\n${USAGE}`);
     }
   }
+  if (a.tile !== null && a.kernel !== 'winograd') throw new RangeError('--tile applies to --kernel winograd only');
+  if (a.isa !== null) {
+    if (a.backend === 'js') throw new RangeError('--isa applies to --backend native or wasm, not js');
+    const isas: readonly string[] = a.backend === 'wasm' ? WASM_ISAS : NATIVE_ISAS;
+    if (!isas.includes(a.isa)) throw new RangeError(`--isa must be one of ${isas.join(', ')} with --backend ${a.backend ?? 'native'}, got '${a.isa}'`);
+  }
+  if (a.kernel !== null && a.backward) throw new RangeError('--kernel times forward kernels; it does not combine with --backward');
   return a;
 }

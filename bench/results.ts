@@ -39,6 +39,8 @@ export interface RunResult {
     fmaPeak?: { isa: string; start: number; end: number } };
   arena: string;
   threads: number[];
+  /** What --kernel/--tile/--isa fixed (absent in a run of every algorithm at the best ISA). */
+  kernel?: { family: string | null; algorithm: string | null; tile: number | null; isa: string; note: string };
   fastconv: { loaded: boolean; info?: unknown; error?: string };
   args: Record<string, unknown>;
   benny: BennyRow[];

@@ -11,8 +11,8 @@ import type { BenchArgs } from './args.js';
 import { bennyPass } from './benny-pass.js';
 import type { BennyRow } from './benny-pass.js';
 import { efficiencyLine, loadPeakProbe } from './efficiency.js';
-import type { Arena, FastconvApi } from './fastconv.js';
-import { allThreads, autoChoice, fastconvImpls, isAvailable, loadFastconv } from './fastconv.js';
+import type { Arena, FastconvApi, KernelForcing } from './fastconv.js';
+import { allThreads, autoChoice, fastconvImpls, forceKernel, isAvailable, kernelRuns, loadFastconv } from './fastconv.js';
 import type { Impl, Prepared } from './impl.js';
 import { DEFAULT_PEERS, peerByName } from './peers/index.js';
 import { Progress } from './progress.js';
@@ -107,8 +107,9 @@ function writeResults(run: RunResult, a: BenchArgs, say: (m: string) => void): v
   const dir = resultsDir(a);
   mkdirSync(dir, { recursive: true });
   // Partial or non-default runs get their own names so they never overwrite the day's full run.
-  const partial = a.quick || a.layers !== null || a.threads !== null;
+  const partial = a.quick || a.layers !== null || a.threads !== null || a.kernel !== null || a.isa !== null;
   const tag = (run.arena === 'native' ? '' : `-${run.arena}`) + (a.threads ? `-${a.threads}t` : '') +
+    (a.kernel ? `-${a.kernel}${a.tile ?? ''}` : '') + (a.isa ? `-${a.isa}` : '') +
     (a.quick ? '-quick' : '') + (a.layers ? '-partial' : '');
   const base = join(dir, `${run.date}${tag}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 1)}\n`);
@@ -127,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     return runBackward(a, api, a.torch, (f) => JSON.parse(readFileSync(f, 'utf8')));
   }
   const started = performance.now();
-  const layers = selectLayers(loadSuite(), a.layers);
+  const chosen = selectLayers(loadSuite(), a.layers);
   for (const name of a.peers ?? []) peerByName(name); // a typo fails before anything loads
   const progress = new Progress(0, true);
   const say = (m: string) => progress.log(m);
@@ -142,13 +143,35 @@ export async function main(argv: string[]): Promise<number> {
   if (!api) say(`fastconv: ${loaded}; timing the peers only`);
   const arena: Arena = a.backend ?? (api && !isAvailable(api, 'native') ? 'wasm' : 'native');
   if (api && !isAvailable(api, arena)) say(`fastconv: the ${arena} backend is not available here (${api.backendInfo().errors?.[arena] ?? api.backendInfo().reason})`);
+  // --kernel/--tile/--isa: one kernel family at one ISA (and tile), no peers unless asked for, no benny.
+  let forcing: KernelForcing | null = null;
+  if (a.kernel !== null || a.isa !== null) {
+    if (!api || !isAvailable(api, arena)) throw new RangeError(`--kernel/--isa time fastconv's ${arena} backend, which is not available here`);
+    forcing = await forceKernel(api, arena, a.kernel, a.tile, a.isa);
+    say(`fastconv: ${forcing.note}`);
+  }
+  const data = new Map(chosen.map((l) => [l.id, makeData(l)]));
+  const dataOf = (l: Layer): LayerData => {
+    const d = data.get(l.id);
+    if (!d) throw new Error(`no data prepared for ${l.id}`);
+    return d;
+  };
+  // --kernel without --layers: the layers the family runs on here (the others would be n/a rows only).
+  const layers = forcing?.algorithm && a.layers === null && api
+    ? chosen.filter((l) => kernelRuns(api, arena, forcing, l, dataOf(l)))
+    : chosen;
+  if (layers.length === 0) throw new RangeError(`--kernel ${a.kernel}: no layer of bench/layers.json runs it on ${forcing?.isa}`);
+  const runBenny = a.benny && forcing?.family == null;
   const threads = [...new Set(a.threads ? [a.threads] : [1, allThreads()])];
   const peakProbe = arena === 'native' ? await loadPeakProbe() : null;
   const peakStart = peakProbe?.(300);
 
   const impls: Impl[] = [];
-  if (api && isAvailable(api, arena)) impls.push(...fastconvImpls(api, arena, threads, a.api));
-  for (const name of a.peers ?? DEFAULT_PEERS[arena]) {
+  if (api && isAvailable(api, arena)) {
+    impls.push(...fastconvImpls(api, arena, threads, a.api,
+      forcing ? { algorithms: forcing.algorithm ? [forcing.algorithm] : undefined, applies: forcing.applies } : {}));
+  }
+  for (const name of a.peers ?? (forcing?.family ? [] : DEFAULT_PEERS[arena])) {
     const made = await peerByName(name).create(threads);
     if (typeof made === 'string') say(`peer ${name}: ${made}`); else impls.push(...made);
   }
@@ -156,7 +179,6 @@ export async function main(argv: string[]): Promise<number> {
   if (a.torch) mergeTorch(a.torch, [], threads); // a bad file fails now, not after minutes of timing
   let torchRows = 0;
 
-  const data = new Map(layers.map((l) => [l.id, makeData(l)]));
   // Issue 2's pass: every available fastconv backend (js only on tiny layers unless asked for).
   const bennyArenas = (l: Layer): Arena[] => {
     if (!api) return [];
@@ -164,11 +186,11 @@ export async function main(argv: string[]): Promise<number> {
     return wanted.filter((b) => isAvailable(api, b) && (b !== 'js' || a.backend === 'js' || l.flops <= JS_MAX_FLOPS));
   };
   const step = { done: 0 };
-  progress.total = layers.length * (a.benny && api ? 2 : 1);
+  progress.total = layers.length * (runBenny && api ? 2 : 1);
 
   let benny: BennyRow[] = [];
   const bennyStarted = performance.now();
-  if (a.benny && api) {
+  if (runBenny && api) {
     const rows = await bennyPass(api, layers, data, bennyArenas, a.quick, progress, step);
     if (typeof rows === 'string') { say(rows); step.done += layers.length; } else { benny = rows; print(bennyTable(benny)); }
   }
@@ -176,8 +198,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const results: LayerResult[] = [];
   for (const l of layers) {
-    const d = data.get(l.id);
-    if (!d) throw new Error(`no data prepared for ${l.id}`);
+    const d = dataOf(l);
     const layerImpls = impls.filter((i) => i.arena !== 'js' || a.backend === 'js' || l.flops <= JS_MAX_FLOPS);
     const implResults = await measureLayer(l, d, layerImpls, a, progress, step.done, say);
     const lr: LayerResult = {
@@ -203,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
       loadAverage: { start: loadStart, end: loadavg()[0] },
       ...(peakStart && peakEnd ? { fmaPeak: { isa: peakStart.isa, start: peakStart.gflops, end: peakEnd.gflops } } : {}) },
     arena, threads,
+    ...(forcing ? { kernel: { family: forcing.family, algorithm: forcing.algorithm, tile: forcing.tile, isa: forcing.isa, note: forcing.note } } : {}),
     fastconv: api ? { loaded: true, info: api.backendInfo() } : { loaded: false, error: loaded as string },
     args: { ...a }, benny, layers: results, ratios: computeRatios(results, arena), mismatches,
   };

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../bench/args.js';
+import { expectNative, nativeIsas, nativeOnly } from './paths.js';
 import { efficiencyLine } from '../bench/efficiency.js';
 import type { LayerResult, RunResult } from '../bench/results.js';
 
@@ -41,6 +42,55 @@ describe('npm run bench', () => {
     expect(backward).toHaveLength(1);
     expect(backward[0].maxRelErr).toBeLessThan(1e-4);
     for (const mode of ['dgrad_wgrad', 'dgrad', 'wgrad']) expect(backward[0].gflops[mode]).toBeGreaterThan(0);
+  });
+
+  // One kernel family at a forced ISA and Winograd tile: every row is that family; a layer it does not
+  // run on says why instead of being timed.
+  const kernelRun = (args: string[]) => {
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--quick', '--threads', '1', '--json', '--out', out, ...args],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as RunResult;
+  };
+  const rows = (res: RunResult) => res.layers.flatMap((l) => l.impls.map((i) => ({ layer: l.id, ...i })));
+
+  it.skipIf(!expectNative)(nativeOnly('--kernel winograd --tile 4 --isa <a lower ISA> times F(4x4) Winograd there only'), () => {
+    const isa = nativeIsas().includes('avx2') ? 'avx2' : 'scalar';
+    const res = kernelRun(['--kernel', 'winograd', '--tile', '4', '--isa', isa, '--layers', 'L3,L12']);
+    expect(res.kernel).toMatchObject({ family: 'winograd', algorithm: 'winograd', tile: 4, isa: `native ${isa}` });
+    expect(res.args).toMatchObject({ kernel: 'winograd', tile: 4, isa });
+    const all = rows(res);
+    expect(all.every((i) => i.family === 'fastconv' && i.algorithm === 'winograd' && i.threads === 1)).toBe(true);
+    const l3 = all.find((i) => i.layer === 'L3');
+    expect(l3?.status).toBe('ok');
+    expect(l3?.gflops).toBeGreaterThan(0);
+    expect(l3?.check?.maxRel).toBeLessThan(1e-4);
+    const l12 = all.find((i) => i.layer === 'L12');
+    expect(l12?.status).toBe('n/a');
+    expect(l12?.reason).toMatch(/3x3/);
+    expect(res.benny).toEqual([]);
+  });
+
+  it('--kernel depthwise --backend wasm --isa scalar: the depthwise layers of the suite on the scalar build', () => {
+    const res = kernelRun(['--kernel', 'depthwise', '--backend', 'wasm', '--isa', 'scalar']);
+    expect(res.kernel).toMatchObject({ family: 'depthwise', algorithm: 'direct', isa: 'wasm-scalar' });
+    // Without --layers: only the layers with one input channel per group (where the depthwise kernels run).
+    expect(res.layers.map((l) => l.id)).toContain('L7');
+    expect(res.layers.every((l) => l.groups === l.inputShape[1])).toBe(true);
+    for (const i of rows(res)) {
+      expect(i).toMatchObject({ family: 'fastconv', arena: 'wasm', algorithm: 'direct', status: 'ok' });
+      expect(i.gflops).toBeGreaterThan(0);
+    }
+  });
+
+  it('--kernel, --tile and --isa reject what cannot run, naming the flag', () => {
+    expect(parseArgs(['--kernel', 'winograd', '--tile', '2'])).toMatchObject({ kernel: 'winograd', tile: 2, isa: null });
+    expect(() => parseArgs(['--kernel', 'gemm'])).toThrow(/--kernel must be one of direct, im2col, winograd, fft, depthwise/);
+    expect(() => parseArgs(['--tile', '4'])).toThrow(/--tile applies to --kernel winograd only/);
+    expect(() => parseArgs(['--kernel', 'winograd', '--tile', '6'])).toThrow(/--tile must be 2 or 4/);
+    expect(() => parseArgs(['--isa', 'simd'])).toThrow(/--isa must be one of avx512, avx2, neon, scalar/);
+    expect(() => parseArgs(['--backend', 'wasm', '--isa', 'avx2'])).toThrow(/--isa must be one of relaxed, simd, scalar/);
+    expect(() => parseArgs(['--backend', 'js', '--isa', 'scalar'])).toThrow(RangeError);
   });
 
   it('--batch-ms sets the batch length and rejects non-positive values by name', () => {
