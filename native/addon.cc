@@ -284,14 +284,15 @@ Napi::Value Accepts(const Napi::CallbackInfo& info) {
   return err.empty() ? info.Env().Null() : Napi::String::New(info.Env(), err);
 }
 
-// choose(params): { algorithm, reason }, the algorithm 'auto' runs here (conv/choose.h). May time the
-// FFT/GEMM calibration probe the first time a shape near the crossover asks, on this thread.
+// choose(params): { algorithm, reason, stable }, the algorithm 'auto' runs here (conv/choose.h). May
+// time the FFT/GEMM calibration probe the first time a shape near the crossover asks, on this thread.
 Napi::Value Choose(const Napi::CallbackInfo& info) {
   const ConvParams p = params_arg(info, 0);
   const fastconv::AlgorithmChoice c = fastconv::choose_algorithm(p);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("algorithm", fastconv::kAlgorithmNames[c.code]);
   o.Set("reason", c.reason);
+  o.Set("stable", c.stable);
   return o;
 }
 

@@ -110,6 +110,32 @@ for (const path of allPaths().filter((q) => q.backend.name !== 'js')) {
   });
 }
 
+describe('choose() follows the knobs', () => {
+  for (const path of allPaths().filter((q) => q.backend.name !== 'js')) {
+    it.skipIf(path.backend.name === 'native' && !expectNative)(`${path.label}: a forced Winograd tile shows in the next choice of the same shape`, () => {
+      path.enter();
+      const be = path.backend;
+      const p = conv({
+        N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
+        padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, relu: false,
+      })!;
+      try {
+        for (const tile of [4, 2, 4]) {
+          be.setKnob!('winogradTile', tile);
+          const c = be.choose(p);
+          expect(c.algorithm).toBe('winograd');
+          expect(c.reason).toContain(tile === 4 ? 'F(4x4,3x3)' : 'F(2x2,3x3)');
+          expect(be.winogradTile!(p)).toBe(tile);
+        }
+      } finally {
+        be.setKnob!('winogradTile', 0);
+      }
+      expect(() => be.setKnob!('winogradTile', 3)).toThrow(RangeError);
+      expect(() => be.setKnob!('noSuchKnob' as never, 1)).toThrow(RangeError);
+    });
+  }
+});
+
 // The 1x3 Winograd rule differs by engine, each by what its kernel handles: the native driver steps
 // input rows by the vertical stride, the wasm module's planes hold one input row per output row.
 describe('1x3 Winograd with a vertical stride', () => {

@@ -89,6 +89,8 @@ describe.skipIf(!expectNative)(nativeOnly('native FFT/GEMM crossover'), () => {
       const c = be.choose(conv2dParams(64, 56, 5)); // 25 taps, 3136 pixels: right at the reference crossover
       expect(c.algorithm).toBe('fft');
       expect(c.reason).toMatch(/calibration off/);
+      // A shape chosen with the calibration on before: the setting counts at every choice.
+      expect(be.choose(conv2dParams(16, 128, 11)).reason).toMatch(/calibration off/);
     });
   });
 

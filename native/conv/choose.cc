@@ -31,16 +31,19 @@ AlgorithmChoice choose_algorithm(const ConvParams& p) {
   if (Cg >= 4 && applies(p, kAlgorithmWinograd)) return {kAlgorithmWinograd, winograd_reason(p)};
   // Only shapes that could go either way pay for the calibration, once per ISA.
   std::string fft_note;
-  if (fft_beats_gemm(p, kFftScaleMin) && applies(p, kAlgorithmFft)) {
+  const bool near_crossover = fft_beats_gemm(p, kFftScaleMin) && applies(p, kAlgorithmFft);
+  if (near_crossover) {
     const FftCalibration cal = fft_calibration();
     if (fft_beats_gemm(p, cal.scale))
       return {kAlgorithmFft, "large kernel (" + std::to_string(p.R) + "x" + std::to_string(p.S) +
-                                 ") at stride 1: tiled FFT beats GEMM from this size on (" + cal.note + ")"};
+                                 ") at stride 1: tiled FFT beats GEMM from this size on (" + cal.note + ")", false};
     fft_note = "; tiled FFT does not pay at this size yet (" + cal.note + ")";
   }
   if (Cg == 1)
-    return {kAlgorithmDirect, "a single input channel: the direct kernel (channel multiplier K) skips GEMM packing" + fft_note};
-  return {kAlgorithmIm2col, std::string("implicit im2col + packed GEMM (") + gemm_config(current_isa()).name + ")" + fft_note};
+    return {kAlgorithmDirect, "a single input channel: the direct kernel (channel multiplier K) skips GEMM packing" + fft_note,
+            !near_crossover};
+  return {kAlgorithmIm2col, std::string("implicit im2col + packed GEMM (") + gemm_config(current_isa()).name + ")" + fft_note,
+          !near_crossover};
 }
 
 }  // namespace fastconv

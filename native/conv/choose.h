@@ -10,6 +10,9 @@ namespace fastconv {
 struct AlgorithmChoice {
   AlgorithmCode code;
   std::string reason;  // one sentence, for explain()
+  // The same answer for p until the ISA or a knob changes; false where the FFT crossover was asked,
+  // which reads FASTCONV_FFT_CALIBRATION at every choice.
+  bool stable = true;
 };
 
 // The cheapest algorithm that applies to p (a validated problem), by rules measured on the reference

@@ -3,6 +3,7 @@
 // broken addon becomes { error }.
 // The addon re-validates every argument itself; this layer only packs parameters.
 
+import { ChoiceMemo } from './choice-memo.js';
 import { loadNativeAddon, nodeHost } from './native-loader.js';
 import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm, WeightStore } from './types.js';
@@ -37,8 +38,11 @@ interface Addon {
   accepts(params: Int32Array): string | null;
   /** null when the algorithm can run this problem on the addon, else why not. */
   supports(params: Int32Array, algo: number): string | null;
-  /** The algorithm 'auto' runs and why (native/conv/choose.cc); may time the FFT calibration probe once per ISA. */
-  choose(params: Int32Array): { algorithm: Algorithm; reason: string };
+  /**
+   * The algorithm 'auto' runs and why (native/conv/choose.cc); may time the FFT calibration probe once per
+   * ISA. `stable`: the same answer until the ISA or a knob changes (false where the environment counts).
+   */
+  choose(params: Int32Array): { algorithm: Algorithm; reason: string; stable: boolean };
   fftCalibration(): NativeFftCalibration;
   gradWeightChoose(params: Int32Array, requested: number): GradWeightChoice;
   setKnob(code: number, value: number): void;
@@ -67,6 +71,8 @@ export interface NativeFftCalibration {
 type GradWeightChoice = { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
 
 let loaded: { addon: Addon } | { error: string } | undefined;
+// The addon's recent stable choices; cleared when the ISA or a knob changes.
+const choices = new ChoiceMemo<{ algorithm: Algorithm; reason: string }>();
 let source: string | null = null;
 let info: NativeInfo | undefined;
 let refreshInfo = () => {};
@@ -105,7 +111,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
   if ('error' in a) return a;
   const addon = a.addon;
   // info() builds a fresh object in C++; the per-call path reads this copy, refreshed when the ISA changes.
-  refreshInfo = () => { info = addon.info(); };
+  refreshInfo = () => { info = addon.info(); choices.clear(); };
   refreshInfo();
   const implemented = (): readonly Algorithm[] => info!.algorithms;
 
@@ -117,12 +123,21 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     accepts: (p) => addon.accepts(pack(p)),
     // Shape limits and the choice live in the addon next to the algorithms (native/conv/conv.cc, choose.cc).
     supports: (p, algo) => addon.supports(pack(p), ALGORITHM_CODE[algo]),
-    choose: (p) => addon.choose(pack(p)),
+    choose(p) {
+      const params = pack(p);
+      const known = choices.get(params);
+      if (known) return known;
+      const { algorithm, reason, stable } = addon.choose(params);
+      const c = Object.freeze({ algorithm, reason });
+      if (stable) choices.set(params, c);
+      return c;
+    },
     gradWeightChoose: (p, requested) => addon.gradWeightChoose(pack(p), GRAD_WEIGHT_ALGORITHM_CODE[requested]),
     setKnob(name, value) {
       const k = KNOBS[name] as (typeof KNOBS)[typeof name] | undefined;  // a name from untyped JS may be no knob
       if (!k?.engines.includes('native')) throw new RangeError(`knob: expected a native knob, got ${String(name)}`);
       addon.setKnob(k.code, value);
+      choices.clear();
     },
     winogradTile: (p) => addon.winogradTile(pack(p)),
     // The addon's own decision (algorithm_threads in conv/conv.cc), so explain() cannot drift from it.

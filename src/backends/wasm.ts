@@ -18,6 +18,7 @@ import { ALGORITHM_CODE, ALGORITHMS, KNOBS, PARAM_FIELDS, packParams, WASM_STATU
 import type { Algorithm, Backend, ConvParams, KnobName, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
+import { ChoiceMemo } from './choice-memo.js';
 import type { HeldArgs } from '../async-args.js';
 import { checkAllIntact } from '../async-args.js';
 import { trueLength } from '../shape.js';
@@ -341,12 +342,21 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     return e.wasm.supports(ALGORITHM_CODE[algo]) === WASM_STATUS.OK ? null : e.reason();
   }
 
+  // The module's recent choices (they depend on the params and the knobs only); cleared by setKnob.
+  const choices = new ChoiceMemo<{ algorithm: Algorithm; reason: string }>();
+  const chooseKey = new Int32Array(PARAM_FIELDS.length);
+
   function choose(p: ConvParams): { algorithm: Algorithm; reason: string } {
+    const key = packParams(p, chooseKey);
+    const known = choices.get(key);
+    if (known) return known;
     const e = queryEngine();
     if (!e.params(p)) throw new RangeError(`fastconv wasm: ${WASM_STATUS_MESSAGE[WASM_STATUS.ERR_MEMORY]}`);
     const code = e.wasm.choose();
     if (code < 0) throw new RangeError(`fastconv wasm: ${e.reason()} (${describe(p)})`);
-    return { algorithm: ALGORITHMS[code], reason: e.reason() };
+    const c = Object.freeze({ algorithm: ALGORITHMS[code], reason: e.reason() });
+    choices.set(key, c);
+    return c;
   }
 
   function setKnob(name: KnobName, value: number): void {
@@ -358,6 +368,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       if (e.wasm.setKnob(k.code, value) !== WASM_STATUS.OK) throw new RangeError(`knob ${name}: expected one of ${k.valid}, got ${value}`);
     }
     knobs.set(k.code, value);
+    choices.clear();
   }
 
   function conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
