@@ -176,6 +176,16 @@ int algo_arg(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<int>(a);
 }
 
+// A grad-weight algorithm code (GradWeightAlgo) at argument i.
+int grad_weight_algo_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  const std::string expected = std::string(name) + ": expected " + fastconv::kGradWeightAlgoList + ", got ";
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) throw_type(info.Env(), expected + describe(v));
+  const double a = v.As<Napi::Number>().DoubleValue();
+  if (!(a >= 0 && a < fastconv::kGradWeightAlgoCount) || std::floor(a) != a) throw_range(info.Env(), expected + v.ToString().Utf8Value());
+  return static_cast<int>(a);
+}
+
 // A layer's store of transformed weights, handed to JavaScript as a tagged External. The shared_ptr
 // lets an async call keep the store alive if the layer is collected mid-call.
 using PackedHandle = std::shared_ptr<fastconv::PackedWeights>;
@@ -318,11 +328,7 @@ Napi::Value FftCalibration(const Napi::CallbackInfo& info) {
 Napi::Value GradWeightChoose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ConvParams p = params_arg(info, 0);
-  const std::string expected = std::string("requested: expected ") + fastconv::kGradWeightAlgoList + ", got ";
-  if (!info[1].IsNumber()) throw_type(env, expected + describe(info[1]));
-  const double r = info[1].As<Napi::Number>().DoubleValue();
-  if (!(r >= 0 && r < fastconv::kGradWeightAlgoCount) || std::floor(r) != r) throw_range(env, expected + info[1].ToString().Utf8Value());
-  const fastconv::GradWeightChoice c = fastconv::grad_weight_choose(p, static_cast<int>(r));
+  const fastconv::GradWeightChoice c = fastconv::grad_weight_choose(p, grad_weight_algo_arg(info, 1, "requested"));
   Napi::Object o = Napi::Object::New(env);
   o.Set("algorithm", fastconv::kGradWeightAlgoNames[c.algo]);
   o.Set("kernelPays", c.kernel_pays);
@@ -507,14 +513,7 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
   const bool has_bias = info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined();
   View bias_out;
   if (has_bias) bias_out = typed_arg(info, 4, "gradBiasOut", napi_float32_array, "Float32Array or null");
-  if (info.Length() > 5 && !info[5].IsUndefined()) {
-    const std::string expected = std::string("algo: expected ") + fastconv::kGradWeightAlgoList + ", got ";
-    if (!info[5].IsNumber()) throw_type(env, expected + describe(info[5]));
-    const double a = info[5].As<Napi::Number>().DoubleValue();
-    if (!(a >= 0 && a < fastconv::kGradWeightAlgoCount) || std::floor(a) != a)
-      throw_range(env, expected + info[5].ToString().Utf8Value());
-    c.algo = static_cast<int>(a);
-  }
+  if (info.Length() > 5 && !info[5].IsUndefined()) c.algo = grad_weight_algo_arg(info, 5, "algo");
   check_length(env, "input", input, c.p.input_size(), "N*C*H*W");
   check_length(env, "gradOutput", grad_out, c.p.output_size(), "N*K*OH*OW");
   check_length(env, "out", out, c.p.weight_size(), "K*(C/groups)*R*S");
