@@ -235,6 +235,13 @@ describe('hand-built graphs', () => {
     expect(bad({ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attrs: [['auto_pad', A_STRING, 'SAME_MIDDLE']] })).toThrow(/attribute 'auto_pad'/);
     expect(bad({ op: 'Conv', inputs: ['x', 'x'], outputs: ['y'], name: 'c' })).toThrow(/node 'c' \(Conv\): the weight and bias must be constants/);
     expect(() => loadOnnxSync(model([{ op: 'Relu', inputs: ['z'], outputs: ['y'] }], [], [1, 1, 5, 5], [['y', [1]]]))).toThrow(/input 'z' is produced by no node/);
+    // Wrong types: an INT where INTS belong, a STRING where an INT belongs, an op reading a later node's output.
+    expect(bad({ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c', attrs: [['strides', A_INT, 2]] })).toThrow(/node 'c' \(Conv\): attribute 'strides' has attribute type 2, expected 7/);
+    expect(bad({ op: 'Flatten', inputs: ['x'], outputs: ['y'], name: 'f', attrs: [['axis', A_STRING, 'one']] })).toThrow(/node 'f' \(Flatten\): attribute 'axis'/);
+    expect(() => loadOnnxSync(model([{ op: 'Relu', inputs: ['a'], outputs: ['y'], name: 'r1' }, { op: 'Relu', inputs: ['x'], outputs: ['a'] }], [], [1, 1, 5, 5], [['y', [1, 1, 5, 5]]])))
+      .toThrow(/node 'r1' \(Relu\): input 'a' is produced by a later node/);
+    expect(() => loadOnnxSync(model([{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], name: 'c' }], [['w', [2, 1, 3, 3], seq(17)]], [1, 1, 5, 5], [['y', [1, 2, 3, 3]]])))
+      .toThrow(/initializer 'w': raw_data holds 68 bytes, 18 FLOAT elements need 72/);
   });
 });
 
