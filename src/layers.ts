@@ -199,8 +199,27 @@ abstract class ConvLayer {
     if (this.disposed) throw new Error('this layer was disposed');
   }
 
+  private training = true;
+
+  /** Training mode (the default, as in PyTorch): forward keeps what backward() needs. */
+  train(mode = true): this {
+    this.training = mode;
+    if (!mode) { this.lastInput = null; this.reluMask = null; }
+    return this;
+  }
+
+  /**
+   * Inference mode: forward keeps nothing for backward() (no saved input, and with a fused ReLU no mask
+   * pass over the output, which costs about as much as the ReLU itself); backward() then throws.
+   */
+  eval(): this { return this.train(false); }
+
+  /** Whether forward keeps what backward() needs (train()) or not (eval()). */
+  get isTraining(): boolean { return this.training; }
+
   private remember(input: Tensor, y: Tensor, algorithm: Algorithm): Tensor {
     this.lastAlgorithm = algorithm;
+    if (!this.training) return y;
     this.lastInput = input;
     if (this.settings.activation === 'relu') {
       const m = this.reluMask?.length === y.data.length ? this.reluMask : new Uint8Array(y.data.length);
@@ -227,6 +246,7 @@ abstract class ConvLayer {
 
   private backwardCall(gradOutput: Tensor, needs?: readonly GradientName[]): [Tensor, Tensor, Tensor, BackwardOptions] {
     this.alive();
+    if (!this.training) throw new Error('backward() needs the layer in training mode: call layer.train() before the forward');
     if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
     let gy = readTensor(gradOutput) as Tensor;
     if (this.reluMask) {

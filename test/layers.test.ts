@@ -143,3 +143,22 @@ describe('Conv2d / Conv1d forward and backward', () => {
     expect(() => layer.forward(rand([1, 1, 2, 2], 1))).toThrow(/disposed/);
   });
 });
+
+describe('train() / eval()', () => {
+  it('eval forward equals train forward, keeps nothing for backward, and train() restores backward', () => {
+    for (const activation of ['none', 'relu'] as const) {
+      const layer = new Conv2d(3, 5, 3, { padding: 1, activation, seed: 4 });
+      const x = rand([2, 3, 7, 6], 11), gy = rand([2, 5, 7, 6], 12);
+      expect(layer.isTraining).toBe(true);
+      const trained = layer.forward(x);
+      const want = layer.backward(gy);
+      expect(layer.eval()).toBe(layer);
+      expect(layer.isTraining).toBe(false);
+      expect(layer.forward(x).data).toEqual(trained.data);
+      expect(() => layer.backward(gy)).toThrow(/training mode/);
+      layer.train();
+      layer.forward(x);
+      expect(layer.backward(gy).gradInput!.data).toEqual(want.gradInput!.data);
+    }
+  });
+});

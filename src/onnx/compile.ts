@@ -27,6 +27,8 @@ export interface FastconvApi {
 }
 export interface ConvLayerLike {
   weight: Tensor; bias: Tensor | null; readonly algorithm: string | undefined;
+  /** Inference mode: the layer keeps nothing for backward (no mask pass after a fused ReLU). */
+  eval(): unknown;
   forward(x: Tensor, out?: Float32Array): Tensor;
   forwardAsync(x: Tensor, out?: Float32Array): Promise<Tensor>;
   dispose(): void;
@@ -374,6 +376,7 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       inChannels: C, outChannels: K, kernelSize: kernel, stride: a.strides, dilation: a.dil, groups: a.group,
       padding: fastconvPadding(a.pads, rank), bias: bias !== null, activation, backend: state.backend, seed: 1,
     });
+    layer.eval();
     layer.weight = { data: weight, shape: w.value.shape };
     if (bias) layer.bias = { data: bias, shape: [K] };
     state.layers.set(key, layer);
@@ -466,6 +469,7 @@ function linearStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: 
   if (!layer) {
     const weight = Float32Array.from(Bt.data, (v) => v * alpha);
     layer = new state.api.Conv2d({ inChannels: K, outChannels: N, kernelSize: 1, bias: bias !== null, activation, backend: state.backend, seed: 1 });
+    layer.eval();
     layer.weight = { data: weight, shape: [N, K, 1, 1] };
     if (bias) layer.bias = { data: bias, shape: [N] };
     state.layers.set(key, layer);
