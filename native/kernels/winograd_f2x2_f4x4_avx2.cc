@@ -1,4 +1,5 @@
-// Winograd transforms and tuple-GEMM tiles: avx2 (6x2 and 12x1 vectors).
+// Winograd F(2x2,3x3) and F(4x4,3x3) (1-D: F(2,3), F(4,3)) transforms and tuple-GEMM register tiles
+// 6x16 and 12x8 floats (6x2, 12x1 vectors) on avx2. The forward driver is conv/winograd.cc.
 #include <immintrin.h>
 #include <cstdint>
 
@@ -8,8 +9,8 @@
 namespace fastconv {
 namespace {
 #include "kernels/vec_avx2.inc"
-#include "kernels/winograd_tile_io_generic.inc"
-#include "kernels/winograd_tiles.inc"
+#include "kernels/winograd_transform_io_generic.inc"
+#include "kernels/winograd_f2x2_f4x4.inc"
 
 constexpr WinogradKernels kKernels = make_winograd_kernels(
     "winograd_avx2", make_winograd_gemm<6, 2>(256), make_winograd_gemm<12, 1>(256));

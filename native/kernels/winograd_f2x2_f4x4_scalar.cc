@@ -1,4 +1,5 @@
-// Winograd transforms and tuple-GEMM tiles: scalar (4x8 and 8x4 vectors).
+// Winograd F(2x2,3x3) and F(4x4,3x3) (1-D: F(2,3), F(4,3)) transforms and tuple-GEMM register tiles
+// 4x8 and 8x4 floats on scalar. The forward driver is conv/winograd.cc.
 #include <cstdint>
 
 #include "kernels/winograd_kernels.h"
@@ -7,8 +8,8 @@
 namespace fastconv {
 namespace {
 #include "kernels/vec_scalar.inc"
-#include "kernels/winograd_tile_io_generic.inc"
-#include "kernels/winograd_tiles.inc"
+#include "kernels/winograd_transform_io_generic.inc"
+#include "kernels/winograd_f2x2_f4x4.inc"
 
 constexpr WinogradKernels kKernels = make_winograd_kernels(
     "winograd_scalar", make_winograd_gemm<4, 8>(256), make_winograd_gemm<8, 4>(256));

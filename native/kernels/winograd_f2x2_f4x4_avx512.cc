@@ -1,4 +1,5 @@
-// Winograd transforms and tuple-GEMM tiles: avx512 (14x2 and 28x1 vectors).
+// Winograd F(2x2,3x3) and F(4x4,3x3) (1-D: F(2,3), F(4,3)) transforms and tuple-GEMM register tiles
+// 14x32 and 28x16 floats (14x2, 28x1 vectors) on avx512. The forward driver is conv/winograd.cc.
 #include <immintrin.h>
 #include <cstdint>
 
@@ -8,8 +9,8 @@
 namespace fastconv {
 namespace {
 #include "kernels/vec_avx512.inc"
-#include "kernels/winograd_tile_io_avx512.inc"
-#include "kernels/winograd_tiles.inc"
+#include "kernels/winograd_transform_io_avx512.inc"
+#include "kernels/winograd_f2x2_f4x4.inc"
 
 constexpr WinogradKernels kKernels = make_winograd_kernels(
     "winograd_avx512", make_winograd_gemm<14, 2>(256), make_winograd_gemm<28, 1>(256));
