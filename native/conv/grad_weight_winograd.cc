@@ -8,8 +8,10 @@
 // on the forward microkernels, and one output transform per (k, c) at the end. 16 multiplies per
 // 4 pixels instead of 36: 2.25x fewer, at the cost of the 16 GEMMs being only Cg columns wide.
 //
-// Transforms mix the values of a tile, so one NaN/Inf would spread: callers use the GEMM path for
-// non-finite inputs (as the forward driver does).
+// This file is the driver; the transforms are per-ISA kernels (kernels/grad_weight_winograd_f2x2_<isa>.cc,
+// found through grad_weight_winograd_kernels in kernel_config). Transforms mix the values of a tile,
+// so one NaN/Inf would spread: callers use the GEMM path for non-finite inputs (as the forward
+// driver does).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -31,60 +33,6 @@ constexpr int kPoints = 16;  // 4x4 transform points
 // C block per task, as in grad_weight.cc: with the A block it stays in the 1 MiB L2.
 constexpr int64_t kTileCBytes = 384 << 10;
 
-
-// One 1-D step of B^T d (or of d B) on 4 vectors of n channels: GCC honours restrict on
-// parameters, so this vectorizes (on local pointers it did not, and ran scalar).
-void bt_step(const float* __restrict d0, const float* __restrict d1, const float* __restrict d2,
-             const float* __restrict d3, float* __restrict o0, float* __restrict o1, float* __restrict o2,
-             float* __restrict o3, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) {
-    o0[c] = d0[c] - d2[c];
-    o1[c] = d1[c] + d2[c];
-    o2[c] = d2[c] - d1[c];
-    o3[c] = d1[c] - d3[c];
-  }
-}
-
-// u = A y A^T for mr rows at once (y00[i] .. y11[i], i < mr), A = [[1,0],[1,1],[1,-1],[0,-1]]; point
-// xi of row i goes to out[xi * stride + i]. Vectorizes over rows (restrict parameters).
-void grad_transform(const float* __restrict y00, const float* __restrict y01, const float* __restrict y10,
-                    const float* __restrict y11, float* __restrict out, int64_t stride, int mr) {
-  float s[4][2][16];  // s = A y: [a][column][row]
-  for (int i = 0; i < mr; ++i) {
-    s[0][0][i] = y00[i];
-    s[0][1][i] = y01[i];
-    s[1][0][i] = y00[i] + y10[i];
-    s[1][1][i] = y01[i] + y11[i];
-    s[2][0][i] = y00[i] - y10[i];
-    s[2][1][i] = y01[i] - y11[i];
-    s[3][0][i] = -y10[i];
-    s[3][1][i] = -y11[i];
-  }
-  for (int a = 0; a < 4; ++a) {
-    float* __restrict o = out + a * 4 * stride;
-    for (int i = 0; i < mr; ++i) o[i] = s[a][0][i];
-    for (int i = 0; i < mr; ++i) o[stride + i] = s[a][0][i] + s[a][1][i];
-    for (int i = 0; i < mr; ++i) o[2 * stride + i] = s[a][0][i] - s[a][1][i];
-    for (int i = 0; i < mr; ++i) o[3 * stride + i] = -s[a][1][i];
-  }
-}
-
-// z = G^T m G (3x3 from 4x4), G^T = [[1,1/2,1/2,0],[0,1/2,-1/2,0],[0,1/2,1/2,1]].
-void output_transform(const float* m, float* z) {
-  float t[3][4];
-  for (int b = 0; b < 4; ++b) {
-    const float m0 = m[b], m1 = m[4 + b], m2 = m[8 + b], m3 = m[12 + b];
-    t[0][b] = m0 + 0.5f * (m1 + m2);
-    t[1][b] = 0.5f * (m1 - m2);
-    t[2][b] = 0.5f * (m1 + m2) + m3;
-  }
-  for (int r = 0; r < 3; ++r) {
-    z[r * 3] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
-    z[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
-    z[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
-  }
-}
-
 }  // namespace
 
 std::string grad_weight_winograd_unsupported(const ConvParams& p) {
@@ -95,7 +43,9 @@ std::string grad_weight_winograd_unsupported(const ConvParams& p) {
 }
 
 std::string grad_weight_winograd(const ConvParams& p, const float* x, const float* dy, float* dw) {
-  const GemmConfig& cfg = gemm_config(current_isa());
+  const Isa isa = current_isa();
+  const GemmConfig& cfg = gemm_config(isa);
+  const GradWeightWinogradKernels& wk = grad_weight_winograd_kernels(isa);
   const int mr = cfg.mr, nr = cfg.nr;
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, P = int64_t(p.OH) * p.OW;
   const int64_t TH = ceil_div(p.OH, 2), TW = ceil_div(p.OW, 2);
@@ -170,7 +120,7 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
             y[2][i] = down ? yi[p.OW] : 0.0f;
             y[3][i] = right && down ? yi[p.OW + 1] : 0.0f;
           }
-          grad_transform(y[0], y[1], y[2], y[3], out + t * mr, ustride, mr);
+          wk.grad_out(y[0], y[1], y[2], y[3], out + t * mr, ustride, mr);
         }
       }
     });
@@ -189,13 +139,13 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
         for (int b = 0; b < 4; ++b) {
           const float* q = rows + (2 * tw + b) * Cg;
           float* t0 = tcol + b * Cg;
-          bt_step(q, q + Wr * Cg, q + 2 * Wr * Cg, q + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
+          wk.data(q, q + Wr * Cg, q + 2 * Wr * Cg, q + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
         }
         const int64_t t = (rr - r0) * TW + tw;
         for (int a = 0; a < 4; ++a) {
           const float* q0 = tcol + a * 4 * Cg;
           float* v0 = out + (a * 4) * vstride + t * Cg;
-          bt_step(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
+          wk.data(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
         }
       }
     });
@@ -223,11 +173,7 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
 
   pool.run(p.K, threads, [&](int64_t k, int) {
     const int64_t g = k / Kg, kk = k % Kg;
-    float m[16];
-    for (int64_t c = 0; c < Cg; ++c) {
-      for (int xi = 0; xi < kPoints; ++xi) m[xi] = mb[((g * kPoints + xi) * Kg + kk) * Cg + c];
-      output_transform(m, dw + (k * Cg + c) * 9);
-    }
+    wk.output(mb + (g * kPoints * Kg + kk) * Cg, Kg * Cg, Cg, dw + k * Cg * 9);
   });
   return "";
 }

@@ -11,6 +11,7 @@ struct IsaKernels {
   DepthwiseConfig depthwise;
   FftConfig fft;
   const WinogradKernels* (*winograd)();
+  const GradWeightWinogradKernels* (*grad_weight_winograd)();
   FmaPeakConfig fma_peak;
 };
 
@@ -27,6 +28,7 @@ constexpr IsaKernels kScalar{
     {"depthwise_scalar", depthwise_scalar},
     FASTCONV_FFT_CONFIG(scalar, 1),
     winograd_kernels_scalar,
+    grad_weight_winograd_scalar,
     {"fma_peak_scalar", fma_peak_scalar, 8 * 1 * 2},
 };
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,6 +37,7 @@ constexpr IsaKernels kAvx512{
     {"depthwise_avx512", depthwise_avx512},
     FASTCONV_FFT_CONFIG(avx512, 16),
     winograd_kernels_avx512,
+    grad_weight_winograd_avx512,
     {"fma_peak_avx512", fma_peak_avx512, 24 * 16 * 2},
 };
 constexpr IsaKernels kAvx2{
@@ -42,6 +45,7 @@ constexpr IsaKernels kAvx2{
     {"depthwise_avx2", depthwise_avx2},
     FASTCONV_FFT_CONFIG(avx2, 8),
     winograd_kernels_avx2,
+    grad_weight_winograd_avx2,
     {"fma_peak_avx2", fma_peak_avx2, 12 * 8 * 2},
 };
 #endif
@@ -53,6 +57,7 @@ constexpr IsaKernels kNeon{
     {"depthwise_neon", depthwise_neon},
     FASTCONV_FFT_CONFIG(neon, 4),
     winograd_kernels_neon,
+    grad_weight_winograd_neon,
     {"fma_peak_neon", fma_peak_neon, 16 * 4 * 2},
 };
 #endif
@@ -78,5 +83,8 @@ const FmaPeakConfig& fma_peak_config(Isa isa) { return kernels_for(isa).fma_peak
 const DepthwiseConfig& depthwise_config(Isa isa) { return kernels_for(isa).depthwise; }
 const FftConfig& fft_config(Isa isa) { return kernels_for(isa).fft; }
 const WinogradKernels& winograd_kernels(Isa isa) { return *kernels_for(isa).winograd(); }
+const GradWeightWinogradKernels& grad_weight_winograd_kernels(Isa isa) {
+  return *kernels_for(isa).grad_weight_winograd();
+}
 
 }  // namespace fastconv

@@ -1,10 +1,11 @@
 // The one place that maps an instruction set to its kernels and blocking parameters: GEMM,
-// depthwise, Winograd tiles and FFT tiles. Drivers in native/conv ask for the current configuration
+// depthwise, Winograd (forward and grad-weight) and FFT tiles. Drivers in native/conv ask for the current configuration
 // and never test CPU flags themselves.
 #pragma once
 
 #include "cpu.h"
 #include "kernels/fft_kernels.h"
+#include "kernels/grad_weight_kernels.h"
 #include "kernels/kernels.h"
 #include "kernels/winograd_kernels.h"
 
@@ -44,6 +45,7 @@ const GemmConfig& gemm_config(Isa isa);
 const FmaPeakConfig& fma_peak_config(Isa isa);
 const DepthwiseConfig& depthwise_config(Isa isa);
 const FftConfig& fft_config(Isa isa);
+const GradWeightWinogradKernels& grad_weight_winograd_kernels(Isa isa);
 // (winograd_kernels(Isa) is declared in winograd_kernels.h and defined with the others.)
 
 }  // namespace fastconv
