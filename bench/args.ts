@@ -43,7 +43,7 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --batch-ms MS          a timed batch repeats the call until it lasts this long (default 20, --quick 1)
   --out DIR              where results go (default bench/results)
   --api layer|fn         call fastconv through Conv2d/Conv1d layers (default) or conv2d/conv1d
-  --backward             grad-input + grad-weight instead of forward (default layers L2,L6; peer: --torch)
+  --backward             grad-input + grad-weight instead of forward (default layers L1,L2,L4,L6,L7,L10; peer: --torch)
   --kernel K             time one kernel family: direct | im2col | winograd | fft | depthwise (no peers, no benny)
   --tile 2|4             with --kernel winograd: force F(2x2,3x3) or F(4x4,3x3) (F(2) where F(4) is inexact)
   --isa I                native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar (default: the best)`;

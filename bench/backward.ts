@@ -66,6 +66,9 @@ function sampledError(l: Layer, x: Float32Array, w: Float32Array, gy: Float32Arr
   return worst;
 }
 
+/** Issue 21's backward rows: the two dense 3x3 layers, plus the stem, a 1x1, the depthwise and the long conv1d. */
+export const BACKWARD_LAYERS = ['L1', 'L2', 'L4', 'L6', 'L7', 'L10'];
+
 interface TorchBackward { id: string; threads: number; [mode: string]: unknown }
 
 export async function runBackward(a: BenchArgs, api: FastconvApi, torchFile: string | null,
@@ -75,7 +78,7 @@ export async function runBackward(a: BenchArgs, api: FastconvApi, torchFile: str
     console.error('--backward: this build of fastconv exports no conv2dBackward');
     return 1;
   }
-  const layers = selectLayers(loadSuite(), a.layers ?? ['L2', 'L6']);
+  const layers = selectLayers(loadSuite(), a.layers ?? BACKWARD_LAYERS);
   const threads = a.threads ? [a.threads] : [1];
   const torch = torchFile ? ((readJson(torchFile) as { backward?: TorchBackward[] }).backward ?? []) : [];
   const rows: BackwardRow[] = [];

@@ -61,7 +61,7 @@ function tensors(l: Layer, d: LayerData): { x: Tensor; w: Tensor } {
 let backendChoice: string | null = null;
 
 function options(l: Layer, d: LayerData, arena: Arena, algorithm: string, out: Float32Array): Record<string, unknown> {
-  return { bias: d.b, stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups, backend: backendChoice ?? arena, algorithm, out };
+  return { bias: d.b, stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups, backend: backendChoice ?? arena, algorithm, out, ...(l.layout ? { layout: l.layout } : {}) };
 }
 
 /** Threads the backend reports it will use for this call (explain), or null if it cannot say. */
@@ -83,6 +83,7 @@ function makeLayer(api: FastconvApi, arena: Arena, algorithm: string, l: Layer, 
   const layer = new Ctor({
     inChannels: l.C, outChannels: l.K, kernelSize: l.op === 'conv1d' ? l.S : [l.R, l.S],
     stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups, bias: true, backend: backendChoice ?? arena, algorithm,
+    ...(l.layout ? { layout: l.layout } : {}),
   });
   layer.weight = { data: d.w, shape: l.weightShape };
   layer.bias = { data: d.b, shape: [l.K] };

@@ -20,7 +20,7 @@ import { checkAgainst, compareOutputs, makeOracle, tolerance } from './reference
 import { bennyTable, layerBlock, summary } from './report.js';
 import type { ImplResult, LayerResult, RunResult } from './results.js';
 import { computeRatios } from './results.js';
-import { loadSuite, makeData, selectLayers } from './suite.js';
+import { channelsLastView, loadSuite, makeData, selectLayers, toChannelsFirst } from './suite.js';
 import type { Layer, LayerData } from './suite.js';
 import { barChart } from './svg.js';
 import type { TimingOptions } from './timing.js';
@@ -52,8 +52,11 @@ async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs,
     progress.update(step, 0, `${l.id} ${l.name}`, `preparing ${impl.id}`);
     const result: ImplResult = { id: impl.id, family: impl.family, arena: impl.arena, threads: impl.threads, algorithm: impl.algorithm, status: 'ok' };
     live.push({ impl, result });
+    // A channels-last row calls fastconv in NHWC; peers get NCHW (TF.js transposes to its own NHWC).
+    const nhwc = l.layout === 'NHWC' && impl.family === 'fastconv';
+    const view = nhwc ? channelsLastView(l, d) : { l, d };
     let p: Prepared | string;
-    try { p = await impl.prepare(l, d); } catch (e) { p = `error: ${(e as Error).message.split('\n')[0]}`; }
+    try { p = await impl.prepare(view.l, view.d); } catch (e) { p = `error: ${(e as Error).message.split('\n')[0]}`; }
     if (typeof p === 'string') {
       result.status = p.startsWith('error: ') ? 'error' : 'n/a';
       result.reason = p.replace(/^error: /, '');
@@ -62,7 +65,8 @@ async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs,
     live[live.length - 1].prepared = p;
     try {
       await p.run();
-      const out = await p.output();
+      const got = await p.output();
+      const out = nhwc ? toChannelsFirst(got, l.N, l.K, l.OH * l.OW) : got;
       result.check = checkAgainst(oracle, out);
       const tol = impl.family === 'peer' ? PEER_TOLERANCE : tolerance(impl.algorithm);
       const bad = (c: { maxRel: number; nonFinite: number }) => c.nonFinite > 0 || !(c.maxRel <= tol);
@@ -151,6 +155,10 @@ export async function main(argv: string[]): Promise<number> {
     say(`fastconv: ${forcing.note}`);
   }
   const data = new Map(chosen.map((l) => [l.id, makeData(l)]));
+  // What fastconv alone is called with (the benny pass, the 'auto' column): channels-last rows in NHWC.
+  const fastconvView = new Map(chosen.map((l) => [l.id, channelsLastView(l, data.get(l.id) as LayerData)]));
+  const fastconvLayers = (ls: Layer[]): Layer[] => ls.map((l) => fastconvView.get(l.id)?.l ?? l);
+  const fastconvData = new Map([...fastconvView].map(([id, v]) => [id, v.d]));
   const dataOf = (l: Layer): LayerData => {
     const d = data.get(l.id);
     if (!d) throw new Error(`no data prepared for ${l.id}`);
@@ -191,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
   let benny: BennyRow[] = [];
   const bennyStarted = performance.now();
   if (runBenny && api) {
-    const rows = await bennyPass(api, layers, data, bennyArenas, a.quick, progress, step);
+    const rows = await bennyPass(api, fastconvLayers(layers), fastconvData, bennyArenas, a.quick, progress, step);
     if (typeof rows === 'string') { say(rows); step.done += layers.length; } else { benny = rows; print(bennyTable(benny)); }
   }
   const bennyS = (performance.now() - bennyStarted) / 1000;
@@ -204,7 +212,7 @@ export async function main(argv: string[]): Promise<number> {
     const lr: LayerResult = {
       id: l.id, name: l.name, op: l.op, flops: l.flops, inputShape: l.inputShape, weightShape: l.weightShape, outputShape: l.outputShape,
       stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups,
-      auto: api && isAvailable(api, arena) ? autoChoice(api, arena, l, d) : null, impls: implResults,
+      auto: api && isAvailable(api, arena) ? autoChoice(api, arena, fastconvLayers([l])[0], fastconvData.get(l.id) ?? d) : null, impls: implResults,
     };
     if (a.torch) torchRows += mergeTorch(a.torch, [lr], threads);
     results.push(lr);

@@ -5,6 +5,8 @@ export interface LayerSpec {
   id: string; name: string; op: 'conv1d' | 'conv2d';
   input: number[]; out_channels: number; kernel: number[];
   stride: number; padding: number; dilation: number; groups: number;
+  /** Activation layout fastconv is called with (default NCHW/NCW); the oracle and the peers without it see NCHW. */
+  layout?: 'NCHW' | 'NHWC';
 }
 
 /** A layer as a canonical 2-D problem (conv1d has H = R = 1), plus its FLOP count. */
@@ -73,10 +75,43 @@ export function makeData(l: Layer, seed = 1): LayerData {
 
 export function outputSize(l: Layer): number { return l.N * l.K * l.OH * l.OW; }
 
+/**
+ * A channels-last layer as fastconv is called with it: NHWC shapes and data (input transposed from
+ * the canonical NCHW data). The layer's own shapes stay NCHW, so the oracle, the correctness suite
+ * and the peers that only take NCHW keep reading them.
+ */
+export function channelsLastView(l: Layer, d: LayerData): { l: Layer; d: LayerData } {
+  if (l.layout !== 'NHWC') return { l, d };
+  if (l.op !== 'conv2d') throw new RangeError(`${l.id}: layout NHWC applies to conv2d layers`);
+  return {
+    l: { ...l, inputShape: [l.N, l.H, l.W, l.C], outputShape: [l.N, l.OH, l.OW, l.K] },
+    d: { ...d, x: toChannelsLast(d.x, l.N, l.C, l.H * l.W) },
+  };
+}
+
+export function toChannelsLast(src: Float32Array, N: number, C: number, P: number): Float32Array {
+  const dst = new Float32Array(src.length);
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const s = (n * C + c) * P, o = n * P * C + c;
+    for (let i = 0; i < P; i++) dst[o + i * C] = src[s + i];
+  }
+  return dst;
+}
+
+export function toChannelsFirst(src: Float32Array, N: number, C: number, P: number): Float32Array {
+  const dst = new Float32Array(src.length);
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const o = (n * C + c) * P, s = n * P * C + c;
+    for (let i = 0; i < P; i++) dst[o + i] = src[s + i * C];
+  }
+  return dst;
+}
+
 export function selectLayers(all: Layer[], ids: string[] | null): Layer[] {
   if (!ids) return all;
+  // Case-insensitive: ids like L4b8 and L4nhwc are as easy to type as L4.
   const want = ids.map((s) => s.trim().toUpperCase()).filter(Boolean);
-  const unknown = want.filter((id) => !all.some((l) => l.id === id));
+  const unknown = want.filter((id) => !all.some((l) => l.id.toUpperCase() === id));
   if (unknown.length) throw new RangeError(`--layers: unknown layer ${unknown.join(', ')} (have ${all.map((l) => l.id).join(', ')})`);
-  return all.filter((l) => want.includes(l.id));
+  return all.filter((l) => want.includes(l.id.toUpperCase()));
 }
