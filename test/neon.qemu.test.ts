@@ -234,7 +234,7 @@ describe.skipIf(skip !== '')(`NEON kernels under qemu-aarch64${skip ? ` (skipped
       const nw = r.data.length - p.K;
       const want = convGradWeightReference(p, input, j.gradOut!), S = convGradWeightReference(p, input, j.gradOut!, true);
       const isWinograd = j.algo === GRAD_WEIGHT_ALGORITHM_CODE.winograd;
-      // Winograd's error is normwise over each 3x3 (see backward.native.test.ts).
+      // Winograd's error is normwise over each 3x3 (see grad-weight.native.test.ts).
       const c = isWinograd
         ? compare(r.data.subarray(0, nw), want, S, TOLERANCE.winograd, planeSlack(S, p.R * p.S, TOLERANCE.winograd))
         : compare(r.data.subarray(0, nw), want, S, TOLERANCE.im2col);

@@ -1,7 +1,12 @@
-// Native Winograd's task split across threads: images whose tile blocks do not divide evenly among
-// the threads get their last blocks split by output channels while the others run whole
-// (native/conv/winograd.cc, run_dense). Every mix of whole and split tasks must give the same
-// result as the float64 reference, at 2 and 3 threads, for F(2x2), F(4x4) and the dilated path.
+// The native Winograd family (driver native/conv/winograd.cc, kernels
+// native/kernels/winograd_f2x2_f4x4_<isa>.cc), each output tile forced through the winogradTile knob
+// and confirmed by the backend's winogradTile answer; the wasm backend's are in winograd.wasm.test.ts.
+// - Task split across threads: images whose tile blocks do not divide evenly among the threads get
+//   their last blocks split by output channels while the others run whole (run_dense). Every mix of
+//   whole and split tasks must give the same result as the float64 reference, at 2 and 3 threads, for
+//   F(2x2), F(4x4) and the dilated path.
+// - A non-finite input, F(2) and F(4) on every native ISA: the call goes to im2col.
+// - An input over 8 MiB (guided schedule, input prefetch).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';

@@ -1,9 +1,10 @@
-// Native im2col on phase planes whose rows are wider than the output (Wq > OW): the microkernel drops
-// the GEMM's padding columns as it stores the last k-block (GemmColumnMap: masked compress + partial
-// store); with several k-blocks the earlier ones accumulate in a scratch tile that the last one reads.
-// Both cases on every ISA path (AVX2 has no compress instruction and takes a lane loop), at 1-3
-// threads, with bias and fused ReLU, row tiles with fewer than MR rows, vectors that straddle one or
-// several row ends, and the last, partial panel of a task.
+// The native GEMM family (native/conv/gemm.cc, native/kernels/gemm_<isa>_<MR>x<NR>.cc; the wasm
+// GEMM's are in gemm.wasm.test.ts): im2col on phase planes whose rows are wider than the output
+// (Wq > OW): the microkernel drops the GEMM's padding columns as it stores the last k-block
+// (GemmColumnMap: masked compress + partial store); with several k-blocks the earlier ones accumulate
+// in a scratch tile that the last one reads. Both cases on every ISA path (AVX2 has no compress
+// instruction and takes a lane loop), at 1-3 threads, with bias and fused ReLU, row tiles with fewer
+// than MR rows, vectors that straddle one or several row ends, and the last, partial panel of a task.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';

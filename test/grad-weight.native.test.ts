@@ -1,4 +1,6 @@
-// The native grad-weight kernel (native/conv/grad_weight.cc, strategy 'native' in src/backward.ts) on
+// The native grad-weight family (native/conv/grad_weight.cc: the GEMM on the forward microkernels;
+// native/conv/grad_weight_winograd.cc with native/kernels/grad_weight_winograd_f2x2_<isa>.cc: Winograd
+// F(3x3, 2x2); strategy 'native' in src/backward.ts; every backend's backward is in backward.test.ts) on
 // every native ISA path: random shapes with every option against the float64 reference (1e-5 * S, S the
 // same gradient over absolute values: a GEMM's real error), PyTorch's backward golden cases, sync
 // against async bit for bit, 1 thread against 2 bit for bit, the fallback for absurd padding, and the
