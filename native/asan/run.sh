@@ -56,7 +56,7 @@ if [ $# -gt 0 ]; then files=("$@"); else
   for f in "$pkg"/test/*.test.ts; do
     case "$(basename "$f")" in
       lenet.test.ts|install.test.ts|qemu.test.ts|neon.qemu.test.ts|bench.test.ts|api.test.ts) ;;
-      wasm-*.test.ts|wasm.*.test.ts|layers.wasm-store.test.ts) ;;
+      wasm-*.test.ts|wasm.*.test.ts|*.wasm.test.ts|layers.wasm-store.test.ts) ;;
       *) files+=("test/$(basename "$f")") ;;
     esac
   done
