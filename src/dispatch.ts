@@ -273,7 +273,7 @@ export class Dispatcher {
       parts.push(this.options.timing === 'none' ? 'nothing timed (timing off)' : 'nothing timed (the order is not in doubt here)');
     }
     const wasmKey = this.slotFor('wasm');
-    parts.push(this.slots.get(wasmKey)?.backend ? `'wasm' means ${SLOT_NAME[wasmKey]}` : `no wasm build passed`);
+    parts.push(this.slots.get(wasmKey)?.backend ? `'wasm' means ${SLOT_NAME[wasmKey]}` : `no wasm build is available`);
     parts.push(`checked on the ${PROBE_TEXT} probe (js on a 2-channel one): ` + this.probeResults.map((r) =>
       r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`).join(', '));
     this.selectReason = parts.join('; ');
