@@ -7,8 +7,9 @@
 // The union package: tfjs-core's Node build registers no gradients, @tensorflow/tfjs does.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND_NAME, FastconvBackend } from '../src/tfjs/index.node.js';
+import { BACKEND_NAME, FASTCONV_KERNEL_NAMES, FastconvBackend } from '../src/tfjs/index.node.js';
 import { kernelCounts } from '../src/tfjs/kernels.js';
+import { poolCounts } from '../src/tfjs/pool.js';
 import { backendInfo, setBackend } from '../src/index.node.js';
 import { Rng } from './random.js';
 
@@ -107,7 +108,7 @@ async function compare(what: string, f: () => tf.Tensor | tf.Tensor[]): Promise<
     expect(got, `${what}: errors`).toEqual(want);
     return;
   }
-  want.forEach((w, i) => expectClose(got[i], w, `${what} output ${i}`));
+  for (let i = 0; i < want.length; i++) expectClose(got[i], want[i], `${what} output ${i}`);
 }
 
 const nhwcToNchw = (t: tf.Tensor4D) => tf.transpose(t, [0, 3, 1, 2]);
@@ -123,12 +124,16 @@ describe('registration', () => {
     expect(tf.findBackendFactory(BACKEND_NAME)).not.toBeNull();
     await tf.setBackend(BACKEND_NAME);
     expect(tf.backend()).toBeInstanceOf(FastconvBackend);
-    for (const k of ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
-      'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Relu', 'Relu6', 'ClipByValue', 'Add', 'FusedBatchNorm']) {
-      expect(tf.getKernel(k, BACKEND_NAME)?.kernelFunc, k).not.toBe(tf.getKernel(k, 'cpu')?.kernelFunc);
-    }
-    // Everything else is the cpu backend's.
-    expect(tf.getKernel('Sub', BACKEND_NAME)?.kernelFunc).toBe(tf.getKernel('Sub', 'cpu')?.kernelFunc);
+    const ours = ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Relu', 'Relu6', 'ClipByValue', 'Add', 'FusedBatchNorm',
+      'MaxPool', 'AvgPool', 'MaxPoolGrad', 'AvgPoolGrad', 'Mean'];
+    expect([...FASTCONV_KERNEL_NAMES].sort()).toEqual([...ours].sort());
+    for (const k of ours) expect(tf.getKernel(k, BACKEND_NAME)?.kernelFunc, k).not.toBe(tf.getKernel(k, 'cpu')?.kernelFunc);
+    // Every other cpu kernel is registered too (wrapped: see FastconvBackend.noteOutputs), with the cpu's results.
+    const cpuNames = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+    expect(tf.getKernelsForBackend(BACKEND_NAME).map((k) => k.kernelName).sort()).toEqual(cpuNames);
+    const sub = await on(BACKEND_NAME, () => tf.sub(tf.tensor1d([5, 2.5]), tf.tensor1d([1, 0.5])));
+    expect(sub).toEqual([new Float32Array([4, 2])]);
   });
 });
 
@@ -205,7 +210,7 @@ for (const engine of ENGINES) {
           expect(got, `${what}: errors`).toEqual(want);
           continue;
         }
-        want.forEach((wv, j) => expectClose(got[j], wv, `${what} output ${j}`));
+        for (let j = 0; j < want.length; j++) expectClose(got[j], want[j], `${what} output ${j}`);
       }
       expect(ran(before, 'DepthwiseConv2dNative')).toBeGreaterThan(FORWARD_CASES * 0.6);
       expect(ran(before, 'FusedDepthwiseConv2D')).toBeGreaterThan(FORWARD_CASES * 0.6);
@@ -268,6 +273,57 @@ for (const engine of ENGINES) {
       }
       expect(ran(before, 'DepthwiseConv2dNativeBackpropInput')).toBeGreaterThan(GRAD_CASES * 0.6);
       expect(ran(before, 'DepthwiseConv2dNativeBackpropFilter')).toBeGreaterThan(GRAD_CASES * 0.6);
+    });
+
+    it('NHWC 1x1 convolutions (one matrix product over the pixels, strided ones gathered): NaN/Inf filters included', async () => {
+      const rng = new Rng(engine === 'native' ? 1961 : 1962);
+      const before = counts();
+      const CASES = 300;
+      let nonEmpty = 0, quirky = 0;
+      for (let i = 0; i < CASES; i++) {
+        const N = rng.pick([0, 1, 1, 2, 3]), H = rng.int(1, 9), W = rng.int(1, 9), C = rng.int(1, 9), K = rng.int(1, 9);
+        const strides: [number, number] = [rng.int(1, 3), rng.int(1, 3)];
+        const pad: Pad = rng.pick(['valid', 'same', 0, [[0, 0], [0, 0], [0, 0], [0, 0]]] as Pad[]);
+        const special = rng.chance(0.2);
+        const x = data(rng, N * H * W * C, special), w = data(rng, C * K, special && rng.chance(0.5));
+        const b = rng.floats(K), alpha = rng.floats(K), leak = rng.next();
+        const activation = rng.pick(['linear', 'relu', 'relu6', 'prelu', 'leakyrelu', 'elu', 'sigmoid'] as const);
+        const biasKind = rng.pick(['none', 'vector', 'scalar'] as const);
+        const what = `seed ${rng.seed} case ${i} ${JSON.stringify({ N, H, W, C, K, strides, pad, activation, biasKind, special })}`;
+        await compare(`${what} conv2d`, () => tf.conv2d(tf.tensor4d(x, [N, H, W, C]), tf.tensor4d(w, [1, 1, C, K]), strides, pad));
+        await compare(`${what} fused`, () => tf.fused.conv2d({
+          x: tf.tensor4d(x, [N, H, W, C]), filter: tf.tensor4d(w, [1, 1, C, K]), strides, pad,
+          bias: biasKind === 'none' ? undefined : biasKind === 'scalar' ? tf.scalar(b[0]) : tf.tensor1d(b),
+          activation, preluActivationWeights: activation === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: leak,
+        }));
+        if (N > 0) nonEmpty++;
+        // A number pad sizes the width by the stride height too (computeOutputShape2D): where that differs
+        // from the real windows, TF.js's own kernel runs.
+        if (typeof pad === 'number' && strides[0] !== strides[1]) quirky++;
+      }
+      // Every other call runs on fastconv, the NaN/Inf filters too (no padded taps to skip).
+      expect(ran(before, 'Conv2D')).toBeGreaterThanOrEqual(CASES - quirky);
+      expect(ran(before, 'FusedConv2D')).toBeGreaterThanOrEqual(CASES - quirky);
+      expect(nonEmpty).toBeGreaterThan(CASES * 0.7);
+    });
+
+    it("keeps fastconv's transformed weights per filter tensor and frees them with it", async () => {
+      await tf.setBackend(BACKEND_NAME);
+      const be = tf.backend() as FastconvBackend;
+      const base = be.cachedFilters, baseBytes = be.packedWeightBytes;
+      const x = tf.randomNormal([1, 20, 20, 16]) as tf.Tensor4D, f = tf.randomNormal([3, 3, 16, 32]) as tf.Tensor4D;
+      const y1 = tf.conv2d(x, f, 1, 'same');
+      const bytes = be.packedWeightBytes - baseBytes;
+      expect(bytes).toBeGreaterThan(0);
+      // The same filter and attributes again: nothing new is packed.
+      const y2 = tf.conv2d(x, f, 1, 'same');
+      expect(be.packedWeightBytes - baseBytes).toBe(bytes);
+      expect(y2.dataSync()).toEqual(y1.dataSync());
+      expect(be.cachedFilters).toBe(base + 1);
+      f.dispose();
+      expect(be.cachedFilters).toBe(base);
+      expect(be.packedWeightBytes).toBe(baseBytes);
+      tf.dispose([x, y1, y2]);
     });
 
     it('dilated depthwise backprop kernels (tfjs-backend-cpu ignores their dilations): the adjoint identities', async () => {
@@ -338,5 +394,140 @@ describe('filter cache', () => {
     f.dispose();
     expect(be.cachedFilters).toBe(base);
     tf.dispose([x, y1, y2]);
+  });
+});
+
+/** Element for element the same numbers (any NaN for a NaN, -0 for -0): the loops mirror the cpu's. */
+function expectIdentical(got: Float32Array, want: Float32Array, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const same = Number.isNaN(want[i]) ? Number.isNaN(got[i]) : Object.is(got[i], want[i]);
+    if (!same) throw new Error(`${what}: element ${i} is ${Object.is(got[i], -0) ? '-0' : got[i]}, TF.js cpu gives ${Object.is(want[i], -0) ? '-0' : want[i]}`);
+  }
+}
+
+async function compareIdentical(what: string, f: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const want = await on('cpu', f);
+  const got = await on(BACKEND_NAME, f);
+  if (typeof want === 'string' || typeof got === 'string') {
+    expect(got, `${what}: errors`).toEqual(want);
+    return;
+  }
+  for (let i = 0; i < want.length; i++) expectIdentical(got[i], want[i], `${what} output ${i}`);
+}
+
+describe('pooling kernels (MaxPool, AvgPool, MaxPoolGrad, AvgPoolGrad) and Mean', () => {
+  it('equal tfjs-backend-cpu exactly on random attribute sets, forward and through tf.grads', async () => {
+    const rng = new Rng(1971);
+    const before = { ...poolCounts };
+    const CASES = 400;
+    for (let i = 0; i < CASES; i++) {
+      const N = rng.pick([0, 1, 1, 2, 3]), C = rng.int(1, 5);
+      const fh = rng.int(1, 4), fw = rng.int(1, 4);
+      const H = rng.int(1, 10) + fh - 1, W = rng.int(1, 10) + fw - 1;
+      const strides: [number, number] = [rng.int(1, 3), rng.int(1, 3)];
+      const kind = rng.int(0, 3);
+      let pad: Pad;
+      if (kind === 0) pad = 'valid';
+      else if (kind === 1) pad = 'same';
+      else if (kind === 2) pad = rng.int(0, 2);
+      else pad = [[0, 0], [rng.int(0, 2), rng.int(0, 2)], [rng.int(0, 2), rng.int(0, 2)], [0, 0]];
+      const rounding = typeof pad !== 'string' && rng.chance(0.5) ? rng.pick(['floor', 'round', 'ceil'] as const) : undefined;
+      const special = rng.chance(0.15);
+      const x = data(rng, N * H * W * C, special);
+      const what = `seed ${rng.seed} case ${i} ${JSON.stringify({ N, H, W, C, fh, fw, strides, pad, rounding, special })}`;
+      const xt = () => tf.tensor4d(x, [N, H, W, C]);
+      await compareIdentical(`${what} forward`, () => [
+        tf.maxPool(xt(), [fh, fw], strides, pad as never, rounding),
+        tf.avgPool(xt(), [fh, fw], strides, pad as never, rounding),
+      ]);
+      const shape = await on('cpu', () => tf.maxPool(xt(), [fh, fw], strides, pad as never, rounding));
+      if (typeof shape === 'string') continue;
+      const dy = data(rng, shape[0].length, special && rng.chance(0.5));
+      for (const [op, pool] of [['maxPool', tf.maxPool], ['avgPool', tf.avgPool]] as const) {
+        await compareIdentical(`${what} ${op} grad`, () => {
+          const f = (a: tf.Tensor4D) => pool(a, [fh, fw], strides, pad as never, rounding);
+          const y = f(xt());
+          return tf.grad(f as never)(xt(), tf.tensor(dy, y.shape));
+        });
+      }
+    }
+    const ranPool = (k: string) => (poolCounts[k] ?? 0) - (before[k] ?? 0);
+    // Identity pools (1x1, same shape) and the gradients of rounded avg pools go to the cpu kernels.
+    expect(ranPool('MaxPool')).toBeGreaterThan(CASES * 0.8);
+    expect(ranPool('AvgPool')).toBeGreaterThan(CASES * 0.8);
+    expect(ranPool('MaxPoolGrad')).toBeGreaterThan(CASES * 0.6);
+    expect(ranPool('AvgPoolGrad')).toBeGreaterThan(CASES * 0.5);
+  });
+
+  it('Mean equals the cpu exactly over contiguous axes (and leaves other axes to it)', async () => {
+    const rng = new Rng(1972);
+    const before = poolCounts.Mean ?? 0;
+    for (let i = 0; i < 150; i++) {
+      const rank = rng.int(1, 4);
+      const shape = Array.from({ length: rank }, () => rng.int(1, 7));
+      const x = data(rng, shape.reduce((a, b) => a * b, 1), rng.chance(0.1));
+      const first = rng.int(0, rank - 1), last = rng.int(first, rank - 1);
+      const axes = Array.from({ length: last - first + 1 }, (_, j) => first + j);
+      const keepDims = rng.chance(0.5);
+      await compareIdentical(`case ${i} shape [${shape}] axes [${axes}] keepDims ${keepDims}`, () => [
+        tf.mean(tf.tensor(x, shape), axes, keepDims),
+        tf.mean(tf.tensor(x, shape)),
+        tf.mean(tf.tensor(x, shape), rank > 2 ? [0, rank - 1] : -1),
+        tf.mean(tf.cast(tf.tensor(x, shape), 'int32'), axes),
+      ]);
+    }
+    expect((poolCounts.Mean ?? 0) - before).toBeGreaterThan(250);
+  });
+});
+
+describe('bit-pattern activations', () => {
+  it('Relu, Relu6 and ClipByValue give the cpu formulas exactly on NaN, signed zeros, infinities, subnormals, bounds', async () => {
+    const special = [NaN, -NaN, 0, -0, 1, -1, 6, 6.000001, 5.999999, 1e-45, -1e-45, 1.1754942e-38, -3.4028235e38, 3.4028235e38,
+      Infinity, -Infinity, 0.1, -0.1, 0.5, -2.5, 1e30, -1e30];
+    const x = new Float32Array(8192);
+    const rng = new Rng(1981);
+    for (let i = 0; i < x.length; i++) x[i] = rng.chance(0.5) ? rng.pick(special) : (rng.next() * 2 - 1) * 10;
+    // A NaN with the sign bit set (what x86 produces for 0 * Inf): Float32Array keeps the bits.
+    new Int32Array(x.buffer)[7] = 0xffc00000 | 0;
+    const bounds: [number, number][] = [[0, 6], [-1, 1], [0.1, 0.1], [-Infinity, Infinity], [-0, 0], [0, -0], [-5, -1], [1, 3e38],
+      [0.1, 0.2], [-3.4028235e38, -1e-45], [1e-45, 1e-45]];
+    await compareIdentical('relu/relu6', () => [tf.relu(tf.tensor1d(x)), tf.relu6(tf.tensor1d(x))]);
+    for (const [lo, hi] of bounds) await compareIdentical(`clip [${lo}, ${hi}]`, () => tf.clipByValue(tf.tensor1d(x), lo, hi));
+  });
+});
+
+describe("the backend's array pool", () => {
+  it("recycles disposed outputs, but never an array handed out by dataSync() or viewed by another tensor", async () => {
+    await tf.setBackend(BACKEND_NAME);
+    const be = tf.backend() as FastconvBackend;
+    const n = 10000;
+    const x = tf.tensor1d(new Rng(1991).floats(n)), x2 = tf.tensor1d(new Rng(1992).floats(n));
+    const want = (await on('cpu', () => tf.relu(tf.tensor1d(new Rng(1991).floats(n)))) as Float32Array[])[0];
+    await tf.setBackend(BACKEND_NAME);
+
+    // An output disposed is reused by the next output of its size.
+    const a = tf.relu(x);
+    const pooled = be.pooledArrayBytes;
+    a.dispose();
+    expect(be.pooledArrayBytes).toBe(pooled + n * 4);
+    const b = tf.relu(x2);
+    expect(be.pooledArrayBytes).toBe(pooled);
+    b.dispose();
+
+    // dataSync() returns the tensor's own array: after dispose it must keep its values.
+    const c = tf.relu(x);
+    const read = c.dataSync();
+    c.dispose();
+    const d = tf.relu(x2);
+    expectIdentical(read as Float32Array, want, 'dataSync() result after dispose');
+
+    // tfjs-backend-cpu's Slice returns a subarray of its input: the slice outlives the source.
+    const e = tf.relu(x);
+    const s = tf.slice(e, [100], [50]);
+    e.dispose();
+    const f = tf.relu(x2);
+    expectIdentical(s.dataSync() as Float32Array, want.slice(100, 150), 'slice after its source was disposed');
+    tf.dispose([x, x2, d, s, f]);
   });
 });

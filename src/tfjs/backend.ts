@@ -1,12 +1,21 @@
 // The 'fastconv' TF.js backend: tfjs-backend-cpu's MathBackendCPU (its tensors are plain typed arrays, so
-// fastconv reads and writes them without copies) with fastconv's convolution kernels registered over the
-// cpu ones. Filters arrive HWIO ([fh, fw, inC, outC]); fastconv takes [K, C/groups, R, S], so each filter is
-// transposed once and the copy kept per filter dataId until TF.js disposes that tensor.
+// fastconv reads and writes them without copies) with fastconv's kernels registered over the cpu ones.
+//
+// Per filter tensor (its dataId) the backend keeps what the convolutions derive from it: the HWIO ->
+// [K, C/groups, R, S] transposition and one PackedConv per set of conv attributes (fastconv's GEMM panels,
+// Winograd- or FFT-domain weights), all freed when TF.js disposes that tensor.
+//
+// Output arrays are recycled: a fresh multi-megabyte Float32Array costs page faults and zeroing on this
+// kind of VM (several ns per element, more than a ReLU), and a CNN's predict allocates the same sizes in
+// the same order every time. Only arrays this backend allocated are recycled, and only if nothing else can
+// still see them: an array read out (readSync/read: dataSync() hands out the array itself) or viewed by
+// another tensor (tfjs-backend-cpu's Slice returns a subarray of its input) is never reused.
 
-import type { DataId, KernelConfig } from '@tensorflow/tfjs-core';
-import { getKernelsForBackend, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
+import type { DataId, KernelConfig, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel, getKernelsForBackend, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { allFinite } from './geometry.js';
+import { PackedConv } from './packed.js';
 
 export const BACKEND_NAME = 'fastconv';
 
@@ -21,10 +30,23 @@ interface FilterEntry {
   source: unknown;
   finite: boolean;
   copies: Map<string, Float32Array>;
+  convs: Map<string, PackedConv>;
 }
+
+/** Arrays shorter than this are not worth pooling (V8 allocates small typed arrays cheaply). */
+const MIN_POOLED = 4096;
+/** Bytes of idle arrays the pool keeps at most; beyond, disposed arrays are left to the GC. */
+const POOL_CAP_BYTES = 256 * 1024 * 1024;
 
 export class FastconvBackend extends MathBackendCPU {
   private readonly filters = new Map<DataId, FilterEntry>();
+  /** Buffers of arrays made by alloc() (the pool's candidates). */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+  /** Owned buffers that were handed out or viewed: never reused. */
+  private readonly escaped = new WeakSet<ArrayBufferLike>();
+  private readonly pool = new Map<number, Float32Array[]>();
+  private pooledBytes = 0;
+  private readonly scratchBuffers: Float32Array[] = [];
 
   constructor() {
     super();
@@ -32,50 +54,170 @@ export class FastconvBackend extends MathBackendCPU {
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
 
+  /** A float32 array of n elements for a kernel's output, recycled when one is idle (contents undefined). */
+  alloc(n: number): Float32Array {
+    if (n >= MIN_POOLED) {
+      const bucket = this.pool.get(n);
+      const a = bucket?.pop();
+      if (a) {
+        this.pooledBytes -= a.byteLength;
+        return a;
+      }
+    }
+    const a = new Float32Array(n);
+    if (n >= MIN_POOLED) this.owned.add(a.buffer);
+    return a;
+  }
+
+  /**
+   * Scratch array `slot` with at least n elements, valid until the next scratch() call of that slot (the
+   * channels-first copies a convolution stages through; never a tensor's values).
+   */
+  scratch(slot: number, n: number): Float32Array {
+    let s = this.scratchBuffers[slot];
+    if (!s || s.length < n) {
+      s = new Float32Array(Math.max(n, Math.ceil((s?.length ?? 0) * 1.25)));
+      this.scratchBuffers[slot] = s;
+    }
+    return s.length === n ? s : s.subarray(0, n);
+  }
+
+  /** Marks the buffer behind `values` as seen outside the data store (never recycled). */
+  private escape(values: unknown): void {
+    if (ArrayBuffer.isView(values)) this.escaped.add(values.buffer);
+  }
+
+  /**
+   * After a kernel that is not ours: an output whose buffer this backend allocated is a view of one of
+   * its inputs (nothing else hands out our arrays), so that buffer must outlive every tensor using it.
+   */
+  noteOutputs(outputs: TensorInfo | TensorInfo[]): void {
+    for (const t of Array.isArray(outputs) ? outputs : [outputs]) {
+      const v = t && this.data.get(t.dataId)?.values;
+      if (ArrayBuffer.isView(v) && this.owned.has(v.buffer)) this.escaped.add(v.buffer);
+    }
+  }
+
+  override readSync(dataId: DataId): ReturnType<MathBackendCPU['readSync']> {
+    const values = super.readSync(dataId);
+    this.escape(values);
+    return values;
+  }
+
   /**
    * The filter's values transformed by `make` (keyed by `kind`), made on first use and reused while the
    * tensor lives; null when the filter holds NaN/Inf (see allFinite) or is not float32.
    */
   filterCopy(dataId: DataId, kind: string, make: (values: Float32Array) => Float32Array): Float32Array | null {
+    const e = this.filterEntry(dataId);
+    if (!e?.finite) return null;
+    let copy = e.copies.get(kind);
+    if (!copy) {
+      copy = make(e.source as Float32Array);
+      e.copies.set(kind, copy);
+    }
+    return copy;
+  }
+
+  /** The PackedConv for this filter and these attributes (`key`), made on first use. */
+  packedConv(dataId: DataId, key: string): PackedConv | null {
+    const e = this.filterEntry(dataId);
+    if (!e) return null;
+    let c = e.convs.get(key);
+    if (!c) {
+      c = new PackedConv();
+      e.convs.set(key, c);
+    }
+    return c;
+  }
+
+  private filterEntry(dataId: DataId): FilterEntry | null {
     const values = this.data.get(dataId)?.values;
     if (!(values instanceof Float32Array)) return null;
     let e = this.filters.get(dataId);
     if (!e || e.source !== values) {
-      e = { source: values, finite: allFinite(values), copies: new Map() };
+      if (e) this.dropFilter(dataId);
+      e = { source: values, finite: allFinite(values), copies: new Map(), convs: new Map() };
       this.filters.set(dataId, e);
     }
-    if (!e.finite) return null;
-    let copy = e.copies.get(kind);
-    if (!copy) e.copies.set(kind, (copy = make(values)));
-    return copy;
+    return e;
   }
 
-  /** Filters with transposed copies held (tests: the cache must empty when the tensors are disposed). */
+  private dropFilter(dataId: DataId): void {
+    const e = this.filters.get(dataId);
+    if (!e) return;
+    for (const c of e.convs.values()) c.dispose();
+    this.filters.delete(dataId);
+  }
+
+  /** Filters with derived data held (tests: the cache must empty when the tensors are disposed). */
   get cachedFilters(): number { return this.filters.size; }
 
+  /** Bytes of fastconv's transformed weights the filters' PackedConvs hold. */
+  get packedWeightBytes(): number {
+    let total = 0;
+    for (const e of this.filters.values()) for (const c of e.convs.values()) total += c.bytes;
+    return total;
+  }
+
+  /** Idle arrays held for reuse, in bytes. */
+  get pooledArrayBytes(): number { return this.pooledBytes; }
+
   override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
     const released = super.disposeData(dataId, force);
-    if (!this.data.has(dataId)) this.filters.delete(dataId);
+    if (!this.data.has(dataId)) {
+      this.dropFilter(dataId);
+      if (values instanceof Float32Array) this.recycle(values);
+    }
     return released;
+  }
+
+  private recycle(a: Float32Array): void {
+    const buf = a.buffer;
+    if (!this.owned.has(buf) || this.escaped.has(buf) || a.length !== buf.byteLength / 4) return;
+    if (this.pooledBytes + a.byteLength > POOL_CAP_BYTES) return;
+    // Once pooled, it belongs to the pool until alloc() hands it out again.
+    const bucket = this.pool.get(a.length);
+    if (bucket) bucket.push(a);
+    else this.pool.set(a.length, [a]);
+    this.pooledBytes += a.byteLength;
   }
 
   override move(dataId: DataId, values: Parameters<MathBackendCPU['move']>[1], shape: number[],
                 dtype: Parameters<MathBackendCPU['move']>[3], refCount: number): void {
-    this.filters.delete(dataId);
+    this.dropFilter(dataId);
+    this.escape(values);
     super.move(dataId, values, shape, dtype, refCount);
   }
 
   override dispose(): void {
-    this.filters.clear();
+    for (const id of [...this.filters.keys()]) this.dropFilter(id);
+    this.pool.clear();
+    this.pooledBytes = 0;
+    this.scratchBuffers.length = 0;
     super.dispose();
   }
+}
+
+/**
+ * tfjs-backend-cpu's kernel of that name run on our backend (a MathBackendCPU: same data store), with
+ * its outputs checked for views of our arrays.
+ */
+export function runCpuKernel(name: string, args: { inputs: NamedTensorInfoMap; backend: FastconvBackend; attrs?: unknown }): TensorInfo {
+  const k = getKernel(name, 'cpu');
+  if (!k) throw new Error(`fastconv/tfjs: tfjs-backend-cpu has no '${name}' kernel registered (import '@tensorflow/tfjs-backend-cpu')`);
+  const out = k.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo | TensorInfo[];
+  args.backend.noteOutputs(out);
+  return out as TensorInfo;
 }
 
 let registered = false;
 
 /**
  * Registers the backend and its kernels: fastconv's kernels, and for every other kernel the cpu backend's
- * (what copyRegisteredKernels('cpu', 'fastconv') does, minus overwriting our own, which would warn).
+ * (what copyRegisteredKernels('cpu', 'fastconv') does, minus overwriting our own, which would warn),
+ * each wrapped to note outputs that view our arrays.
  */
 export function registerFastconvBackend(kernels: KernelConfig[]): void {
   if (registered) return;
@@ -84,6 +226,13 @@ export function registerFastconvBackend(kernels: KernelConfig[]): void {
   const ours = new Set(kernels.map((k) => k.kernelName));
   for (const k of kernels) registerKernel({ ...k, backendName: BACKEND_NAME });
   for (const k of getKernelsForBackend('cpu')) {
-    if (!ours.has(k.kernelName)) registerKernel({ ...k, backendName: BACKEND_NAME });
+    if (ours.has(k.kernelName)) continue;
+    const f = k.kernelFunc;
+    const kernelFunc = ((args: Parameters<KernelFunc>[0]) => {
+      const out = f(args) as TensorInfo | TensorInfo[];
+      if (args.backend instanceof FastconvBackend) args.backend.noteOutputs(out);
+      return out;
+    }) as KernelFunc;
+    registerKernel({ ...k, backendName: BACKEND_NAME, kernelFunc });
   }
 }

@@ -1,13 +1,18 @@
-// fastconv's TF.js kernels. Each reads the tensors' typed arrays, calls fastconv's public API with explicit
-// 4-sided padding and NHWC or NCHW layout, and returns a new float32 tensor. Whatever fastconv should not run
+// fastconv's TF.js kernels. Each reads the tensors' typed arrays, runs fastconv with explicit 4-sided
+// padding, and returns a float32 tensor (its array from the backend's pool). Forward convolutions keep the
+// filter's transformed weights per filter tensor (PackedConv); NHWC 1x1 convolutions are one matrix product
+// with no transposition, the others go through fastconv's NCHW kernels via reused scratch arrays. Whatever fastconv should not run
 // (non-float32 data, an empty batch or output, NaN/Inf where TF.js's skipped padded taps and fastconv's
 // zero-padded products differ, attributes TF.js rejects) goes to tfjs-backend-cpu's kernel, so the answer
 // or the error is TF.js's own.
 
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { getKernel } from '@tensorflow/tfjs-core';
-import { conv2d, conv2dBackward, convTranspose2d } from '../api.js';
+import { conv2dBackward, convTranspose2d } from '../api.js';
+import { convolve } from '../conv.js';
+import type { BitsActivation } from './bits.js';
+import { activateBits, biasActivate, bitsOf, firstToLast, lastToFirst } from './bits.js';
 import type { FastconvBackend } from './backend.js';
+import { runCpuKernel } from './backend.js';
 import type { ConvGeometry, DataFormat } from './geometry.js';
 import { allFinite, convGeometry, depthwiseToKCRS, filterToKCRS, kcrsToDepthwise, kcrsToFilter } from './geometry.js';
 
@@ -41,14 +46,12 @@ const fallback = fallbackTo;
 
 /** tfjs-backend-cpu's kernel of that name, run on our backend (a MathBackendCPU: same data store). */
 function cpu(name: string, args: Args): TensorInfo {
-  const k = getKernel(name, 'cpu');
-  if (!k) throw new Error(`fastconv/tfjs: tfjs-backend-cpu has no '${name}' kernel registered (import '@tensorflow/tfjs-backend-cpu')`);
-  return k.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+  return runCpuKernel(name, args);
 }
 
 /** The tensor's float32 values, or null (another dtype, complex, or strings). */
 function floats(backend: FastconvBackend, t: TensorInfo | undefined): Float32Array | null {
-  if (!t || t.dtype !== 'float32') return null;
+  if (t?.dtype !== 'float32') return null;
   const v = backend.data.get(t.dataId)?.values;
   return v instanceof Float32Array ? v : null;
 }
@@ -87,17 +90,19 @@ function channelVector(backend: FastconvBackend, t: TensorInfo, K: number, chann
 
 const ACTIVATIONS = new Set(['linear', 'relu', 'relu6', 'prelu', 'leakyrelu', 'elu', 'sigmoid']);
 
-/** TF.js's activation formulas (tfjs-backend-cpu's, so NaN, -0 and the float rounding agree), in place. */
+/**
+ * TF.js's activation formulas (tfjs-backend-cpu's, so NaN, -0 and the float rounding agree), in place, for
+ * the activations the convolution's last pass does not apply (bits.ts does linear, relu, relu6).
+ */
 function activateInPlace(y: Float32Array, activation: string, alpha: Float32Array | null, leak: number,
                          K: number, channelsLast: boolean, P: number): void {
   switch (activation) {
-    case 'relu': for (let i = 0; i < y.length; i++) y[i] = Math.max(0, y[i]); break;
-    case 'relu6': for (let i = 0; i < y.length; i++) y[i] = Math.min(Math.max(0, y[i]), 6); break;
     case 'elu': for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v >= 0 ? v : Math.exp(v) - 1; } break;
     case 'sigmoid': for (let i = 0; i < y.length; i++) y[i] = 1 / (1 + Math.exp(-y[i])); break;
     case 'leakyrelu': for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v < 0 ? leak * v : v; } break;
     case 'prelu': {
-      const a = alpha!;
+      // The callers pass alpha whenever the activation is prelu.
+      const a = alpha ?? new Float32Array(K);
       if (channelsLast) {
         for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v < 0 ? a[i % K] * v : v; }
       } else {
@@ -150,9 +155,7 @@ function forward(name: string, kind: Forward): KernelFunc {
       kind.depthwise, attrs.dataFormat);
     if (!xv || !g) return fallback(name, args);
     const { info } = g;
-    const C = info.inChannels, K = info.outChannels;
-    const w = kind.depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
-    if (!w) return fallback(name, args);
+    const K = info.outChannels;
 
     let biasVec: Float32Array | null = null;
     let biasLater = false;
@@ -168,20 +171,23 @@ function forward(name: string, kind: Forward): KernelFunc {
     }
     // A bias broadcast some other way comes before the activation: from there on TF.js's kernels run.
     const activationHere = !biasLater && !alphaLater;
+    const act = activationHere ? activation : 'linear';
 
+    const y = pointwise(g, kind.depthwise)
+      ? pointwiseConv(backend, xv, filter, g, biasVec, act)
+      : generalConv(backend, xv, filter, g, kind.depthwise, biasVec, act);
+    if (!y) return fallback(name, args);
     count(kernelCounts.fastconv, name);
-    const y = conv2d({ data: xv, shape: x.shape.slice() }, { data: w, shape: [K, kind.depthwise ? 1 : C, info.filterHeight, info.filterWidth] }, {
-      stride: g.stride, dilation: g.dilation, padding: g.padding, layout: layoutOf(g),
-      groups: kind.depthwise ? C : 1, bias: biasVec,
-    }).data;
     if (activationHere) {
-      activateInPlace(y, activation, alpha, attrs.leakyreluAlpha ?? 0.2, K, g.channelsLast, info.outHeight * info.outWidth);
+      if (!BITS_ACTIVATIONS.has(activation)) {
+        activateInPlace(y, activation, alpha, attrs.leakyreluAlpha ?? 0.2, K, g.channelsLast, info.outHeight * info.outWidth);
+      }
       return backend.makeTensorInfo(info.outShape, 'float32', y);
     }
     let result = backend.makeTensorInfo(info.outShape, 'float32', y);
-    if (biasLater) {
+    if (bias && biasLater) {
       const old = result;
-      result = cpu('Add', { inputs: { a: result, b: bias! }, backend });
+      result = cpu('Add', { inputs: { a: result, b: bias }, backend });
       backend.disposeIntermediateTensorInfo(old);
     }
     if (activation !== 'linear') {
@@ -191,6 +197,83 @@ function forward(name: string, kind: Forward): KernelFunc {
     }
     return result;
   }) as unknown as KernelFunc;
+}
+
+/** The activations done on bit patterns in the convolution's last pass (the others run after it). */
+const BITS_ACTIVATIONS = new Set(['linear', 'relu', 'relu6']);
+const bitsActivation = (act: string): BitsActivation => (BITS_ACTIVATIONS.has(act) ? act as BitsActivation : 'linear');
+
+/** A channels-last 1x1 convolution without padding: one matrix product over the pixels. */
+function pointwise(g: ConvGeometry, depthwise: boolean): boolean {
+  const { info, padding } = g;
+  return g.channelsLast && !depthwise && info.filterHeight === 1 && info.filterWidth === 1 && padding.every((p) => p === 0);
+}
+
+/**
+ * NHWC x [M pixels, C] times the HWIO filter [C, K] gives NHWC y [M, K] directly. fastconv computes
+ * out[k][p] = sum_c w[k][c] in[c][p]; with the pixels as its output channels (weight = x as [M, C, 1, 1])
+ * and the filter as its input ([1, C, 1, K]: K "pixels"), its NCHW output [1, M, 1, K] is y, so neither
+ * side is transposed. Strided: the sampled pixels are gathered first. No padding means no skipped taps,
+ * so NaN/Inf anywhere give TF.js's results.
+ */
+function pointwiseConv(backend: FastconvBackend, xv: Float32Array, filter: TensorInfo, g: ConvGeometry,
+                       bias: Float32Array | null, act: string): Float32Array | null {
+  const fv = floats(backend, filter);
+  if (!fv) return null;
+  const { info } = g;
+  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
+  const OH = info.outHeight, OW = info.outWidth, [sh, sw] = g.stride;
+  const M = N * OH * OW;
+  const y = backend.alloc(M * K);
+  if (M === 0) return y;
+  let xs = xv;
+  if (sh !== 1 || sw !== 1 || OH !== H || OW !== W) {
+    xs = backend.scratch(0, M * C);
+    let o = 0;
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++, o += C) {
+          const src = ((n * H + oh * sh) * W + ow * sw) * C;
+          xs.set(xv.subarray(src, src + C), o);
+        }
+      }
+    }
+  }
+  convolve(2, { data: fv, shape: [1, C, 1, K] }, { data: xs, shape: [M, C, 1, 1] }, { out: y });
+  biasActivate(y, bitsOf(y), K, bias, bitsActivation(act));
+  return y;
+}
+
+/**
+ * Any other forward convolution: fastconv's NCHW kernels with this filter's PackedConv (its transformed
+ * weights kept), NHWC staged through reused channels-first scratch arrays, the activation applied while
+ * transposing back.
+ */
+function generalConv(backend: FastconvBackend, xv: Float32Array, filter: TensorInfo, g: ConvGeometry, depthwise: boolean,
+                     bias: Float32Array | null, act: string): Float32Array | null {
+  const w = depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
+  if (!w) return null;
+  const { info } = g;
+  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
+  const OH = info.outHeight, OW = info.outWidth, R = info.filterHeight, S = info.filterWidth;
+  const key = `${depthwise ? 'dw' : 'conv'} ${g.stride} ${g.dilation} ${g.padding}`;
+  const conv = backend.packedConv(filter.dataId, key);
+  if (!conv) return null;
+  const options = { stride: g.stride, dilation: g.dilation, padding: g.padding, groups: depthwise ? C : 1, bias };
+  const weight = { data: w, shape: [K, depthwise ? 1 : C, R, S] };
+  const bits = bitsActivation(act);
+  const y = backend.alloc(N * K * OH * OW);
+  if (!g.channelsLast) {
+    conv.forward({ data: xv, shape: [N, C, H, W] }, weight, { ...options, out: y });
+    activateBits(bitsOf(y), bitsOf(y), bits);
+    return y;
+  }
+  const xs = backend.scratch(0, N * C * H * W);
+  lastToFirst(bitsOf(xv), N, H * W, C, bitsOf(xs));
+  const ys = backend.scratch(1, N * K * OH * OW);
+  conv.forward({ data: xs, shape: [N, C, H, W] }, weight, { ...options, out: ys });
+  firstToLast(bitsOf(ys), N, K, OH * OW, bitsOf(y), bits);
+  return y;
 }
 
 /** The activation through TF.js's own kernels (the shapes activateInPlace does not take). */
@@ -265,7 +348,8 @@ function backpropFilter(name: string, depthwise: boolean): KernelFunc {
       { data: dyv, shape: dy.shape.slice() }, {
         stride: g.stride, dilation: g.dilation, padding: g.padding, layout: layoutOf(g), groups: depthwise ? C : 1, needs: ['weight'],
       });
-    const gw = gradWeight!.data;
+    if (!gradWeight) throw new Error('fastconv/tfjs: conv2dBackward returned no weight gradient');
+    const gw = gradWeight.data;
     const out = depthwise ? kcrsToDepthwise(gw, R, S, C, K / C) : kcrsToFilter(gw, R, S, C, K);
     return backend.makeTensorInfo(filterShape.slice(), 'float32', out);
   }) as unknown as KernelFunc;
