@@ -25,7 +25,7 @@ type ConvOptions = {
   dilation?: Ints;
   groups?: number;
   layout?: Layout;
-  activation?: 'none' | 'relu';
+  activation?: 'none' | 'relu' | 'relu6';
   out?: Float32Array;
   backend?: BackendChoice;
   algorithm?: 'auto' | Algorithm;
@@ -111,8 +111,8 @@ expectTypeOf(node.outputShape).parameters.toEqualTypeOf<
 expectTypeOf(node.outputShape).returns.toEqualTypeOf<number[]>();
 // @ts-expect-error a bare Float32Array is not a tensor: the input needs its shape
 node.conv2d(new Float32Array(4), w);
-// @ts-expect-error options are checked: there is no 'relu6' activation
-node.conv2d(x, w, { activation: 'relu6' });
+// @ts-expect-error options are checked: activation names are lower case
+node.conv2d(x, w, { activation: 'Relu' });
 
 type Backward<R> = (input: Tensor, weight: Tensor, gradOutput: Tensor, options?: node.BackwardOptions) => R;
 expectTypeOf(node.conv2dBackward).toEqualTypeOf<Backward<Gradients>>();
