@@ -493,7 +493,11 @@ describe('bit-pattern activations', () => {
     const bounds: [number, number][] = [[0, 6], [-1, 1], [0.1, 0.1], [-Infinity, Infinity], [-0, 0], [0, -0], [-5, -1], [1, 3e38],
       [0.1, 0.2], [-3.4028235e38, -1e-45], [1e-45, 1e-45]];
     await compareIdentical('relu/relu6', () => [tf.relu(tf.tensor1d(x)), tf.relu6(tf.tensor1d(x))]);
-    for (const [lo, hi] of bounds) await compareIdentical(`clip [${lo}, ${hi}]`, () => tf.clipByValue(tf.tensor1d(x), lo, hi));
+    for (const [lo, hi] of bounds) {
+      // Directly, and of a ReLU's output (tf.layers' ReLU(maxValue): the backend knows it holds no negatives).
+      await compareIdentical(`clip [${lo}, ${hi}]`, () => [tf.clipByValue(tf.tensor1d(x), lo, hi), tf.clipByValue(tf.relu(tf.tensor1d(x)), lo, hi),
+        tf.clipByValue(tf.relu6(tf.tensor1d(x)), lo, hi)]);
+    }
   });
 });
 
@@ -514,6 +518,12 @@ describe("the backend's array pool", () => {
     const b = tf.relu(x2);
     expect(be.pooledArrayBytes).toBe(pooled);
     b.dispose();
+    // Reshape passes the same data through with one more reference: still recycled once both are gone.
+    const r = tf.relu(x), rr = tf.reshape(r, [100, 100]);
+    r.dispose();
+    expect(be.pooledArrayBytes).toBe(pooled);
+    rr.dispose();
+    expect(be.pooledArrayBytes).toBe(pooled + n * 4);
 
     // dataSync() returns the tensor's own array: after dispose it must keep its values.
     const c = tf.relu(x);

@@ -47,6 +47,8 @@ export class FastconvBackend extends MathBackendCPU {
   private readonly pool = new Map<number, Float32Array[]>();
   private pooledBytes = 0;
   private readonly scratchBuffers: Float32Array[] = [];
+  /** Outputs known to hold no negative number and no -0 (ReLU's), which clips can treat as integers. */
+  private readonly nonNegativeArrays = new WeakSet<Float32Array>();
 
   constructor() {
     super();
@@ -61,6 +63,7 @@ export class FastconvBackend extends MathBackendCPU {
       const a = bucket?.pop();
       if (a) {
         this.pooledBytes -= a.byteLength;
+        this.nonNegativeArrays.delete(a);
         return a;
       }
     }
@@ -82,18 +85,27 @@ export class FastconvBackend extends MathBackendCPU {
     return s.length === n ? s : s.subarray(0, n);
   }
 
+  /** Records that `a` (a kernel's fresh output) holds only +0, positives, +Inf and NaN. */
+  markNonNegative(a: Float32Array): void { this.nonNegativeArrays.add(a); }
+  isNonNegative(a: Float32Array): boolean { return this.nonNegativeArrays.has(a); }
+
   /** Marks the buffer behind `values` as seen outside the data store (never recycled). */
   private escape(values: unknown): void {
     if (ArrayBuffer.isView(values)) this.escaped.add(values.buffer);
   }
 
   /**
-   * After a kernel that is not ours: an output whose buffer this backend allocated is a view of one of
-   * its inputs (nothing else hands out our arrays), so that buffer must outlive every tensor using it.
+   * After a kernel that is not ours: an output (other than an input's own data, which Reshape and Identity
+   * return with one more reference) whose buffer this backend allocated shares an input's array or views
+   * it (nothing else hands out our arrays), so that buffer must outlive every tensor using it.
    */
-  noteOutputs(outputs: TensorInfo | TensorInfo[]): void {
+  noteOutputs(inputs: NamedTensorInfoMap, outputs: TensorInfo | TensorInfo[]): void {
     for (const t of Array.isArray(outputs) ? outputs : [outputs]) {
-      const v = t && this.data.get(t.dataId)?.values;
+      if (!t) continue;
+      let passedThrough = false;
+      for (const name in inputs) if (inputs[name]?.dataId === t.dataId) passedThrough = true;
+      if (passedThrough) continue;
+      const v = this.data.get(t.dataId)?.values;
       if (ArrayBuffer.isView(v) && this.owned.has(v.buffer)) this.escaped.add(v.buffer);
     }
   }
@@ -208,7 +220,7 @@ export function runCpuKernel(name: string, args: { inputs: NamedTensorInfoMap; b
   const k = getKernel(name, 'cpu');
   if (!k) throw new Error(`fastconv/tfjs: tfjs-backend-cpu has no '${name}' kernel registered (import '@tensorflow/tfjs-backend-cpu')`);
   const out = k.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo | TensorInfo[];
-  args.backend.noteOutputs(out);
+  args.backend.noteOutputs(args.inputs, out);
   return out as TensorInfo;
 }
 
@@ -230,7 +242,7 @@ export function registerFastconvBackend(kernels: KernelConfig[]): void {
     const f = k.kernelFunc;
     const kernelFunc = ((args: Parameters<KernelFunc>[0]) => {
       const out = f(args) as TensorInfo | TensorInfo[];
-      if (args.backend instanceof FastconvBackend) args.backend.noteOutputs(out);
+      if (args.backend instanceof FastconvBackend) args.backend.noteOutputs(args.inputs, out);
       return out;
     }) as KernelFunc;
     registerKernel({ ...k, backendName: BACKEND_NAME, kernelFunc });

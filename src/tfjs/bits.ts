@@ -71,6 +71,30 @@ export function clipBits(x: Int32Array, y: Int32Array, lo: number, hi: number): 
 }
 
 /**
+ * clipBits for an x holding no negative number and no -0 (a ReLU's output: +0, positives, +Inf, NaN) and
+ * bounds 0 <= lo <= hi: there, float order is the order of the bits as integers, so the clamp is two
+ * integer min/max without overflow.
+ */
+export function clipNonNegativeBits(x: Int32Array, y: Int32Array, lo: number, hi: number): void {
+  const loBits = f32bits(lo), hiBits = f32bits(hi);
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const b = x[i];
+    const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
+    const d = b - loBits;
+    const t = loBits + (d & ~(d >> 31));
+    const e = t - hiBits;
+    y[i] = (b & nan) | ((hiBits + (e & (e >> 31))) & ~nan);
+  }
+}
+
+/** Whether clipNonNegativeBits takes these bounds: both +0 or positive (as float32 bits), lo <= hi. */
+export function nonNegativeBounds(lo: number, hi: number): boolean {
+  const l = f32bits(lo), h = f32bits(hi);
+  return l >= 0 && h >= l && h <= 0x7f800000;
+}
+
+/**
  * [N, P, C] -> [N, C, P] (channels-last to channels-first), bit copies. `dst` must not overlap `src`.
  * Walks the destination in rows of a few channels so both sides stay in cache lines.
  */

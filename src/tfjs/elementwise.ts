@@ -8,7 +8,7 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, Tensor
 import type { FastconvBackend } from './backend.js';
 import { runCpuKernel } from './backend.js';
 import type { BitsActivation } from './bits.js';
-import { activateBits, bitsOf, clipBits } from './bits.js';
+import { activateBits, bitsOf, clipBits, clipNonNegativeBits, nonNegativeBounds } from './bits.js';
 
 type Args = { inputs: NamedTensorInfoMap; backend: FastconvBackend; attrs?: NamedAttrMap };
 
@@ -20,8 +20,12 @@ function floats(backend: FastconvBackend, t: TensorInfo | undefined | null): Flo
   return v instanceof Float32Array ? v : null;
 }
 
-/** A unary float32 kernel on bit patterns; `loop` returns false to leave the call to the cpu kernel. */
-function unary(name: string, loop: (x: Int32Array, y: Int32Array, attrs: NamedAttrMap) => boolean): KernelConfig {
+/**
+ * A unary float32 kernel on bit patterns. `loop` gets the input's array too (clip asks the backend what it
+ * knows of it) and returns false, before writing, to leave the call to the cpu kernel.
+ */
+function unary(name: string, nonNegativeOutput: boolean,
+               loop: (x: Int32Array, y: Int32Array, attrs: NamedAttrMap, xv: Float32Array, backend: FastconvBackend) => boolean): KernelConfig {
   return {
     kernelName: name, backendName: 'fastconv',
     kernelFunc: ((args: Args): TensorInfo => {
@@ -29,20 +33,23 @@ function unary(name: string, loop: (x: Int32Array, y: Int32Array, attrs: NamedAt
       const xv = floats(args.backend, x);
       if (!x || !xv) return cpu(name, args);
       const y = args.backend.alloc(xv.length);
-      if (!loop(bitsOf(xv), bitsOf(y), args.attrs ?? {})) return cpu(name, args);
+      if (!loop(bitsOf(xv), bitsOf(y), args.attrs ?? {}, xv, args.backend)) return cpu(name, args);
+      if (nonNegativeOutput) args.backend.markNonNegative(y);
       return args.backend.makeTensorInfo(x.shape.slice(), 'float32', y);
     }) as unknown as KernelFunc,
   };
 }
 
 const activation = (act: BitsActivation) => (x: Int32Array, y: Int32Array) => { activateBits(x, y, act); return true; };
-const relu = unary('Relu', activation('relu'));
-const relu6 = unary('Relu6', activation('relu6'));
-const clip = unary('ClipByValue', (x, y, attrs) => {
+const relu = unary('Relu', true, activation('relu'));
+const relu6 = unary('Relu6', true, activation('relu6'));
+const clip = unary('ClipByValue', false, (x, y, attrs, xv, backend) => {
   const lo = attrs.clipValueMin, hi = attrs.clipValueMax;
   // NaN bounds, or lo > hi (only reachable through runKernel): the cpu kernel's order of tests decides.
   if (typeof lo !== 'number' || typeof hi !== 'number' || !(lo <= hi)) return false;
-  clipBits(x, y, lo, hi);
+  // tf.layers' ReLU(maxValue) is relu then clipByValue(0, maxValue): the clip of a ReLU's output is cheaper.
+  if (backend.isNonNegative(xv) && nonNegativeBounds(lo, hi)) clipNonNegativeBits(x, y, lo, hi);
+  else clipBits(x, y, lo, hi);
   return true;
 });
 
