@@ -115,6 +115,8 @@ async function batch(name: keyof typeof PROPERTIES, seed: number): Promise<{ sum
     outcomes.push(o);
     if (o.status !== 'skip') ran.push(c);
   }
+  // FASTCONV_HOSTILE_DUMP=file: every case and its outcome as JSON lines (surveys, timing).
+  if (env.FASTCONV_HOSTILE_DUMP) fs.appendFileSync(env.FASTCONV_HOSTILE_DUMP, outcomes.map((o, i) => `${JSON.stringify({ property: name, seed, c: cases[i], o })}\n`).join(''));
   const summary = summarize(name, seed, cases, outcomes);
   const replay = `replay: FASTCONV_FUZZ_SEED=${seed} npx vitest run --config test/vitest.config.ts test/hostile.property.test.ts`;
   if (outcomes.length < cases.length) throw new Error(`${summary}\n${replay}`);

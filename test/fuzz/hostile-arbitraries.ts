@@ -264,7 +264,8 @@ const shapeFormArb: fc.Arbitrary<ShapeForm> = fc.oneof(
   fc.integer({ min: 0, max: 3 }).map((at): ShapeForm => ({ kind: 'string-dim', at })),
   fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom<Num>(0, '-0', -1, 1.5, 'NaN', 'Infinity', 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 31 - 1))
     .map(([at, v]): ShapeForm => ({ kind: 'value', at, v })),
-  fc.constantFrom(2 ** 32 - 1, 2 ** 24, 5).map((length): ShapeForm => ({ kind: 'long', length })),
+  // 2^32 - 1 must be refused without visiting its entries; 2^20 is long enough to show a validation that does.
+  fc.constantFrom(2 ** 32 - 1, 2 ** 20, 5).map((length): ShapeForm => ({ kind: 'long', length })),
   fc.constantFrom(2 ** 32 - 1, 0, 3, 5).map((length): ShapeForm => ({ kind: 'lying-proxy', length })),
 );
 

@@ -4,8 +4,7 @@
 // call must not modify, and how often each switching getter was read.
 
 import type { SemArgs, SemTensor } from './hostile-oracle.js';
-import { toLast, verdict } from './hostile-oracle.js';
-import { maxPoolReference } from '../../src/reference/backward.js';
+import { maxPool, toLast, verdict } from './hostile-oracle.js';
 import type { DataForm, Geom, HostileCase, HValue, Mutation, Num, ObjectForm, ShapeForm, TensorSlot } from './hostile-types.js';
 import { familyOf, isAsync, takesBackend } from './hostile-types.js';
 
@@ -536,7 +535,7 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   if (f === 'maxPoolBackward' && g.givenIndices && ok && clean.kind === 'valid' && clean.exp.kind === 'maxPool') {
     // The forward's argmax positions from the float64 oracle, in the user's layout.
     const e = clean.exp, C = e.pp.NC / Math.max(1, e.N);
-    const idx = maxPoolReference(e.pp, e.x).indices;
+    const idx = maxPool(e.pp, e.x).indices;
     indices = mk('indices', e.channelsLast ? toLast(idx, e.N, C, e.pp.OH * e.pp.OW) : idx, outShape!);
   }
 

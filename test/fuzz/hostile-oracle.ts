@@ -413,8 +413,47 @@ function poolExpected(ctx: Ctx, family: Family, o: Record<string, unknown>, a: S
     if (!isObj(it) || !(it.data instanceof Int32Array) || it.data.length !== gy.length) throw new Invalid(['indices'], 'indices are not an Int32Array of the output size');
     indices = channelsLast ? toFirstI(it.data, N, OH * OW, C) : it.data;
     for (const v of indices) if (!(v >= 0 && v < H * W)) throw new Invalid(['indices'], `index ${v} outside the plane`);
-  } else indices = maxPoolReference(pp, x ? first(x, H * W) : new Float32Array(0)).indices;
+  } else indices = maxPool(pp, x ? first(x, H * W) : new Float32Array(0)).indices;
   return { kind: 'maxPoolBackward', pp, gy, indices, N, inShape: xs, channelsLast };
+}
+
+/**
+ * maxPoolReference (src/reference/backward.ts) for windows of any size: the same taps in the same order
+ * with the same tie and NaN rules, but visiting only the taps inside the input instead of stepping over a
+ * kernel of up to 2^31 - 1 taps that lie in the padding. The reference itself for ordinary kernels.
+ */
+export function maxPool(p: PoolParams, input: ArrayLike<number>): { output: Float64Array; indices: Int32Array } {
+  return p.kH * p.kW <= 2 ** 16 ? maxPoolReference(p, input) : maxPoolClipped(p, input);
+}
+
+export function maxPoolClipped(p: PoolParams, input: ArrayLike<number>): { output: Float64Array; indices: Int32Array } {
+  const { NC, H, W, OH, OW } = p;
+  const output = new Float64Array(NC * OH * OW), indices = new Int32Array(NC * OH * OW);
+  // First and last tap index r with 0 <= o*s - pad + r*d < size.
+  const range = (o: number, s: number, pad: number, d: number, k: number, size: number): [number, number] => {
+    const start = o * s - pad;
+    return [Math.max(0, Math.ceil(-start / d)), Math.min(k - 1, Math.floor((size - 1 - start) / d))];
+  };
+  for (let plane = 0; plane < NC; plane++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const [r0, r1] = range(oh, p.strideH, p.padH, p.dilationH, p.kH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const [s0, s1] = range(ow, p.strideW, p.padW, p.dilationW, p.kW, W);
+        let best = -Infinity, at = -1;
+        for (let r = r0; r <= r1; r++) {
+          const ih = oh * p.strideH - p.padH + r * p.dilationH;
+          for (let s = s0; s <= s1; s++) {
+            const iw = ow * p.strideW - p.padW + s * p.dilationW;
+            const v = input[(plane * H + ih) * W + iw];
+            if (at < 0 || v > best || Number.isNaN(v)) { best = v; at = ih * W + iw; }
+          }
+        }
+        output[(plane * OH + oh) * OW + ow] = best;
+        indices[(plane * OH + oh) * OW + ow] = at;
+      }
+    }
+  }
+  return { output, indices };
 }
 
 function toFirstI(a: Int32Array, N: number, P: number, C: number): Int32Array {
@@ -635,7 +674,7 @@ export function check(e: Expected, result: unknown, requested: { backend: string
       return close('output', result.data, lay(want), lay(scale), t, (p.C / p.groups) * p.R * p.S, maxFinite(e.x), maxFinite(e.w));
     }
     case 'maxPool': {
-      const ref = maxPoolReference(e.pp, e.x);
+      const ref = maxPool(e.pp, e.x);
       const C = e.pp.NC / Math.max(1, e.N), P = e.pp.OH * e.pp.OW;
       const out = isObj(result) && 'output' in result && e.returnIndices ? (result as { output: unknown }).output : result;
       if (!isTensor(out)) return `result is not a tensor: ${describe(result)}`;
