@@ -21,7 +21,12 @@
 import { trueLength } from './shape.js';
 
 const typedArrayProto = Object.getPrototypeOf(Float32Array.prototype) as object;
-const bufferOf = Object.getOwnPropertyDescriptor(typedArrayProto, 'buffer')!.get!;
+const bufferOf = (() => {
+  const get = Object.getOwnPropertyDescriptor(typedArrayProto, 'buffer')?.get;
+  // ES2015 defines this getter; an engine without it cannot run this library at all.
+  if (!get) throw new Error('fastconv: %TypedArray%.prototype.buffer has no getter in this JavaScript engine');
+  return get;
+})();
 
 /** Whether `buffer` is detached (Node 20 has no ArrayBuffer.prototype.detached; a detached buffer cannot back a new view). */
 function isDetached(buffer: ArrayBufferLike): boolean {

@@ -148,7 +148,7 @@ function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOp
           options: { groups, ...run },
         };
       },
-      finish: (y) => { partials[block] = y!.data; },
+      finish: (y) => { partials[block] = y.data; },
     });
   }
   return {
@@ -203,13 +203,13 @@ function planGradWeightBySwap(p: ConvParams, x: Float32Array, gy: Float32Array, 
         };
       },
       finish: (y) => {
-        const [RR, SS] = [y!.shape[2], y!.shape[3]];
+        const [RR, SS] = [y.shape[2], y.shape[3]];
         const gw = new Float32Array(K * Cg * R * S);
         for (let k = 0; k < K; k++) {
           for (let c = 0; c < Cg; c++) {
             for (let r = 0; r < R; r++) {
               const src = ((c * K + k) * RR + r) * SS;
-              gw.set(y!.data.subarray(src, src + S), ((k * Cg + c) * R + r) * S);
+              gw.set(y.data.subarray(src, src + S), ((k * Cg + c) * R + r) * S);
             }
           }
         }
@@ -263,7 +263,7 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
         }),
         finish: (y) => {
           const tap = r * S + t;
-          for (let i = 0; i < K * C; i++) gw[i * R * S + tap] = y!.data[i];
+          for (let i = 0; i < K * C; i++) gw[i * R * S + tap] = y.data[i];
         },
       });
     }
@@ -281,6 +281,9 @@ function kernelPreference(algorithm: 'auto' | Algorithm): GradWeightAlgorithm {
   return algorithm === 'auto' ? 'auto' : algorithm === 'winograd' ? 'winograd' : 'gemm';
 }
 
+// gradWeightStrategy() picks 'native' only for a backend with the kernel.
+const missingKernel = (backend: Backend) => `fastconv backward: the ${backend.name} backend has no grad-weight kernel`;
+
 /** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
 function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array, backend: Backend,
                                 algorithm: GradWeightAlgorithm, shape: number[], bias: boolean, into: Gradients): KernelJob {
@@ -291,8 +294,15 @@ function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array
     if (gb) into.gradBias = gb;
   };
   return {
-    run: () => { backend.gradWeight!(p, x, gy, gw, gb, algorithm); done(); },
-    runAsync: () => backend.gradWeightAsync!(p, x, gy, gw, gb, algorithm).then(done),
+    run: () => {
+      if (!backend.gradWeight) throw new Error(missingKernel(backend));
+      backend.gradWeight(p, x, gy, gw, gb, algorithm);
+      done();
+    },
+    runAsync: () => {
+      if (!backend.gradWeightAsync) throw new Error(missingKernel(backend));
+      return backend.gradWeightAsync(p, x, gy, gw, gb, algorithm).then(done);
+    },
   };
 }
 

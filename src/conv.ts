@@ -37,11 +37,10 @@ interface Job {
   n: NormalizedConv;
   backend: Backend;
   store: WeightStore | undefined;
-  /** The planned algorithm, or the tuned winner; undefined while the shape still has to be tuned. */
-  algorithm: Algorithm | undefined;
+  /** The planned algorithm or the tuned winner; else the key under which the shape still has to be tuned. */
+  choice: { algorithm: Algorithm } | { tuneKey: string };
   /** The dispatcher's choice (what an empty batch reports: it runs nothing). */
   planned: Algorithm;
-  tuneKey: string | null;
   x: Float32Array;
   y: Float32Array;
   result: Float32Array;
@@ -53,17 +52,17 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options: ConvOption
   const planned = dispatcher().plan(p, n.backend, n.algorithm);
   const backend = planned.backend;
   const store = ctx?.store?.(backend);
-  let algorithm: Algorithm | undefined = planned.algorithm;
-  let key: string | null = null;
+  let choice: Job['choice'] = { algorithm: planned.algorithm };
   if (n.tune && n.algorithm === 'auto') {
-    key = tuneKey(backend, p, store !== undefined);
-    algorithm = tunedChoice(key)?.algorithm;
+    const key = tuneKey(backend, p, store !== undefined);
+    const tuned = tunedChoice(key)?.algorithm;
+    choice = tuned === undefined ? { tuneKey: key } : { algorithm: tuned };
   }
   const count = p.N * p.K * p.OH * p.OW;
   const result = !n.out ? allocFloats('output', count) : trueLength(n.out) === count ? n.out : n.out.subarray(0, count);
   const x = n.channelsLast ? channelsLastToFirst(n.x, p.N, p.H * p.W, p.C) : n.x;
   const y = n.channelsLast ? allocFloats('output', count) : result;
-  return { n, backend, store, algorithm, planned: planned.algorithm, tuneKey: key, x, y, result };
+  return { n, backend, store, choice, planned: planned.algorithm, x, y, result };
 }
 
 function candidates(job: Job): Algorithm[] {
@@ -96,7 +95,8 @@ export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: C
   if (job.n.params.N === 0) return finish(job, job.planned);
   const { n, backend, store, x, y } = job;
   const run = (a: Algorithm) => backend.conv2d(n.params, x, n.w, n.bias, y, a, store);
-  const algorithm = job.algorithm ?? tuneSync(job.tuneKey!, candidates(job), run).algorithm;
+  const { choice } = job;
+  const algorithm = 'algorithm' in choice ? choice.algorithm : tuneSync(choice.tuneKey, candidates(job), run).algorithm;
   run(algorithm);
   return finish(job, algorithm);
 }
@@ -107,7 +107,8 @@ export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, 
   if (job.n.params.N === 0) return finish(job, job.planned);
   const { n, backend, store, x, y } = job;
   const run = (a: Algorithm) => backend.conv2dAsync(n.params, x, n.w, n.bias, y, a, store);
-  const algorithm = job.algorithm ?? (await tuneAsync(job.tuneKey!, candidates(job), run)).algorithm;
+  const { choice } = job;
+  const algorithm = 'algorithm' in choice ? choice.algorithm : (await tuneAsync(choice.tuneKey, candidates(job), run)).algorithm;
   await run(algorithm);
   return finish(job, algorithm, dims === 2 ? 'conv2dAsync' : 'conv1dAsync');
 }

@@ -230,7 +230,12 @@ export class Dispatcher {
   }
 
   private probe(): void {
+    // Built on first use: a machine with only the js reference never needs the main probe.
     let main: ProbeCase | undefined;
+    const mainProbe = (): ProbeCase => {
+      main ??= new ProbeCase(PROBE);
+      return main;
+    };
     this.probeResults = [];
     this.comparisons = [];
     const verified: Verified[] = [];
@@ -242,7 +247,7 @@ export class Dispatcher {
       }
       const be = slot.backend;
       try {
-        const algorithm = key === 'js' ? new ProbeCase(JS_PROBE).check(be) : (main ??= new ProbeCase(PROBE)).check(be);
+        const algorithm = key === 'js' ? new ProbeCase(JS_PROBE).check(be) : mainProbe().check(be);
         verified.push({ key, backend: be, algorithm });
         this.probeResults.push({ key, ok: true });
       } catch (e) {
@@ -256,7 +261,7 @@ export class Dispatcher {
     let best = first;
     for (const challenger of this.challengers(verified)) {
       if (!best || challenger === best) continue;
-      const c = this.compare(best, challenger, main!);
+      const c = this.compare(best, challenger, mainProbe());
       this.comparisons.push(c);
       if (c.overturned) best = challenger;
     }
@@ -274,8 +279,9 @@ export class Dispatcher {
     }
     const wasmKey = this.slotFor('wasm');
     parts.push(this.slots.get(wasmKey)?.backend ? `'wasm' means ${SLOT_NAME[wasmKey]}` : `no wasm build is available`);
-    parts.push(`checked on the ${PROBE_TEXT} probe (js on a 2-channel one): ` + this.probeResults.map((r) =>
-      r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`).join(', '));
+    const checks = this.probeResults.map((r) =>
+      r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`).join(', ');
+    parts.push(`checked on the ${PROBE_TEXT} probe (js on a 2-channel one): ${checks}`);
     this.selectReason = parts.join('; ');
   }
 
@@ -303,7 +309,11 @@ export class Dispatcher {
       let calls = 0;
       const t = now();
       let dt: number;
-      do { probe.run(v.backend, v.algorithm); calls++; } while ((dt = now() - t) < ms);
+      do {
+        probe.run(v.backend, v.algorithm);
+        calls++;
+        dt = now() - t;
+      } while (dt < ms);
       return dt / calls;
     };
     // Another process can only add time: a sample is the best of three batches, so one preemption
@@ -320,7 +330,9 @@ export class Dispatcher {
     const margin = this.options.margin;
     const verdict = overturns(incumbentMs, challengerMs, margin);
     for (const [v, t] of [[inc, incumbentMs], [ch, challengerMs]] as const) {
-      const r = this.probeResults.find((p) => p.key === v.key)!;
+      const r = this.probeResults.find((p) => p.key === v.key);
+      // probe() records every backend before any is timed.
+      if (!r) throw new Error(`fastconv dispatcher: ${v.key} timed without a probe result`);
       r.medianMs = median(t);
       r.gflops = PROBE_FLOPS / (r.medianMs * 1e6);
     }
@@ -348,7 +360,8 @@ export class Dispatcher {
       while (b === a) b = now();
       tick = Math.min(tick, b - a);
     }
-    return (this.sampleMsCache = Math.min(2, Math.max(0.25, 20 * tick)));
+    this.sampleMsCache = Math.min(2, Math.max(0.25, 20 * tick));
+    return this.sampleMsCache;
   }
 
   private slotFor(choice: BackendChoice): SlotKey {

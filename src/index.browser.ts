@@ -4,7 +4,7 @@
 
 import { createJsBackend } from './backends/js.js';
 import { createWasmBackend } from './backends/wasm.js';
-import type { WasmBackend, WasmBuild, WasmThreading, WasmVariant } from './backends/wasm.js';
+import type { WasmBackend, WasmBuild, WasmThreading } from './backends/wasm.js';
 import { spawnWebWorker } from './backends/wasm-pool.browser.js';
 import type { WasmSlot } from './backends/wasm-variants.js';
 import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';

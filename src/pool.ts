@@ -129,6 +129,7 @@ function maxPoolPlanes(g: Geometry, x: Float32Array, out: Float32Array | null, i
         for (let h = h0; h < h1; h += dH) {
           for (let w = w0, i = h * W + w0; w < w1; w += dW, i += dW) {
             const v = x[base + i];
+            // biome-ignore lint/suspicious/noSelfCompare: the NaN test of the inner loop, kept as a compare rather than a call per element
             if (v > best || v !== v) { best = v; at = i; }
           }
         }

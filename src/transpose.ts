@@ -39,8 +39,8 @@ export interface ConvSpec { input: Tensor; weight: Tensor; options: ConvOptions 
 /** One forward convolution to run (sync or async) and what to do with its result. */
 export interface ConvJob<T> {
   /** Builds the call's operands on demand, so that sync runs can assemble them in reused scratch memory. */
-  conv: ((alloc: Alloc) => ConvSpec) | null;
-  finish: (y: Tensor | null) => T;
+  conv: (alloc: Alloc) => ConvSpec;
+  finish: (y: Tensor) => T;
 }
 
 // Fresh multi-megabyte buffers cost more in page faults (4 KiB pages) than the copies into them, so sync
@@ -78,14 +78,12 @@ function withAlgorithm(c: ConvSpec): ConvSpec {
 }
 
 export function runJob<T>(job: ConvJob<T>): T {
-  if (!job.conv) return job.finish(null);
   const c = withAlgorithm(job.conv(scratchAlloc()));
   return job.finish(conv2d(c.input, c.weight, c.options));
 }
 
 /** Async jobs may overlap, so each builds its operands in its own memory. */
 export async function runJobAsync<T>(job: ConvJob<T>): Promise<T> {
-  if (!job.conv) return job.finish(null);
   const c = withAlgorithm(job.conv(freshAlloc));
   return job.finish(await conv2dAsync(c.input, c.weight, c.options));
 }
@@ -114,11 +112,11 @@ function phases(inSize: number, outSize: number, k: number, stride: number, dila
     if (rs) rs.push(r); else byPhase.set(i0, [r]);
   }
   const out: Phase[] = [];
-  for (const i0 of [...byPhase.keys()].sort((a, b) => a - b)) {
+  for (const [i0, rs] of [...byPhase].sort((a, b) => a[0] - b[0])) {
     const count = Math.ceil((outSize - i0) / stride);
     // Input offset of tap r for m = 0; taps with larger r read earlier inputs, so correlation order is r descending.
     const offset = (r: number) => (i0 + pad - r * dilation) / stride;
-    const taps = byPhase.get(i0)!.reverse();
+    const taps = rs.reverse();
     const step = taps.length > 1 ? offset(taps[1]) - offset(taps[0]) : 1;
     const first = offset(taps[0]), last = first + count - 1 + step * (taps.length - 1);
     const cropBefore = Math.max(0, first), cropAfter = Math.max(0, inSize - 1 - last);
@@ -142,7 +140,9 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
   const { N, C, H, W, K, R, S, groups, OH, OW } = t;
   const Cg = C / groups, Kg = K / groups;
   const single = t.strideH === 1 && t.strideW === 1;
-  let out = single ? null : fillBias(allocFloats('output', N * K * OH * OW), bias, N, K, OH * OW);
+  // Stride 1 is one convolution whose output is the result; otherwise each phase scatters into `phased`.
+  const phased = single ? null : fillBias(allocFloats('output', N * K * OH * OW), bias, N, K, OH * OW);
+  let out = phased;
   const jobs: ConvJob<void>[] = [];
   for (const ph of phases(H, OH, R, t.strideH, t.dilationH, t.padTop)) {
     for (const pw of phases(W, OW, S, t.strideW, t.dilationW, t.padLeft)) {
@@ -172,8 +172,8 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
           };
         },
         finish: (y) => {
-          if (single) { out = y!.data; return; }
-          const yd = y!.data, o = out!;
+          if (!phased) { out = y.data; return; }
+          const yd = y.data, o = phased;
           for (let plane = 0; plane < N * K; plane++) {
             for (let m = 0; m < ph.count; m++) {
               const src = (plane * ph.count + m) * pw.count, dst = (plane * OH + ph.i0 + m * t.strideH) * OW + pw.i0;

@@ -37,8 +37,10 @@ function* schedule(candidates: readonly Algorithm[]): Generator<Algorithm, Tuned
   for (const a of candidates) best.set(a, yield a);
   const first = Math.min(...best.values());
   for (const a of candidates) {
-    if (best.get(a)! > 3 * first) continue;
-    for (let i = 0; i < 2; i++) best.set(a, Math.min(best.get(a)!, yield a));
+    let t = best.get(a) ?? Infinity;
+    if (t > 3 * first) continue;
+    for (let i = 0; i < 2; i++) t = Math.min(t, yield a);
+    best.set(a, t);
   }
   const ranked = [...best].sort((x, y) => x[1] - y[1]);
   return {

@@ -81,7 +81,10 @@ export function nodeHost(): LoaderHost {
     root: findPackageRoot(path.dirname(fileURLToPath(import.meta.url))),
     platform: process.platform,
     arch: process.arch,
-    get libc() { return (libc ??= detectLibc(process.platform)); },
+    get libc() {
+      libc ??= detectLibc(process.platform);
+      return libc;
+    },
     env: process.env,
     exists: (f) => fs.existsSync(f),
     readText: (f) => fs.readFileSync(f, 'utf8'),

@@ -84,9 +84,11 @@ function loadAddon(): { addon: Addon } | { error: string } {
   const r = loadNativeAddon<Addon>(nodeHost(), (addon) => { addon.info(); });
   if ('addon' in r) {
     source = r.source;
-    return (loaded = { addon: r.addon });
+    loaded = { addon: r.addon };
+  } else {
+    loaded = { error: r.error };
   }
-  return (loaded = { error: r.error });
+  return loaded;
 }
 
 /** Which addon file loaded and why any earlier one in the loader's order did not; null when none did. */
@@ -113,11 +115,16 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
   // info() builds a fresh object in C++; the per-call path reads this copy, refreshed when the ISA changes.
   refreshInfo = () => { info = addon.info(); choices.clear(); };
   refreshInfo();
-  const implemented = (): readonly Algorithm[] => info!.algorithms;
+  const current = (): NativeInfo => {
+    // refreshInfo() above ran before this backend existed; undefined here would be a broken module state.
+    if (info === undefined) throw new Error('fastconv native backend: addon info read before it was loaded');
+    return info;
+  };
+  const implemented = (): readonly Algorithm[] => current().algorithms;
 
   const backend: Backend = {
     name: 'native',
-    get isa() { return info!.isa; },
+    get isa() { return current().isa; },
     get threads() { return addon.getNumThreads(); },
     get algorithms() { return implemented(); },
     accepts: (p) => addon.accepts(pack(p)),

@@ -16,7 +16,10 @@ function packageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
       try {
-        if (JSON.parse(readFileSync(manifest, 'utf8')).name === 'fastconv') return (root = dir);
+        if (JSON.parse(readFileSync(manifest, 'utf8')).name === 'fastconv') {
+          root = dir;
+          return root;
+        }
       } catch {
         // an unreadable package.json on the way up is not ours; keep walking
       }
