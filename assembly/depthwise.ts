@@ -11,7 +11,7 @@ import { scratch, SCRATCH_TAIL } from './threads';
 import { copyFloats } from './memops';
 import { BLOCK, paddedWidth } from './pad';
 import { Step1, Step2, StepN, stepOf } from './stride';
-import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
+import { R, S, OH, OW, strideH, strideW, dilationH, dilationW, relu6 } from './params';
 
 // Two rows of one block, per thread.
 @inline function tailAt(): usize { return scratch(SCRATCH_TAIL); }
@@ -92,6 +92,14 @@ import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
       a1 = f32x4.pmax(a1, z);
       b0 = f32x4.pmax(b0, z);
       b1 = f32x4.pmax(b1, z);
+      if (relu6) {
+        // doRelu is the conv's relu on its last pass, so the ReLU6 bound rides on it.
+        const six = f32x4.splat(6);
+        a0 = f32x4.pmin(a0, six); // NaN stays NaN
+        a1 = f32x4.pmin(a1, six);
+        b0 = f32x4.pmin(b0, six);
+        b1 = f32x4.pmin(b1, six);
+      }
     }
     v128.store(dst, a0);
     v128.store(dst, a1, 16);
@@ -127,6 +135,7 @@ import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
           row += dh * rowBytes;
         }
         if (doRelu) { s0 = reluScalar(s0); s1 = reluScalar(s1); s2 = reluScalar(s2); s3 = reluScalar(s3); }
+        if (doRelu && relu6) { s0 = min6Scalar(s0); s1 = min6Scalar(s1); s2 = min6Scalar(s2); s3 = min6Scalar(s3); }
         store<f32>(out + (i << 2), s0); store<f32>(out + (i << 2), s1, 4);
         store<f32>(out + (i << 2), s2, 8); store<f32>(out + (i << 2), s3, 12);
       }
@@ -136,6 +145,10 @@ import { R, S, OH, OW, strideH, strideW, dilationH, dilationW } from './params';
 
 @inline function reluScalar(x: f32): f32 {
   return x < 0 ? 0 : x; // NaN compares false and stays NaN
+}
+
+@inline function min6Scalar(x: f32): f32 {
+  return x > 6 ? 6 : x; // NaN compares false and stays NaN
 }
 
 /** One output row (TWO = u16) or two consecutive ones (TWO = u8): whole blocks, then the tail. */

@@ -19,9 +19,9 @@ import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
 import { fixPaddingOnly } from './padding_only';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
-import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
+import { lanes, add, sub, mul, splat, relu as reluOf, min6 } from './vec';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
-         padTop, padLeft, relu, inputCount, weightCount } from './params';
+         padTop, padLeft, relu, relu6, inputCount, weightCount } from './params';
 
 export function fftApplies(): bool {
   return strideH == 1 && strideW == 1 && dilationH == 1 && dilationW == 1;
@@ -269,6 +269,7 @@ function storeTile(src: usize, srcCols: i32, dst: usize, rows: i32, cols: i32, b
     for (let j = 0; j < cols; j++) {
       let v = load<f32>(s + (<usize>j << 2)) + b;
       if (relu) v = reluOf<f32>(v);
+      if (relu6) v = min6<f32>(v);
       store<f32>(d + (<usize>j << 2), v);
     }
   }

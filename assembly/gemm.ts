@@ -15,10 +15,10 @@
 // on L6/L8 and loses slightly on L3 (per-layer numbers: bench/README.md, measurements).
 
 import { scratch, claimChunk, threadCount, SCRATCH_TILE } from './threads';
-import { MR, NR, LOAD_C, RELU, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
+import { MR, NR, LOAD_C, RELU, RELU6, gemm4x8, PackedB, IndirectB } from './kernels/gemm_4x8';
 import { packPanel, packPointwise, isPointwise } from './im2col';
 import { zeroPlanes, copyInteriors, paddedHeight, paddedWidth } from './pad';
-import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW, relu } from './params';
+import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW, relu, relu6 } from './params';
 
 export const KC = 256;
 export const NC = 512;
@@ -114,7 +114,7 @@ function packWeights(src: usize, M: i32, kdim: i32, dst: usize): void {
 }
 
 function flagsFor(pc: i32, kc: i32, kdim: i32): i32 {
-  return (pc > 0 ? LOAD_C : 0) | (relu && pc + kc == kdim ? RELU : 0);
+  return (pc > 0 ? LOAD_C : 0) | (relu && pc + kc == kdim ? (relu6 ? RELU | RELU6 : RELU) : 0);
 }
 
 /** Packed B, output pixels [p0, p1): img = the group's first input channel, out = its first output channel. */

@@ -2,7 +2,7 @@
 // S = |bias| leaves no room for the rounding noise a Winograd or FFT tile spreads over its outputs.
 // Only whole rows or columns at the edges can qualify (padding wider than the dilated kernel).
 
-import { N, K, H, W, R, S, OH, OW, padTop, padLeft, dilationH, dilationW, strideH, strideW, relu } from './params';
+import { N, K, H, W, R, S, OH, OW, padTop, padLeft, dilationH, dilationW, strideH, strideW, relu, relu6 } from './params';
 
 @inline function allPadding(o: i32, stride: i32, pad: i32, size: i32, taps: i32, dilation: i32): bool {
   const first = o * stride - pad;
@@ -20,6 +20,7 @@ export function fixPaddingOnly(bias: usize, out: usize): void {
     for (let k = 0; k < K; k++) {
       let v = load<f32>(bias + (<usize>k << 2));
       if (relu && v < 0) v = 0;
+      if (relu6 && v > 6) v = 6; // NaN compares false and stays NaN
       const o = out + ((<usize>(n * K + k) * plane) << 2);
       for (let oh = 0; oh < OH; oh++) {
         const rowPad = allPadding(oh, strideH, padTop, H, R, dilationH);

@@ -5,7 +5,7 @@
 import { STATIC_BASE, STATIC_PARAMS } from './statics';
 import { PARAM_N, PARAM_C, PARAM_H, PARAM_W, PARAM_K, PARAM_R, PARAM_S, PARAM_groups, PARAM_strideH, PARAM_strideW,
          PARAM_dilationH, PARAM_dilationW, PARAM_padTop, PARAM_padBottom, PARAM_padLeft, PARAM_padRight, PARAM_OH, PARAM_OW,
-         PARAM_relu, OK, ERR_PARAM, ERR_GROUPS, ERR_OUTPUT_SHAPE, ERR_LENGTH, ERR_INDEX, ERR_TOO_LARGE } from './interface.generated';
+         PARAM_relu, PARAM_relu6, OK, ERR_PARAM, ERR_GROUPS, ERR_OUTPUT_SHAPE, ERR_LENGTH, ERR_INDEX, ERR_TOO_LARGE } from './interface.generated';
 // The field order and the status codes come from native/interface.mjs (generated at build time).
 export { PARAM_COUNT, OK, ERR_PARAM, ERR_GROUPS, ERR_OUTPUT_SHAPE, ERR_LENGTH, ERR_MEMORY, ERR_ALGORITHM, ERR_NOT_PREPARED,
          ERR_WEIGHTS, ERR_INDEX, ERR_TOO_LARGE } from './interface.generated';
@@ -31,6 +31,8 @@ export let padRight: i32 = 0;
 export let OH: i32 = 0;
 export let OW: i32 = 0;
 export let relu: bool = false;
+// With relu: clamp at 6 too (ReLU6).
+export let relu6: bool = false;
 
 // Derived per group: channels in/out and the GEMM depth C/groups*R*S.
 export let Cg: i32 = 0;
@@ -77,12 +79,15 @@ export function readParams(): i32 {
   padTop = param(PARAM_padTop); padBottom = param(PARAM_padBottom); padLeft = param(PARAM_padLeft); padRight = param(PARAM_padRight);
   OH = param(PARAM_OH); OW = param(PARAM_OW);
   const reluFlag = param(PARAM_relu);
+  const relu6Flag = param(PARAM_relu6);
 
   if (N < 1 || C < 1 || H < 1 || W < 1 || K < 1 || R < 1 || S < 1 || groups < 1) return ERR_PARAM;
   if (strideH < 1 || strideW < 1 || dilationH < 1 || dilationW < 1) return ERR_PARAM;
   if (padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) return ERR_PARAM;
   if (reluFlag != 0 && reluFlag != 1) return ERR_PARAM;
+  if (relu6Flag != 0 && (relu6Flag != 1 || reluFlag != 1)) return ERR_PARAM;
   relu = reluFlag == 1;
+  relu6 = relu6Flag == 1;
   if (C % groups != 0 || K % groups != 0) return ERR_GROUPS;
   Cg = C / groups;
   Kg = K / groups;

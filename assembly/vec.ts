@@ -25,3 +25,8 @@
   if (sizeof<V>() == 16) return f32x4.pmax(x, f32x4.splat(0));
   else return x < 0 ? <V>0 : x;
 }
+/** min(x, 6) with NaN kept, as torch.clamp: after relu, ReLU6. */
+@inline export function min6<V>(x: V): V {
+  if (sizeof<V>() == 16) return f32x4.pmin(x, f32x4.splat(6));
+  else return x > <V>6 ? <V>6 : x;
+}

@@ -28,7 +28,7 @@ import { scratch, claimChunk, threadIndex, threadCount, SCRATCH_ROWS, SCRATCH_ED
 import { copyFloats, zeroFloats } from './memops';
 import { copyIntoPlanes } from './pad';
 import { allFinite } from './finite';
-import { lanes, add, sub, mul, splat, relu as reluOf } from './vec';
+import { lanes, add, sub, mul, splat, relu as reluOf, min6 } from './vec';
 import { inputF4, weightF4, weightRowF4, outputF4, col0, col1, col2, col3, storeFirst } from './winograd4';
 import { fixPaddingOnly } from './padding_only';
 import { knob } from './knobs';
@@ -37,7 +37,7 @@ import { gatherPhase, scatterPhase } from './winograd_phases';
 import { cachedWeightsMatch, rememberTransformedWeights, forgetTransformedWeights } from './weight_cache';
 import { saveGeometry, setUndilatedGeometry, restoreGeometry } from './params';
 import { N, C, H, W, K, Kg, Cg, R, S, groups, OH, OW, strideH, strideW, dilationH, dilationW,
-         padTop, padLeft, relu, inputCount, weightCount } from './params';
+         padTop, padLeft, relu, relu6, inputCount, weightCount } from './params';
 
 // Output tile edge: 2 (F(2x2,3x3), F(2,3)) or 4 (F(4x4,3x3), F(4,3)). Set from the caller's params
 // at every entry point (the dilation phases change the geometry but keep the tile U was made for);
@@ -447,6 +447,7 @@ function multiply(u: usize, v: usize, m: usize, strips: i32): void {
  */
 @inline function storeRow4<T>(y0: T, y1: T, y2: T, y3: T, d: usize, n: i32): void {
   if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); y2 = reluOf<T>(y2); y3 = reluOf<T>(y3); }
+  if (relu6) { y0 = min6<T>(y0); y1 = min6<T>(y1); y2 = min6<T>(y2); y3 = min6<T>(y3); }
   if (sizeof<T>() == 16) {
     if (n >= 16) {
       v128.store(d, col0(y0, y1, y2, y3)); v128.store(d, col1(y0, y1, y2, y3), 16);
@@ -507,6 +508,7 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
           let y0 = add<T>(add<T>(add<T>(m0, m1), m2), b);
           let y1 = add<T>(sub<T>(sub<T>(m1, m2), m3), b);
           if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
+          if (relu6) { y0 = min6<T>(y0); y1 = min6<T>(y1); }
           storePair<T>(ok + ((<usize>orow * <usize>OW + <usize>ow) << 2), y0, y1, ow);
           continue;
         }
@@ -524,6 +526,7 @@ function transformOutputs<T>(m: usize, th0: i32, th1: i32, bias: usize, out: usi
           let y0 = add<T>(add<T>(add<T>(s0, s1), s2), b);
           let y1 = add<T>(sub<T>(sub<T>(s1, s2), s3), b);
           if (relu) { y0 = reluOf<T>(y0); y1 = reluOf<T>(y1); }
+          if (relu6) { y0 = min6<T>(y0); y1 = min6<T>(y1); }
           store<T>(rowsAt() + (8 + j) * sz, y0);
           store<T>(rowsAt() + (10 + j) * sz, y1);
         }

@@ -19,6 +19,8 @@ export const PARAM_FIELDS = [
   { name: 'padLeft', kind: 'pad' }, { name: 'padRight', kind: 'pad' },
   { name: 'OH', kind: 'positive' }, { name: 'OW', kind: 'positive' },
   { name: 'relu', kind: 'flag' },
+  // With relu: min(6, .) after the ReLU (ReLU6, clamp(0, 6)); 1 without relu is invalid.
+  { name: 'relu6', kind: 'flag' },
 ];
 
 /** Forward algorithms; the index is the code both engines take. */
@@ -33,7 +35,7 @@ export const GRAD_WEIGHT_ALGORITHMS = ['auto', 'gemm', 'winograd'];
  */
 export const WASM_STATUS = [
   { code: 0, name: 'OK', message: 'ok' },
-  { code: 1, name: 'ERR_PARAM', message: 'a size, stride or dilation is not positive, a padding is negative, relu is not 0/1, or the weight store handle is not one' },
+  { code: 1, name: 'ERR_PARAM', message: 'a size, stride or dilation is not positive, a padding is negative, relu or relu6 is not 0/1 (or relu6 is 1 without relu), or the weight store handle is not one' },
   { code: 2, name: 'ERR_GROUPS', message: 'C or K is not divisible by groups' },
   { code: 3, name: 'ERR_OUTPUT_SHAPE', message: 'OH/OW do not match the input, kernel, padding, stride and dilation' },
   { code: 4, name: 'ERR_LENGTH', message: 'a buffer length does not match the shape' },

@@ -32,7 +32,7 @@ export interface ConvLayerOptions {
   backend?: BackendChoice;
   algorithm?: 'auto' | Algorithm;
   layout?: Layout;
-  activation?: 'none' | 'relu';
+  activation?: 'none' | 'relu' | 'relu6';
   /** Seed for the initial weights (reproducible); default Math.random. */
   seed?: number;
   /** Time every applicable algorithm on the first forward of each input shape and keep the fastest. */
@@ -92,7 +92,7 @@ abstract class ConvLayer {
     },
   };
   private lastInput: Tensor | null = null;
-  /** 1 where the last forward's pre-activation was > 0 (only with a fused ReLU). */
+  /** 1 where the fused activation's derivative was 1 at the last forward: y > 0 for ReLU, 0 < y < 6 for ReLU6 (PyTorch's hardtanh backward; NaN gives 0). */
   private reluMask: Uint8Array | null = null;
   private lastAlgorithm: Algorithm | undefined;
   private disposed = false;
@@ -221,9 +221,11 @@ abstract class ConvLayer {
     this.lastAlgorithm = algorithm;
     if (!this.training) return y;
     this.lastInput = input;
-    if (this.settings.activation === 'relu') {
+    const act = this.settings.activation;
+    if (act === 'relu' || act === 'relu6') {
       const m = this.reluMask?.length === y.data.length ? this.reluMask : new Uint8Array(y.data.length);
-      for (let i = 0; i < m.length; i++) m[i] = y.data[i] > 0 ? 1 : 0;
+      if (act === 'relu') for (let i = 0; i < m.length; i++) m[i] = y.data[i] > 0 ? 1 : 0;
+      else for (let i = 0; i < m.length; i++) m[i] = y.data[i] > 0 && y.data[i] < 6 ? 1 : 0;
       this.reluMask = m;
     }
     return y;

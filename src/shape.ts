@@ -17,7 +17,7 @@ export interface ConvOptions {
   dilation?: number | readonly number[];
   groups?: number;
   layout?: Layout;
-  activation?: 'none' | 'relu';
+  activation?: 'none' | 'relu' | 'relu6';
   out?: Float32Array;
   backend?: BackendChoice;
   algorithm?: 'auto' | Algorithm;
@@ -204,7 +204,7 @@ export interface NormalizedConv {
   tune: boolean;
 }
 
-const ACTIVATIONS = ['none', 'relu'] as const;
+const ACTIVATIONS = ['none', 'relu', 'relu6'] as const;
 
 const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-relaxed', 'wasm-simd', 'wasm-scalar'];
 
@@ -345,13 +345,15 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
   // In 1-D the height entries are absent (index -1) and take the neutral value.
   const hi = dims === 2 ? 0 : -1, wi = dims - 1;
   const hOf = (a: number[], dflt: number) => (hi < 0 ? dflt : a[hi]);
-  const relu = checkEnum('activation', o.activation, ACTIVATIONS, 'none') === 'relu';
+  const activation = checkEnum('activation', o.activation, ACTIVATIONS, 'none');
+  // The engines take ReLU6 as ReLU plus an upper bound (ConvParams.relu6).
+  const relu = activation !== 'none', relu6 = activation === 'relu6';
   return {
     params: {
       N, C, H: hOf(spatial, 1), W: spatial[wi], K, R: hOf(kernel, 1), S: kernel[wi], groups,
       strideH: hOf(stride, 1), strideW: stride[wi], dilationH: hOf(dilation, 1), dilationW: dilation[wi],
       padTop: hi < 0 ? 0 : pad[hi][0], padBottom: hi < 0 ? 0 : pad[hi][1], padLeft: pad[wi][0], padRight: pad[wi][1],
-      OH: hOf(outSpatial, 1), OW: outSpatial[wi], relu,
+      OH: hOf(outSpatial, 1), OW: outSpatial[wi], relu, relu6,
     },
     outShape, channelsLast,
   };

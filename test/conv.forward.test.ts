@@ -8,7 +8,7 @@ import { Rng } from './random.js';
 import type { ShapeSpace } from './tester.js';
 import { convReference } from '../src/backends/js.js';
 import type { ConvProblem } from './tester.js';
-import { checkBackend, formatFailure, randomProblem, TOLERANCE } from './tester.js';
+import { checkBackend, DEPTHWISE_FAMILIES, depthwiseProblem, formatFailure, randomProblem, relu6Problem, TOLERANCE } from './tester.js';
 
 const SPACE: Record<Algorithm, ShapeSpace['kernel']> = { direct: 'any', im2col: 'any', winograd: '3x3s1', fft: 'stride1' };
 
@@ -54,5 +54,73 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
         });
       }
     }
+  });
+}
+
+// ReLU6 (clamp(0, 6)) is fused where each engine fuses ReLU: every algorithm's epilogue, the depthwise
+// kernels and the padding-only outputs. The draws are scaled so that outputs land on both sides of both
+// bounds, and every third one carries a NaN, +Inf and -Inf input (positions checked exactly).
+const RELU6 = 80;
+const relu6Memo = new Map<string, { prob: ConvProblem; want: Float64Array; scale: Float64Array }>();
+function relu6Case(key: string, make: () => ConvProblem) {
+  let m = relu6Memo.get(key);
+  if (!m) {
+    const prob = make();
+    const { p, input, weight, bias } = prob;
+    m = { prob, want: convReference(p, input, weight, bias), scale: convReference(p, input, weight, bias, true) };
+    relu6Memo.set(key, m);
+  }
+  return m;
+}
+
+for (const path of allPaths().filter((p) => p.label !== 'js')) {
+  describe(`${path.label} relu6`, () => {
+    const run = (label: string, algo: Algorithm, cases: { prob: ConvProblem; want: Float64Array; scale: Float64Array }[]) => {
+      let ran = 0, clamped = 0, inside = 0, nonFinite = 0;
+      for (const { prob, want, scale } of cases) {
+        if (path.backend.supports(prob.p, algo) !== null) continue;
+        const c = checkBackend(path.backend, algo, prob, TOLERANCE[algo], want, scale);
+        if (!c.ok) expect.fail(formatFailure(`${path.label}/${algo} ${label}`, prob.p, c, prob.tag));
+        for (const v of want) {
+          if (v === 6) clamped++;
+          else if (v > 0 && v < 6) inside++;
+          else if (Number.isNaN(v)) nonFinite++;
+        }
+        ran++;
+      }
+      expect(ran).toBeGreaterThanOrEqual(Math.ceil(cases.length / 3));
+      // Both bounds and the interior were exercised, and some NaN reached an output.
+      expect(clamped).toBeGreaterThan(0);
+      expect(inside).toBeGreaterThan(0);
+      expect(nonFinite).toBeGreaterThan(0);
+    };
+    for (const algo of path.backend.algorithms) {
+      it(`${algo}: ${RELU6} random shapes with relu6 (NaN/Inf in a third) within ${TOLERANCE[algo]} * S`, () => {
+        path.enter();
+        // The seeds of the tests above (small, then large), so each relu6 case is a shape they pass without it.
+        const cases = Array.from({ length: RELU6 }, (_, i) => relu6Case(`${algo}/${i}`, () => {
+          const large = i >= RELU6 - LARGE, rng = new Rng(large ? 5000 + i - (RELU6 - LARGE) : 1000 + i);
+          return relu6Problem(randomProblem(rng, { kernel: SPACE[algo], large }), rng, i % 3 === 0);
+        }));
+        run('relu6', algo, cases);
+      });
+    }
+    it('rejects relu6 without relu (an upper bound with no ReLU is no activation the API has)', () => {
+      path.enter();
+      const { prob } = relu6Case('reject', () => relu6Problem(randomProblem(new Rng(1001), { kernel: 'any' }), new Rng(1)));
+      const p = { ...prob.p, relu: false, relu6: true };
+      const out = new Float32Array(p.N * p.K * p.OH * p.OW);
+      expect(() => path.backend.conv2d(p, prob.input, prob.weight, prob.bias, out, 'direct')).toThrow(/relu6/);
+    });
+    it('depthwise kernel families with relu6 (direct)', () => {
+      path.enter();
+      for (const family of DEPTHWISE_FAMILIES) {
+        const cases = Array.from({ length: 12 }, (_, i) => relu6Case(`dw/${family}/${i}`, () => {
+          const rng = new Rng(8000 + i);
+          return relu6Problem(depthwiseProblem(rng, family), rng, i % 3 === 0);
+        }));
+        run(`depthwise ${family}`, 'direct', cases);
+      }
+    });
   });
 }

@@ -39,11 +39,13 @@ describe('the interface table', () => {
 
 describe('packParams', () => {
   it('writes each field at its PARAM_FIELDS index', () => {
-    const p = Object.fromEntries(PARAM_FIELDS.map((f, i) => [f, f === 'relu' ? true : 100 + i])) as unknown as ConvParams;
+    const flag = (f: string) => f === 'relu' || f === 'relu6';
+    const p = Object.fromEntries(PARAM_FIELDS.map((f, i) => [f, flag(f) ? true : 100 + i])) as unknown as ConvParams;
     const a = packParams(p);
     expect(a).toHaveLength(PARAM_FIELDS.length);
-    PARAM_FIELDS.forEach((f, i) => expect(a[i], f).toBe(f === 'relu' ? 1 : 100 + i));
+    PARAM_FIELDS.forEach((f, i) => expect(a[i], f).toBe(flag(f) ? 1 : 100 + i));
     expect(packParams({ ...p, relu: false })[PARAM_FIELDS.indexOf('relu')]).toBe(0);
+    expect(packParams({ ...p, relu6: false })[PARAM_FIELDS.indexOf('relu6')]).toBe(0);
   });
 
   it('reuses the array it is given', () => {

@@ -75,7 +75,7 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, scale: 
 export function describeParams(p: ConvParams): string {
   return `N${p.N} C${p.C} ${p.H}x${p.W} -> K${p.K} k${p.R}x${p.S} g${p.groups} s${p.strideH},${p.strideW} ` +
     `d${p.dilationH},${p.dilationW} pad[${p.padTop},${p.padBottom},${p.padLeft},${p.padRight}] out ${p.OH}x${p.OW}` +
-    (p.relu ? ' relu' : '');
+    (p.relu6 ? ' relu6' : p.relu ? ' relu' : '');
 }
 
 export function formatFailure(label: string, p: ConvParams, c: Comparison, extra = ''): string {
@@ -221,4 +221,22 @@ export function depthwiseProblem(rng: Rng, family: DepthwiseFamily): ConvProblem
     stride, dilation, padding, groups: C, bias, activation: rng.chance(0.3) ? 'relu' : 'none',
   });
   return { p: n.params, input: input.data, weight: weight.data, bias: n.bias, tag: `${family} seed ${rng.seed}` };
+}
+
+/**
+ * The problem with ReLU6 fused and its input and bias scaled so that the outputs straddle both bounds
+ * (the mean of S becomes 8: the usual shapes' outputs stay well inside [-6, 6] otherwise, and a clamp at
+ * 6 that never fires proves nothing). With `nonFinite`, one input each is NaN, +Inf and -Inf, so the
+ * engines' non-finite paths run and the clamp's NaN/Inf handling shows in the exact-position check.
+ */
+export function relu6Problem(prob: ConvProblem, rng: Rng, nonFinite = false): ConvProblem {
+  const p: ConvParams = { ...prob.p, relu: true, relu6: true };
+  const S = convReference(p, prob.input, prob.weight, prob.bias, true);
+  let mean = 0;
+  for (let i = 0; i < S.length; i++) mean += S[i] / S.length;
+  const f = mean > 0 ? 8 / mean : 1;
+  const input = prob.input.map((v) => v * f);
+  const bias = prob.bias ? prob.bias.map((v) => v * f) : null;
+  if (nonFinite) for (const v of [NaN, Infinity, -Infinity]) input[rng.int(0, input.length - 1)] = v;
+  return { p, input, weight: prob.weight, bias, tag: `${prob.tag} relu6${nonFinite ? ' non-finite' : ''}` };
 }

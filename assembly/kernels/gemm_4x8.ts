@@ -31,6 +31,8 @@ export type IndirectB = u16;
 /** flags: accumulate onto C instead of starting from the bias, and apply ReLU when storing. */
 export const LOAD_C = 1;
 export const RELU = 2;
+/** With RELU: clamp at 6 too (ReLU6). */
+export const RELU6 = 4;
 
 /**
  * C[0..4][0..8] = (LOAD_C ? C : bias[row]) + sum_k A[k][row] * B[k][col], then max(0, .) if RELU.
@@ -89,6 +91,12 @@ export function gemm4x8<BM>(kc: i32, a: usize, b: usize, ldb: usize, offsets: us
     c00 = f32x4.pmax(c00, z); c01 = f32x4.pmax(c01, z); c10 = f32x4.pmax(c10, z); c11 = f32x4.pmax(c11, z);
     c20 = f32x4.pmax(c20, z); c21 = f32x4.pmax(c21, z); c30 = f32x4.pmax(c30, z); c31 = f32x4.pmax(c31, z);
   }
+  if (flags & RELU6) {
+    // pmin(x, 6) is `6 < x ? 6 : x`: NaN stays NaN, as in torch.clamp.
+    const six = f32x4.splat(6);
+    c00 = f32x4.pmin(c00, six); c01 = f32x4.pmin(c01, six); c10 = f32x4.pmin(c10, six); c11 = f32x4.pmin(c11, six);
+    c20 = f32x4.pmin(c20, six); c21 = f32x4.pmin(c21, six); c30 = f32x4.pmin(c30, six); c31 = f32x4.pmin(c31, six);
+  }
   let p = c;
   v128.store(p, c00); v128.store(p, c01, 16); p += ldc;
   v128.store(p, c10); v128.store(p, c11, 16); p += ldc;
@@ -98,6 +106,10 @@ export function gemm4x8<BM>(kc: i32, a: usize, b: usize, ldb: usize, offsets: us
 
 @inline function reluScalar(x: f32): f32 {
   return x < 0 ? 0 : x; // NaN compares false and stays NaN
+}
+
+@inline function min6Scalar(x: f32): f32 {
+  return x > 6 ? 6 : x; // NaN compares false and stays NaN
 }
 
 @inline function gemm4x2Scalar<BM>(kc: i32, a: usize, b: usize, ldb: usize, offsets: usize, c: usize, ldc: usize,
@@ -134,6 +146,10 @@ export function gemm4x8<BM>(kc: i32, a: usize, b: usize, ldb: usize, offsets: us
   if (flags & RELU) {
     c00 = reluScalar(c00); c01 = reluScalar(c01); c10 = reluScalar(c10); c11 = reluScalar(c11);
     c20 = reluScalar(c20); c21 = reluScalar(c21); c30 = reluScalar(c30); c31 = reluScalar(c31);
+  }
+  if (flags & RELU6) {
+    c00 = min6Scalar(c00); c01 = min6Scalar(c01); c10 = min6Scalar(c10); c11 = min6Scalar(c11);
+    c20 = min6Scalar(c20); c21 = min6Scalar(c21); c30 = min6Scalar(c30); c31 = min6Scalar(c31);
   }
   let p = c;
   store<f32>(p, c00); store<f32>(p, c01, 4); p += ldc;

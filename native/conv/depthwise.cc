@@ -93,7 +93,7 @@ std::string conv_depthwise3x3_direct(const ConvParams& p, const float* input, co
       for (int64_t m = 0; m < mult; ++m) {
         const int64_t k = c * mult + m;
         kernel(input + t * HW, p.H, p.W, p.padTop, p.padLeft, zero_row, weight + k * 9,
-               out + (n * p.K + k) * P, p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+               out + (n * p.K + k) * P, p.OH, p.OW, bias ? bias[k] : 0.0f, p.activation());
       }
     }
   };
@@ -143,7 +143,7 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
       for (int64_t m = 0; m < mult; ++m) {
         const int64_t k = c * mult + m;
         plane_kernel(planes, l.Wq, tap_off.data(), weight + k * taps, taps, out + (n * p.K + k) * P,
-                     p.OH, p.OW, bias ? bias[k] : 0.0f, p.relu);
+                     p.OH, p.OW, bias ? bias[k] : 0.0f, p.activation());
       }
     }
   };

@@ -78,7 +78,9 @@ std::string conv_direct_generic(const ConvParams& p, const float* input, const f
         }
       }
     }
-    if (p.relu)
+    if (p.relu6)
+      for (int64_t i = 0; i < P; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];  // NaN stays NaN
+    else if (p.relu)
       for (int64_t i = 0; i < P; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN
   };
   ThreadPool::get().run(int64_t(p.N) * p.K, dense_threads(p), task);

@@ -106,7 +106,7 @@ void recompute_sparse_outputs(const ConvParams& p, const float* input, const flo
       }
     }
     const float v = float(acc);
-    out[((n * p.K + k) * p.OH + oh) * p.OW + ow] = p.relu && v < 0.0f ? 0.0f : v;
+    out[((n * p.K + k) * p.OH + oh) * p.OW + ow] = p.relu && v < 0.0f ? 0.0f : p.relu6 && v > 6.0f ? 6.0f : v;
   };
   for (int oh = 0; oh < p.OH; ++oh) {
     const bool border_row = vr[size_t(oh)] < p.R;
@@ -370,7 +370,7 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
           cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, xv + b * xs, yv + b * ys);
         for (int64_t k = 0; k < Kg; ++k) {
           const int used = inverse_lanes(g, v, k, lanes);
-          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.relu,
+          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.activation(),
                       work);
         }
       });
@@ -402,7 +402,7 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
           FftLane lanes[kFftMaxLanes];
           const int used = inverse_lanes(g, v0 + vl, k, lanes);
           cfg.inverse(t, Y + (vl * Kg + k) * 2 * W, ys, lanes, used, p.OH, p.OW,
-                      bias ? bias[g * Kg + k] : 0.0f, p.relu, buf.slot_work(slot, wf));
+                      bias ? bias[g * Kg + k] : 0.0f, p.activation(), buf.slot_work(slot, wf));
         });
       }
     }

@@ -180,7 +180,7 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
     for (int64_t kb = 0; kb < nkb; ++kb) {
       const int64_t k0 = kb * kc, kcb = std::min(kc, Kd - k0);
       const int flags = (kb == 0 ? kGemmFirst : 0) | (kb == nkb - 1 ? kGemmLast : 0) |
-                        (p.relu ? kGemmRelu : 0);
+                        (p.relu ? kGemmRelu : 0) | (p.relu6 ? kGemmRelu6 : 0);
       if (!shifted) pack_im2col_panels(p, x, k0, kcb, j0, ncols, nr, bp);
       const float* a_blk = ap + g * Mpad * Kd + k0 * Mpad;
       for (int64_t ic = m0; ic < m1; ic += mc) {

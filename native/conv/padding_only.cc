@@ -25,7 +25,7 @@ void fill_padding_only_outputs(const ConvParams& p, const float* bias, float* ou
   if (rows.empty() && cols.empty()) return;
   for (int64_t plane = 0; plane < int64_t(p.N) * p.K; ++plane) {
     const float b = bias ? bias[plane % p.K] : 0.0f;
-    const float v = p.relu && b < 0.0f ? 0.0f : b;
+    const float v = p.relu && b < 0.0f ? 0.0f : p.relu6 && b > 6.0f ? 6.0f : b;
     float* y = out + plane * p.OH * p.OW;
     for (int oh : rows) std::fill(y + int64_t(oh) * p.OW, y + int64_t(oh + 1) * p.OW, v);
     if (cols.empty()) continue;

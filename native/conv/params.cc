@@ -69,6 +69,8 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
 #define FASTCONV_READ_PARAM(name) q.name = decltype(q.name)(raw[kParam_##name]);
   FASTCONV_FOR_EACH_PARAM(FASTCONV_READ_PARAM)
 #undef FASTCONV_READ_PARAM
+  // Each epilogue applies the upper bound only inside its ReLU branch.
+  if (q.relu6 && !q.relu) return "params.relu6: expected 0 when relu is 0 (ReLU6 is ReLU clamped at 6), got 1";
   if (q.C % q.groups != 0) {
     Msg s;
     s << "params.groups: expected a divisor of C = " << q.C << ", got " << q.groups;

@@ -19,11 +19,14 @@ struct ConvParams {
   int padTop, padBottom, padLeft, padRight;
   int OH, OW;
   bool relu;
+  bool relu6;  // with relu: clamp to [0, 6] (ReLU6); parse_params rejects it without relu
 
   int64_t input_size() const { return int64_t(N) * C * H * W; }
   int64_t weight_size() const { return int64_t(K) * (C / groups) * R * S; }
   int64_t output_size() const { return int64_t(N) * K * OH * OW; }
   int64_t flops() const { return 2 * output_size() * (C / groups) * R * S; }
+  // The code the kernels' epilogues take: 0 none, 1 ReLU, 2 ReLU6.
+  int activation() const { return relu6 ? 2 : relu ? 1 : 0; }
   bool depthwise() const { return C / groups == 1; }
 };
 

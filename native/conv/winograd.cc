@@ -450,7 +450,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     pf.advance(1, 1);
     for_each_run(t0, tn, [&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
       const int64_t oy = ty * q.mh;
-      output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.relu, y + oy * p.OW,
+      output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.activation(), y + oy * p.OW,
                    OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m), int(cnt));
     });
   };

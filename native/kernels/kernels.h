@@ -10,11 +10,12 @@ namespace fastconv {
 // Epilogue flags of a GEMM microkernel call.
 enum GemmFlags : int {
   kGemmFirst = 1,  // overwrite C with acc + bias (else C += acc)
-  kGemmLast = 2,   // last k-block: apply ReLU if kGemmRelu
+  kGemmLast = 2,   // last k-block: apply ReLU if kGemmRelu (clamped to [0, 6] with kGemmRelu6 too)
   kGemmRelu = 4,
   // Prefetch row k of the B panel after next (at b + boff[k] + 2*NR) for the rows k % 8 == phase,
   // the phase in bits 8..10: the row tiles of one panel each fetch an eighth of that panel.
   kGemmPrefetchNext = 8,
+  kGemmRelu6 = 16,
 };
 constexpr int kGemmPrefetchPhaseShift = 8;
 
@@ -48,10 +49,10 @@ using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const i
 // One output plane of a depthwise convolution for one channel, in phase space (conv/phases.h),
 // where every stride and dilation becomes a shifted window:
 //   out[oh*OW + ow] = bias + sum_t w[t] * in[oh*row_step + ow + tap_off[t]] (t < taps), then ReLU
-//   if relu. Every (oh, ow, t) index is readable; nothing else is read.
+//   if relu (0 none, 1 ReLU, 2 ReLU6). Every (oh, ow, t) index is readable; nothing else is read.
 using DepthwisePlaneKernel = void (*)(const float* in, int64_t row_step, const int64_t* tap_off,
                                       const float* w, int taps, float* out, int OH, int OW,
-                                      float bias, bool relu);
+                                      float bias, int relu);
 
 // The FMA peak probe: iters rounds of independent vector FMAs; returns a value that depends on all
 // of them (so the loop cannot be dropped). See fma_peak.inc.
@@ -63,7 +64,7 @@ using FmaPeakKernel = float (*)(int64_t iters);
             int m, int n, const float* bias, int flags, const GemmColumnMap* map)
 #define FASTCONV_DECLARE_DEPTHWISE(name)                                                    \
   void name(const float* in, int64_t row_step, const int64_t* tap_off, const float* w, int taps, \
-            float* out, int OH, int OW, float bias, bool relu)
+            float* out, int OH, int OW, float bias, int relu)
 
 FASTCONV_DECLARE_GEMM(gemm_scalar_4x8);
 FASTCONV_DECLARE_DEPTHWISE(depthwise_scalar);

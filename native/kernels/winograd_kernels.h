@@ -21,13 +21,14 @@ using WinogradInputFn = bool (*)(const float* in, int64_t plane_stride, int chan
                                  int y0, int x0, int count, float* v, int64_t c_stride,
                                  int64_t xi_stride);
 
-// Output transform of one tile row for `channels` output channels, fused with bias and ReLU.
+// Output transform of one tile row for `channels` output channels, fused with bias and activation
+// relu (0 none, 1 ReLU, 2 ReLU6).
 //   m: tuple-GEMM result xi of tile j of channel k at m[xi * xi_stride + k * k_stride + j].
 //   bias: per channel, or null.
 //   out: first output row of the tile row in channel 0 (row stride OW, plane stride
 //        plane_stride); writes `rows` rows (<= m in 2-D, 1 in 1-D) and columns ox + j*m + e < OW.
 using WinogradOutputFn = void (*)(const float* m, int64_t k_stride, int64_t xi_stride, int channels,
-                                  const float* bias, bool relu, float* out, int64_t plane_stride,
+                                  const float* bias, int relu, float* out, int64_t plane_stride,
                                   int OW, int rows, int ox, int count);
 
 // Filter transform of one channel for up to mr output channels (rows) at once.

@@ -36,8 +36,8 @@ export function convReference(p: ConvParams, input: ArrayLike<number>, weight: A
             }
           }
           const v = acc + b;
-          // NaN stays NaN through ReLU, as torch.relu does.
-          out[((n * K + k) * OH + oh) * OW + ow] = p.relu && v < 0 ? 0 : v;
+          // NaN stays NaN through ReLU and ReLU6, as torch.relu and torch.clamp do.
+          out[((n * K + k) * OH + oh) * OW + ow] = p.relu && v < 0 ? 0 : p.relu6 && v > 6 ? 6 : v;
         }
       }
     }

@@ -26,6 +26,7 @@ export interface ConvParams {
   padTop: number; padBottom: number; padLeft: number; padRight: number;
   OH: number; OW: number;                          // output [N, K, OH, OW]
   relu: boolean;                                   // fused max(0, x) after bias
+  relu6?: boolean;                                 // with relu: min(6, .) after it (ReLU6)
 }
 
 /**

@@ -103,7 +103,7 @@ export function wasmRelaxedSimdSupported(): boolean {
 }
 
 function describe(p: ConvParams): string {
-  return PARAM_FIELDS.map((f) => `${f}=${f === 'relu' ? (p.relu ? 1 : 0) : p[f]}`).join(' ');
+  return PARAM_FIELDS.map((f) => `${f}=${f === 'relu' || f === 'relu6' ? (p[f] ? 1 : 0) : p[f]}`).join(' ');
 }
 
 /** How a backend may use threads: the threaded build of the same variant and how to start workers. */

@@ -2,7 +2,7 @@
 // node whose inputs are all known (initializers, Constant, the Shape of anything: torch's
 // Shape/Gather/Unsqueeze/Concat subgraphs) is evaluated once and kept as a constant, and every other node
 // becomes a step. Conv absorbs a following BatchNormalization (into its weights and bias) and a
-// following Relu (fastconv's fused activation); its weights live in a fastconv Conv2d/Conv1d layer, so
+// following Relu or Clip(0, 6) (fastconv's fused relu / relu6); its weights live in a fastconv Conv2d/Conv1d layer, so
 // they are packed once per model. Gemm/MatMul with a constant right side run as 1x1 convolutions too.
 
 import type { ConvLayerOptions, ConvTransposeOptions, Tensor } from '../index.node.js';
@@ -278,7 +278,7 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
 
   // Fusions: the only reader of the output a BatchNormalization with constant parameters, then a Relu.
   const nodes = [c.node];
-  let outName = c.node.outputs[0], bn: Value[] | undefined, eps = 1e-5, activation: 'none' | 'relu' = 'none';
+  let outName = c.node.outputs[0], bn: Value[] | undefined, eps = 1e-5, activation: 'none' | 'relu' | 'relu6' = 'none';
   let r = soleReader(outName, ni);
   if (r !== undefined && g.nodes[r].op === 'BatchNormalization' && g.nodes[r].inputs[0] === outName && c.node.outputs.length === 1) {
     const n = g.nodes[r];
@@ -293,7 +293,7 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
       r = soleReader(outName, r);
     }
   }
-  // Then an activation: Relu is fastconv's fused one; the others run in place on the convolution's
+  // Then an activation: Relu and Clip(0, 6) are fastconv's fused ones; the others run in place on the convolution's
   // output (one pass instead of an op reading and writing a copy).
   let epilogue: InPlace | undefined;
   if (r !== undefined && g.nodes[r].inputs[0] === outName) {
@@ -314,9 +314,10 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     } catch { act = undefined; /* e.g. Clip bounds computed at run time: the node stays a step of its own */ }
     if (act && sub.at.unread().length === 0) {
       absorbed.add(r); nodes.push(n); outName = n.outputs[0];
-      // Clip(0, 6) is one clamp pass: the fused relu would add the layer's own pass (it keeps a relu mask
-      // for backward) to the clamp.
+      // ReLU and Clip(0, 6) (ReLU6) are the engines' own epilogues, in the conv's output stage; other
+      // bounds are a clamp pass here.
       if (n.op === 'Relu' || (n.op === 'Clip' && lo === 0 && hi === Infinity)) activation = 'relu';
+      else if (n.op === 'Clip' && lo === 0 && hi === 6) activation = 'relu6';
       else epilogue = act;
     }
   }
