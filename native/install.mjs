@@ -22,7 +22,7 @@ function fallback() {
 
 function fail(reason, log) {
   if (strict) {
-    if (log) process.stderr.write(log.split('\n').slice(-40).join('\n') + '\n');
+    if (log) process.stderr.write(`${log.split('\n').slice(-40).join('\n')}\n`);
     console.error(`fastconv: native addon build failed (${reason}); building needs python3, make and a C++17 compiler`);
     process.exit(1);
   }

@@ -58,7 +58,10 @@ function maxVersion(vs) {
 function inspect(file, prefix) {
   const syms = run(`${prefix}objdump`, ['-T', file]);
   const versions = {};
-  for (const m of syms.matchAll(/\b(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9][0-9.]*)\b/g)) (versions[m[1]] ??= new Set()).add(m[2]);
+  for (const m of syms.matchAll(/\b(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9][0-9.]*)\b/g)) {
+    versions[m[1]] ??= new Set();
+    versions[m[1]].add(m[2]);
+  }
   const needed = [...run(`${prefix}objdump`, ['-p', file]).matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
   return {
     glibc: versions.GLIBC ? maxVersion([...versions.GLIBC]) : null,
@@ -79,7 +82,7 @@ function build(key, t, gyp) {
   const env = { ...process.env, CC: tc.cc, CXX: tc.cxx, LINK: tc.cxx, AR: `${tc.prefix}ar` };
   const res = gypBuild(gyp, stage, { configureArgs: [`--arch=${t.arch}`, '--', '-Dfastconv_portable=1'], env });
   if (!res.ok) {
-    process.stderr.write(res.log.split('\n').slice(-40).join('\n') + '\n');
+    process.stderr.write(`${res.log.split('\n').slice(-40).join('\n')}\n`);
     die(`${key}: ${res.error ?? shortReason(res.log)}`);
   }
   const dest = path.join(outRoot, key, 'fastconv.node');
@@ -120,4 +123,4 @@ for (const [key, t] of Object.entries(TARGETS)) {
   if (wanted.includes(key)) manifest[key] = build(key, t, gyp);
   else fs.rmSync(path.join(outRoot, key), { recursive: true, force: true });  // never ship a stale binary
 }
-fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+fs.writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -63,6 +63,7 @@ function reference(p, x, w, b) {
       const i = ((n * K + k) * OH + oh) * OW + ow;
       const bv = b ? b[k] : 0;
       acc += bv;
+      // biome-ignore lint/complexity/useMathMinMax: the ternary keeps -0 and NaN as they are; Math.max(0, -0) is +0
       y[i] = p.relu ? (acc < 0 ? 0 : acc) : acc;
       s[i] = abs + Math.abs(bv);
     }

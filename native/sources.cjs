@@ -1,8 +1,8 @@
 // Lists the addon's C++ sources for binding.gyp, grouped by the ISA their file name declares, so
 // that adding a kernel file never requires editing the build description.
 'use strict';
-const fs = require('fs');
-const path = require('path');
+const fs = require('node:fs');
+const path = require('node:path');
 
 function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true })
@@ -30,7 +30,7 @@ function print(isa) {
   // gyp splits on whitespace; a static_library with no sources is rejected, so an ISA without
   // files yet still gets a placeholder translation unit.
   const files = list(isa);
-  process.stdout.write((files.length ? files : ['native/empty_isa_unit.c']).join(' ') + '\n');
+  process.stdout.write(`${(files.length ? files : ['native/empty_isa_unit.c']).join(' ')}\n`);
 }
 
 module.exports = { list, print };

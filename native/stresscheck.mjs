@@ -86,7 +86,7 @@ for (const [fn, arg, cls] of [['setIsa', 'sse9', RangeError], ['setIsa', 3, Type
 }
 
 // Concurrency: many async calls, sync calls and thread-count changes interleaved.
-const big = { N: 2, C: 32, H: 40, W: 40, K: 48, R: 3, S: 3 };
+// N 2, C 32, 40x40, K 48, 3x3 kernel, groups/stride/dilation 1, padding 1, output 40x40, relu.
 const bp = Int32Array.from([2, 32, 40, 40, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 40, 40, 1]);
 const x = Float32Array.from({ length: 2 * 32 * 1600 }, (_, i) => Math.sin(i));
 const w = Float32Array.from({ length: 48 * 32 * 9 }, (_, i) => Math.cos(i));
