@@ -1,20 +1,24 @@
 // Outputs whose taps all fall in the zero padding are exactly relu(bias) in PyTorch, and their
 // S = |bias| leaves no room for the rounding noise a Winograd or FFT tile spreads over its outputs.
-// Only whole rows or columns at the edges can qualify (padding wider than the dilated kernel).
+// Whole rows or columns qualify: at the edges (padding wider than the dilated kernel), and inside
+// where a dilated window straddles an input narrower than its dilation with every tap beside it.
 
 import { N, K, H, W, R, S, OH, OW, padTop, padLeft, dilationH, dilationW, strideH, strideW, relu, relu6 } from './params';
 
 @inline function allPadding(o: i32, stride: i32, pad: i32, size: i32, taps: i32, dilation: i32): bool {
-  const first = o * stride - pad;
-  return first + (taps - 1) * dilation < 0 || first >= size;
+  const first = <i64>o * <i64>stride - <i64>pad;
+  const t0: i64 = first >= 0 ? 0 : (-first + <i64>dilation - 1) / <i64>dilation; // first tap at index >= 0
+  return t0 >= <i64>taps || first + t0 * <i64>dilation >= <i64>size;
+}
+
+function anyPadding(count: i32, stride: i32, pad: i32, size: i32, taps: i32, dilation: i32): bool {
+  for (let o = 0; o < count; o++) if (allPadding(o, stride, pad, size, taps, dilation)) return true;
+  return false;
 }
 
 /** Rewrites padding-only rows and columns of every output plane with relu(bias[k]). */
 export function fixPaddingOnly(bias: usize, out: usize): void {
-  if (!allPadding(0, strideH, padTop, H, R, dilationH) && !allPadding(OH - 1, strideH, padTop, H, R, dilationH)
-      && !allPadding(0, strideW, padLeft, W, S, dilationW) && !allPadding(OW - 1, strideW, padLeft, W, S, dilationW)) {
-    return;
-  }
+  if (!anyPadding(OH, strideH, padTop, H, R, dilationH) && !anyPadding(OW, strideW, padLeft, W, S, dilationW)) return;
   const plane = <usize>OH * <usize>OW;
   for (let n = 0; n < N; n++) {
     for (let k = 0; k < K; k++) {

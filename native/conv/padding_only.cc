@@ -8,10 +8,13 @@ namespace fastconv {
 
 namespace {
 
-// Output index o reads taps o*stride - pad + t*dilation, t < taps: all outside [0, size)?
+// Output index o reads taps o*stride - pad + t*dilation, t < taps: all outside [0, size)? Not only at
+// the edges: a dilated window can straddle an input narrower than its dilation with every tap in
+// the padding on either side of it.
 bool all_padding(int64_t o, int stride, int pad, int taps, int dilation, int size) {
   const int64_t first = o * stride - pad;
-  return first + int64_t(taps - 1) * dilation < 0 || first >= size;
+  const int64_t t0 = first >= 0 ? 0 : (-first + dilation - 1) / dilation;  // first tap at index >= 0
+  return t0 >= taps || first + t0 * dilation >= size;
 }
 
 }  // namespace
