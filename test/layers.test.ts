@@ -162,3 +162,27 @@ describe('train() / eval()', () => {
     }
   });
 });
+
+describe('fused relu6 in a layer', () => {
+  it('forward clamps to [0, 6]; backward passes the gradient only where 0 < y < 6 (as hardtanh)', () => {
+    const layer = new Conv2d(3, 4, 3, { padding: 1, activation: 'relu6', seed: 8 });
+    const x = rand([2, 3, 6, 5], 21);
+    for (let i = 0; i < x.data.length; i++) x.data[i] *= 40;  // outputs on both sides of both bounds
+    const plain = conv2d(x, layer.weight, { padding: 1, bias: layer.bias!.data });
+    const y = layer.forward(x);
+    let low = 0, high = 0, mid = 0;
+    for (let i = 0; i < y.data.length; i++) {
+      const want = Math.min(Math.max(plain.data[i], 0), 6);
+      expect(y.data[i]).toBeCloseTo(want, 5);
+      if (plain.data[i] <= 0) low++; else if (plain.data[i] >= 6) high++; else mid++;
+    }
+    expect(low > 0 && high > 0 && mid > 0).toBe(true);
+    const gy = rand([2, 4, 6, 5], 22);
+    const masked = { data: gy.data.map((g, i) => (y.data[i] > 0 && y.data[i] < 6 ? g : 0)), shape: gy.shape };
+    const want = conv2dBackward(x, layer.weight, masked, { padding: 1, bias: layer.bias!.data, needs: ['input', 'weight', 'bias'] });
+    const got = layer.backward(gy);
+    for (const [a, b] of [[got.gradInput!.data, want.gradInput!.data], [got.gradWeight!.data, want.gradWeight!.data], [got.gradBias!, want.gradBias!]]) {
+      for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 3);
+    }
+  });
+});
