@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_NAME, FASTCONV_KERNEL_NAMES, FastconvBackend } from '../src/tfjs/index.node.js';
 import { kernelCounts } from '../src/tfjs/kernels.js';
+import type { PendingConv } from '../src/tfjs/deferred.js';
 import { poolCounts } from '../src/tfjs/pool.js';
 import { backendInfo, setBackend } from '../src/index.node.js';
 import { Rng } from './random.js';
@@ -313,12 +314,14 @@ for (const engine of ENGINES) {
       const base = be.cachedFilters, baseBytes = be.packedWeightBytes;
       const x = tf.randomNormal([1, 20, 20, 16]) as tf.Tensor4D, f = tf.randomNormal([3, 3, 16, 32]) as tf.Tensor4D;
       const y1 = tf.conv2d(x, f, 1, 'same');
+      // The convolution runs when its output is read (deferred outputs).
+      y1.dataSync();
       const bytes = be.packedWeightBytes - baseBytes;
       expect(bytes).toBeGreaterThan(0);
       // The same filter and attributes again: nothing new is packed.
       const y2 = tf.conv2d(x, f, 1, 'same');
-      expect(be.packedWeightBytes - baseBytes).toBe(bytes);
       expect(y2.dataSync()).toEqual(y1.dataSync());
+      expect(be.packedWeightBytes - baseBytes).toBe(bytes);
       expect(be.cachedFilters).toBe(base + 1);
       f.dispose();
       expect(be.cachedFilters).toBe(base);
@@ -539,5 +542,119 @@ describe("the backend's array pool", () => {
     const f = tf.relu(x2);
     expectIdentical(s.dataSync() as Float32Array, want.slice(100, 150), 'slice after its source was disposed');
     tf.dispose([x, x2, d, s, f]);
+  });
+});
+
+describe('deferred convolution outputs (conv + batchNorm + add + relu/relu6/clip evaluated as one pass)', () => {
+  /** One random chain: a conv (1x1 pointwise or 3x3 general, maybe fused), then elementwise ops on it. */
+  function chain(rng: Rng) {
+    const N = rng.int(1, 2), H = rng.int(2, 8), W = rng.int(2, 8), C = rng.int(1, 6), K = rng.int(1, 6);
+    const R = rng.pick([1, 1, 3]), stride = rng.pick([1, 1, 2]);
+    const depthwise = rng.chance(0.25);
+    const Kout = depthwise ? C : K;
+    const special = rng.chance(0.1);
+    const x = data(rng, N * H * W * C, special), f = rng.floats(R * R * C * (depthwise ? 1 : K));
+    const bias = rng.floats(Kout), m = rng.floats(Kout), v = rng.floats(Kout).map((t) => Math.abs(t) + 0.1), s = rng.floats(Kout), o = rng.floats(Kout);
+    const fused = rng.pick(['none', 'linear', 'relu', 'relu6'] as const);
+    const ops = Array.from({ length: rng.int(1, 4) }, () => rng.pick(['bn', 'bn', 'bnZeroVariance', 'relu', 'relu6', 'clip06', 'clip', 'add', 'add', 'addBias', 'reluMax6', 'reluMax6'] as const));
+    const lo = rng.pick([0, 0.1, -0.5]), hi = rng.pick([6, 0.3, 1e30]);
+    const what = JSON.stringify({ N, H, W, C, K, R, stride, depthwise, fused, ops, lo, hi, special });
+    const residual = data(rng, N * Math.ceil(H / stride) * Math.ceil(W / stride) * Kout, special);
+    const build = () => {
+      const xt = tf.tensor4d(x, [N, H, W, C]);
+      const ft = tf.tensor4d(f, depthwise ? [R, R, C, 1] : [R, R, C, K]);
+      let y: tf.Tensor4D;
+      if (depthwise) y = fused === 'none' ? tf.depthwiseConv2d(xt, ft, stride, 'same') : tf.fused.depthwiseConv2d({ x: xt, filter: ft, strides: stride, pad: 'same', bias: tf.tensor1d(bias), activation: fused });
+      else y = fused === 'none' ? tf.conv2d(xt, ft, stride, 'same') : tf.fused.conv2d({ x: xt, filter: ft, strides: stride, pad: 'same', bias: tf.tensor1d(bias), activation: fused });
+      const steps: tf.Tensor[] = [y];
+      let t: tf.Tensor = y;
+      for (const op of ops) {
+        if (op === 'bn') t = tf.batchNorm(t, tf.tensor1d(m), tf.tensor1d(v), tf.tensor1d(o), tf.tensor1d(s), 1e-3);
+        // variance + eps = 0: an infinite factor, which does not fold into the weights (an epilogue stage instead).
+        else if (op === 'bnZeroVariance') t = tf.batchNorm(t, tf.tensor1d(m), tf.fill([Kout], -1e-3), tf.tensor1d(o), tf.tensor1d(s), 1e-3);
+        else if (op === 'relu') t = tf.relu(t);
+        else if (op === 'relu6') t = tf.relu6(t);
+        else if (op === 'clip06') t = tf.clipByValue(t, 0, 6);
+        // tf.layers' ReLU({ maxValue: 6 }).
+        else if (op === 'reluMax6') t = tf.clipByValue(tf.relu(t), 0, 6);
+        else if (op === 'clip') t = tf.clipByValue(t, lo, hi);
+        else if (op === 'add') t = tf.add(t, tf.tensor(residual, t.shape));
+        else t = tf.add(t, tf.tensor1d(bias));
+        steps.push(t);
+      }
+      return steps;
+    };
+    return { what, build };
+  }
+
+  it('equal tfjs-backend-cpu at every step of random chains, whatever is read first, with the inputs disposed before the read', async () => {
+    const rng = new Rng(2001);
+    await tf.setBackend(BACKEND_NAME);
+    const be = tf.backend() as FastconvBackend;
+    let deferredEnds = 0;
+    const composed = { folded: 0, affine: 0, addend: 0, reluclip: 0, relu6: 0 };
+    for (let i = 0; i < 400; i++) {
+      const { what, build } = chain(rng);
+      const want = await on('cpu', build);
+      if (typeof want === 'string') throw new Error(`${what}: ${want}`);
+      await tf.setBackend(BACKEND_NAME);
+      const order = rng.pick(['last first', 'first first', 'random'] as const);
+      const got = tf.tidy(() => {
+        const steps = build();
+        if (be.pendingMeta(steps[steps.length - 1].dataId)) deferredEnds++;
+        for (const t of steps) {
+          const p = be.pendingMeta(t.dataId) as PendingConv | undefined;
+          if (p && !p.job.fold) composed.folded++;
+          if (p?.epi.affine) composed.affine++;
+          if (p?.epi.addend) composed.addend++;
+          if (p?.epi.act === 'reluclip') composed.reluclip++;
+          if (p?.epi.act === 'relu6') composed.relu6++;
+        }
+        // Everything else is gone before the first read, and the pool gets the arrays back; new tensors of
+        // the same sizes take them, so a pending tensor reading a recycled array would read garbage.
+        const scrub = steps.map((t) => tf.relu(tf.fill(t.shape, 123.5)));
+        const idx = steps.map((_, j) => j);
+        if (order === 'last first') idx.reverse();
+        else if (order === 'random') for (let j = idx.length - 1; j > 0; j--) { const r = rng.int(0, j); [idx[j], idx[r]] = [idx[r], idx[j]]; }
+        const out: Float32Array[] = [];
+        for (const j of idx) out[j] = steps[j].dataSync() as Float32Array;
+        tf.dispose(scrub);
+        return out;
+      });
+      for (let j = 0; j < want.length; j++) expectClose(got[j], want[j], `${what} step ${j} (${order})`);
+    }
+    // Chains ending in an op that does not compose (a per-channel add, a clip of signed values, batchNorm
+    // after an activation) end evaluated; the rest stay pending to the read.
+    expect(deferredEnds).toBeGreaterThan(40);
+    for (const [stage, k] of Object.entries(composed)) expect(k, stage).toBeGreaterThan(10);
+    expect(be.pinnedBuffers).toBe(0);
+  });
+
+  it('evaluates a chain read only at its end once, and one never read not at all; the eager path agrees', async () => {
+    await tf.setBackend(BACKEND_NAME);
+    const be = tf.backend() as FastconvBackend;
+    const rng = new Rng(2002);
+    const x = tf.tensor4d(rng.floats(2 * 9 * 9 * 4), [2, 9, 9, 4]), f = tf.tensor4d(rng.floats(3 * 3 * 4 * 5), [3, 3, 4, 5]);
+    const stats = [0, 1, 2, 3].map(() => tf.tensor1d(rng.floats(5).map((t) => Math.abs(t) + 0.5)));
+    const run = () => tf.tidy(() => {
+      const y = tf.clipByValue(tf.relu(tf.batchNorm(tf.conv2d(x, f, 1, 'same'), stats[0], stats[1], stats[2], stats[3])), 0, 6);
+      const unused = tf.relu(tf.conv2d(x, f, 2, 'valid'));
+      expect(be.pendingMeta(unused.dataId) !== undefined).toBe(be.deferConvolutions);
+      return y.dataSync().slice();
+    });
+    const before = be.evaluations;
+    const deferred = run();
+    expect(be.evaluations - before).toBe(1);
+    be.deferConvolutions = false;
+    try {
+      const eager = run();
+      expect(be.evaluations - before).toBe(1);
+      // The batch norm folded into the weights rounds differently from the eager kernels.
+      expectClose(deferred, eager, 'deferred vs eager');
+    } finally {
+      be.deferConvolutions = true;
+    }
+    tf.dispose([x, f, ...stats]);
+    expect(be.pinnedBuffers).toBe(0);
   });
 });

@@ -17,6 +17,9 @@ const ENGINES = [...(backendInfo().available.native ? ['native' as const] : []),
 
 afterAll(() => setBackend('auto'));
 
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
   let scale = 0, diff = 0;
   for (let i = 0; i < b.length; i++) { scale = Math.max(scale, Math.abs(b[i])); diff = Math.max(diff, Math.abs(a[i] - b[i])); }
@@ -37,6 +40,31 @@ function smallCnn(): tf.Sequential {
   m.add(tf.layers.flatten());
   m.add(tf.layers.dense({ units: 5, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }));
   return m;
+}
+
+/**
+ * The conv -> batchNormalization -> ReLU shape of tf.layers CNNs (MobileNetV2 blocks with a residual add,
+ * a ResNet-like 3x3 with bias), which the backend runs as deferred convolutions with the batch norms folded.
+ */
+function bnCnn(): tf.LayersModel {
+  const L = tf.layers;
+  let seed = 40;
+  const init = () => tf.initializers.glorotUniform({ seed: seed++ });
+  const bn = () => L.batchNormalization({ betaInitializer: init(), gammaInitializer: init(), movingMeanInitializer: init(),
+    movingVarianceInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: seed++ }) });
+  type S = tf.SymbolicTensor;
+  const input = tf.input({ shape: [13, 11, 4] });
+  let x = L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() }).apply(input) as S;
+  x = L.reLU({ maxValue: 6 }).apply(bn().apply(x)) as S;
+  let y = L.conv2d({ filters: 16, kernelSize: 1, useBias: false, kernelInitializer: init() }).apply(x) as S;
+  y = L.reLU({ maxValue: 6 }).apply(bn().apply(y)) as S;
+  y = L.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: init() }).apply(y) as S;
+  y = L.reLU({ maxValue: 6 }).apply(bn().apply(y)) as S;
+  y = bn().apply(L.conv2d({ filters: 8, kernelSize: 1, useBias: false, kernelInitializer: init() }).apply(y) as S) as S;
+  x = L.add().apply([x, y]) as S;
+  x = L.activation({ activation: 'relu' }).apply(bn().apply(L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', kernelInitializer: init() }).apply(x) as S) as S) as S;
+  x = L.globalAveragePooling2d({}).apply(x) as S;
+  return tf.model({ inputs: input, outputs: L.dense({ units: 3, kernelInitializer: init() }).apply(x) as S });
 }
 
 for (const engine of ENGINES) {
@@ -61,6 +89,58 @@ for (const engine of ENGINES) {
       expect(be.cachedFilters).toBeGreaterThan(0);
       model.dispose();
       expect(be.cachedFilters).toBe(0);
+    });
+
+    it('conv + batchNormalization + ReLU blocks: predict equals cpu with the batch norms folded, caches freed on dispose', async () => {
+      setBackend(engine);
+      await tf.setBackend('cpu');
+      // Built on each backend (the seeded initializers give the same weights): weights moved from cpu inside
+      // the dense layer's fused matMul op trip TF.js's IS_TEST leak check, which counts moves per kernel only.
+      const reference = bnCnn();
+      const input = new Rng(8).floats(2 * 13 * 11 * 4);
+      const predictOn = (m: tf.LayersModel) => tf.tidy(() => (m.predict(tf.tensor4d(input, [2, 13, 11, 4])) as tf.Tensor).dataSync() as Float32Array);
+      const want = predictOn(reference);
+      reference.dispose();
+      await tf.setBackend(BACKEND_NAME);
+      const model = bnCnn();
+      const predict = () => predictOn(model);
+      const be = tf.backend() as FastconvBackend;
+      const evaluations = be.evaluations;
+      const got = predict();
+      expect(maxRelDiff(got, want)).toBeLessThan(1e-4);
+      // One evaluation per convolution: the batch norms, ReLUs and the residual add ran inside them.
+      expect(be.evaluations - evaluations).toBe(5);
+      const tensors = tf.memory().numTensors;
+      for (let i = 0; i < 10; i++) expect(maxRelDiff(predict(), want)).toBeLessThan(1e-4);
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(be.packedWeightBytes).toBeGreaterThan(0);
+      model.dispose();
+      expect(be.cachedFilters).toBe(0);
+      expect(be.packedWeightBytes).toBe(0);
+      expect(be.pinnedBuffers).toBe(0);
+    });
+
+    it('model.fit of the batch-norm CNN (batch statistics in training) gives the same weights as on cpu', async () => {
+      setBackend(engine);
+      const rng = new Rng(12);
+      const xs = rng.floats(4 * 13 * 11 * 4), ys = rng.floats(4 * 3);
+      const train = async (backend: string) => {
+        await tf.setBackend(backend);
+        const m = bnCnn();
+        m.compile({ optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError' });
+        const x = tf.tensor4d(xs, [4, 13, 11, 4]), y = tf.tensor2d(ys, [4, 3]);
+        await m.fit(x, y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0 });
+        const w = m.getWeights().map((t) => t.dataSync().slice() as Float32Array);
+        tf.dispose([x, y]);
+        m.dispose();
+        return w;
+      };
+      const want = await train('cpu');
+      const got = await train(BACKEND_NAME);
+      // The last conv's bias stays at rounding noise (~1e-10: the batch norm after it cancels its gradient),
+      // so differences are measured against at least 1e-3.
+      for (let i = 0; i < want.length; i++) expect(maxDiff(got[i], want[i]) / Math.max(maxAbs(want[i]), 1e-3), `weight ${i}`).toBeLessThan(1e-4);
+      expect((tf.backend() as FastconvBackend).pinnedBuffers).toBe(0);
     });
 
     it('a training step (model.fit, SGD) gives the same weights as on cpu', async () => {

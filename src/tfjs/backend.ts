@@ -33,6 +33,16 @@ interface FilterEntry {
   convs: Map<string, PackedConv>;
 }
 
+/** An unevaluated tensor: what it is (for kernels that extend it), how to compute it, the arrays it reads. */
+interface PendingRecord {
+  meta: unknown;
+  compute: () => Float32Array;
+  pins: Float32Array[];
+  done: boolean;
+}
+
+const EMPTY = new Float32Array(0);
+
 /** Arrays shorter than this are not worth pooling (V8 allocates small typed arrays cheaply). */
 const MIN_POOLED = 4096;
 /** Bytes of idle arrays the pool keeps at most; beyond, disposed arrays are left to the GC. */
@@ -40,6 +50,8 @@ const POOL_CAP_BYTES = 256 * 1024 * 1024;
 
 export class FastconvBackend extends MathBackendCPU {
   private readonly filters = new Map<DataId, FilterEntry>();
+  /** Tensor -> the PackedConvs (filter, key) whose data it entered (a bias, batch norm statistics). */
+  private readonly dependents = new Map<DataId, [DataId, string][]>();
   /** Buffers of arrays made by alloc() (the pool's candidates). */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   /** Owned buffers that were handed out or viewed: never reused. */
@@ -47,6 +59,16 @@ export class FastconvBackend extends MathBackendCPU {
   private readonly pool = new Map<number, Float32Array[]>();
   private pooledBytes = 0;
   private readonly scratchBuffers: Float32Array[] = [];
+  /** Data entries whose values are computed on first read (see deferred.ts). */
+  private readonly pendingEntries = new WeakMap<object, PendingRecord>();
+  /** Buffers that unevaluated tensors will read: not recycled while pinned. */
+  private readonly pins = new Map<ArrayBufferLike, number>();
+  /** Arrays whose tensors were disposed while pinned: recycled when the last pin goes. */
+  private readonly awaitingUnpin = new Set<Float32Array>();
+  /** Whether forward convolutions defer their outputs (tests and the bench compare both). */
+  deferConvolutions = true;
+  /** Unevaluated tensors evaluated so far (tests: a chain read once runs its convolution once). */
+  evaluations = 0;
   /** Outputs known to hold no negative number and no -0 (ReLU's), which clips can treat as integers. */
   private readonly nonNegativeArrays = new WeakSet<Float32Array>();
 
@@ -88,6 +110,54 @@ export class FastconvBackend extends MathBackendCPU {
   /** Records that `a` (a kernel's fresh output) holds only +0, positives, +Inf and NaN. */
   markNonNegative(a: Float32Array): void { this.nonNegativeArrays.add(a); }
   isNonNegative(a: Float32Array): boolean { return this.nonNegativeArrays.has(a); }
+
+  /**
+   * A float32 tensor of `shape` computed by `compute` on first read of its values (by any kernel,
+   * readSync, dataSync), then kept. `meta` describes it to kernels that look (pendingMeta); `pins` are the
+   * arrays compute reads, kept from recycling until it ran or the tensor is disposed.
+   */
+  makePending(shape: number[], meta: unknown, compute: () => Float32Array, pins: Float32Array[]): TensorInfo {
+    const info = this.makeTensorInfo(shape, 'float32', EMPTY);
+    const rec: PendingRecord = { meta, compute, pins, done: false };
+    // The entry write() stored, its values turned into a getter (DataStorage counts every set() as a
+    // new id: a second one would look like a leak to the engine's checks).
+    const entry = this.data.get(info.dataId) as unknown as object;
+    Object.defineProperty(entry, 'values', {
+      configurable: true, enumerable: true,
+      get: () => {
+        this.evaluations++;
+        const values = rec.compute();
+        Object.defineProperty(entry, 'values', { value: values, writable: true, configurable: true, enumerable: true });
+        this.settle(rec);
+        return values;
+      },
+    });
+    this.pendingEntries.set(entry, rec);
+    for (const a of pins) this.pins.set(a.buffer, (this.pins.get(a.buffer) ?? 0) + 1);
+    return info;
+  }
+
+  /** What an unevaluated tensor was made from, or undefined (evaluated, or not ours). */
+  pendingMeta(dataId: DataId): unknown {
+    const entry = this.data.has(dataId) ? this.data.get(dataId) : undefined;
+    const rec = entry && this.pendingEntries.get(entry);
+    return rec && !rec.done ? rec.meta : undefined;
+  }
+
+  /** An unevaluated tensor ran or went away: its pins go. */
+  private settle(rec: PendingRecord): void {
+    if (rec.done) return;
+    rec.done = true;
+    rec.compute = () => EMPTY;
+    rec.meta = undefined;
+    for (const a of rec.pins) {
+      const left = (this.pins.get(a.buffer) ?? 1) - 1;
+      if (left > 0) { this.pins.set(a.buffer, left); continue; }
+      this.pins.delete(a.buffer);
+      if (this.awaitingUnpin.delete(a)) this.recycle(a);
+    }
+    rec.pins = [];
+  }
 
   /** Marks the buffer behind `values` as seen outside the data store (never recycled). */
   private escape(values: unknown): void {
@@ -131,16 +201,38 @@ export class FastconvBackend extends MathBackendCPU {
     return copy;
   }
 
-  /** The PackedConv for this filter and these attributes (`key`), made on first use. */
-  packedConv(dataId: DataId, key: string): PackedConv | null {
+  /**
+   * The PackedConv for this filter and these attributes (`key`), made on first use; it also goes when one
+   * of `deps` (the tensors its data came from besides the filter: bias, batch norm statistics) is disposed.
+   */
+  packedConv(dataId: DataId, key: string, deps: DataId[] = []): PackedConv | null {
     const e = this.filterEntry(dataId);
     if (!e) return null;
     let c = e.convs.get(key);
     if (!c) {
       c = new PackedConv();
       e.convs.set(key, c);
+      for (const d of deps) {
+        const list = this.dependents.get(d);
+        if (list) list.push([dataId, key]);
+        else this.dependents.set(d, [[dataId, key]]);
+      }
     }
     return c;
+  }
+
+  /** The PackedConvs derived from tensor `dataId` besides their filters go with it. */
+  private dropDependents(dataId: DataId): void {
+    const list = this.dependents.get(dataId);
+    if (!list) return;
+    this.dependents.delete(dataId);
+    for (const [filterId, key] of list) {
+      const e = this.filters.get(filterId);
+      const c = e?.convs.get(key);
+      if (!c) continue;
+      c.dispose();
+      e?.convs.delete(key);
+    }
   }
 
   private filterEntry(dataId: DataId): FilterEntry | null {
@@ -172,14 +264,23 @@ export class FastconvBackend extends MathBackendCPU {
     return total;
   }
 
+  /** Buffers unevaluated tensors still read (tests: none once they are evaluated or disposed). */
+  get pinnedBuffers(): number { return this.pins.size; }
+
   /** Idle arrays held for reuse, in bytes. */
   get pooledArrayBytes(): number { return this.pooledBytes; }
 
   override disposeData(dataId: DataId, force = false): boolean {
-    const values = this.data.get(dataId)?.values;
+    // DataStorage.get of an id it does not hold would fetch it from another backend.
+    const entry = this.data.has(dataId) ? this.data.get(dataId) : undefined;
+    const rec = entry && this.pendingEntries.get(entry);
+    // An unevaluated tensor's values are not computed just to be thrown away.
+    const values = !entry || (rec && !rec.done) ? undefined : entry.values;
     const released = super.disposeData(dataId, force);
     if (!this.data.has(dataId)) {
       this.dropFilter(dataId);
+      this.dropDependents(dataId);
+      if (rec) this.settle(rec);
       if (values instanceof Float32Array) this.recycle(values);
     }
     return released;
@@ -188,6 +289,10 @@ export class FastconvBackend extends MathBackendCPU {
   private recycle(a: Float32Array): void {
     const buf = a.buffer;
     if (!this.owned.has(buf) || this.escaped.has(buf) || a.length !== buf.byteLength / 4) return;
+    if (this.pins.has(buf)) {
+      this.awaitingUnpin.add(a);
+      return;
+    }
     if (this.pooledBytes + a.byteLength > POOL_CAP_BYTES) return;
     // Once pooled, it belongs to the pool until alloc() hands it out again.
     const bucket = this.pool.get(a.length);
@@ -199,14 +304,21 @@ export class FastconvBackend extends MathBackendCPU {
   override move(dataId: DataId, values: Parameters<MathBackendCPU['move']>[1], shape: number[],
                 dtype: Parameters<MathBackendCPU['move']>[3], refCount: number): void {
     this.dropFilter(dataId);
+    this.dropDependents(dataId);
     this.escape(values);
+    const entry = this.data.has(dataId) ? this.data.get(dataId) : undefined;
+    const rec = entry && this.pendingEntries.get(entry);
+    if (rec) this.settle(rec);
     super.move(dataId, values, shape, dtype, refCount);
   }
 
   override dispose(): void {
     for (const id of [...this.filters.keys()]) this.dropFilter(id);
+    this.dependents.clear();
     this.pool.clear();
     this.pooledBytes = 0;
+    this.pins.clear();
+    this.awaitingUnpin.clear();
     this.scratchBuffers.length = 0;
     super.dispose();
   }

@@ -94,94 +94,70 @@ export function nonNegativeBounds(lo: number, hi: number): boolean {
   return l >= 0 && h >= l && h <= 0x7f800000;
 }
 
+/** TF.js's relu on one float32 bit pattern (inlined by V8 into the loops below). */
+function reluOf(b: number): number {
+  const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
+  return b & ~((b >> 31) & ~nan);
+}
+
+/** TF.js's relu6 on one float32 bit pattern. */
+function relu6Of(b: number): number {
+  const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
+  const d = (b & ~(b >> 31)) - SIX;
+  return (b & nan) | ((SIX + (d & (d >> 31))) & ~nan);
+}
+
+/** mode 0 linear, 1 relu, 2 relu6: a per-element test on a constant, which the branch predictor gets right. */
+function apply(mode: number, b: number): number {
+  return mode === 0 ? b : mode === 1 ? reluOf(b) : relu6Of(b);
+}
+
+const MODE: Record<BitsActivation, number> = { linear: 0, relu: 1, relu6: 2 };
+
 /**
- * [N, P, C] -> [N, C, P] (channels-last to channels-first), bit copies. `dst` must not overlap `src`.
- * Walks the destination in rows of a few channels so both sides stay in cache lines.
+ * [N, P, C] -> [N, C, P] (channels-last to channels-first), bit copies; `dst` must not overlap `src`.
+ * Eight pixels at a time: eight sequential read streams and, per channel, eight consecutive writes (about
+ * 2x faster in V8 than cache-blocked tiles with short inner loops).
  */
 export function lastToFirst(src: Int32Array, N: number, P: number, C: number, dst: Int32Array): void {
-  const B = 16;
   for (let n = 0; n < N; n++) {
     const base = n * P * C;
-    for (let p0 = 0; p0 < P; p0 += B) {
-      const p1 = Math.min(P, p0 + B);
+    let p = 0;
+    for (; p + 8 <= P; p += 8) {
+      const row = base + p * C;
       for (let c = 0; c < C; c++) {
-        const o = base + c * P;
-        for (let p = p0; p < p1; p++) dst[o + p] = src[base + p * C + c];
+        const o = base + c * P + p, s = row + c;
+        dst[o] = src[s]; dst[o + 1] = src[s + C]; dst[o + 2] = src[s + 2 * C]; dst[o + 3] = src[s + 3 * C];
+        dst[o + 4] = src[s + 4 * C]; dst[o + 5] = src[s + 5 * C]; dst[o + 6] = src[s + 6 * C]; dst[o + 7] = src[s + 7 * C];
       }
+    }
+    for (; p < P; p++) {
+      const row = base + p * C;
+      for (let c = 0; c < C; c++) dst[base + c * P + p] = src[row + c];
     }
   }
 }
 
 /** [N, C, P] -> [N, P, C] with `act` applied on the way (bit patterns); `dst` must not overlap `src`. */
 export function firstToLast(src: Int32Array, N: number, C: number, P: number, dst: Int32Array, act: BitsActivation): void {
-  const B = 16;
+  const mode = MODE[act];
   for (let n = 0; n < N; n++) {
     const base = n * P * C;
-    for (let c0 = 0; c0 < C; c0 += B) {
-      const c1 = Math.min(C, c0 + B);
-      if (act === 'linear') {
-        for (let p = 0; p < P; p++) {
-          const o = base + p * C;
-          for (let c = c0; c < c1; c++) dst[o + c] = src[base + c * P + p];
-        }
-      } else if (act === 'relu') {
-        for (let p = 0; p < P; p++) {
-          const o = base + p * C;
-          for (let c = c0; c < c1; c++) {
-            const b = src[base + c * P + p];
-            const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-            dst[o + c] = b & ~((b >> 31) & ~nan);
-          }
-        }
-      } else {
-        for (let p = 0; p < P; p++) {
-          const o = base + p * C;
-          for (let c = c0; c < c1; c++) {
-            const b = src[base + c * P + p];
-            const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-            const r = b & ~(b >> 31);
-            const d = r - SIX;
-            dst[o + c] = (b & nan) | ((SIX + (d & (d >> 31))) & ~nan);
-          }
-        }
+    let c = 0;
+    // Eight channels at a time: eight sequential read streams, eight consecutive writes per pixel.
+    for (; c + 8 <= C; c += 8) {
+      const plane = base + c * P;
+      for (let p = 0; p < P; p++) {
+        const o = base + p * C + c, s = plane + p;
+        dst[o] = apply(mode, src[s]); dst[o + 1] = apply(mode, src[s + P]);
+        dst[o + 2] = apply(mode, src[s + 2 * P]); dst[o + 3] = apply(mode, src[s + 3 * P]);
+        dst[o + 4] = apply(mode, src[s + 4 * P]); dst[o + 5] = apply(mode, src[s + 5 * P]);
+        dst[o + 6] = apply(mode, src[s + 6 * P]); dst[o + 7] = apply(mode, src[s + 7 * P]);
       }
     }
-  }
-}
-
-/**
- * y[i] += bias[i % C] (float32 rounding, as TF.js's add) then `act`, in one pass; bias may be null.
- * `y` and `yBits` view the same elements.
- */
-export function biasActivate(y: Float32Array, yBits: Int32Array, C: number, bias: Float32Array | null, act: BitsActivation): void {
-  if (!bias) {
-    activateBits(yBits, yBits, act);
-    return;
-  }
-  const n = y.length;
-  let c = 0;
-  if (act === 'linear') {
-    for (let i = 0; i < n; i++) {
-      y[i] += bias[c];
-      if (++c === C) c = 0;
-    }
-  } else if (act === 'relu') {
-    for (let i = 0; i < n; i++) {
-      y[i] += bias[c];
-      if (++c === C) c = 0;
-      const b = yBits[i];
-      const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-      yBits[i] = b & ~((b >> 31) & ~nan);
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      y[i] += bias[c];
-      if (++c === C) c = 0;
-      const b = yBits[i];
-      const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-      const r = b & ~(b >> 31);
-      const d = r - SIX;
-      yBits[i] = (b & nan) | ((SIX + (d & (d >> 31))) & ~nan);
+    for (; c < C; c++) {
+      const plane = base + c * P;
+      for (let p = 0; p < P; p++) dst[base + p * C + c] = apply(mode, src[plane + p]);
     }
   }
 }

@@ -1,16 +1,16 @@
-// fastconv's TF.js kernels. Each reads the tensors' typed arrays, runs fastconv with explicit 4-sided
-// padding, and returns a float32 tensor (its array from the backend's pool). Forward convolutions keep the
-// filter's transformed weights per filter tensor (PackedConv); NHWC 1x1 convolutions are one matrix product
-// with no transposition, the others go through fastconv's NCHW kernels via reused scratch arrays. Whatever fastconv should not run
-// (non-float32 data, an empty batch or output, NaN/Inf where TF.js's skipped padded taps and fastconv's
-// zero-padded products differ, attributes TF.js rejects) goes to tfjs-backend-cpu's kernel, so the answer
-// or the error is TF.js's own.
+// fastconv's TF.js kernels. Each reads the tensors' typed arrays and runs fastconv with explicit 4-sided
+// padding. Forward convolutions are ConvJobs (convjob.ts: a PackedConv per filter tensor keeps fastconv's
+// transformed weights; NHWC 1x1 convolutions are one matrix product with no transposition) whose output
+// tensor is computed when first read (deferred.ts), so a batch norm and activations after it join it.
+// Whatever fastconv should not run (non-float32 data, an empty batch or output, NaN/Inf where TF.js's
+// skipped padded taps and fastconv's zero-padded products differ, attributes TF.js rejects) goes to
+// tfjs-backend-cpu's kernel, so the answer or the error is TF.js's own.
 
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { conv2dBackward, convTranspose2d } from '../api.js';
-import { convolve } from '../conv.js';
-import type { BitsActivation } from './bits.js';
-import { activateBits, biasActivate, bitsOf, firstToLast, lastToFirst } from './bits.js';
+import { makeJob } from './convjob.js';
+import type { PendingConv } from './deferred.js';
+import { evaluate, LINEAR, pendingTensor } from './deferred.js';
 import type { FastconvBackend } from './backend.js';
 import { runCpuKernel } from './backend.js';
 import type { ConvGeometry, DataFormat } from './geometry.js';
@@ -171,17 +171,24 @@ function forward(name: string, kind: Forward): KernelFunc {
     }
     // A bias broadcast some other way comes before the activation: from there on TF.js's kernels run.
     const activationHere = !biasLater && !alphaLater;
-    const act = activationHere ? activation : 'linear';
 
-    const y = pointwise(g, kind.depthwise)
-      ? pointwiseConv(backend, xv, filter, g, biasVec, act)
-      : generalConv(backend, xv, filter, g, kind.depthwise, biasVec, act);
-    if (!y) return fallback(name, args);
+    const isPointwise = pointwise(g, kind.depthwise);
+    const fv = floats(backend, filter);
+    const kcrs = isPointwise ? null : kind.depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
+    const job = fv && (isPointwise || kcrs) ? makeJob(backend, {
+      pointwise: isPointwise, depthwise: kind.depthwise, g, xv, filterId: filter.dataId, filter: fv, kcrs,
+      bias: biasVec, biasId: biasVec && bias ? bias.dataId : null,
+    }, null) : null;
+    if (!job) return fallback(name, args);
     count(kernelCounts.fastconv, name);
+    if (activationHere && EPILOGUE_ACTIVATIONS.has(activation)) {
+      const p: PendingConv = { job, epi: { ...LINEAR, act: activation as 'linear' | 'relu' | 'relu6' } };
+      if (backend.deferConvolutions) return pendingTensor(backend, info.outShape, p);
+      return backend.makeTensorInfo(info.outShape, 'float32', evaluate(backend, p));
+    }
+    const y = evaluate(backend, { job, epi: LINEAR });
     if (activationHere) {
-      if (!BITS_ACTIVATIONS.has(activation)) {
-        activateInPlace(y, activation, alpha, attrs.leakyreluAlpha ?? 0.2, K, g.channelsLast, info.outHeight * info.outWidth);
-      }
+      activateInPlace(y, activation, alpha, attrs.leakyreluAlpha ?? 0.2, K, g.channelsLast, info.outHeight * info.outWidth);
       return backend.makeTensorInfo(info.outShape, 'float32', y);
     }
     let result = backend.makeTensorInfo(info.outShape, 'float32', y);
@@ -199,81 +206,13 @@ function forward(name: string, kind: Forward): KernelFunc {
   }) as unknown as KernelFunc;
 }
 
-/** The activations done on bit patterns in the convolution's last pass (the others run after it). */
-const BITS_ACTIVATIONS = new Set(['linear', 'relu', 'relu6']);
-const bitsActivation = (act: string): BitsActivation => (BITS_ACTIVATIONS.has(act) ? act as BitsActivation : 'linear');
+/** The fused activations an epilogue applies (the others run on the evaluated output). */
+const EPILOGUE_ACTIVATIONS = new Set(['linear', 'relu', 'relu6']);
 
-/** A channels-last 1x1 convolution without padding: one matrix product over the pixels. */
+/** A channels-last 1x1 convolution without padding: one matrix product over the pixels (convjob.ts). */
 function pointwise(g: ConvGeometry, depthwise: boolean): boolean {
   const { info, padding } = g;
   return g.channelsLast && !depthwise && info.filterHeight === 1 && info.filterWidth === 1 && padding.every((p) => p === 0);
-}
-
-/**
- * NHWC x [M pixels, C] times the HWIO filter [C, K] gives NHWC y [M, K] directly. fastconv computes
- * out[k][p] = sum_c w[k][c] in[c][p]; with the pixels as its output channels (weight = x as [M, C, 1, 1])
- * and the filter as its input ([1, C, 1, K]: K "pixels"), its NCHW output [1, M, 1, K] is y, so neither
- * side is transposed. Strided: the sampled pixels are gathered first. No padding means no skipped taps,
- * so NaN/Inf anywhere give TF.js's results.
- */
-function pointwiseConv(backend: FastconvBackend, xv: Float32Array, filter: TensorInfo, g: ConvGeometry,
-                       bias: Float32Array | null, act: string): Float32Array | null {
-  const fv = floats(backend, filter);
-  if (!fv) return null;
-  const { info } = g;
-  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
-  const OH = info.outHeight, OW = info.outWidth, [sh, sw] = g.stride;
-  const M = N * OH * OW;
-  const y = backend.alloc(M * K);
-  if (M === 0) return y;
-  let xs = xv;
-  if (sh !== 1 || sw !== 1 || OH !== H || OW !== W) {
-    xs = backend.scratch(0, M * C);
-    let o = 0;
-    for (let n = 0; n < N; n++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++, o += C) {
-          const src = ((n * H + oh * sh) * W + ow * sw) * C;
-          xs.set(xv.subarray(src, src + C), o);
-        }
-      }
-    }
-  }
-  convolve(2, { data: fv, shape: [1, C, 1, K] }, { data: xs, shape: [M, C, 1, 1] }, { out: y });
-  biasActivate(y, bitsOf(y), K, bias, bitsActivation(act));
-  return y;
-}
-
-/**
- * Any other forward convolution: fastconv's NCHW kernels with this filter's PackedConv (its transformed
- * weights kept), NHWC staged through reused channels-first scratch arrays, the activation applied while
- * transposing back.
- */
-function generalConv(backend: FastconvBackend, xv: Float32Array, filter: TensorInfo, g: ConvGeometry, depthwise: boolean,
-                     bias: Float32Array | null, act: string): Float32Array | null {
-  const w = depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
-  if (!w) return null;
-  const { info } = g;
-  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
-  const OH = info.outHeight, OW = info.outWidth, R = info.filterHeight, S = info.filterWidth;
-  const key = `${depthwise ? 'dw' : 'conv'} ${g.stride} ${g.dilation} ${g.padding}`;
-  const conv = backend.packedConv(filter.dataId, key);
-  if (!conv) return null;
-  const options = { stride: g.stride, dilation: g.dilation, padding: g.padding, groups: depthwise ? C : 1, bias };
-  const weight = { data: w, shape: [K, depthwise ? 1 : C, R, S] };
-  const bits = bitsActivation(act);
-  const y = backend.alloc(N * K * OH * OW);
-  if (!g.channelsLast) {
-    conv.forward({ data: xv, shape: [N, C, H, W] }, weight, { ...options, out: y });
-    activateBits(bitsOf(y), bitsOf(y), bits);
-    return y;
-  }
-  const xs = backend.scratch(0, N * C * H * W);
-  lastToFirst(bitsOf(xv), N, H * W, C, bitsOf(xs));
-  const ys = backend.scratch(1, N * K * OH * OW);
-  conv.forward({ data: xs, shape: [N, C, H, W] }, weight, { ...options, out: ys });
-  firstToLast(bitsOf(ys), N, K, OH * OW, bitsOf(y), bits);
-  return y;
 }
 
 /** The activation through TF.js's own kernels (the shapes activateInPlace does not take). */

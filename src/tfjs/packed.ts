@@ -10,6 +10,8 @@ import { convolve } from '../conv.js';
 import type { ConvOptions, Tensor } from '../shape.js';
 
 export class PackedConv {
+  /** What the convolution hands fastconv for this filter (its folded or rearranged weights and bias), made once. */
+  data: { weight: Float32Array; bias: Float32Array | null } | null = null;
   private readonly stores = new Map<Backend, WeightStore>();
   private disposed = false;
   private readonly context: CallContext = {
