@@ -94,26 +94,6 @@ export function nonNegativeBounds(lo: number, hi: number): boolean {
   return l >= 0 && h >= l && h <= 0x7f800000;
 }
 
-/** TF.js's relu on one float32 bit pattern (inlined by V8 into the loops below). */
-function reluOf(b: number): number {
-  const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-  return b & ~((b >> 31) & ~nan);
-}
-
-/** TF.js's relu6 on one float32 bit pattern. */
-function relu6Of(b: number): number {
-  const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-  const d = (b & ~(b >> 31)) - SIX;
-  return (b & nan) | ((SIX + (d & (d >> 31))) & ~nan);
-}
-
-/** mode 0 linear, 1 relu, 2 relu6: a per-element test on a constant, which the branch predictor gets right. */
-function apply(mode: number, b: number): number {
-  return mode === 0 ? b : mode === 1 ? reluOf(b) : relu6Of(b);
-}
-
-const MODE: Record<BitsActivation, number> = { linear: 0, relu: 1, relu6: 2 };
-
 /**
  * [N, P, C] -> [N, C, P] (channels-last to channels-first), bit copies; `dst` must not overlap `src`.
  * Eight pixels at a time: eight sequential read streams and, per channel, eight consecutive writes (about
@@ -138,9 +118,8 @@ export function lastToFirst(src: Int32Array, N: number, P: number, C: number, ds
   }
 }
 
-/** [N, C, P] -> [N, P, C] with `act` applied on the way (bit patterns); `dst` must not overlap `src`. */
-export function firstToLast(src: Int32Array, N: number, C: number, P: number, dst: Int32Array, act: BitsActivation): void {
-  const mode = MODE[act];
+/** [N, C, P] -> [N, P, C], bit copies; `dst` must not overlap `src`. */
+export function firstToLast(src: Int32Array, N: number, C: number, P: number, dst: Int32Array): void {
   for (let n = 0; n < N; n++) {
     const base = n * P * C;
     let c = 0;
@@ -149,15 +128,13 @@ export function firstToLast(src: Int32Array, N: number, C: number, P: number, ds
       const plane = base + c * P;
       for (let p = 0; p < P; p++) {
         const o = base + p * C + c, s = plane + p;
-        dst[o] = apply(mode, src[s]); dst[o + 1] = apply(mode, src[s + P]);
-        dst[o + 2] = apply(mode, src[s + 2 * P]); dst[o + 3] = apply(mode, src[s + 3 * P]);
-        dst[o + 4] = apply(mode, src[s + 4 * P]); dst[o + 5] = apply(mode, src[s + 5 * P]);
-        dst[o + 6] = apply(mode, src[s + 6 * P]); dst[o + 7] = apply(mode, src[s + 7 * P]);
+        dst[o] = src[s]; dst[o + 1] = src[s + P]; dst[o + 2] = src[s + 2 * P]; dst[o + 3] = src[s + 3 * P];
+        dst[o + 4] = src[s + 4 * P]; dst[o + 5] = src[s + 5 * P]; dst[o + 6] = src[s + 6 * P]; dst[o + 7] = src[s + 7 * P];
       }
     }
     for (; c < C; c++) {
       const plane = base + c * P;
-      for (let p = 0; p < P; p++) dst[base + p * C + c] = apply(mode, src[plane + p]);
+      for (let p = 0; p < P; p++) dst[base + p * C + c] = src[plane + p];
     }
   }
 }

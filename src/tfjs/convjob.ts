@@ -13,10 +13,10 @@
 //
 // A batch norm after the convolution (the usual tf.layers conv -> batchNormalization) is folded in when
 // the job is pending: weights scaled per output channel by k = scale / sqrt(variance + eps), bias
-// (bias - mean) * k + offset, computed once per filter and statistics tensors and kept with them. A ReLU
-// after that runs inside fastconv's kernel. Folding changes the float rounding (products of scaled
+// (bias - mean) * k + offset, computed once per filter and statistics tensors and kept with them. Folding changes the float rounding (products of scaled
 // weights instead of a scaled sum: within a few float32 ulps of the output's magnitude, as TF.js's own
-// converter does when it folds batch norms into graph models).
+// converter does when it folds batch norms into graph models). A ReLU or ReLU6 after that runs inside
+// fastconv's kernel.
 
 import type { DataId } from '@tensorflow/tfjs-core';
 import { convolve } from '../conv.js';
@@ -110,9 +110,8 @@ export function makeJob(backend: FastconvBackend, spec: ConvSpec, bn: BatchNormF
     fold: bn ? undefined : (next) => makeJob(backend, spec, next),
     run(out, epi) {
       if (job.size === 0) return;
-      // fastconv's own ReLU where the epilogue starts with one (relu6 and relu-then-clip too: both relu first).
-      const nativeRelu = !epi.affine && !epi.addend && epi.act !== 'linear';
-      const activation = nativeRelu ? 'relu' as const : 'none' as const;
+      const activation = nativeActivation(epi);
+      const nativeRelu = activation !== 'none';
       if (pointwise) {
         runPointwise(backend, spec, weight, hasBiasRow, out, activation, M);
         finish(out, epi, nativeRelu, K, true);
@@ -129,31 +128,37 @@ export function makeJob(backend: FastconvBackend, spec: ConvSpec, bn: BatchNormF
       lastToFirst(bitsOf(spec.xv), N, H * W, C, bitsOf(xs));
       const ys = backend.scratch(1, N * K * OH * OW);
       conv.forward({ data: xs, shape: [N, C, H, W] }, w, { ...options, out: ys });
-      if (nativeRelu && epi.act !== 'reluclip') {
-        // relu is done; relu6's clamp at 6 rides on the transpose.
-        firstToLast(bitsOf(ys), N, K, OH * OW, bitsOf(out), epi.act === 'relu6' ? 'relu6' : 'linear');
-        return;
-      }
-      firstToLast(bitsOf(ys), N, K, OH * OW, bitsOf(out), 'linear');
+      firstToLast(bitsOf(ys), N, K, OH * OW, bitsOf(out));
       finish(out, epi, nativeRelu, K, true);
     },
   };
   return job;
 }
 
-/** What is left of the epilogue after fastconv's output: all of it, or after its ReLU only the upper clamp. */
+/**
+ * fastconv's fused activation where the epilogue is only an activation: ReLU, ReLU6 (also relu then
+ * clipByValue(0, 6), tf.layers' ReLU({ maxValue: 6 })), or ReLU before another clip.
+ */
+function nativeActivation(epi: Epilogue): 'none' | 'relu' | 'relu6' {
+  if (epi.affine || epi.addend || epi.act === 'linear') return 'none';
+  if (epi.act === 'relu6' || (epi.act === 'reluclip' && Object.is(epi.lo, 0) && epi.hi === 6)) return 'relu6';
+  return 'relu';
+}
+
+/** What is left of the epilogue after fastconv's output: all of it, or after its ReLU another clip's bounds. */
 function finish(out: Float32Array, epi: Epilogue, nativeRelu: boolean, K: number, channelsLast: boolean): void {
   if (!nativeRelu) {
     applyEpilogue(out, epi, K, channelsLast);
     return;
   }
-  const b = bitsOf(out);
-  if (epi.act === 'relu6') clipNonNegativeBits(b, b, 0, 6);
-  else if (epi.act === 'reluclip') clipNonNegativeBits(b, b, epi.lo, epi.hi);
+  if (epi.act === 'reluclip' && !(Object.is(epi.lo, 0) && epi.hi === 6)) {
+    const b = bitsOf(out);
+    clipNonNegativeBits(b, b, epi.lo, epi.hi);
+  }
 }
 
 function runPointwise(backend: FastconvBackend, spec: ConvSpec, weight: Float32Array, hasBiasRow: boolean, out: Float32Array,
-                      activation: 'relu' | 'none', M: number): void {
+                      activation: 'none' | 'relu' | 'relu6', M: number): void {
   const { g, xv } = spec;
   const { info } = g;
   const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
