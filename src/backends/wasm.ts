@@ -314,6 +314,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     return threadsOff ?? pool?.failure ?? null;
   }
 
+  // threadsFor() gives a call more than one thread only when the pool exists.
+  function workerPool(): WasmPool {
+    if (!pool) throw new Error('fastconv wasm: a threaded call without a worker pool');
+    return pool;
+  }
+
   function threadsFor(p: ConvParams): number {
     if (!pool || off() !== null || wanted === 1) return 1;
     const byWork = backend.minFlopsPerThread > 0 ? Math.floor(flops(p) / backend.minFlopsPerThread) : wanted;
@@ -379,7 +385,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       // Refuse a shape the algorithm does not take before waiting for the workers (prepare would too).
       const why = supports(p, algo);
       if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
-      threads = pool!.waitReady(threads);
+      threads = workerPool().waitReady(threads);
     }
     last = e;
     const code = e.load(p, input, weight, bias, out.length, algo, threads, ours(store)?.handleIn(e) ?? 0);
@@ -398,7 +404,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
     let threads = threadsFor(p);
-    if (threads > 1) threads = await pool!.whenReady(threads);
+    if (threads > 1) threads = await workerPool().whenReady(threads);
     checkAllIntact('conv2dAsync', held);
     const handle = ours(store, epoch)?.handleIn(engine) ?? 0;
     busy = true;
@@ -410,7 +416,7 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       } else {
         engine.begin(() => engine.wasm.beginRun(code), weight, p);
         let own = 0;
-        const workers = await pool!.runAsync(threads, () => { own = engine.wasm.runSlice(0); });
+        const workers = await workerPool().runAsync(threads, () => { own = engine.wasm.runSlice(0); });
         engine.check(own || workers, 'run', p);
         engine.check(engine.wasm.finishRun(), 'run', p);
         checkAllIntact('conv2dAsync', held);
