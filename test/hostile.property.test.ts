@@ -204,11 +204,21 @@ describe.runIf(!env.FASTCONV_HOSTILE_CASE)('hostile properties (every op x backe
   });
 });
 
-describe.runIf(!!env.FASTCONV_HOSTILE_CASE)('one hostile case (FASTCONV_HOSTILE_CASE)', () => {
-  it('passes', async () => {
-    const c = JSON.parse(env.FASTCONV_HOSTILE_CASE!) as HostileCase;
-    const o = await pool.run(c);
-    console.log(JSON.stringify(o, null, 2));
-    expect(o.status, `${o.what}: ${o.detail}`).not.toBe('fail');
-  });
+/** FASTCONV_HOSTILE_CASE: one case as JSON, or @file: JSON lines of cases (or FASTCONV_HOSTILE_DUMP lines). */
+function replayCases(): HostileCase[] {
+  const v = env.FASTCONV_HOSTILE_CASE!;
+  const lines = v.startsWith('@') ? fs.readFileSync(v.slice(1), 'utf8').split('\n').filter((l) => l.trim()) : [v];
+  return lines.map((l) => { const j = JSON.parse(l); return (j.c ?? j) as HostileCase; });
+}
+
+describe.runIf(!!env.FASTCONV_HOSTILE_CASE)('replayed hostile cases (FASTCONV_HOSTILE_CASE)', () => {
+  it('pass', async () => {
+    const cases = replayCases();
+    const outcomes: Outcome[] = [];
+    for (const c of cases) outcomes.push(await pool.run(c));
+    if (cases.length === 1) console.log(JSON.stringify(outcomes[0], null, 2));
+    const summary = summarize('replay', SEED, cases, outcomes);
+    console.log(summary);
+    expect(outcomes.filter((o) => o.status === 'fail').length, summary).toBe(0);
+  }, 3_600_000);
 });

@@ -117,10 +117,10 @@ async function runCase(c: HostileCase, selfCheck = false): Promise<Outcome> {
   const message = threw && err instanceof Error ? err.message : '';
   // Messages are quoted, not carried whole: one that formats a 2^24-entry array is 184 MB.
   const errText = threw ? clip(`${describe(err)}: ${err instanceof Error ? err.message : String(err)}`) : undefined;
-  if (m.userError) {
+  if (m.userErrors.length) {
     what = 'user-error';
     if (!threw) fail('swallowed-user-error', `a getter threw, but the call ${valid.length ? 'returned a result' : 'returned'}`);
-    else if (err !== m.userError && !(c.mutations.length > 1 && (err instanceof TypeError || err instanceof RangeError))) {
+    else if (!m.userErrors.includes(err as Error) && !(c.mutations.length > m.userErrors.length && (err instanceof TypeError || err instanceof RangeError))) {
       fail('replaced-user-error', `a getter threw its own error; the call threw ${errText} instead`);
     }
   } else if (threw) {

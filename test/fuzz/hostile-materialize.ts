@@ -30,8 +30,8 @@ export interface Materialized {
   sems: SemArgs[];
   /** The presentation is legal but unusual enough that a clean TypeError/RangeError is acceptable too. */
   ambiguous: string[];
-  /** A getter that throws: the call must fail with exactly this error. */
-  userError: Error | null;
+  /** Getters that throw: the call must fail with exactly one of these errors. */
+  userErrors: Error[];
   /** Names an error caused by the mutations should contain. */
   names: string[];
   /** Run after the call: each returns a description of what changed, or null. */
@@ -552,17 +552,18 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   if (indices) semOpts.indices = { data: indices.semData, shape: indices.semShape };
   if (f === 'outputShape') { delete semOpts.bias; delete semOpts.out; }
   const ambiguous: string[] = [];
-  const reads: Materialized['reads'] = [];
-  let userError: Error | null = null;
-  const alternatives: Record<string, unknown>[] = [];
+  // Per option key: a later mutation of the same key replaces what an earlier one did.
+  const perKey = new Map<string, { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] }>();
   for (const m of optionMuts) {
+    const k: { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] } = { ambiguous: [], alternatives: [], error: null, reads: [] };
+    perKey.set(m.key, k);
     // The value so far, without calling a getter an earlier mutation of the same key put there.
     const d = Object.getOwnPropertyDescriptor(opts, m.key);
     const r = realize(m.value, d && 'value' in d ? d.value : undefined, semOpts[m.key]);
     if (r.throws) {
       const err = r.throws;
       Object.defineProperty(opts, m.key, { get: () => { throw err; }, enumerable: true, configurable: true });
-      userError = err;
+      k.error = err;
       semOpts[m.key] = undefined;
       continue;
     }
@@ -570,17 +571,23 @@ export function materialize(c: HostileCase, api: Api): Materialized {
       let n = 0;
       const { first, later } = r.getter;
       Object.defineProperty(opts, m.key, { get: () => (n++ === 0 ? first : later), enumerable: true, configurable: true });
-      reads.push({ label: `options.${m.key}`, count: () => n });
+      k.reads.push({ label: `options.${m.key}`, count: () => n });
     } else Object.defineProperty(opts, m.key, { value: r.actual, enumerable: true, configurable: true, writable: true });
     semOpts[m.key] = r.sem;
-    if (r.ambiguous) ambiguous.push(`options.${m.key}: ${r.ambiguous}`);
+    if (r.ambiguous) k.ambiguous.push(`options.${m.key}: ${r.ambiguous}`);
     if (BOOLEAN_KEYS.has(m.key) || (f === 'layer' && m.key === 'bias')) {
-      if (typeof r.sem !== 'boolean' && r.sem !== undefined) {
-        ambiguous.push(`options.${m.key}: a non-boolean`);
-        alternatives.push({ [m.key]: undefined });
+      // A non-boolean may be read by truthiness (new Boolean(false) is truthy) or ignored for the default.
+      const seen = r.getter ? r.getter.first : r.actual;
+      if (typeof seen !== 'boolean' && seen !== undefined) {
+        k.ambiguous.push(`options.${m.key}: a non-boolean`);
+        k.alternatives.push({ [m.key]: undefined }, { [m.key]: Boolean(seen) });
       }
     }
   }
+  const reads: Materialized['reads'] = [...perKey.values()].flatMap((k) => k.reads);
+  const userErrors = [...perKey.values()].flatMap((k) => (k.error ? [k.error] : []));
+  const alternatives = [...perKey.values()].flatMap((k) => k.alternatives);
+  for (const k of perKey.values()) ambiguous.push(...k.ambiguous);
   let options: unknown = opts;
   let semOptions: unknown = semOpts;
   const withDescriptors = (target: object) => Object.defineProperties(target, Object.getOwnPropertyDescriptors(opts));
@@ -596,6 +603,10 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     case 'null': options = null; semOptions = isPool || f === 'layer' ? null : {}; ambiguous.push('options: null'); break;
     case 'number': options = 3; semOptions = 3; break;
   }
+  // A layer given a number is the positional form `new Conv2d(inChannels, outChannels, kernelSize)`, missing two.
+  if (f === 'layer' && container === 'number') ['inChannels', 'outChannels', 'kernelSize'].forEach((n) => names.add(n));
+  // Options that lose maxPool2dBackward's indices leave an input of { shape } only without the data it then needs.
+  if (f === 'maxPoolBackward' && g.givenIndices && (container !== null || optionMuts.some((m) => m.key === 'indices'))) names.add('input');
   // Each midcall action fires once: after the call was made, or at the n-th read of an option.
   const actionOf = (m: Mutation) => tensorsWithMidcall().find((t) => t.midcall!.has(m))?.midcall!.get(m);
   const tensorsWithMidcall = () => [x, w, bias, gy, outArr].filter((t): t is TensorBuild => t !== null && t.midcall !== null);
@@ -618,7 +629,7 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     ambiguous.push(...t.ambiguous);
     reads.push(...t.getterReads);
     // An input passed as { shape } alone carries no data getter to throw.
-    if (t.throws && !(t === x && shapeOnlyInput && t.throwsField === 'data')) userError = t.throws;
+    if (t.throws && !(t === x && shapeOnlyInput && t.throwsField === 'data')) userErrors.push(t.throws);
   }
 
   const sem = (t: TensorBuild | null): SemTensor | undefined => (t ? { shape: t.semShape, data: t.semData } : undefined);
@@ -713,7 +724,7 @@ export function materialize(c: HostileCase, api: Api): Materialized {
       break;
     }
   }
-  return { run, sems, ambiguous, userError, names: [...names], unchanged, reads, outGuard };
+  return { run, sems, ambiguous, userErrors, names: [...names], unchanged, reads, outGuard };
 }
 
 function isObj(v: unknown): v is Record<string, unknown> { return v !== null && typeof v === 'object'; }

@@ -11,7 +11,10 @@ export type BackendName = typeof BACKENDS[number];
 export const ALGOS = ['auto', 'direct', 'im2col', 'winograd', 'fft'] as const;
 export type Algo = typeof ALGOS[number];
 
-/** Every public entry point the layer covers; layers construct, run forward and then backward. */
+/**
+ * Every public entry point the layer covers. Conv1d/Conv2d construct a layer, set its weight and bias,
+ * then run forward and backward; Conv1dAsync/Conv2dAsync do the same with forwardAsync/backwardAsync.
+ */
 export const OPS = [
   'conv1d', 'conv2d', 'conv1dAsync', 'conv2dAsync', 'explain', 'outputShape',
   'conv1dBackward', 'conv2dBackward', 'conv1dBackwardAsync', 'conv2dBackwardAsync',
