@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_NAME, FASTCONV_KERNEL_NAMES, FastconvBackend } from '../src/tfjs/index.node.js';
 import { kernelCounts } from '../src/tfjs/kernels.js';
 import type { PendingConv } from '../src/tfjs/deferred.js';
+import { matmulCounts } from '../src/tfjs/matmul.js';
 import { poolCounts } from '../src/tfjs/pool.js';
 import { backendInfo, setBackend } from '../src/index.node.js';
 import { Rng } from './random.js';
@@ -127,7 +128,7 @@ describe('registration', () => {
     expect(tf.backend()).toBeInstanceOf(FastconvBackend);
     const ours = ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Relu', 'Relu6', 'ClipByValue', 'Add', 'FusedBatchNorm',
-      'MaxPool', 'AvgPool', 'MaxPoolGrad', 'AvgPoolGrad', 'Mean'];
+      'MaxPool', 'AvgPool', 'MaxPoolGrad', 'AvgPoolGrad', 'Mean', 'BatchMatMul', '_FusedMatMul'];
     expect([...FASTCONV_KERNEL_NAMES].sort()).toEqual([...ours].sort());
     for (const k of ours) expect(tf.getKernel(k, BACKEND_NAME)?.kernelFunc, k).not.toBe(tf.getKernel(k, 'cpu')?.kernelFunc);
     // Every other cpu kernel is registered too (wrapped: see FastconvBackend.noteOutputs), with the cpu's results.
@@ -656,5 +657,36 @@ describe('deferred convolution outputs (conv + batchNorm + add + relu/relu6/clip
     }
     tf.dispose([x, f, ...stats]);
     expect(be.pinnedBuffers).toBe(0);
+  });
+});
+
+describe('matrix products (BatchMatMul, _FusedMatMul) as fastconv 1x1 convolutions', () => {
+  it('equal tfjs-backend-cpu on random shapes, transposes, batch dims, biases and activations, NaN/Inf included', async () => {
+    const rng = new Rng(2011);
+    const before = { ...matmulCounts };
+    const CASES = 300;
+    for (let i = 0; i < CASES; i++) {
+      const M = rng.int(1, 9), N = rng.int(1, 9), K = rng.int(1, 12);
+      const tA = rng.chance(0.3), tB = rng.chance(0.3);
+      const outer = rng.pick([[], [1], [2], [3], [2, 2]] as number[][]);
+      const bOuter = rng.chance(0.2) ? [] : outer;
+      const aShape = [...outer, ...(tA ? [K, M] : [M, K])], bShape = [...bOuter, ...(tB ? [N, K] : [K, N])];
+      const special = rng.chance(0.1);
+      const a = data(rng, aShape.reduce((x, y) => x * y, 1), special), b = data(rng, bShape.reduce((x, y) => x * y, 1), special);
+      const bias = rng.floats(N), biasMatrix = rng.floats(M * N);
+      const activation = rng.pick(['linear', 'relu', 'relu6', 'elu'] as const);
+      const biasKind = rng.pick(['none', 'vector', 'scalar', 'matrix'] as const);
+      const what = `case ${i} ${JSON.stringify({ aShape, bShape, tA, tB, activation, biasKind, special })}`;
+      await compare(what, () => [
+        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), tA, tB),
+        tf.fused.matMul({
+          a: tf.tensor(a, aShape), b: tf.tensor(b, bShape), transposeA: tA, transposeB: tB, activation,
+          bias: biasKind === 'none' ? undefined : biasKind === 'vector' ? tf.tensor1d(bias) : biasKind === 'scalar' ? tf.scalar(bias[0])
+            : tf.tensor(biasMatrix, [M, N]),
+        }),
+      ]);
+    }
+    expect((matmulCounts.BatchMatMul ?? 0) - (before.BatchMatMul ?? 0)).toBeGreaterThan(CASES * 0.8);
+    expect((matmulCounts._FusedMatMul ?? 0) - (before._FusedMatMul ?? 0)).toBeGreaterThan(CASES * 0.4);
   });
 });

@@ -7,9 +7,10 @@ import '../index.browser.js';
 import { registerFastconvBackend } from './backend.js';
 import { ELEMENTWISE_KERNELS } from './elementwise.js';
 import { FASTCONV_KERNELS } from './kernels.js';
+import { MATMUL_KERNELS } from './matmul.js';
 import { POOL_KERNELS } from './pool.js';
 
-const KERNELS = [...FASTCONV_KERNELS, ...ELEMENTWISE_KERNELS, ...POOL_KERNELS];
+const KERNELS = [...FASTCONV_KERNELS, ...ELEMENTWISE_KERNELS, ...POOL_KERNELS, ...MATMUL_KERNELS];
 registerFastconvBackend(KERNELS);
 
 export { ready } from '../index.browser.js';

@@ -6,9 +6,10 @@ import '../index.node.js';
 import { registerFastconvBackend } from './backend.js';
 import { ELEMENTWISE_KERNELS } from './elementwise.js';
 import { FASTCONV_KERNELS } from './kernels.js';
+import { MATMUL_KERNELS } from './matmul.js';
 import { POOL_KERNELS } from './pool.js';
 
-const KERNELS = [...FASTCONV_KERNELS, ...ELEMENTWISE_KERNELS, ...POOL_KERNELS];
+const KERNELS = [...FASTCONV_KERNELS, ...ELEMENTWISE_KERNELS, ...POOL_KERNELS, ...MATMUL_KERNELS];
 registerFastconvBackend(KERNELS);
 
 export { BACKEND_NAME, BACKEND_PRIORITY, FastconvBackend } from './backend.js';
