@@ -17,7 +17,7 @@ import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm } from './back
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
-import { checkOptionsObject, normalizeConv, tensorArg } from './shape.js';
+import { checkOptionsObject, fmt, normalizeConv, tensorArg } from './shape.js';
 import type { HeldArgs } from './async-args.js';
 import { checkAllIntact } from './async-args.js';
 import type { ConvJob, TransposeParams } from './transpose.js';
@@ -53,7 +53,7 @@ function checkNeeds(v: unknown, hasBias: boolean): Set<GradientName> {
   if (v === undefined) return new Set<GradientName>(hasBias ? NEEDS : ['input', 'weight']);
   if (!Array.isArray(v)) throw new TypeError(`needs must be an array of 'input', 'weight', 'bias', got ${typeof v}`);
   for (const x of v) {
-    if (!NEEDS.includes(x)) throw new RangeError(`needs entries must be 'input', 'weight' or 'bias', got ${JSON.stringify(x)}`);
+    if (!NEEDS.includes(x)) throw new RangeError(`needs entries must be 'input', 'weight' or 'bias', got ${fmt(x)}`);
   }
   return new Set(v as GradientName[]);
 }

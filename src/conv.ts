@@ -3,6 +3,7 @@
 
 import { checkIntact } from './async-args.js';
 import type { Algorithm, Backend, ConvParams, WeightStore } from './backends/types.js';
+import { EngineLimitError } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { ConvOptions, NormalizedConv, Tensor } from './shape.js';
@@ -97,7 +98,13 @@ export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: C
   const run = (a: Algorithm) => backend.conv2d(n.params, x, n.w, n.bias, y, a, store);
   const { choice } = job;
   const algorithm = 'algorithm' in choice ? choice.algorithm : tuneSync(choice.tuneKey, candidates(job), run).algorithm;
-  run(algorithm);
+  try {
+    run(algorithm);
+  } catch (e) {
+    if (!(e instanceof EngineLimitError) || backend.name === 'js') throw e;
+    dispatcher().backendFor('js').conv2d(n.params, x, n.w, n.bias, y, 'direct');
+    return finish(job, 'direct');
+  }
   return finish(job, algorithm);
 }
 
@@ -109,8 +116,16 @@ export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, 
   const run = (a: Algorithm) => backend.conv2dAsync(n.params, x, n.w, n.bias, y, a, store);
   const { choice } = job;
   const algorithm = 'algorithm' in choice ? choice.algorithm : (await tuneAsync(choice.tuneKey, candidates(job), run)).algorithm;
-  await run(algorithm);
-  return finish(job, algorithm, dims === 2 ? 'conv2dAsync' : 'conv1dAsync');
+  const call = dims === 2 ? 'conv2dAsync' : 'conv1dAsync';
+  try {
+    await run(algorithm);
+  } catch (e) {
+    if (!(e instanceof EngineLimitError) || backend.name === 'js') throw e;
+    // A valid call beyond the engine's memory (EngineLimitError): the float64 reference takes it.
+    await dispatcher().backendFor('js').conv2dAsync(n.params, x, n.w, n.bias, y, 'direct');
+    return finish(job, 'direct', call);
+  }
+  return finish(job, algorithm, call);
 }
 
 /**
@@ -141,7 +156,7 @@ export async function conv1dAsync(input: Tensor, weight: Tensor, options?: ConvO
  * With `tune: true` it reports the tuned winner once the shape was tuned by a call.
  */
 export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): Explanation {
-  const wt = readTensor(weight) as Tensor | undefined;
+  const wt = readTensor(weight, 'weight') as Tensor | undefined;
   const dims = wt?.shape?.length === 3 ? 1 : 2;
   const n = normalizeConv(dims, input, wt, options);
   const planned = dispatcher().plan(n.params, n.backend, n.algorithm);

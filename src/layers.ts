@@ -9,12 +9,13 @@
 // writes through it later must call weightsChanged().
 
 import type { Algorithm, Backend, WeightStore } from './backends/types.js';
+import { ALGORITHMS } from './backends/types.js';
 import type { BackwardOptions, GradientName, Gradients } from './backward.js';
 import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync } from './backward.js';
 import type { CallContext } from './conv.js';
 import { convolve, convolveAsync } from './conv.js';
 import type { BackendChoice, ConvOptions, Layout, Padding, Tensor } from './shape.js';
-import { checkOptionsObject, checkPositiveInt, perDim, readTensor, resolvePadding, tensorArg } from './shape.js';
+import { ACTIVATIONS, checkBackendChoice, checkEnum, checkOptionsObject, checkPositiveInt, MAX_ELEMENTS, perDim, readTensor, resolvePadding, tensorArg } from './shape.js';
 
 /** A trainable tensor: its data, shape and the gradient accumulated by backward() since zeroGrad(). */
 export interface Parameter extends Tensor { grad: Float32Array }
@@ -117,6 +118,18 @@ abstract class ConvLayer {
       layout: o.layout, activation: o.activation, tune: o.tune,
     };
     this.weightShape = [this.outChannels, this.inChannels / groups, ...this.kernelSize];
+    const weightCount = this.weightShape.reduce((a, b) => a * b, 1);
+    if (weightCount > MAX_ELEMENTS) {
+      throw new RangeError(`outChannels x inChannels/groups x kernelSize: the weight would be [${this.weightShape.join(', ')}], ` +
+        `${weightCount} elements, more than the supported ${MAX_ELEMENTS}`);
+    }
+    // The layout and the other call options are checked now, not at the first forward (where a bad
+    // layout would surface as a channel mismatch).
+    const layouts = dims === 2 ? ['NCHW', 'NHWC'] as const : ['NCW', 'NWC'] as const;
+    checkEnum<string>('layout', o.layout, layouts, layouts[0]);
+    checkEnum('activation', o.activation, ACTIVATIONS, 'none');
+    checkBackendChoice('backend', o.backend);
+    checkEnum<string>('algorithm', o.algorithm, ['auto', ...ALGORITHMS], 'auto');
 
     // PyTorch's reset_parameters: kaiming_uniform_(a = sqrt(5)) gives bound = gain * sqrt(3 / fan_in) with
     // gain = sqrt(2 / (1 + 5)), i.e. exactly 1 / sqrt(fan_in); the bias uses the same bound.
@@ -182,7 +195,7 @@ abstract class ConvLayer {
    * input's fault, not the weight's, whatever the convolution's own check would say.
    */
   private checkInput(input: Tensor): Tensor {
-    const t = readTensor(input) as Tensor;
+    const t = readTensor(input, 'input') as Tensor;
     const shape = t?.shape;
     if (Array.isArray(shape)) {
       const unbatched = shape.length === this.dims + 1;
@@ -250,7 +263,7 @@ abstract class ConvLayer {
     this.alive();
     if (!this.training) throw new Error('backward() needs the layer in training mode: call layer.train() before the forward');
     if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
-    let gy = readTensor(gradOutput) as Tensor;
+    let gy = readTensor(gradOutput, 'gradOutput') as Tensor;
     if (this.reluMask) {
       const g = tensorArg('gradOutput', gy, this.lastInput.shape.length, '(the forward output\'s shape)', true);
       if (g.data.length !== this.reluMask.length) {

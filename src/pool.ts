@@ -5,7 +5,7 @@
 
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { Tensor } from './shape.js';
-import { checkIntArray, checkPositiveInt, checkShape, checkTensor, readTensor, trueLength } from './shape.js';
+import { checkIntArray, checkPositiveInt, checkShape, checkTensor, fmt, readTensor, trueLength } from './shape.js';
 
 /** Flat h * W + w positions within each input plane, as PyTorch's return_indices gives them. */
 export interface IndexTensor { data: Int32Array; shape: number[] }
@@ -52,7 +52,7 @@ function pair(name: string, v: unknown, min: number, dflt?: readonly number[]): 
     if (a.length === 2) return [a[0], a[1]];
     throw new RangeError(`${name} must be a number or an array of 2 numbers, got [${a.join(', ')}]`);
   }
-  throw new TypeError(`${name} must be a number or an array of 2 numbers, got ${JSON.stringify(v)}`);
+  throw new TypeError(`${name} must be a number or an array of 2 numbers, got ${fmt(v)}`);
 }
 
 /** PyTorch's pooling_output_shape, including ceil mode's rule that the last window must start in-bounds. */
@@ -152,7 +152,7 @@ function maxPoolFirst(input: Tensor, options: MaxPoolOptions): Tensor | { output
 function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: number[] },
                               options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
   const { indices: raw, ...rest } = options ?? ({} as MaxPoolOptions);
-  const given = raw === undefined ? undefined : readTensor(raw) as unknown as IndexTensor;
+  const given = raw === undefined ? undefined : readTensor(raw, 'indices') as unknown as IndexTensor;
   const g = geometry('maxPool2dBackward', inputShape('input', input, given === undefined), rest, MAX_KEYS);
   const gy = checkGradOutput(g, gradOutput);
   let indices: Int32Array;
@@ -225,17 +225,20 @@ function avgPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
 function splitLayout<O extends { layout?: PoolLayout }>(kind: string, options: O): [boolean, O] {
   if (options === null || typeof options !== 'object') return [false, options];
   if (Array.isArray(options) || ArrayBuffer.isView(options)) throw new TypeError(`${kind} options must be an object with kernelSize, got ${Array.isArray(options) ? 'an Array' : 'a typed array'}`);
-  // The copy reads each option once: nothing below sees a getter answer twice.
-  const { layout, ...rest } = options;
-  if (layout === undefined || layout === 'NCHW') return [false, rest as O];
-  if (layout !== 'NHWC') throw new RangeError(`${kind}: layout must be 'NCHW' or 'NHWC', got ${JSON.stringify(layout)}`);
-  return [true, rest as O];
+  // The copy reads each option once: nothing below sees a getter answer twice. (Rest destructuring
+  // would not do: it reads the excluded `layout` getter a second time.)
+  const rest = { ...options } as O;
+  const layout = rest.layout;
+  delete rest.layout;
+  if (layout === undefined || layout === 'NCHW') return [false, rest];
+  if (layout !== 'NHWC') throw new RangeError(`${kind}: layout must be 'NCHW' or 'NHWC', got ${fmt(layout)}`);
+  return [true, rest];
 }
 
 /** [N, H, W, C] -> [N, C, H, W] (shape only when the tensor has no data). */
 function lastToFirst<T extends { shape: number[]; data?: Float32Array }>(kind: string, name: string, t: T): T {
   const s = (t as Tensor)?.shape;
-  if (!Array.isArray(s) || s.length !== 4) throw new RangeError(`${kind}: ${name} must be [N, H, W, C] with layout 'NHWC', got shape ${JSON.stringify(s)}`);
+  if (!Array.isArray(s) || s.length !== 4) throw new RangeError(`${kind}: ${name} must be [N, H, W, C] with layout 'NHWC', got shape ${fmt(s)}`);
   const [N, H, W, C] = s;
   const shape = [N, C, H, W];
   if (t.data === undefined) return { ...t, shape };
@@ -259,7 +262,7 @@ function indicesLayout(d: Int32Array, N: number, A: number, B: number): Int32Arr
 export function maxPool2d(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): { output: Tensor; indices: IndexTensor };
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor;
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
-  input = readTensor(input) as Tensor;
+  input = readTensor(input, 'input') as Tensor;
   const [last, o] = splitLayout('maxPool2d', options);
   if (!last) return maxPoolFirst(input, o);
   const r = maxPoolFirst(lastToFirst('maxPool2d', 'input', input), o);
@@ -275,10 +278,10 @@ export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { ou
  */
 export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] },
                                   options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
-  gradOutput = readTensor(gradOutput) as Tensor;
-  input = readTensor(input) as Tensor;
+  gradOutput = readTensor(gradOutput, 'gradOutput') as Tensor;
+  input = readTensor(input, 'input') as Tensor;
   const [last, o] = splitLayout('maxPool2dBackward', options);
-  if (o?.indices !== undefined) o.indices = readTensor(o.indices) as unknown as IndexTensor;
+  if (o?.indices !== undefined) o.indices = readTensor(o.indices, 'indices') as unknown as IndexTensor;
   if (!last) return maxPoolBackwardFirst(gradOutput, input, o);
   const gy = lastToFirst('maxPool2dBackward', 'gradOutput', gradOutput);
   const [N, C, OH, OW] = gy.shape;
@@ -291,7 +294,7 @@ export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: n
 
 /** 2-D average pooling ([N, C, H, W], [C, H, W] or NHWC). */
 export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
-  input = readTensor(input) as Tensor;
+  input = readTensor(input, 'input') as Tensor;
   const [last, o] = splitLayout('avgPool2d', options);
   if (!last) return avgPoolFirst(input, o);
   return firstToLast(avgPoolFirst(lastToFirst('avgPool2d', 'input', input), o));
@@ -299,8 +302,8 @@ export function avgPool2d(input: Tensor, options: AvgPoolOptions): Tensor {
 
 /** Gradient of avgPool2d: each output's gradient spread as gradient / divisor over its window. */
 export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Tensor {
-  gradOutput = readTensor(gradOutput) as Tensor;
-  input = readTensor(input) as Tensor;
+  gradOutput = readTensor(gradOutput, 'gradOutput') as Tensor;
+  input = readTensor(input, 'input') as Tensor;
   const [last, o] = splitLayout('avgPool2dBackward', options);
   if (!last) return avgPoolBackwardFirst(gradOutput, input, o);
   const gy = lastToFirst('avgPool2dBackward', 'gradOutput', gradOutput);

@@ -28,14 +28,30 @@ export interface ConvOptions {
 /** Largest element count of any tensor: typed-array indices and the addon's int32 math stay exact. */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
-const fmt = (v: unknown): string => {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(fmt).join(', ')}]`;
+/** A shape or option array longer than this is refused before it is copied or printed (a sparse array of length 2^32 - 1 would take a minute). */
+export const MAX_ARRAY = 16;
+
+export const fmt = (v: unknown): string => {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (Array.isArray(v)) return v.length > MAX_ARRAY ? `an Array of length ${v.length}` : `[${Array.from(v, fmt).join(', ')}]`;
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
   return String(v);
 };
+
+/**
+ * `v` as a dense plain array, its length read once and every entry once (holes become undefined for the
+ * checks to reject); longer than MAX_ARRAY is a RangeError before anything is copied.
+ */
+export function denseArray(name: string, v: ArrayLike<unknown>): unknown[] {
+  const n = v.length;
+  if (!(n <= MAX_ARRAY)) throw new RangeError(`${name} has ${n} entries; at most ${MAX_ARRAY} are accepted`);
+  const a = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) a[i] = v[i];
+  return a;
+}
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -89,7 +105,7 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
   if (!Array.isArray(shape) && !(ArrayBuffer.isView(shape) && !(shape instanceof DataView))) {
     throw new TypeError(`${name} must be an array of ${rank} integers ${dims}, got ${typeName(shape)}`);
   }
-  const s = Array.from(shape as ArrayLike<unknown>);
+  const s = denseArray(name, shape as ArrayLike<unknown>);
   if (s.length !== rank) {
     throw new RangeError(`${name} must have rank ${rank} ${dims}, got rank ${s.length} ${fmt(s)}`);
   }
@@ -151,7 +167,7 @@ export function checkTensor(name: string, t: unknown, rank: number, dims: string
  */
 export function checkIntArray(name: string, v: unknown, min: number): number[] {
   if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of integers >= ${min}, got ${typeName(v)}`);
-  const a = Array.from(v as unknown[]);
+  const a = denseArray(name, v as unknown[]);
   for (let i = 0; i < a.length; i++) checkPositiveInt(`${name}[${i}]`, a[i], min);
   return a as number[];
 }
@@ -172,16 +188,35 @@ export function perDim(name: string, v: unknown, dims: number, min: number, dflt
  * entry point reads its tensors through this before validating them; non-objects pass through for the
  * checks to name.
  */
-export function readTensor(t: unknown): unknown {
+export function readTensor(t: unknown, name = 'tensor'): unknown {
   if (t === null || typeof t !== 'object' || ArrayBuffer.isView(t)) return t;
-  const data = (t as Tensor).data, shape = (t as Tensor).shape as unknown;
+  const data = plainView((t as Tensor).data), shape = (t as Tensor).shape as unknown;
   const shapeLike = Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView));
-  return { data, shape: shapeLike ? Array.from(shape as ArrayLike<unknown>) : shape };
+  return { data, shape: shapeLike ? denseArray(`${name}.shape`, shape as ArrayLike<unknown>) : shape };
+}
+
+const f32Proto = Float32Array.prototype, i32Proto = Int32Array.prototype;
+
+/**
+ * A typed array of a subclass, or a Proxy passing for one, as a plain view of the memory it really has
+ * (the intrinsic length, buffer and offset): code after the checks reads `.length` and `.subarray`, which a
+ * subclass may override to lie. Plain arrays and anything else pass through unchanged.
+ */
+export function plainView<T>(a: T): T {
+  if (!(a instanceof Float32Array || a instanceof Int32Array) || !ArrayBuffer.isView(a)) return a;
+  const proto = Object.getPrototypeOf(a);
+  if (proto === f32Proto || proto === i32Proto) return a;
+  const Ctor = a instanceof Float32Array ? Float32Array : Int32Array;
+  try {
+    return new Ctor(bufferOf.call(a) as ArrayBuffer, byteOffsetOf.call(a) as number, lengthOf.call(a) as number) as unknown as T;
+  } catch {
+    return a;  // not a real typed array (a Proxy): the checks reject it
+  }
 }
 
 /** readTensor then checkTensor: the validated data and shape, each read once. */
 export function tensorArg(name: string, t: unknown, rank: number, dims: string, emptyBatch = false): Tensor {
-  const snap = readTensor(t) as Tensor;
+  const snap = readTensor(t, name) as Tensor;
   const shape = checkTensor(name, snap, rank, dims, snap?.data, emptyBatch);
   return { data: snap.data, shape };
 }
@@ -204,7 +239,7 @@ export interface NormalizedConv {
   tune: boolean;
 }
 
-const ACTIVATIONS = ['none', 'relu', 'relu6'] as const;
+export const ACTIVATIONS = ['none', 'relu', 'relu6'] as const;
 
 const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'wasm', 'js', 'wasm-relaxed', 'wasm-simd', 'wasm-scalar'];
 
@@ -367,7 +402,7 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
                               extraKeys: readonly string[] = []): NormalizedConv {
   const o = checkOptions(options, extraKeys);
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
-  const xt = readTensor(input) as Tensor, wt = readTensor(weight) as Tensor;
+  const xt = readTensor(input, 'input') as Tensor, wt = readTensor(weight, 'weight') as Tensor;
   const x = xt?.data, w = wt?.data;
   const xShape = xt?.shape;
   const unbatched = isUnbatched(dims, xShape);
@@ -382,7 +417,7 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
 
   let bias: Float32Array | null = null;
   if (o.bias !== undefined && o.bias !== null) {
-    bias = checkFloat32Array('bias', o.bias);
+    bias = plainView(checkFloat32Array('bias', o.bias));
     if (trueLength(bias) !== K) throw new RangeError(`bias length must be K = ${K}, got ${trueLength(bias)}`);
   }
   const backend = checkBackendChoice('backend', o.backend);
@@ -393,7 +428,7 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   const outCount = g.outShape.reduce((a, b) => a * b, 1);
   let out: Float32Array | undefined;
   if (o.out !== undefined) {
-    out = checkFloat32Array('out', o.out);
+    out = plainView(checkFloat32Array('out', o.out));
     if (trueLength(out) < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${trueLength(out)}`);
     const bytes = outCount * 4;
     const clash = overlaps(out, bytes, x) ? 'input'
@@ -411,8 +446,8 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
 export function outputShape(inputShape: readonly number[], weightShape: readonly number[], options?: ConvOptions): number[] {
   const o = checkOptions(options);
   // Read once, as every tensor field is (readTensor).
-  if (Array.isArray(inputShape)) inputShape = Array.from(inputShape);
-  if (Array.isArray(weightShape)) weightShape = Array.from(weightShape);
+  if (Array.isArray(inputShape)) inputShape = denseArray('inputShape', inputShape) as number[];
+  if (Array.isArray(weightShape)) weightShape = denseArray('weightShape', weightShape) as number[];
   const rank = Array.isArray(inputShape) ? inputShape.length : -1;
   const wRank = Array.isArray(weightShape) ? weightShape.length : -1;
   if (rank < 2 || rank > 4) {

@@ -17,7 +17,7 @@ import type { Algorithm } from './backends/types.js';
 import { ALGORITHMS } from './backends/types.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
 import { checkBackendChoice, checkEnum, checkFloat32Array, checkIntArray, checkOptionsObject, checkOutputSize, checkPositiveInt,
-  allocFloats, checkTensor, isUnbatched, normalizeConv, perDim, readTensor, trueLength } from './shape.js';
+  allocFloats, checkTensor, isUnbatched, normalizeConv, perDim, plainView, readTensor, trueLength } from './shape.js';
 
 /** A transposed convolution in the canonical 2-D NCHW form (1-D: H = OH = 1, R = 1). */
 export interface TransposeParams {
@@ -235,7 +235,7 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   const layouts = dims === 2 ? ['NCHW', 'NHWC'] as const : ['NCW', 'NWC'] as const;
   const layout = checkEnum<string>('layout', o.layout, layouts, layouts[0]);
   const channelsLast = layout === layouts[1];
-  const xt = readTensor(input) as Tensor, wt = readTensor(weight) as Tensor;
+  const xt = readTensor(input, 'input') as Tensor, wt = readTensor(weight, 'weight') as Tensor;
   const unbatched = isUnbatched(dims, xt?.shape);
   const xs = checkTensor('input', xt, dims + (unbatched ? 1 : 2), channelsLast ? '(channels last)' : '(channels first)',
     xt?.data, !unbatched);
@@ -277,7 +277,7 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   checkOutputSize(channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial], blame);
   let bias: Float32Array | null = null;
   if (o.bias !== undefined && o.bias !== null) {
-    bias = checkFloat32Array('bias', o.bias);
+    bias = plainView(checkFloat32Array('bias', o.bias));
     if (trueLength(bias) !== K) throw new RangeError(`bias length must be K = weight.shape[1] * groups = ${K}, got ${trueLength(bias)}`);
   }
   const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');

@@ -278,3 +278,57 @@ describe('a valid call gets the same answer on every backend, routed where an en
     }
   });
 });
+
+describe('classes the property layer found', () => {
+  const x = t([1, 4, 8, 8]), w = t([8, 4, 3, 3]);
+  it('a sparse option array or shape of length 2^32 - 1 is refused at once, naming it', () => {
+    const huge = [1];
+    huge.length = 2 ** 32 - 1;
+    for (const [call, name] of [
+      [() => conv2d(x, w, { stride: huge }), 'stride'],
+      [() => maxPool2d(x, { kernelSize: 2, padding: huge }), 'padding'],
+      [() => conv2d({ data: x.data, shape: huge }, w), 'input.shape'],
+      [() => outputShape(huge, [8, 4, 3, 3]), 'inputShape'],
+    ] as const) {
+      const t0 = performance.now();
+      const e = thrown(call);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(e instanceof RangeError || e instanceof TypeError, String(e)).toBe(true);
+      expect(e.message.startsWith(name), e.message).toBe(true);
+      expect(e.message.length).toBeLessThan(300);
+    }
+  });
+  it('a BigInt option is a TypeError naming it, not a serialization error', () => {
+    const e = thrown(() => maxPool2d(x, { kernelSize: 2, padding: 1n as unknown as number }));
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toMatch(/^padding must be/);
+  });
+  it('pooling reads its layout option once', () => {
+    let reads = 0;
+    const o = { kernelSize: 2, get layout() { reads++; return 'NCHW' as const; } };
+    maxPool2d(x, o);
+    expect(reads).toBe(1);
+  });
+  it('a Float32Array subclass lying about its length is read for what it really holds', () => {
+    class Liar extends Float32Array { override get length() { return super.length - 1; } }
+    const gy = t([1, 4, 4, 4]), px = t([1, 4, 8, 8]);
+    const lying = { data: new Liar(gy.data), shape: gy.shape };
+    expect([...maxPool2dBackward(lying, px, { kernelSize: 2 }).data]).toEqual([...maxPool2dBackward(gy, px, { kernelSize: 2 }).data]);
+  });
+  it('a layer whose weight would pass 2^31 - 1 elements is refused before it is allocated; a bad layout is named', () => {
+    const e = thrown(() => new Conv2d({ inChannels: 65536, outChannels: 65536, kernelSize: 1 }));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.message).toMatch(/^outChannels x inChannels\/groups x kernelSize/);
+    for (const layout of [2, 'nchw']) {
+      const l = thrown(() => new Conv2d(4, 8, 3, { layout: layout as never }));
+      expect(l).toBeInstanceOf(RangeError);
+      expect(l.message).toMatch(/^layout must be one of/);
+    }
+  });
+  it('a forced direct call beyond the wasm memory (dilation 2^30) gives the reference answer, as js does', () => {
+    const xi = t([1, 1, 3, 3]), wi = t([1, 1, 1, 2]);
+    const o: ConvOptions = { dilation: [1, 2 ** 30], padding: [0, 0, 2 ** 29 - 1, 2 ** 29 - 1], algorithm: 'direct' };
+    const want = conv2d(xi, wi, { ...o, backend: 'js' });
+    for (const backend of backends()) expect([...conv2d(xi, wi, { ...o, backend }).data], backend).toEqual([...want.data]);
+  });
+});

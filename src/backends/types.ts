@@ -101,3 +101,12 @@ export interface Backend {
   /** Tests: the Winograd output tile edge (2 or 4) a call of p would use now (knobs included); 0 where Winograd does not apply. */
   winogradTile?(p: ConvParams): number;
 }
+
+/**
+ * What a backend throws when a call it accepted turns out to need more than its engine can give (wasm:
+ * memory that cannot grow to the workspace): the call is valid, so the public API reruns it on js
+ * instead of failing it (the same answer on every backend).
+ */
+export class EngineLimitError extends RangeError {
+  override name = 'EngineLimitError';
+}

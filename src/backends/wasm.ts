@@ -14,7 +14,7 @@
 // one sync calls use while an async call holds the threaded one), so a store keeps one wasm handle
 // per instance it met. Blocks a running async call may read are freed only when it is done.
 
-import { ALGORITHM_CODE, ALGORITHMS, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE } from './types.js';
+import { ALGORITHM_CODE, ALGORITHMS, EngineLimitError, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE } from './types.js';
 import type { Algorithm, Backend, ConvParams, KnobName, WeightStore } from './types.js';
 import type { SpawnWorker } from './wasm-pool.js';
 import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
@@ -157,7 +157,8 @@ class Engine {
     // The module explains a shape the algorithm does not take (prepare writes it as supports does).
     if (code === WASM_STATUS.ERR_ALGORITHM && this.wasm.reasonLength() > 0) throw new RangeError(`fastconv wasm: ${this.reason()}`);
     if (code !== 0) {
-      throw new RangeError(`fastconv wasm: ${what} failed: ${WASM_STATUS_MESSAGE[code] ?? `error ${code}`} (${this.describeCall(p)})`);
+      const message = `fastconv wasm: ${what} failed: ${WASM_STATUS_MESSAGE[code] ?? `error ${code}`} (${this.describeCall(p)})`;
+      throw code === WASM_STATUS.ERR_MEMORY ? new EngineLimitError(message) : new RangeError(message);
     }
   }
 
