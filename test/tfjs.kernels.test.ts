@@ -641,7 +641,7 @@ describe('deferred convolution outputs (conv + batchNorm + add + relu/relu6/clip
       const y = tf.clipByValue(tf.relu(tf.batchNorm(tf.conv2d(x, f, 1, 'same'), stats[0], stats[1], stats[2], stats[3])), 0, 6);
       const unused = tf.relu(tf.conv2d(x, f, 2, 'valid'));
       expect(be.pendingMeta(unused.dataId) !== undefined).toBe(be.deferConvolutions);
-      return y.dataSync().slice();
+      return (y.dataSync() as Float32Array).slice();
     });
     const before = be.evaluations;
     const deferred = run();
