@@ -2,10 +2,11 @@
 // only in enabled features; the source branches on ASC_FEATURE_SIMD at compile time.
 //   node assembly/build.mjs            release builds of every variant
 //   node assembly/build.mjs --debug    unoptimised, with assertions and .wat, into assembly/build/debug/
-import asc from 'assemblyscript/asc';
+
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
 import { generate } from '../native/gen-interface.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,9 +29,11 @@ const VARIANTS = {
 
 const common = [
   join(here, 'index.ts'),
-  '--runtime', 'stub',
+  '--runtime',
+  'stub',
   // Growth is explicit (arena.ts), so start at one page and leave the maximum to the engine.
-  '--initialMemory', '1',
+  '--initialMemory',
+  '1',
   ...(debug ? ['--debug'] : ['-O3', '--noAssert']),
 ];
 
@@ -48,4 +51,6 @@ for (const [name, flags] of Object.entries(VARIANTS)) {
     process.exit(1);
   }
 }
-console.log(`fastconv: built wasm (${Object.keys(VARIANTS).join(', ')}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `fastconv: built wasm (${Object.keys(VARIANTS).join(', ')}) in ${((performance.now() - started) / 1000).toFixed(1)} s`
+);

@@ -3,20 +3,20 @@
 export interface BenchArgs {
   json: boolean;
   layers: string[] | null;
-  threads: number | null;          // null: 1 and all
-  backend: 'native' | 'wasm' | 'js' | null;   // null: native, or wasm when the addon is missing
-  peers: string[] | null;          // null: the default peers of the backend; [] = none
+  threads: number | null; // null: 1 and all
+  backend: 'native' | 'wasm' | 'js' | null; // null: native, or wasm when the addon is missing
+  peers: string[] | null; // null: the default peers of the backend; [] = none
   quick: boolean;
   backward: boolean;
   benny: boolean;
-  torch: string | null;            // PyTorch numbers to merge (JSON, format in bench/README.md)
-  budgetS: number | null;          // per-layer timing budget
-  batchMs: number | null;          // shortest timed batch of back-to-back calls
-  out: string | null;              // results folder
-  api: 'layer' | 'fn';             // how fastconv is called
-  kernel: KernelFamily | null;     // time one kernel family only (no peers, no benny pass)
-  tile: 2 | 4 | null;              // --kernel winograd: force F(2x2) or F(4x4)
-  isa: string | null;              // native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar
+  torch: string | null; // PyTorch numbers to merge (JSON, format in bench/README.md)
+  budgetS: number | null; // per-layer timing budget
+  batchMs: number | null; // shortest timed batch of back-to-back calls
+  out: string | null; // results folder
+  api: 'layer' | 'fn'; // how fastconv is called
+  kernel: KernelFamily | null; // time one kernel family only (no peers, no benny pass)
+  tile: 2 | 4 | null; // --kernel winograd: force F(2x2) or F(4x4)
+  isa: string | null; // native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar
   help: boolean;
 }
 
@@ -26,7 +26,7 @@ export interface BenchArgs {
  * direct loop nest on the other layers).
  */
 export const KERNEL_FAMILIES = ['direct', 'im2col', 'winograd', 'fft', 'depthwise'] as const;
-export type KernelFamily = typeof KERNEL_FAMILIES[number];
+export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 export const NATIVE_ISAS = ['avx512', 'avx2', 'neon', 'scalar'] as const;
 export const WASM_ISAS = ['relaxed', 'simd', 'scalar'] as const;
 
@@ -49,7 +49,25 @@ export const USAGE = `usage: npm run bench -- [flags]   (or: npx fastconv bench 
   --isa I                native: avx512 | avx2 | neon | scalar; wasm: relaxed | simd | scalar (default: the best)`;
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, layers: null, threads: null, backend: null, peers: null, quick: false, backward: false, benny: true, torch: null, budgetS: null, batchMs: null, out: null, api: 'layer', kernel: null, tile: null, isa: null, help: false };
+  const a: BenchArgs = {
+    json: false,
+    layers: null,
+    threads: null,
+    backend: null,
+    peers: null,
+    quick: false,
+    backward: false,
+    benny: true,
+    torch: null,
+    budgetS: null,
+    batchMs: null,
+    out: null,
+    api: 'layer',
+    kernel: null,
+    tile: null,
+    isa: null,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = (): string => {
@@ -58,63 +76,101 @@ export function parseArgs(argv: string[]): BenchArgs {
       return v;
     };
     switch (flag) {
-      case '--json': a.json = true; break;
-      case '--quick': a.quick = true; break;
-      case '--backward': a.backward = true; break;
-      case '--no-benny': a.benny = false; break;
-      case '--help': case '-h': a.help = true; break;
-      case '--layers': a.layers = value().split(','); break;
+      case '--json':
+        a.json = true;
+        break;
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--backward':
+        a.backward = true;
+        break;
+      case '--no-benny':
+        a.benny = false;
+        break;
+      case '--help':
+      case '-h':
+        a.help = true;
+        break;
+      case '--layers':
+        a.layers = value().split(',');
+        break;
       case '--threads': {
         const n = Number(value());
         if (!Number.isInteger(n) || n < 1) throw new RangeError(`--threads must be a positive integer, got ${argv[i]}`);
-        a.threads = n; break;
+        a.threads = n;
+        break;
       }
       case '--backend': {
         const b = value();
-        if (b !== 'native' && b !== 'wasm' && b !== 'js') throw new RangeError(`--backend must be native, wasm or js, got '${b}'`);
-        a.backend = b; break;
+        if (b !== 'native' && b !== 'wasm' && b !== 'js')
+          throw new RangeError(`--backend must be native, wasm or js, got '${b}'`);
+        a.backend = b;
+        break;
       }
       case '--peers': {
         const v = value();
-        a.peers = v === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean); break;
+        a.peers =
+          v === 'none'
+            ? []
+            : v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
+        break;
       }
-      case '--torch': a.torch = value(); break;
-      case '--out': a.out = value(); break;
+      case '--torch':
+        a.torch = value();
+        break;
+      case '--out':
+        a.out = value();
+        break;
       case '--api': {
         const v = value();
         if (v !== 'layer' && v !== 'fn') throw new RangeError(`--api must be layer or fn, got '${v}'`);
-        a.api = v; break;
+        a.api = v;
+        break;
       }
       case '--budget': {
         const s = Number(value());
         if (!(s > 0)) throw new RangeError(`--budget must be a positive number of seconds, got ${argv[i]}`);
-        a.budgetS = s; break;
+        a.budgetS = s;
+        break;
       }
       case '--batch-ms': {
         const ms = Number(value());
         if (!(ms > 0)) throw new RangeError(`--batch-ms must be a positive number of milliseconds, got ${argv[i]}`);
-        a.batchMs = ms; break;
+        a.batchMs = ms;
+        break;
       }
       case '--kernel': {
         const k = value();
-        if (!(KERNEL_FAMILIES as readonly string[]).includes(k)) throw new RangeError(`--kernel must be one of ${KERNEL_FAMILIES.join(', ')}, got '${k}'`);
-        a.kernel = k as KernelFamily; break;
+        if (!(KERNEL_FAMILIES as readonly string[]).includes(k))
+          throw new RangeError(`--kernel must be one of ${KERNEL_FAMILIES.join(', ')}, got '${k}'`);
+        a.kernel = k as KernelFamily;
+        break;
       }
       case '--tile': {
         const t = value();
         if (t !== '2' && t !== '4') throw new RangeError(`--tile must be 2 or 4 (F(2x2) or F(4x4) Winograd), got '${t}'`);
-        a.tile = Number(t) as 2 | 4; break;
+        a.tile = Number(t) as 2 | 4;
+        break;
       }
-      case '--isa': a.isa = value(); break;
-      default: throw new RangeError(`unknown flag '${argv[i]}'\n${USAGE}`);
+      case '--isa':
+        a.isa = value();
+        break;
+      default:
+        throw new RangeError(`unknown flag '${argv[i]}'\n${USAGE}`);
     }
   }
   if (a.tile !== null && a.kernel !== 'winograd') throw new RangeError('--tile applies to --kernel winograd only');
   if (a.isa !== null) {
     if (a.backend === 'js') throw new RangeError('--isa applies to --backend native or wasm, not js');
     const isas: readonly string[] = a.backend === 'wasm' ? WASM_ISAS : NATIVE_ISAS;
-    if (!isas.includes(a.isa)) throw new RangeError(`--isa must be one of ${isas.join(', ')} with --backend ${a.backend ?? 'native'}, got '${a.isa}'`);
+    if (!isas.includes(a.isa))
+      throw new RangeError(`--isa must be one of ${isas.join(', ')} with --backend ${a.backend ?? 'native'}, got '${a.isa}'`);
   }
-  if (a.kernel !== null && a.backward) throw new RangeError('--kernel times forward kernels; it does not combine with --backward');
+  if (a.kernel !== null && a.backward)
+    throw new RangeError('--kernel times forward kernels; it does not combine with --backward');
   return a;
 }

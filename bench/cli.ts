@@ -30,9 +30,12 @@ function missingPeersHint(argv: string[]): string | null {
   if (!missing.length) return null;
   const pkgs = missing.flatMap((p) => PEER_PACKAGES[p] ?? []);
   const env = pkgs.some((p) => p.startsWith('onnxruntime-node')) ? 'ONNXRUNTIME_NODE_INSTALL=skip ' : '';
-  return `fastconv bench: peers not installed here: ${missing.join(', ')}; to compare against them: ` +
-    `${env}npm install --no-save ${pkgs.join(' ')}` + (env ? ' (the variable skips onnxruntime-node\'s CUDA download)' : '') +
-    ', or --peers none';
+  return (
+    `fastconv bench: peers not installed here: ${missing.join(', ')}; to compare against them: ` +
+    `${env}npm install --no-save ${pkgs.join(' ')}` +
+    (env ? " (the variable skips onnxruntime-node's CUDA download)" : '') +
+    ', or --peers none'
+  );
 }
 
 const HELP = `usage: fastconv <command> [flags]
@@ -40,8 +43,10 @@ commands:
   bench     benchmark fastconv against its peers on the layer suite (bench/README.md)
   info      print backendInfo(): which backends load here and which one is selected
 
-${USAGE.replace('npm run bench -- [flags]   (or: npx fastconv bench [flags])', 'fastconv bench [flags]')
-  .replace('(default bench/results)', '(default ./fastconv-bench)')}`;
+${USAGE.replace('npm run bench -- [flags]   (or: npx fastconv bench [flags])', 'fastconv bench [flags]').replace(
+  '(default bench/results)',
+  '(default ./fastconv-bench)'
+)}`;
 
 async function cli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -49,18 +54,26 @@ async function cli(argv: string[]): Promise<number> {
     case 'bench': {
       const hint = rest.some((f) => f === '--help' || f === '-h') ? null : missingPeersHint(rest);
       if (hint) process.stderr.write(`${hint}\n`);
-      const out = rest.some((f) => f === '--out' || f.startsWith('--out=')) ? [] : ['--out', join(process.cwd(), 'fastconv-bench')];
+      const out = rest.some((f) => f === '--out' || f.startsWith('--out='))
+        ? []
+        : ['--out', join(process.cwd(), 'fastconv-bench')];
       const { main } = await import('./run.js');
       return main([...rest, ...out]);
     }
     case 'info': {
       const { loadFastconv } = await import('./fastconv.js');
       const api = await loadFastconv();
-      if (typeof api === 'string') { process.stderr.write(`${api}\n`); return 1; }
+      if (typeof api === 'string') {
+        process.stderr.write(`${api}\n`);
+        return 1;
+      }
       console.log(JSON.stringify(api.backendInfo(), null, 2));
       return 0;
     }
-    case undefined: case '--help': case '-h': case 'help':
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
       console.log(HELP);
       return command === undefined ? 1 : 0;
     default:
@@ -69,7 +82,10 @@ async function cli(argv: string[]): Promise<number> {
   }
 }
 
-cli(process.argv.slice(2)).then((code) => process.exit(code), (e: Error) => {
-  process.stderr.write(`fastconv: ${e instanceof RangeError ? e.message : e.stack ?? e}\n`);
-  process.exit(2);
-});
+cli(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`fastconv: ${e instanceof RangeError ? e.message : (e.stack ?? e)}\n`);
+    process.exit(2);
+  }
+);

@@ -29,6 +29,8 @@ export function efficiencyLine(run: Pick<RunResult, 'machine' | 'layers' | 'aren
     return r?.status === 'ok' && r.gflops ? [`${l.id} ${Math.round((100 * r.gflops) / ref)}%`] : [];
   });
   if (!cells.length) return '';
-  return `im2col GEMM at 1 thread, share of this run's FMA peak (${peak.isa} loop: ${peak.start.toFixed(0)} GFLOP/s at the start, ` +
-    `${peak.end.toFixed(0)} at the end; the higher is the reference): ${cells.join(', ')}\n`;
+  return (
+    `im2col GEMM at 1 thread, share of this run's FMA peak (${peak.isa} loop: ${peak.start.toFixed(0)} GFLOP/s at the start, ` +
+    `${peak.end.toFixed(0)} at the end; the higher is the reference): ${cells.join(', ')}\n`
+  );
 }

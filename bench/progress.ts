@@ -5,13 +5,17 @@ export class Progress {
   private lastLine = '';
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(public total: number, private readonly enabled = true) {}
+  constructor(
+    public total: number,
+    private readonly enabled = true
+  ) {}
 
   /** `done` whole steps finished plus `fraction` of the current one. */
   update(done: number, fraction: number, label: string, detail = ''): void {
     if (!this.enabled) return;
     const f = Math.min(1, (done + fraction) / Math.max(1, this.total));
-    const width = 30, fill = Math.round(f * width);
+    const width = 30,
+      fill = Math.round(f * width);
     const line = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(Math.round(f * 100)).padStart(3)}% ${label}`;
     // Off a terminal (CI logs) only a new label earns a line; the detail would flood the log.
     if (this.tty) {
@@ -32,7 +36,8 @@ export class Progress {
 
   /** Erases the bar so that stdout can print a block; the next update redraws it. */
   clear(): void {
-    if (this.tty && this.lastLine) process.stderr.write(`\r${' '.repeat(Math.min(this.lastLine.length, (process.stderr.columns || 100) - 1))}\r`);
+    if (this.tty && this.lastLine)
+      process.stderr.write(`\r${' '.repeat(Math.min(this.lastLine.length, (process.stderr.columns || 100) - 1))}\r`);
     if (this.tty) this.lastLine = '';
   }
 

@@ -4,12 +4,20 @@ import type { BennyRow } from './benny-pass.js';
 import type { ImplResult, LayerResult, RatioSummary, RunResult } from './results.js';
 import { bestFastconv } from './results.js';
 
-const fmtG = (g: number | undefined): string => g === undefined ? '-' : g >= 100 ? g.toFixed(0) : g >= 10 ? g.toFixed(1) : g.toFixed(2);
-const fmtE = (e: number): string => e === 0 ? '0' : e.toExponential(1);
+const fmtG = (g: number | undefined): string =>
+  g === undefined ? '-' : g >= 100 ? g.toFixed(0) : g >= 10 ? g.toFixed(1) : g.toFixed(2);
+const fmtE = (e: number): string => (e === 0 ? '0' : e.toExponential(1));
 
 function table(rows: string[][], rightAlign: (col: number) => boolean): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (rightAlign(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (rightAlign(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+        .join('  ')
+        .trimEnd()
+    )
+    .join('\n');
 }
 
 function checkCell(r: ImplResult): string {
@@ -22,17 +30,28 @@ function checkCell(r: ImplResult): string {
 }
 
 export function layerBlock(l: LayerResult): string {
-  const head = `${l.id} ${l.name}  ${l.op} [${l.inputShape}] * [${l.weightShape}] -> [${l.outputShape}]  ` +
+  const head =
+    `${l.id} ${l.name}  ${l.op} [${l.inputShape}] * [${l.weightShape}] -> [${l.outputShape}]  ` +
     `stride ${l.stride} pad ${l.padding} dil ${l.dilation} groups ${l.groups}  ${(l.flops / 1e6).toFixed(1)} MFLOP` +
     (l.auto ? `  (fastconv auto: ${l.auto})` : '');
   // IQR/median: how much the machine moved under this implementation (quote medians, judge by spread).
   const rows: string[][] = [['implementation', 'GFLOP/s', 'median ms', 'IQR', 'runs x calls', 'check']];
   const shown = l.impls.filter((r) => r.status !== 'n/a');
   for (const r of shown) {
-    if (r.status === 'error') { rows.push([r.id, '-', '-', '-', '-', `error: ${r.reason}`]); continue; }
+    if (r.status === 'error') {
+      rows.push([r.id, '-', '-', '-', '-', `error: ${r.reason}`]);
+      continue;
+    }
     const t = r.timing;
     const iqr = t && t.runs >= 4 ? `${Math.round((100 * (t.p75Ms - t.p25Ms)) / t.medianMs)}%` : '-';
-    rows.push([r.id, fmtG(r.gflops), t ? t.medianMs.toFixed(3) : '-', iqr, t ? `${t.runs} x ${t.reps}${t.pruned ? ' warm-up' : ''}` : '-', checkCell(r)]);
+    rows.push([
+      r.id,
+      fmtG(r.gflops),
+      t ? t.medianMs.toFixed(3) : '-',
+      iqr,
+      t ? `${t.runs} x ${t.reps}${t.pruned ? ' warm-up' : ''}` : '-',
+      checkCell(r),
+    ]);
   }
   const na = l.impls.filter((r) => r.status === 'n/a');
   // Grouped by reason, thread counts folded: "fastconv-native/fft (1t, 2t): not implemented".
@@ -44,8 +63,9 @@ export function layerBlock(l: LayerResult): string {
     ids.set(base, [...(ids.get(base) ?? []), r.id.slice(base.length + 1)]);
     byReason.set(why, ids);
   }
-  const naLine = [...byReason].map(([why, ids]) =>
-    `\n  n/a: ${[...ids].map(([id, ts]) => `${id} (${ts.join(', ')})`).join(', ')}: ${why}`).join('');
+  const naLine = [...byReason]
+    .map(([why, ids]) => `\n  n/a: ${[...ids].map(([id, ts]) => `${id} (${ts.join(', ')})`).join(', ')}: ${why}`)
+    .join('');
   return `${head}\n${table(rows, (c) => c >= 1 && c <= 4).replace(/^/gm, '  ')}${naLine}\n`;
 }
 
@@ -72,11 +92,19 @@ export function summary(run: Pick<RunResult, 'layers' | 'ratios' | 'threads' | '
     }
     rows.push(row);
   }
-  rows.push(['geomean', '', ...run.threads.map(() => ''), ...peers.map(() => ''),
-    ...run.ratios.map((r: RatioSummary) => (r.geomean ? `${r.geomean.toFixed(2)}x` : '-'))]);
-  return `GFLOP/s (fastconv = best algorithm at that thread count; "x peer" = fastconv(best, same threads) / peer;\n` +
+  rows.push([
+    'geomean',
+    '',
+    ...run.threads.map(() => ''),
+    ...peers.map(() => ''),
+    ...run.ratios.map((r: RatioSummary) => (r.geomean ? `${r.geomean.toFixed(2)}x` : '-')),
+  ]);
+  return (
+    `GFLOP/s (fastconv = best algorithm at that thread count; "x peer" = fastconv(best, same threads) / peer;\n` +
     `auto = fastconv's automatic choice, "!" where it was not the fastest at ${run.threads[0]} thread(s))\n` +
-    table(rows, (c) => c >= 2) + '\n';
+    table(rows, (c) => c >= 2) +
+    '\n'
+  );
 }
 
 export function bennyTable(rows: BennyRow[]): string {
@@ -85,10 +113,13 @@ export function bennyTable(rows: BennyRow[]): string {
   const layers = [...new Set(rows.map((r) => r.layer))];
   const out: string[][] = [['layer', ...backends.map((b) => `${b} GFLOP/s`)]];
   for (const l of layers) {
-    out.push([l, ...backends.map((b) => {
-      const r = rows.find((x) => x.layer === l && x.backend === b);
-      return r ? `${fmtG(r.gflops)} ±${r.margin.toFixed(0)}%` : '-';
-    })]);
+    out.push([
+      l,
+      ...backends.map((b) => {
+        const r = rows.find((x) => x.layer === l && x.backend === b);
+        return r ? `${fmtG(r.gflops)} ±${r.margin.toFixed(0)}%` : '-';
+      }),
+    ]);
   }
   return `fastconv backends with benny (automatic algorithm, default threads)\n${table(out, (c) => c >= 1)}\n`;
 }

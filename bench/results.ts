@@ -23,9 +23,17 @@ export interface ImplResult {
 }
 
 export interface LayerResult {
-  id: string; name: string; op: string; flops: number;
-  inputShape: number[]; weightShape: number[]; outputShape: number[];
-  stride: number; padding: number; dilation: number; groups: number;
+  id: string;
+  name: string;
+  op: string;
+  flops: number;
+  inputShape: number[];
+  weightShape: number[];
+  outputShape: number[];
+  stride: number;
+  padding: number;
+  dilation: number;
+  groups: number;
   auto?: string | null;
   impls: ImplResult[];
 }
@@ -33,10 +41,16 @@ export interface LayerResult {
 export interface RunResult {
   date: string;
   durationS: number;
-  bennyS: number;          // of which the benny pass
-  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadAverage: { start: number; end: number };
+  bennyS: number; // of which the benny pass
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    loadAverage: { start: number; end: number };
     /** The native FMA loop's GFLOP/s at the start and end of the run (absent off native). */
-    fmaPeak?: { isa: string; start: number; end: number } };
+    fmaPeak?: { isa: string; start: number; end: number };
+  };
   arena: string;
   threads: number[];
   /** What --kernel/--tile/--isa fixed (absent in a run of every algorithm at the best ISA). */

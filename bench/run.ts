@@ -2,14 +2,14 @@
 // flags (args.ts), layers (suite.ts), implementations (fastconv.ts, peers/), checks (reference.ts),
 // the interleaved timer (timing.ts), and the outputs (report.ts, svg.ts, results/).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { runBackward } from './backward.js';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs, USAGE } from './args.js';
 import type { BenchArgs } from './args.js';
-import { bennyPass } from './benny-pass.js';
+import { parseArgs, USAGE } from './args.js';
+import { runBackward } from './backward.js';
 import type { BennyRow } from './benny-pass.js';
+import { bennyPass } from './benny-pass.js';
 import { efficiencyLine, loadPeakProbe } from './efficiency.js';
 import type { Arena, FastconvApi, KernelForcing } from './fastconv.js';
 import { allThreads, autoChoice, fastconvImpls, forceKernel, isAvailable, kernelRuns, loadFastconv } from './fastconv.js';
@@ -20,8 +20,8 @@ import { checkAgainst, compareOutputs, makeOracle, tolerance } from './reference
 import { bennyTable, layerBlock, summary } from './report.js';
 import type { ImplResult, LayerResult, RunResult } from './results.js';
 import { computeRatios } from './results.js';
-import { channelsLastView, loadSuite, makeData, selectLayers, toChannelsFirst } from './suite.js';
 import type { Layer, LayerData } from './suite.js';
+import { channelsLastView, loadSuite, makeData, selectLayers, toChannelsFirst } from './suite.js';
 import { barChart } from './svg.js';
 import type { TimingOptions } from './timing.js';
 import { timeInterleaved } from './timing.js';
@@ -37,26 +37,66 @@ const PEER_TOLERANCE = 1e-4;
 // 275 GFLOP/s, its transformed filters being 9.4 MB); `--batch-ms 2` shows that picture.
 function timingOptions(a: BenchArgs): TimingOptions {
   return a.quick
-    ? { minRuns: 3, maxRuns: 5, budgetMs: (a.budgetS ?? 0.3) * 1000, minBatchMs: a.batchMs ?? 1, warmupMs: 0, warmupCalls: 1, pruneFactor: 10, coolMs: 4 }
-    : { minRuns: 10, maxRuns: 200, budgetMs: (a.budgetS ?? 6) * 1000, minBatchMs: a.batchMs ?? 20, warmupMs: 100, warmupCalls: 3, pruneFactor: 10, coolMs: 4 };
+    ? {
+        minRuns: 3,
+        maxRuns: 5,
+        budgetMs: (a.budgetS ?? 0.3) * 1000,
+        minBatchMs: a.batchMs ?? 1,
+        warmupMs: 0,
+        warmupCalls: 1,
+        pruneFactor: 10,
+        coolMs: 4,
+      }
+    : {
+        minRuns: 10,
+        maxRuns: 200,
+        budgetMs: (a.budgetS ?? 6) * 1000,
+        minBatchMs: a.batchMs ?? 20,
+        warmupMs: 100,
+        warmupCalls: 3,
+        pruneFactor: 10,
+        coolMs: 4,
+      };
 }
 
-interface Live { impl: Impl; result: ImplResult; prepared?: Prepared }
+interface Live {
+  impl: Impl;
+  result: ImplResult;
+  prepared?: Prepared;
+}
 
-async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs, progress: Progress, step: number,
-                            say: (msg: string) => void): Promise<ImplResult[]> {
+async function measureLayer(
+  l: Layer,
+  d: LayerData,
+  impls: Impl[],
+  a: BenchArgs,
+  progress: Progress,
+  step: number,
+  say: (msg: string) => void
+): Promise<ImplResult[]> {
   const oracle = makeOracle(l, d);
   const live: Live[] = [];
   let reference: { id: string; out: Float32Array } | null = null;
   for (const impl of impls) {
     progress.update(step, 0, `${l.id} ${l.name}`, `preparing ${impl.id}`);
-    const result: ImplResult = { id: impl.id, family: impl.family, arena: impl.arena, threads: impl.threads, algorithm: impl.algorithm, status: 'ok' };
+    const result: ImplResult = {
+      id: impl.id,
+      family: impl.family,
+      arena: impl.arena,
+      threads: impl.threads,
+      algorithm: impl.algorithm,
+      status: 'ok',
+    };
     live.push({ impl, result });
     // A channels-last row calls fastconv in NHWC; peers get NCHW (TF.js transposes to its own NHWC).
     const nhwc = l.layout === 'NHWC' && impl.family === 'fastconv';
     const view = nhwc ? channelsLastView(l, d) : { l, d };
     let p: Prepared | string;
-    try { p = await impl.prepare(view.l, view.d); } catch (e) { p = `error: ${(e as Error).message.split('\n')[0]}`; }
+    try {
+      p = await impl.prepare(view.l, view.d);
+    } catch (e) {
+      p = `error: ${(e as Error).message.split('\n')[0]}`;
+    }
     if (typeof p === 'string') {
       result.status = p.startsWith('error: ') ? 'error' : 'n/a';
       result.reason = p.replace(/^error: /, '');
@@ -72,16 +112,20 @@ async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs,
       const bad = (c: { maxRel: number; nonFinite: number }) => c.nonFinite > 0 || !(c.maxRel <= tol);
       if (bad(result.check)) {
         result.status = 'mismatch';
-        say(`!! MISMATCH ${l.id} ${impl.id}: max |got-ref| = ${result.check.maxAbs.toExponential(2)}, ` +
-            `${result.check.maxRel.toExponential(2)} x S (tolerance ${tol}), ${result.check.nonFinite} non-finite`);
+        say(
+          `!! MISMATCH ${l.id} ${impl.id}: max |got-ref| = ${result.check.maxAbs.toExponential(2)}, ` +
+            `${result.check.maxRel.toExponential(2)} x S (tolerance ${tol}), ${result.check.nonFinite} non-finite`
+        );
       }
       if (impl.family === 'fastconv' && result.status === 'ok' && !reference) reference = { id: impl.id, out: out.slice() };
       if (impl.family === 'peer' && reference) {
         result.vsFastconv = { ...compareOutputs(oracle, out, reference.out), reference: reference.id };
         if (bad(result.vsFastconv)) {
           result.status = 'mismatch';
-          say(`!! MISMATCH ${l.id} ${impl.id} vs ${reference.id}: max |Δ| = ${result.vsFastconv.maxAbs.toExponential(2)}, ` +
-              `${result.vsFastconv.maxRel.toExponential(2)} x S`);
+          say(
+            `!! MISMATCH ${l.id} ${impl.id} vs ${reference.id}: max |Δ| = ${result.vsFastconv.maxAbs.toExponential(2)}, ` +
+              `${result.vsFastconv.maxRel.toExponential(2)} x S`
+          );
         }
       }
     } catch (e) {
@@ -93,13 +137,23 @@ async function measureLayer(l: Layer, d: LayerData, impls: Impl[], a: BenchArgs,
   const timed = live.filter((x): x is Live & { prepared: Prepared } => x.prepared !== undefined);
   // fastconv's algorithms compete only with each other (same thread count) for pruning; peers are always timed.
   const groups = timed.map((x) => (x.impl.family === 'fastconv' ? `${x.impl.arena}/${x.impl.threads}` : null));
-  const timings = await timeInterleaved(timed.map((x) => x.prepared), groups, timingOptions(a),
-    (round, f) => progress.update(step, f, `${l.id} ${l.name}`, `round ${round}, ${timed.length} implementations`));
+  const timings = await timeInterleaved(
+    timed.map((x) => x.prepared),
+    groups,
+    timingOptions(a),
+    (round, f) => progress.update(step, f, `${l.id} ${l.name}`, `round ${round}, ${timed.length} implementations`)
+  );
   timed.forEach((x, i) => {
     x.result.timing = timings[i];
     x.result.gflops = l.flops / (timings[i].medianMs * 1e6);
   });
-  for (const x of live) { try { await x.prepared?.dispose?.(); } catch { /* a failing dispose does not spoil the numbers */ } }
+  for (const x of live) {
+    try {
+      await x.prepared?.dispose?.();
+    } catch {
+      /* a failing dispose does not spoil the numbers */
+    }
+  }
   return live.map((x) => x.result);
 }
 
@@ -112,9 +166,13 @@ function writeResults(run: RunResult, a: BenchArgs, say: (m: string) => void): v
   mkdirSync(dir, { recursive: true });
   // Partial or non-default runs get their own names so they never overwrite the day's full run.
   const partial = a.quick || a.layers !== null || a.threads !== null || a.kernel !== null || a.isa !== null;
-  const tag = (run.arena === 'native' ? '' : `-${run.arena}`) + (a.threads ? `-${a.threads}t` : '') +
-    (a.kernel ? `-${a.kernel}${a.tile ?? ''}` : '') + (a.isa ? `-${a.isa}` : '') +
-    (a.quick ? '-quick' : '') + (a.layers ? '-partial' : '');
+  const tag =
+    (run.arena === 'native' ? '' : `-${run.arena}`) +
+    (a.threads ? `-${a.threads}t` : '') +
+    (a.kernel ? `-${a.kernel}${a.tile ?? ''}` : '') +
+    (a.isa ? `-${a.isa}` : '') +
+    (a.quick ? '-quick' : '') +
+    (a.layers ? '-partial' : '');
   const base = join(dir, `${run.date}${tag}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 1)}\n`);
   const svg = barChart(run);
@@ -125,10 +183,16 @@ function writeResults(run: RunResult, a: BenchArgs, say: (m: string) => void): v
 
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv);
-  if (a.help) { console.log(USAGE); return 0; }
+  if (a.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (a.backward) {
     const api = await loadFastconv();
-    if (typeof api === 'string') { console.error(api); return 1; }
+    if (typeof api === 'string') {
+      console.error(api);
+      return 1;
+    }
     return runBackward(a, api, a.torch, (f) => JSON.parse(readFileSync(f, 'utf8')));
   }
   const started = performance.now();
@@ -136,21 +200,31 @@ export async function main(argv: string[]): Promise<number> {
   for (const name of a.peers ?? []) peerByName(name); // a typo fails before anything loads
   const progress = new Progress(0, true);
   const say = (m: string) => progress.log(m);
-  const print = (s: string) => { if (!a.json) { progress.clear(); process.stdout.write(`${s}\n`); } };
+  const print = (s: string) => {
+    if (!a.json) {
+      progress.clear();
+      process.stdout.write(`${s}\n`);
+    }
+  };
 
   // Other processes on a 2-vCPU VM moved the figures by 2x or more (bench/results/README.md): say so up front.
   const loadStart = loadavg()[0];
-  if (loadStart > allThreads() / 2) say(`warning: load average ${loadStart.toFixed(1)} on ${allThreads()} CPUs; other processes will skew these numbers`);
+  if (loadStart > allThreads() / 2)
+    say(`warning: load average ${loadStart.toFixed(1)} on ${allThreads()} CPUs; other processes will skew these numbers`);
 
   const loaded = await loadFastconv();
   const api: FastconvApi | null = typeof loaded === 'string' ? null : loaded;
   if (!api) say(`fastconv: ${loaded}; timing the peers only`);
   const arena: Arena = a.backend ?? (api && !isAvailable(api, 'native') ? 'wasm' : 'native');
-  if (api && !isAvailable(api, arena)) say(`fastconv: the ${arena} backend is not available here (${api.backendInfo().errors?.[arena] ?? api.backendInfo().reason})`);
+  if (api && !isAvailable(api, arena))
+    say(
+      `fastconv: the ${arena} backend is not available here (${api.backendInfo().errors?.[arena] ?? api.backendInfo().reason})`
+    );
   // --kernel/--tile/--isa: one kernel family at one ISA (and tile), no peers unless asked for, no benny.
   let forcing: KernelForcing | null = null;
   if (a.kernel !== null || a.isa !== null) {
-    if (!api || !isAvailable(api, arena)) throw new RangeError(`--kernel/--isa time fastconv's ${arena} backend, which is not available here`);
+    if (!api || !isAvailable(api, arena))
+      throw new RangeError(`--kernel/--isa time fastconv's ${arena} backend, which is not available here`);
     forcing = await forceKernel(api, arena, a.kernel, a.tile, a.isa);
     say(`fastconv: ${forcing.note}`);
   }
@@ -165,9 +239,8 @@ export async function main(argv: string[]): Promise<number> {
     return d;
   };
   // --kernel without --layers: the layers the family runs on here (the others would be n/a rows only).
-  const layers = forcing?.algorithm && a.layers === null && api
-    ? chosen.filter((l) => kernelRuns(api, arena, forcing, l, dataOf(l)))
-    : chosen;
+  const layers =
+    forcing?.algorithm && a.layers === null && api ? chosen.filter((l) => kernelRuns(api, arena, forcing, l, dataOf(l))) : chosen;
   if (layers.length === 0) throw new RangeError(`--kernel ${a.kernel}: no layer of bench/layers.json runs it on ${forcing?.isa}`);
   const runBenny = a.benny && forcing?.family == null;
   const threads = [...new Set(a.threads ? [a.threads] : [1, allThreads()])];
@@ -176,12 +249,20 @@ export async function main(argv: string[]): Promise<number> {
 
   const impls: Impl[] = [];
   if (api && isAvailable(api, arena)) {
-    impls.push(...fastconvImpls(api, arena, threads, a.api,
-      forcing ? { algorithms: forcing.algorithm ? [forcing.algorithm] : undefined, applies: forcing.applies } : {}));
+    impls.push(
+      ...fastconvImpls(
+        api,
+        arena,
+        threads,
+        a.api,
+        forcing ? { algorithms: forcing.algorithm ? [forcing.algorithm] : undefined, applies: forcing.applies } : {}
+      )
+    );
   }
   for (const name of a.peers ?? (forcing?.family ? [] : DEFAULT_PEERS[arena])) {
     const made = await peerByName(name).create(threads);
-    if (typeof made === 'string') say(`peer ${name}: ${made}`); else impls.push(...made);
+    if (typeof made === 'string') say(`peer ${name}: ${made}`);
+    else impls.push(...made);
   }
 
   if (a.torch) mergeTorch(a.torch, [], threads); // a bad file fails now, not after minutes of timing
@@ -200,7 +281,13 @@ export async function main(argv: string[]): Promise<number> {
   const bennyStarted = performance.now();
   if (runBenny && api) {
     const rows = await bennyPass(api, fastconvLayers(layers), fastconvData, bennyArenas, a.quick, progress, step);
-    if (typeof rows === 'string') { say(rows); step.done += layers.length; } else { benny = rows; print(bennyTable(benny)); }
+    if (typeof rows === 'string') {
+      say(rows);
+      step.done += layers.length;
+    } else {
+      benny = rows;
+      print(bennyTable(benny));
+    }
   }
   const bennyS = (performance.now() - bennyStarted) / 1000;
 
@@ -210,9 +297,19 @@ export async function main(argv: string[]): Promise<number> {
     const layerImpls = impls.filter((i) => i.arena !== 'js' || a.backend === 'js' || l.flops <= JS_MAX_FLOPS);
     const implResults = await measureLayer(l, d, layerImpls, a, progress, step.done, say);
     const lr: LayerResult = {
-      id: l.id, name: l.name, op: l.op, flops: l.flops, inputShape: l.inputShape, weightShape: l.weightShape, outputShape: l.outputShape,
-      stride: l.stride, padding: l.padding, dilation: l.dilation, groups: l.groups,
-      auto: api && isAvailable(api, arena) ? autoChoice(api, arena, fastconvLayers([l])[0], fastconvData.get(l.id) ?? d) : null, impls: implResults,
+      id: l.id,
+      name: l.name,
+      op: l.op,
+      flops: l.flops,
+      inputShape: l.inputShape,
+      weightShape: l.weightShape,
+      outputShape: l.outputShape,
+      stride: l.stride,
+      padding: l.padding,
+      dilation: l.dilation,
+      groups: l.groups,
+      auto: api && isAvailable(api, arena) ? autoChoice(api, arena, fastconvLayers([l])[0], fastconvData.get(l.id) ?? d) : null,
+      impls: implResults,
     };
     if (a.torch) torchRows += mergeTorch(a.torch, [lr], threads);
     results.push(lr);
@@ -227,17 +324,41 @@ export async function main(argv: string[]): Promise<number> {
   const cpuList = cpus();
   const run: RunResult = {
     date: new Date().toISOString().slice(0, 10),
-    durationS: (performance.now() - started) / 1000, bennyS,
-    machine: { cpus: allThreads(), cpuModel: cpuList[0]?.model.trim() ?? 'unknown', node: process.versions.node, platform: `${process.platform}-${process.arch}`,
+    durationS: (performance.now() - started) / 1000,
+    bennyS,
+    machine: {
+      cpus: allThreads(),
+      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+      node: process.versions.node,
+      platform: `${process.platform}-${process.arch}`,
       loadAverage: { start: loadStart, end: loadavg()[0] },
-      ...(peakStart && peakEnd ? { fmaPeak: { isa: peakStart.isa, start: peakStart.gflops, end: peakEnd.gflops } } : {}) },
-    arena, threads,
-    ...(forcing ? { kernel: { family: forcing.family, algorithm: forcing.algorithm, tile: forcing.tile, isa: forcing.isa, note: forcing.note } } : {}),
+      ...(peakStart && peakEnd ? { fmaPeak: { isa: peakStart.isa, start: peakStart.gflops, end: peakEnd.gflops } } : {}),
+    },
+    arena,
+    threads,
+    ...(forcing
+      ? {
+          kernel: {
+            family: forcing.family,
+            algorithm: forcing.algorithm,
+            tile: forcing.tile,
+            isa: forcing.isa,
+            note: forcing.note,
+          },
+        }
+      : {}),
     fastconv: api ? { loaded: true, info: api.backendInfo() } : { loaded: false, error: loaded as string },
-    args: { ...a }, benny, layers: results, ratios: computeRatios(results, arena), mismatches,
+    args: { ...a },
+    benny,
+    layers: results,
+    ratios: computeRatios(results, arena),
+    mismatches,
   };
   print(summary(run) + efficiencyLine(run));
-  if (mismatches.length) say(`!! ${mismatches.length} implementation(s) disagree with the float64 reference or with fastconv: ${mismatches.join(', ')}`);
+  if (mismatches.length)
+    say(
+      `!! ${mismatches.length} implementation(s) disagree with the float64 reference or with fastconv: ${mismatches.join(', ')}`
+    );
   writeResults(run, a, a.json ? () => undefined : say);
   if (a.json) process.stdout.write(`${JSON.stringify(run, null, 1)}\n`);
   else say(`bench took ${run.durationS.toFixed(0)} s`);
@@ -246,8 +367,11 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed directly (node dist/bench/run.js); cli.ts imports main() instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e: Error) => {
-    process.stderr.write(`bench: ${e instanceof RangeError ? e.message : e.stack ?? e}\n`);
-    process.exit(2);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`bench: ${e instanceof RangeError ? e.message : (e.stack ?? e)}\n`);
+      process.exit(2);
+    }
+  );
 }

@@ -4,12 +4,12 @@
 import type { Prepared } from './impl.js';
 
 export interface TimingOptions {
-  minRuns: number;         // timed rounds at least (>= 10 outside --quick)
+  minRuns: number; // timed rounds at least (>= 10 outside --quick)
   maxRuns: number;
-  budgetMs: number;        // stop adding rounds once this much wall time has passed (after minRuns)
-  minBatchMs: number;      // tiny layers: repeat calls in one batch until a batch lasts this long
+  budgetMs: number; // stop adding rounds once this much wall time has passed (after minRuns)
+  minBatchMs: number; // tiny layers: repeat calls in one batch until a batch lasts this long
   warmupMs: number;
-  warmupCalls: number;     // at least this many untimed calls per implementation
+  warmupCalls: number; // at least this many untimed calls per implementation
   /** Drop from the timed rounds an implementation this many times slower than the best of its group. */
   pruneFactor: number;
   /**
@@ -20,10 +20,12 @@ export interface TimingOptions {
 }
 
 export interface Timing {
-  medianMs: number;        // median per-call time over the batches
-  minMs: number; p25Ms: number; p75Ms: number;
-  runs: number;            // batches
-  reps: number;            // calls per batch
+  medianMs: number; // median per-call time over the batches
+  minMs: number;
+  p25Ms: number;
+  p75Ms: number;
+  runs: number; // batches
+  reps: number; // calls per batch
   /** Far slower than a sibling variant: timed only in warm-up, so that it does not eat the budget. */
   pruned?: boolean;
 }
@@ -57,7 +59,15 @@ function median(sorted: number[]): number {
 
 function summarize(s: number[], reps: number, pruned: boolean): Timing {
   const sorted = [...s].sort((a, b) => a - b);
-  return { medianMs: median(sorted), minMs: sorted[0], p25Ms: quantile(sorted, 0.25), p75Ms: quantile(sorted, 0.75), runs: s.length, reps, ...(pruned ? { pruned } : {}) };
+  return {
+    medianMs: median(sorted),
+    minMs: sorted[0],
+    p25Ms: quantile(sorted, 0.25),
+    p75Ms: quantile(sorted, 0.75),
+    runs: s.length,
+    reps,
+    ...(pruned ? { pruned } : {}),
+  };
 }
 
 /**
@@ -65,9 +75,15 @@ function summarize(s: number[], reps: number, pruned: boolean): Timing {
  * each other (e.g. fastconv's algorithms at one thread count; peers are never pruned).
  * `onRound(done, estimate)` reports progress after each round. Returns one Timing per implementation.
  */
-export async function timeInterleaved(impls: Prepared[], groups: (string | null)[], o: TimingOptions,
-  onRound?: (round: number, fraction: number) => void): Promise<Timing[]> {
-  const reps: number[] = [], warm: number[][] = [], per: number[] = [];
+export async function timeInterleaved(
+  impls: Prepared[],
+  groups: (string | null)[],
+  o: TimingOptions,
+  onRound?: (round: number, fraction: number) => void
+): Promise<Timing[]> {
+  const reps: number[] = [],
+    warm: number[][] = [],
+    per: number[] = [];
   for (const t of impls) {
     // Warm-up: caches, lazily packed weights, thread pools, JIT tiers; also sizes the batch.
     const w: number[] = [];
@@ -82,7 +98,9 @@ export async function timeInterleaved(impls: Prepared[], groups: (string | null)
     reps.push(Math.max(1, Math.min(10000, Math.ceil(o.minBatchMs / per[per.length - 1]))));
   }
   const best = new Map<string, number>();
-  groups.forEach((g, i) => { if (g !== null) best.set(g, Math.min(best.get(g) ?? Infinity, per[i])); });
+  groups.forEach((g, i) => {
+    if (g !== null) best.set(g, Math.min(best.get(g) ?? Infinity, per[i]));
+  });
   const pruned = impls.map((_, i) => {
     const g = groups[i];
     return g !== null && per[i] > o.pruneFactor * (best.get(g) ?? Infinity);

@@ -3,10 +3,18 @@
 import { readFileSync } from 'node:fs';
 import type { ImplResult, LayerResult } from './results.js';
 
-interface TorchRecord { id: string; threads: number; thp?: boolean; backend: string; gflops_torch: number; gflops_onednn: number }
+interface TorchRecord {
+  id: string;
+  threads: number;
+  thp?: boolean;
+  backend: string;
+  gflops_torch: number;
+  gflops_onednn: number;
+}
 
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  const s = [...xs].sort((a, b) => a - b),
+    m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
@@ -24,8 +32,14 @@ export function mergeTorch(path: string, layers: LayerResult[], threads: number[
       // Where PyTorch's dispatcher does not pick oneDNN (L4, L10) the forced oneDNN path is what a user can get.
       const gflops = median(recs.map((r) => Math.max(r.gflops_torch, r.gflops_onednn)));
       const row: ImplResult = {
-        id: `pytorch/${t}t`, family: 'peer', arena: 'native', threads: t, status: 'ok', gflops,
-        algorithm: recs[0].backend, external: `--torch ${path}, median of ${recs.length} process(es)`,
+        id: `pytorch/${t}t`,
+        family: 'peer',
+        arena: 'native',
+        threads: t,
+        status: 'ok',
+        gflops,
+        algorithm: recs[0].backend,
+        external: `--torch ${path}, median of ${recs.length} process(es)`,
       };
       l.impls.push(row);
       merged++;

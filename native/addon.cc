@@ -39,9 +39,9 @@ std::string describe(const Napi::Value& v) {
   if (v.IsNull()) return "null";
   if (v.IsUndefined()) return "undefined";
   if (v.IsTypedArray()) {
-    static const char* const kNames[] = {"Int8Array",  "Uint8Array",  "Uint8ClampedArray",
-                                         "Int16Array", "Uint16Array", "Int32Array",
-                                         "Uint32Array", "Float32Array", "Float64Array",
+    static const char* const kNames[] = {"Int8Array",     "Uint8Array",    "Uint8ClampedArray",
+                                         "Int16Array",    "Uint16Array",   "Int32Array",
+                                         "Uint32Array",   "Float32Array",  "Float64Array",
                                          "BigInt64Array", "BigUint64Array"};
     const unsigned t = v.As<Napi::TypedArray>().TypedArrayType();
     return t < sizeof(kNames) / sizeof(kNames[0]) ? kNames[t] : "a typed array";
@@ -77,16 +77,19 @@ View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* name, napi_
   napi_value buffer;
   size_t offset;
   if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &got, &view.length, &data, &buffer, &offset) != napi_ok || got != type)
+      napi_get_typedarray_info(env, v, &got, &view.length, &data, &buffer, &offset) != napi_ok ||
+      got != type)
     throw_type(env, std::string(name) + ": expected a " + type_name + ", got " + describe(v));
   bool detached = false;
   if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
-    throw_type(env, std::string(name) + ": expected a " + type_name + " with a live buffer, got one whose ArrayBuffer is detached");
+    throw_type(env, std::string(name) + ": expected a " + type_name +
+                        " with a live buffer, got one whose ArrayBuffer is detached");
   view.data = static_cast<char*>(data);
   return view;
 }
 
-void check_length(Napi::Env env, const char* name, const View& a, int64_t expected, const char* formula) {
+void check_length(Napi::Env env, const char* name, const View& a, int64_t expected,
+                  const char* formula) {
   const int64_t got = static_cast<int64_t>(a.length);
   if (got != expected)
     throw_range(env, std::string(name) + ": expected length " + std::to_string(expected) + " (" +
@@ -132,14 +135,17 @@ float* recheck(Napi::Env env, const char* call, const Held& h, Napi::Value* erro
   if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
       (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)) {
     *error = Napi::TypeError::New(env, std::string(call) + ": " + h.name +
-                                           "'s ArrayBuffer was detached or transferred during the call").Value();
+                                           "'s ArrayBuffer was detached or transferred during the call")
+                 .Value();
     return nullptr;
   }
   if (length != h.length) {
-    *error = Napi::RangeError::New(env, std::string(call) + ": " + h.name + " was resized during the call: it has " +
-                                            std::to_string(length) + " elements now, " + std::to_string(h.length) +
-                                            " when the call was made (a length-tracking view follows its buffer's size; "
-                                            "a fixed-length view reads 0 once out of bounds)").Value();
+    *error = Napi::RangeError::New(
+                 env, std::string(call) + ": " + h.name + " was resized during the call: it has " +
+                          std::to_string(length) + " elements now, " + std::to_string(h.length) +
+                          " when the call was made (a length-tracking view follows its buffer's size; "
+                          "a fixed-length view reads 0 once out of bounds)")
+                 .Value();
     return nullptr;
   }
   return static_cast<float*>(data);
@@ -147,8 +153,8 @@ float* recheck(Napi::Env env, const char* call, const Held& h, Napi::Value* erro
 
 // Every held array re-checked, in argument order (the first changed one is named); their memory now
 // in `data`, or false with `error` set.
-bool recheck_all(Napi::Env env, const char* call, const std::vector<Held>& held, std::vector<float*>* data,
-                 Napi::Value* error) {
+bool recheck_all(Napi::Env env, const char* call, const std::vector<Held>& held,
+                 std::vector<float*>* data, Napi::Value* error) {
   data->clear();
   for (const Held& h : held) {
     float* d = recheck(env, call, h, error);
@@ -169,7 +175,8 @@ ConvParams params_arg(const Napi::CallbackInfo& info, size_t i) {
 
 int algo_arg(const Napi::CallbackInfo& info, size_t i) {
   Napi::Value v = info[i];
-  if (!v.IsNumber()) throw_type(info.Env(), "algo: expected an integer algorithm code, got " + describe(v));
+  if (!v.IsNumber())
+    throw_type(info.Env(), "algo: expected an integer algorithm code, got " + describe(v));
   const double a = v.As<Napi::Number>().DoubleValue();
   if (!(a >= 0 && a <= 1000) || std::floor(a) != a)
     throw_range(info.Env(), "algo: expected an integer algorithm code, got " + v.ToString().Utf8Value());
@@ -178,11 +185,13 @@ int algo_arg(const Napi::CallbackInfo& info, size_t i) {
 
 // A grad-weight algorithm code (GradWeightAlgo) at argument i.
 int grad_weight_algo_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  const std::string expected = std::string(name) + ": expected " + fastconv::kGradWeightAlgoList + ", got ";
+  const std::string expected =
+      std::string(name) + ": expected " + fastconv::kGradWeightAlgoList + ", got ";
   Napi::Value v = info[i];
   if (!v.IsNumber()) throw_type(info.Env(), expected + describe(v));
   const double a = v.As<Napi::Number>().DoubleValue();
-  if (!(a >= 0 && a < fastconv::kGradWeightAlgoCount) || std::floor(a) != a) throw_range(info.Env(), expected + v.ToString().Utf8Value());
+  if (!(a >= 0 && a < fastconv::kGradWeightAlgoCount) || std::floor(a) != a)
+    throw_range(info.Env(), expected + v.ToString().Utf8Value());
   return static_cast<int>(a);
 }
 
@@ -217,7 +226,9 @@ struct Call {
   // The result is copied into `out` on the JS thread, after checking that every argument is intact.
   std::vector<float> own_input, own_weight, own_bias, own_out;
 
-  std::string run() const { return fastconv::run_conv(p, algo, input, weight, bias, out, packed.get(), packed_epoch); }
+  std::string run() const {
+    return fastconv::run_conv(p, algo, input, weight, bias, out, packed.get(), packed_epoch);
+  }
   // Async only, on the JS thread: `data` holds the arrays' memory as recheck_all just found it.
   void copy_back(const std::vector<float*>& data) const {
     std::memcpy(data.back(), own_out.data(), own_out.size() * sizeof(float));
@@ -227,8 +238,10 @@ struct Call {
 Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   Napi::Env env = info.Env();
   if (info.Length() < 6)
-    throw_type(env, "conv2d: expected 6 or 7 arguments (params, algo, input, weight, bias, out[, packed]), got " +
-                        std::to_string(info.Length()));
+    throw_type(
+        env,
+        "conv2d: expected 6 or 7 arguments (params, algo, input, weight, bias, out[, packed]), got " +
+            std::to_string(info.Length()));
   Call c;
   c.p = params_arg(info, 0);
   c.algo = algo_arg(info, 1);
@@ -249,8 +262,10 @@ Call parse_call(const Napi::CallbackInfo& info, bool keep_refs) {
   check_length(env, "out", out, c.p.output_size(), "N*K*OH*OW");
 
   const Span o = span_of(out);
-  if (overlaps(o, span_of(input))) throw_range(env, "out: expected memory separate from input, got an overlapping view");
-  if (overlaps(o, span_of(weight))) throw_range(env, "out: expected memory separate from weight, got an overlapping view");
+  if (overlaps(o, span_of(input)))
+    throw_range(env, "out: expected memory separate from input, got an overlapping view");
+  if (overlaps(o, span_of(weight)))
+    throw_range(env, "out: expected memory separate from weight, got an overlapping view");
   if (has_bias && overlaps(o, span_of(bias)))
     throw_range(env, "out: expected memory separate from bias, got an overlapping view");
 
@@ -328,7 +343,8 @@ Napi::Value FftCalibration(const Napi::CallbackInfo& info) {
 Napi::Value GradWeightChoose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ConvParams p = params_arg(info, 0);
-  const fastconv::GradWeightChoice c = fastconv::grad_weight_choose(p, grad_weight_algo_arg(info, 1, "requested"));
+  const fastconv::GradWeightChoice c =
+      fastconv::grad_weight_choose(p, grad_weight_algo_arg(info, 1, "requested"));
   Napi::Object o = Napi::Object::New(env);
   o.Set("algorithm", fastconv::kGradWeightAlgoNames[c.algo]);
   o.Set("kernelPays", c.kernel_pays);
@@ -342,10 +358,12 @@ Napi::Value SetKnob(const Napi::CallbackInfo& info) {
   double v[2];
   for (size_t i = 0; i < 2; ++i) {
     const char* name = i == 0 ? "code" : "value";
-    if (!info[i].IsNumber()) throw_type(env, std::string(name) + ": expected an integer, got " + describe(info[i]));
+    if (!info[i].IsNumber())
+      throw_type(env, std::string(name) + ": expected an integer, got " + describe(info[i]));
     v[i] = info[i].As<Napi::Number>().DoubleValue();
     if (!(std::fabs(v[i]) < 1e9) || std::floor(v[i]) != v[i])
-      throw_range(env, std::string(name) + ": expected an integer, got " + info[i].ToString().Utf8Value());
+      throw_range(env,
+                  std::string(name) + ": expected an integer, got " + info[i].ToString().Utf8Value());
   }
   const std::string why = fastconv::set_knob(static_cast<int>(v[0]), static_cast<int>(v[1]));
   if (!why.empty()) throw_range(env, why);
@@ -388,7 +406,8 @@ Napi::Value PackedWeightsNew(const Napi::CallbackInfo& info) {
 // releasePacked(handle): frees the store's buffers now (the layer's weights changed, or dispose()).
 Napi::Value ReleasePacked(const Napi::CallbackInfo& info) {
   PackedHandle h = packed_arg(info, 0);
-  if (!h) throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
+  if (!h)
+    throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
   fastconv::clear_packed(h.get());
   return info.Env().Undefined();
 }
@@ -396,7 +415,8 @@ Napi::Value ReleasePacked(const Napi::CallbackInfo& info) {
 // packedBytes(handle): bytes of transformed weights the store holds.
 Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
   PackedHandle h = packed_arg(info, 0);
-  if (!h) throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
+  if (!h)
+    throw_type(info.Env(), "packed: expected a handle from packedWeights(), got " + describe(info[0]));
   return Napi::Number::New(info.Env(), double(h->bytes()));
 }
 
@@ -464,7 +484,9 @@ Napi::Value queue_async(const Napi::CallbackInfo& info, const char* name, const 
     // The private copies of a huge call: node-addon-api turns only Napi::Error into a JS exception,
     // so this would otherwise reach std::terminate.
     auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(Napi::RangeError::New(env, std::string(name) + ": out of memory for the call's private copies of its arrays").Value());
+    d.Reject(Napi::RangeError::New(
+                 env, std::string(name) + ": out of memory for the call's private copies of its arrays")
+                 .Value());
     return d.Promise();
   }
   auto* worker = new AsyncCall<CallT>(env, name, resource, std::move(call));  // deletes itself when done
@@ -503,8 +525,10 @@ struct GradWeightCall {
 GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_refs) {
   Napi::Env env = info.Env();
   if (info.Length() < 4)
-    throw_type(env, "gradWeight: expected 4 to 6 arguments (params, input, gradOutput, out, gradBiasOut?, algo?), got " +
-                        std::to_string(info.Length()));
+    throw_type(env,
+               "gradWeight: expected 4 to 6 arguments (params, input, gradOutput, out, gradBiasOut?, "
+               "algo?), got " +
+                   std::to_string(info.Length()));
   GradWeightCall c;
   c.p = params_arg(info, 0);
   const View input = typed_arg(info, 1, "input", napi_float32_array, "Float32Array");
@@ -519,13 +543,16 @@ GradWeightCall parse_grad_weight_call(const Napi::CallbackInfo& info, bool keep_
   check_length(env, "out", out, c.p.weight_size(), "K*(C/groups)*R*S");
   if (has_bias) check_length(env, "gradBiasOut", bias_out, c.p.K, "K");
   const Span o = span_of(out);
-  if (overlaps(o, span_of(input))) throw_range(env, "out: expected memory separate from input, got an overlapping view");
+  if (overlaps(o, span_of(input)))
+    throw_range(env, "out: expected memory separate from input, got an overlapping view");
   if (overlaps(o, span_of(grad_out)))
     throw_range(env, "out: expected memory separate from gradOutput, got an overlapping view");
   if (has_bias) {
     const Span b = span_of(bias_out);
     if (overlaps(b, span_of(input)) || overlaps(b, span_of(grad_out)) || overlaps(b, o))
-      throw_range(env, "gradBiasOut: expected memory separate from input, gradOutput and out, got an overlapping view");
+      throw_range(env,
+                  "gradBiasOut: expected memory separate from input, gradOutput and out, got an "
+                  "overlapping view");
   }
   c.input = float_data(input);
   c.grad_out = float_data(grad_out);
@@ -556,7 +583,8 @@ Napi::Value GradWeight(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value GradWeightAsync(const Napi::CallbackInfo& info) {
-  return queue_async<GradWeightCall>(info, "gradWeightAsync", "fastconv.gradWeightAsync", parse_grad_weight_call);
+  return queue_async<GradWeightCall>(info, "gradWeightAsync", "fastconv.gradWeightAsync",
+                                     parse_grad_weight_call);
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -591,7 +619,8 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
     throw_type(env, "ms: expected a number of milliseconds in [1, 10000], got " + describe(info[0]));
   const double ms = info[0].As<Napi::Number>().DoubleValue();
   if (!(ms >= 1 && ms <= 10000))
-    throw_range(env, "ms: expected a number of milliseconds in [1, 10000], got " + info[0].ToString().Utf8Value());
+    throw_range(env, "ms: expected a number of milliseconds in [1, 10000], got " +
+                         info[0].ToString().Utf8Value());
   const fastconv::Isa isa = fastconv::current_isa();
   Napi::Object o = Napi::Object::New(env);
   o.Set("gflops", fastconv::measure_fma_peak(isa, ms));
@@ -610,7 +639,8 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
     throw_range(env, "isa: expected one of 'avx512', 'avx2', 'neon', 'scalar', got '" + name + "'");
   if (!fastconv::isa_supported(isa))
     throw_range(env, "isa: expected an ISA this CPU supports (at most '" +
-                         std::string(fastconv::isa_name(fastconv::best_isa())) + "'), got '" + name + "'");
+                         std::string(fastconv::isa_name(fastconv::best_isa())) + "'), got '" + name +
+                         "'");
   fastconv::set_current_isa(isa);
   return env.Undefined();
 }

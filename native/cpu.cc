@@ -58,7 +58,10 @@ Isa current_isa() { return static_cast<Isa>(current().load()); }
 void set_current_isa(Isa isa) { current().store(static_cast<int>(isa)); }
 
 bool isa_from_name(const char* name, Isa* out) {
-  static const struct { const char* name; Isa isa; } kNames[] = {
+  static const struct {
+    const char* name;
+    Isa isa;
+  } kNames[] = {
       {"scalar", Isa::kScalar}, {"neon", Isa::kNeon}, {"avx2", Isa::kAvx2}, {"avx512", Isa::kAvx512}};
   for (const auto& n : kNames) {
     if (std::strcmp(n.name, name) == 0) {

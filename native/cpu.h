@@ -15,11 +15,11 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
-Isa best_isa();                         // what this CPU supports
-Isa current_isa();                      // what the kernels use now
+Isa best_isa();     // what this CPU supports
+Isa current_isa();  // what the kernels use now
 bool isa_from_name(const char* name, Isa* out);
 const char* isa_name(Isa isa);
-bool isa_supported(Isa isa);            // true if `isa` may be selected on this CPU
-void set_current_isa(Isa isa);          // caller checks isa_supported first
+bool isa_supported(Isa isa);    // true if `isa` may be selected on this CPU
+void set_current_isa(Isa isa);  // caller checks isa_supported first
 
 }  // namespace fastconv

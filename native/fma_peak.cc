@@ -11,7 +11,9 @@ namespace fastconv {
 double measure_fma_peak(Isa isa, double ms) {
   const FmaPeakConfig& cfg = fma_peak_config(isa);
   using Clock = std::chrono::steady_clock;
-  auto seconds = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto seconds = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
   // Size a slice to about a fifth of the budget from a short run, then keep the fastest of five
   // slices: the probe reports what the core can give, and interruptions only make a slice slower.
   int64_t iters = 1 << 14;

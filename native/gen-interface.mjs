@@ -21,15 +21,22 @@ const camel = (s) => s[0].toUpperCase() + s.slice(1);
 const upper = (s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 const knobCode = new Map(KNOBS.map((k, i) => [k.name, i]));
 const validValues = (k) => (k.values ? k.values.join(', ') : `${k.min}..${k.max}`);
-const gradWeightList = GRAD_WEIGHT_ALGORITHMS.map((a, i) => `${i} (${a})`).join(', ').replace(/, ([^,]*)$/, ' or $1');
+const gradWeightList = GRAD_WEIGHT_ALGORITHMS.map((a, i) => `${i} (${a})`)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
 
 function ts() {
   const fields = PARAM_FIELDS.map((f) => f.name);
   const pack = PARAM_FIELDS.map((f, i) => `  a[${i}] = ${f.kind === 'flag' ? `p.${f.name} ? 1 : 0` : `p.${f.name}`};`).join('\n');
   const status = WASM_STATUS.map((s) => `  ${s.name}: ${s.code},`).join('\n');
-  const messages = WASM_STATUS.filter((s) => s.code !== 0).map((s) => `  [${s.code}]: ${JSON.stringify(s.message)},`).join('\n');
-  const knobs = KNOBS.map((k) => `  ${k.name}: { code: ${knobCode.get(k.name)}, engines: [${k.engines.map((e) => `'${e}'`).join(', ')}], dflt: ${k.dflt}, ` +
-    `valid: ${JSON.stringify(validValues(k))},\n    doc: ${JSON.stringify(k.doc)} },`).join('\n');
+  const messages = WASM_STATUS.filter((s) => s.code !== 0)
+    .map((s) => `  [${s.code}]: ${JSON.stringify(s.message)},`)
+    .join('\n');
+  const knobs = KNOBS.map(
+    (k) =>
+      `  ${k.name}: { code: ${knobCode.get(k.name)}, engines: [${k.engines.map((e) => `'${e}'`).join(', ')}], dflt: ${k.dflt}, ` +
+      `valid: ${JSON.stringify(validValues(k))},\n    doc: ${JSON.stringify(k.doc)} },`
+  ).join('\n');
   return `${HEADER}import type { ConvParams } from './types.js';
 
 /** Field order of ConvParams when packed into an Int32Array for the native addon and the wasm module. */
@@ -133,12 +140,16 @@ ${PARAM_FIELDS.map((f, i) => `export const PARAM_${f.name}: i32 = ${i};`).join('
 ${ALGORITHMS.map((a, i) => `export const ALGO_${upper(a)}: i32 = ${i};`).join('\n')}
 export const ALGORITHM_COUNT: i32 = ${ALGORITHMS.length};
 
-${WASM_STATUS.filter((s) => s.code >= 0).map((s) => `export const ${s.name}: i32 = ${s.code};`).join('\n')}
+${WASM_STATUS.filter((s) => s.code >= 0)
+  .map((s) => `export const ${s.name}: i32 = ${s.code};`)
+  .join('\n')}
 
 /** The sentence the TypeScript side reports for a status code. */
 export function statusMessage(code: i32): string {
   switch (code) {
-${WASM_STATUS.filter((s) => s.code > 0).map((s) => `    case ${s.code}: return ${JSON.stringify(s.message)};`).join('\n')}
+${WASM_STATUS.filter((s) => s.code > 0)
+  .map((s) => `    case ${s.code}: return ${JSON.stringify(s.message)};`)
+  .join('\n')}
     default: return 'unknown status';
   }
 }

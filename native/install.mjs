@@ -6,8 +6,8 @@
 // --strict it prints the build log's tail and exits non-zero. Rebuilds are incremental (see gypBuild).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findNodeGyp, gypBuild, shortReason, stageGyp } from './node-gyp.mjs';
 
@@ -17,7 +17,9 @@ const addonPath = path.join(root, 'build', 'Release', 'fastconv.node');
 
 function fallback() {
   const key = `${process.platform}-${process.arch}`;
-  return fs.existsSync(path.join(root, 'prebuilds', key, 'fastconv.node')) ? `the prebuilt addon (prebuilds/${key})` : 'WebAssembly';
+  return fs.existsSync(path.join(root, 'prebuilds', key, 'fastconv.node'))
+    ? `the prebuilt addon (prebuilds/${key})`
+    : 'WebAssembly';
 }
 
 function fail(reason, log) {
@@ -57,7 +59,9 @@ if (check.status !== 0) fail(`built addon does not load: ${shortReason(check.std
 
 if (strict) {
   const info = createRequire(import.meta.url)(addonPath).info();
-  console.log(`fastconv: native addon built (${info.isa}, ${info.threads} threads): ${path.relative(process.cwd(), addonPath) || addonPath}`);
+  console.log(
+    `fastconv: native addon built (${info.isa}, ${info.threads} threads): ${path.relative(process.cwd(), addonPath) || addonPath}`
+  );
 } else {
   console.log('fastconv: native addon built');
 }

@@ -9,15 +9,24 @@
  * kind: 'positive' (>= 1), 'pad' (>= 0), 'flag' (0 or 1).
  */
 export const PARAM_FIELDS = [
-  { name: 'N', kind: 'positive' }, { name: 'C', kind: 'positive' },
-  { name: 'H', kind: 'positive' }, { name: 'W', kind: 'positive' },
-  { name: 'K', kind: 'positive' }, { name: 'R', kind: 'positive' }, { name: 'S', kind: 'positive' },
+  { name: 'N', kind: 'positive' },
+  { name: 'C', kind: 'positive' },
+  { name: 'H', kind: 'positive' },
+  { name: 'W', kind: 'positive' },
+  { name: 'K', kind: 'positive' },
+  { name: 'R', kind: 'positive' },
+  { name: 'S', kind: 'positive' },
   { name: 'groups', kind: 'positive' },
-  { name: 'strideH', kind: 'positive' }, { name: 'strideW', kind: 'positive' },
-  { name: 'dilationH', kind: 'positive' }, { name: 'dilationW', kind: 'positive' },
-  { name: 'padTop', kind: 'pad' }, { name: 'padBottom', kind: 'pad' },
-  { name: 'padLeft', kind: 'pad' }, { name: 'padRight', kind: 'pad' },
-  { name: 'OH', kind: 'positive' }, { name: 'OW', kind: 'positive' },
+  { name: 'strideH', kind: 'positive' },
+  { name: 'strideW', kind: 'positive' },
+  { name: 'dilationH', kind: 'positive' },
+  { name: 'dilationW', kind: 'positive' },
+  { name: 'padTop', kind: 'pad' },
+  { name: 'padBottom', kind: 'pad' },
+  { name: 'padLeft', kind: 'pad' },
+  { name: 'padRight', kind: 'pad' },
+  { name: 'OH', kind: 'positive' },
+  { name: 'OW', kind: 'positive' },
   { name: 'relu', kind: 'flag' },
   // With relu: min(6, .) after the ReLU (ReLU6, clamp(0, 6)); 1 without relu is invalid.
   { name: 'relu6', kind: 'flag' },
@@ -35,7 +44,12 @@ export const GRAD_WEIGHT_ALGORITHMS = ['auto', 'gemm', 'winograd'];
  */
 export const WASM_STATUS = [
   { code: 0, name: 'OK', message: 'ok' },
-  { code: 1, name: 'ERR_PARAM', message: 'a size, stride or dilation is not positive, a padding is negative, relu or relu6 is not 0/1 (or relu6 is 1 without relu), or the weight store handle is not one' },
+  {
+    code: 1,
+    name: 'ERR_PARAM',
+    message:
+      'a size, stride or dilation is not positive, a padding is negative, relu or relu6 is not 0/1 (or relu6 is 1 without relu), or the weight store handle is not one',
+  },
   { code: 2, name: 'ERR_GROUPS', message: 'C or K is not divisible by groups' },
   { code: 3, name: 'ERR_OUTPUT_SHAPE', message: 'OH/OW do not match the input, kernel, padding, stride and dilation' },
   { code: 4, name: 'ERR_LENGTH', message: 'a buffer length does not match the shape' },
@@ -46,7 +60,11 @@ export const WASM_STATUS = [
   // falls back to im2col): copy them in, skipWeights(0), run again.
   { code: 8, name: 'ERR_WEIGHTS', message: 'the run reads weights the caller skipped' },
   { code: 9, name: 'ERR_INDEX', message: 'the padded input or the strided, dilated window reaches past index 2^31 - 1' },
-  { code: 10, name: 'ERR_TOO_LARGE', message: "a tensor would exceed 2^28 elements (1 GiB), the wasm backend's per-tensor limit" },
+  {
+    code: 10,
+    name: 'ERR_TOO_LARGE',
+    message: "a tensor would exceed 2^28 elements (1 GiB), the wasm backend's per-tensor limit",
+  },
   { code: 11, name: 'ERR_KNOB', message: 'the forcing knob is not one of this engine or its value is out of range' },
   { code: -1, name: 'ERR_WORKER', message: 'a wasm worker threw' },
 ];
@@ -59,15 +77,25 @@ export const WASM_STATUS = [
  */
 export const KNOBS = [
   {
-    name: 'winogradTile', engines: ['native', 'wasm'], dflt: 0, values: [0, 2, 4],
+    name: 'winogradTile',
+    engines: ['native', 'wasm'],
+    dflt: 0,
+    values: [0, 2, 4],
     doc: 'Winograd output tile: 2 runs F(2x2,3x3) / F(2,3), 4 runs F(4x4,3x3) / F(4,3) where F(4) is accurate (F(2) elsewhere); 0: the cost rule',
   },
   {
-    name: 'winogradGemm', engines: ['native'], dflt: -1, values: [-1, 0, 1],
+    name: 'winogradGemm',
+    engines: ['native'],
+    dflt: -1,
+    values: [-1, 0, 1],
     doc: "native Winograd's tuple-GEMM register tile: 0 the wide one, 1 the narrow one; -1: the cost rule",
   },
   {
-    name: 'winogradBlockKb', engines: ['native'], dflt: 512, min: 1, max: 1 << 20,
+    name: 'winogradBlockKb',
+    engines: ['native'],
+    dflt: 512,
+    min: 1,
+    max: 1 << 20,
     doc: "native Winograd's budget in KiB for one block of tiles' V and M (fewer KiB: more blocks, to exercise the thread split)",
   },
 ];

@@ -10,7 +10,17 @@ export function findNodeGyp(root) {
     process.env.npm_config_node_gyp,
     path.join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
     // npm's bundled copy, next to the running node (Debian: /usr/lib/node_modules, nvm: lib/...).
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.join(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js'
+    ),
     path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
   ];
   return candidates.find((c) => c && fs.existsSync(c));
@@ -43,9 +53,16 @@ export const jobs = String(Math.max(1, Math.min(8, os.availableParallelism?.() ?
  */
 export function gypBuild(gyp, cwd, { configureArgs = [], env = process.env } = {}) {
   let log = '';
-  for (const args of [['configure', ...nodedirArgs(), ...configureArgs], ['build', '-j', jobs]]) {
+  for (const args of [
+    ['configure', ...nodedirArgs(), ...configureArgs],
+    ['build', '-j', jobs],
+  ]) {
     const res = spawnSync(process.execPath, [gyp, ...args], {
-      cwd, encoding: 'utf8', env, timeout: 15 * 60 * 1000, maxBuffer: 64 << 20,
+      cwd,
+      encoding: 'utf8',
+      env,
+      timeout: 15 * 60 * 1000,
+      maxBuffer: 64 << 20,
     });
     log += `${res.stdout ?? ''}\n${res.stderr ?? ''}`;
     if (res.error) return { ok: false, log, error: res.error.code === 'ETIMEDOUT' ? 'build timed out' : res.error.message };
@@ -56,16 +73,20 @@ export function gypBuild(gyp, cwd, { configureArgs = [], env = process.env } = {
 
 // One short, actionable reason from a build log.
 export function shortReason(log) {
-  const lines = log.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const compiler = lines.find((l) => /:\d+:(\d+:)? (fatal )?error: /.test(l));
   const gypErr = lines.find((l) => /^gyp ERR! (?!stack|System|command|cwd|node -v|node-gyp -v|not ok|build error)/.test(l));
-  const python = lines.find((l) => /^[A-Za-z.]*Error: /.test(l));  // gyp's own traceback
+  const python = lines.find((l) => /^[A-Za-z.]*Error: /.test(l)); // gyp's own traceback
   let s;
   if (python) s = `configure failed: ${python}`;
   else if (compiler) s = `compile error: ${compiler.replace(/^.*?(fatal )?error: /, '')}`;
   else if (lines.some((l) => /make: \*\*\*/.test(l)))
     s = `C++ compiler failed${process.env.CXX ? ` (CXX=${process.env.CXX})` : ''}`;
-  else s = (gypErr ?? lines.find((l) => /error/i.test(l)) ?? lines[lines.length - 1] ?? 'unknown error').replace(/^gyp ERR! /, '');
+  else
+    s = (gypErr ?? lines.find((l) => /error/i.test(l)) ?? lines[lines.length - 1] ?? 'unknown error').replace(/^gyp ERR! /, '');
   s = s.replace(/\s+/g, ' ');
   return s.length > 140 ? `${s.slice(0, 137)}...` : s;
 }

@@ -12,8 +12,9 @@
 //
 //   node native/prebuild.mjs                 every target (fails if a toolchain is missing)
 //   FASTCONV_PREBUILDS=linux-x64 npm pack    only these targets; the others' old binaries are removed
-import { createHash } from 'node:crypto';
+
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,10 @@ const TARGETS = {
 };
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const die = (msg) => { console.error(`prebuild: ${msg}`); process.exit(1); };
+const die = (msg) => {
+  console.error(`prebuild: ${msg}`);
+  process.exit(1);
+};
 
 function tools(t) {
   if (process.platform === 'linux' && process.arch === t.arch) {
@@ -48,8 +52,10 @@ function run(cmd, args, opts = {}) {
 const versionKey = (v) => v.split('.').map(Number);
 function maxVersion(vs) {
   return vs.reduce((a, b) => {
-    const x = versionKey(a), y = versionKey(b);
-    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0) ? a : b;
+    const x = versionKey(a),
+      y = versionKey(b);
+    for (let i = 0; i < Math.max(x.length, y.length); i++)
+      if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0) ? a : b;
     return a;
   }, vs[0]);
 }
@@ -74,7 +80,12 @@ function inspect(file, prefix) {
 
 function build(key, t, gyp) {
   const tc = tools(t);
-  if (!has(tc.cxx)) die(`${tc.cxx} not found: apt-get install ${t.apt}, or leave ${key} out (FASTCONV_PREBUILDS=${Object.keys(TARGETS).filter((k) => k !== key).join(',')})`);
+  if (!has(tc.cxx))
+    die(
+      `${tc.cxx} not found: apt-get install ${t.apt}, or leave ${key} out (FASTCONV_PREBUILDS=${Object.keys(TARGETS)
+        .filter((k) => k !== key)
+        .join(',')})`
+    );
   const stage = path.join(root, 'build', 'prebuild', key);
   stageGyp(root, stage, path.join(root, 'binding.gyp'));
 
@@ -93,23 +104,39 @@ function build(key, t, gyp) {
   if (info.cxx.length || info.needed.some((n) => n.startsWith('libstdc++'))) {
     die(`${key}: needs ${[...info.cxx, ...info.needed].join(', ')} from the system (libstdc++ was not linked in)`);
   }
-  if (info.libgcc && Number(info.libgcc.split('.')[0]) > 4) die(`${key}: needs libgcc_s GCC_${info.libgcc} (at most GCC_4.x is everywhere)`);
+  if (info.libgcc && Number(info.libgcc.split('.')[0]) > 4)
+    die(`${key}: needs libgcc_s GCC_${info.libgcc} (at most GCC_4.x is everywhere)`);
   if (!info.glibc) die(`${key}: no GLIBC symbol versions found in ${dest} (is it a glibc build?)`);
 
   if (!tc.prefix) {
     // The host's binary must load in this node: a link-time mistake shows here, not in a user's process.
-    const r = spawnSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(dest)}).info().isa)`], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['-e', `console.log(require(${JSON.stringify(dest)}).info().isa)`], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) die(`${key}: the built binary does not load: ${r.stderr.trim().split('\n')[0]}`);
   }
   const bytes = fs.readFileSync(dest);
-  console.log(`prebuild: ${path.relative(root, dest)} ${(bytes.length / 1024).toFixed(0)} kB, glibc >= ${info.glibc}, ` +
-    `needs ${info.needed.join(' ')} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  return { file: `${key}/fastconv.node`, glibc: info.glibc, libgcc: info.libgcc, needed: info.needed, napi: 8, bytes: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex') };
+  console.log(
+    `prebuild: ${path.relative(root, dest)} ${(bytes.length / 1024).toFixed(0)} kB, glibc >= ${info.glibc}, ` +
+      `needs ${info.needed.join(' ')} (${((Date.now() - started) / 1000).toFixed(0)} s)`
+  );
+  return {
+    file: `${key}/fastconv.node`,
+    glibc: info.glibc,
+    libgcc: info.libgcc,
+    needed: info.needed,
+    napi: 8,
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
-const wanted = (process.env.FASTCONV_PREBUILDS ?? Object.keys(TARGETS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-for (const k of wanted) if (!TARGETS[k]) die(`FASTCONV_PREBUILDS: unknown target '${k}' (have ${Object.keys(TARGETS).join(', ')})`);
+const wanted = (process.env.FASTCONV_PREBUILDS ?? Object.keys(TARGETS).join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const k of wanted)
+  if (!TARGETS[k]) die(`FASTCONV_PREBUILDS: unknown target '${k}' (have ${Object.keys(TARGETS).join(', ')})`);
 const gyp = findNodeGyp(root);
 if (!gyp) die('node-gyp not found (it comes with npm)');
 
@@ -121,6 +148,6 @@ fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(root, 'native', 'fastc
 const manifest = {};
 for (const [key, t] of Object.entries(TARGETS)) {
   if (wanted.includes(key)) manifest[key] = build(key, t, gyp);
-  else fs.rmSync(path.join(outRoot, key), { recursive: true, force: true });  // never ship a stale binary
+  else fs.rmSync(path.join(outRoot, key), { recursive: true, force: true }); // never ship a stale binary
 }
 fs.writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -108,7 +108,8 @@ void ThreadPool::worker(int slot, uint64_t seen) {
 
 void ThreadPool::run(int64_t tasks, int max_threads, const Task& fn) {
   if (tasks <= 0) return;
-  const int active = static_cast<int>(std::min<int64_t>({tasks, int64_t(threads()), int64_t(std::max(1, max_threads))}));
+  const int active = static_cast<int>(
+      std::min<int64_t>({tasks, int64_t(threads()), int64_t(std::max(1, max_threads))}));
   if (active == 1) {
     for (int64_t t = 0; t < tasks; ++t) fn(t, 0);
     return;

@@ -78,7 +78,8 @@ void* map_huge(size_t bytes) {
 
 float* Buffer::grow(size_t floats) {
   if (floats == 0) floats = 1;
-  if (floats > (SIZE_MAX / 2) / sizeof(float)) throw std::bad_alloc();  // headroom and rounding stay exact
+  if (floats > (SIZE_MAX / 2) / sizeof(float))
+    throw std::bad_alloc();  // headroom and rounding stay exact
   const size_t need = floats * sizeof(float);
   if (need <= bytes_) return static_cast<float*>(ptr_);
   release();

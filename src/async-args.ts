@@ -52,8 +52,10 @@ export function checkIntact(call: string, name: string, a: Float32Array | null |
   if (isDetached(bufferOf.call(a) as ArrayBufferLike)) {
     throw new TypeError(`${call}: ${name}'s ArrayBuffer was detached or transferred during the call`);
   }
-  throw new RangeError(`${call}: ${name} was resized during the call: it has ${now} elements now, ` +
-    `${length} when the call was made (a length-tracking view follows its buffer's size; a fixed-length view reads 0 once out of bounds)`);
+  throw new RangeError(
+    `${call}: ${name} was resized during the call: it has ${now} elements now, ` +
+      `${length} when the call was made (a length-tracking view follows its buffer's size; a fixed-length view reads 0 once out of bounds)`
+  );
 }
 
 /** An async call's arrays as validated when it was made: [name, array, length] for checkIntact. */

@@ -13,13 +13,13 @@
 // A fused ReLU is not differentiated here: pass the gradient with respect to the convolution's output
 // *after* the ReLU mask was applied (gradOutput * (y > 0)), as the Conv2d layer does.
 
+import type { HeldArgs } from './async-args.js';
+import { checkAllIntact } from './async-args.js';
 import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm } from './backends/types.js';
 import { dispatcher } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
 import { checkOptionsObject, fmt, normalizeConv, tensorArg } from './shape.js';
-import type { HeldArgs } from './async-args.js';
-import { checkAllIntact } from './async-args.js';
 import type { ConvJob, TransposeParams } from './transpose.js';
 import { planTransposed, runJob, runJobAsync } from './transpose.js';
 
@@ -41,13 +41,25 @@ export interface Gradients {
 const NEEDS: readonly GradientName[] = ['input', 'weight', 'bias'];
 
 /** Where the derived convolutions run: the caller's backend and, where it applies, algorithm. */
-interface RunOptions { backend: BackendChoice; algorithm: 'auto' | Algorithm }
+interface RunOptions {
+  backend: BackendChoice;
+  algorithm: 'auto' | Algorithm;
+}
 
 /** A gradient computed by a backend kernel of its own, not through forward convolutions. */
-interface KernelJob { run: () => void; runAsync: () => Promise<void> }
+interface KernelJob {
+  run: () => void;
+  runAsync: () => Promise<void>;
+}
 
 /** `held`: the caller's arrays as validated, checked again after the async form's awaits (src/async-args.ts). */
-interface Prepared { jobs: ConvJob<void>[]; kernels: KernelJob[]; finalize: (() => void)[]; result: Gradients; held?: HeldArgs }
+interface Prepared {
+  jobs: ConvJob<void>[];
+  kernels: KernelJob[];
+  finalize: (() => void)[];
+  result: Gradients;
+  held?: HeldArgs;
+}
 
 function checkNeeds(v: unknown, hasBias: boolean): Set<GradientName> {
   if (v === undefined) return new Set<GradientName>(hasBias ? NEEDS : ['input', 'weight']);
@@ -61,13 +73,27 @@ function checkNeeds(v: unknown, hasBias: boolean): Set<GradientName> {
 /** The transposed convolution that maps gradOutput back onto the input grid of the forward conv `p`. */
 export function gradInputParams(p: ConvParams): TransposeParams {
   return {
-    N: p.N, C: p.K, H: p.OH, W: p.OW, K: p.C, R: p.R, S: p.S, groups: p.groups,
-    strideH: p.strideH, strideW: p.strideW, dilationH: p.dilationH, dilationW: p.dilationW,
-    padTop: p.padTop, padBottom: p.padBottom, padLeft: p.padLeft, padRight: p.padRight,
+    N: p.N,
+    C: p.K,
+    H: p.OH,
+    W: p.OW,
+    K: p.C,
+    R: p.R,
+    S: p.S,
+    groups: p.groups,
+    strideH: p.strideH,
+    strideW: p.strideW,
+    dilationH: p.dilationH,
+    dilationW: p.dilationW,
+    padTop: p.padTop,
+    padBottom: p.padBottom,
+    padLeft: p.padLeft,
+    padRight: p.padRight,
     // Rows/columns PyTorch's floor left out of every window: they come out as zeros.
     outPadH: p.H + p.padTop + p.padBottom - p.dilationH * (p.R - 1) - 1 - (p.OH - 1) * p.strideH,
     outPadW: p.W + p.padLeft + p.padRight - p.dilationW * (p.S - 1) - 1 - (p.OW - 1) * p.strideW,
-    OH: p.H, OW: p.W,
+    OH: p.H,
+    OW: p.W,
   };
 }
 
@@ -97,9 +123,11 @@ function outputColumns(p: ConvParams, x: Float32Array, gy: Float32Array): Column
     granule: OW,
     fill: (gyT, cols, q0, Qb) => {
       for (let li = 0, l = q0 / OW; li < Qb / OW; li++, l++) {
-        const n = Math.floor(l / OH), oh = l % OH;
+        const n = Math.floor(l / OH),
+          oh = l % OH;
         for (let k = 0; k < K; k++) {
-          const g = Math.floor(k / Kg), src = ((n * K + k) * OH + oh) * OW;
+          const g = Math.floor(k / Kg),
+            src = ((n * K + k) * OH + oh) * OW;
           let dst = (g * Qb + li * OW) * Kg + (k - g * Kg);
           for (let ow = 0; ow < OW; ow++, dst += Kg) gyT[dst] = gy[src + ow];
         }
@@ -128,10 +156,17 @@ function outputColumns(p: ConvParams, x: Float32Array, gy: Float32Array): Column
  * Positions are split into blocks of at most COLUMN_BLOCK floats of cols; block results are summed in
  * block order (the same order sync and async: identical bits).
  */
-function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOptions,
-                                 shape: number[], into: Gradients): { jobs: ConvJob<void>[]; finalize: () => void } {
+function planGradWeightByColumns(
+  p: ConvParams,
+  source: ColumnSource,
+  run: RunOptions,
+  shape: number[],
+  into: Gradients
+): { jobs: ConvJob<void>[]; finalize: () => void } {
   const { C, K, R, S, groups } = p;
-  const Cg = C / groups, Kg = K / groups, CRS = C * R * S;
+  const Cg = C / groups,
+    Kg = K / groups,
+    CRS = C * R * S;
   const { positions, granule } = source;
   const perBlock = granule * Math.max(1, Math.floor(Math.min(positions, COLUMN_BLOCK / CRS) / granule));
   const partials: Float32Array[] = [];
@@ -140,7 +175,8 @@ function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOp
     const Qb = Math.min(perBlock, positions - q0);
     jobs.push({
       conv: (alloc) => {
-        const gyT = alloc(groups * Qb * Kg), cols = alloc(CRS * Qb);
+        const gyT = alloc(groups * Qb * Kg),
+          cols = alloc(CRS * Qb);
         source.fill(gyT, cols, q0, Qb);
         return {
           input: { data: gyT, shape: [1, groups * Qb, 1, Kg] },
@@ -148,7 +184,9 @@ function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOp
           options: { groups, ...run },
         };
       },
-      finish: (y) => { partials[block] = y.data; },
+      finish: (y) => {
+        partials[block] = y.data;
+      },
     });
   }
   return {
@@ -157,7 +195,8 @@ function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOp
       const sum = partials[0];
       for (let b = 1; b < partials.length; b++) for (let i = 0; i < sum.length; i++) sum[i] += partials[b][i];
       // [groups, Cg*R*S, Kg] -> [K, Cg*R*S]
-      const CgRS = Cg * R * S, gw = new Float32Array(K * CgRS);
+      const CgRS = Cg * R * S,
+        gw = new Float32Array(K * CgRS);
       for (let g = 0; g < groups; g++) {
         for (let j = 0; j < CgRS; j++) {
           const src = (g * CgRS + j) * Kg;
@@ -176,46 +215,60 @@ function planGradWeightByColumns(p: ConvParams, source: ColumnSource, run: RunOp
  * stride becomes the dilation and vice versa, and the result is cropped to R x S. No im2col in JS: this
  * suits few channels, where the backend's direct kernels do the work.
  */
-function planGradWeightBySwap(p: ConvParams, x: Float32Array, gy: Float32Array, run: RunOptions,
-                              shape: number[], into: Gradients): { jobs: ConvJob<void>[]; finalize: () => void } {
+function planGradWeightBySwap(
+  p: ConvParams,
+  x: Float32Array,
+  gy: Float32Array,
+  run: RunOptions,
+  shape: number[],
+  into: Gradients
+): { jobs: ConvJob<void>[]; finalize: () => void } {
   const { N, C, H, W, K, R, S, groups, OH, OW } = p;
-  const Cg = C / groups, HW = H * W, P = OH * OW;
+  const Cg = C / groups,
+    HW = H * W,
+    P = OH * OW;
   return {
-    jobs: [{
-      conv: (alloc) => {
-        const xT = alloc(N * C * HW), gyT = alloc(N * K * P);
-        for (let n = 0; n < N; n++) {
-          for (let g = 0; g < groups; g++) {
+    jobs: [
+      {
+        conv: (alloc) => {
+          const xT = alloc(N * C * HW),
+            gyT = alloc(N * K * P);
+          for (let n = 0; n < N; n++) {
+            for (let g = 0; g < groups; g++) {
+              for (let c = 0; c < Cg; c++) {
+                const src = (n * C + g * Cg + c) * HW;
+                xT.set(x.subarray(src, src + HW), (c * groups * N + g * N + n) * HW);
+              }
+            }
+            for (let k = 0; k < K; k++) gyT.set(gy.subarray((n * K + k) * P, (n * K + k + 1) * P), (k * N + n) * P);
+          }
+          return {
+            input: { data: xT, shape: [Cg, groups * N, H, W] },
+            weight: { data: gyT, shape: [K, N, OH, OW] },
+            options: {
+              stride: [p.dilationH, p.dilationW],
+              dilation: [p.strideH, p.strideW],
+              padding: [p.padTop, p.padBottom, p.padLeft, p.padRight],
+              groups,
+              ...run,
+            },
+          };
+        },
+        finish: (y) => {
+          const [RR, SS] = [y.shape[2], y.shape[3]];
+          const gw = new Float32Array(K * Cg * R * S);
+          for (let k = 0; k < K; k++) {
             for (let c = 0; c < Cg; c++) {
-              const src = (n * C + g * Cg + c) * HW;
-              xT.set(x.subarray(src, src + HW), (c * groups * N + g * N + n) * HW);
+              for (let r = 0; r < R; r++) {
+                const src = ((c * K + k) * RR + r) * SS;
+                gw.set(y.data.subarray(src, src + S), ((k * Cg + c) * R + r) * S);
+              }
             }
           }
-          for (let k = 0; k < K; k++) gyT.set(gy.subarray((n * K + k) * P, (n * K + k + 1) * P), (k * N + n) * P);
-        }
-        return {
-          input: { data: xT, shape: [Cg, groups * N, H, W] },
-          weight: { data: gyT, shape: [K, N, OH, OW] },
-          options: {
-            stride: [p.dilationH, p.dilationW], dilation: [p.strideH, p.strideW],
-            padding: [p.padTop, p.padBottom, p.padLeft, p.padRight], groups, ...run,
-          },
-        };
+          into.gradWeight = { data: gw, shape };
+        },
       },
-      finish: (y) => {
-        const [RR, SS] = [y.shape[2], y.shape[3]];
-        const gw = new Float32Array(K * Cg * R * S);
-        for (let k = 0; k < K; k++) {
-          for (let c = 0; c < Cg; c++) {
-            for (let r = 0; r < R; r++) {
-              const src = ((c * K + k) * RR + r) * SS;
-              gw.set(y.data.subarray(src, src + S), ((k * Cg + c) * R + r) * S);
-            }
-          }
-        }
-        into.gradWeight = { data: gw, shape };
-      },
-    }],
+    ],
     finalize: () => {},
   };
 }
@@ -226,10 +279,18 @@ function planGradWeightBySwap(p: ConvParams, x: Float32Array, gy: Float32Array, 
  * every image given the full padded width and height, each tap's rows of x are one contiguous slice, so
  * each tap is a 1x1 convolution on a zero-copy view; gy is zero at the grid positions that are not outputs.
  */
-function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, run: RunOptions,
-                              shape: number[], into: Gradients): { jobs: ConvJob<void>[]; finalize: () => void } {
+function planGradWeightByTaps(
+  p: ConvParams,
+  x: Float32Array,
+  gy: Float32Array,
+  run: RunOptions,
+  shape: number[],
+  into: Gradients
+): { jobs: ConvJob<void>[]; finalize: () => void } {
   const { N, C, H, W, K, R, S, OH, OW } = p;
-  const Hp = H + p.padTop + p.padBottom, Wp = W + p.padLeft + p.padRight, Q = N * Hp * Wp;
+  const Hp = H + p.padTop + p.padBottom,
+    Wp = W + p.padLeft + p.padRight,
+    Q = N * Hp * Wp;
   const tail = p.dilationH * (R - 1) * Wp + p.dilationW * (S - 1);
   const grid = new Float32Array((Q + tail) * C);
   for (let n = 0; n < N; n++) {
@@ -268,7 +329,12 @@ function planGradWeightByTaps(p: ConvParams, x: Float32Array, gy: Float32Array, 
       });
     }
   }
-  return { jobs, finalize: () => { into.gradWeight = { data: gw, shape }; } };
+  return {
+    jobs,
+    finalize: () => {
+      into.gradWeight = { data: gw, shape };
+    },
+  };
 }
 
 /**
@@ -285,8 +351,16 @@ function kernelPreference(algorithm: 'auto' | Algorithm): GradWeightAlgorithm {
 const missingKernel = (backend: Backend) => `fastconv backward: the ${backend.name} backend has no grad-weight kernel`;
 
 /** grad-weight (and grad-bias when `bias`) by the backend's own kernel (every shape), sync or async. */
-function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array, backend: Backend,
-                                algorithm: GradWeightAlgorithm, shape: number[], bias: boolean, into: Gradients): KernelJob {
+function planGradWeightByKernel(
+  p: ConvParams,
+  x: Float32Array,
+  gy: Float32Array,
+  backend: Backend,
+  algorithm: GradWeightAlgorithm,
+  shape: number[],
+  bias: boolean,
+  into: Gradients
+): KernelJob {
   const gw = new Float32Array(p.K * (p.C / p.groups) * p.R * p.S);
   const gb = bias ? new Float32Array(p.K) : null;
   const done = () => {
@@ -307,8 +381,14 @@ function planGradWeightByKernel(p: ConvParams, x: Float32Array, gy: Float32Array
 }
 
 export type GradWeightStrategy = 'native' | 'swap' | 'columns' | 'taps';
-type Plan = (p: ConvParams, x: Float32Array, gy: Float32Array, run: RunOptions, shape: number[], into: Gradients) =>
-  { jobs: ConvJob<void>[]; finalize: () => void };
+type Plan = (
+  p: ConvParams,
+  x: Float32Array,
+  gy: Float32Array,
+  run: RunOptions,
+  shape: number[],
+  into: Gradients
+) => { jobs: ConvJob<void>[]; finalize: () => void };
 const GRAD_WEIGHT_PLANS: Record<Exclude<GradWeightStrategy, 'native'>, Plan> = {
   swap: planGradWeightBySwap,
   columns: (p, x, gy, ...rest) => planGradWeightByColumns(p, outputColumns(p, x, gy), ...rest),
@@ -320,7 +400,9 @@ let forcedStrategy: GradWeightStrategy | 'auto' = 'auto';
  * Tests only: forces one grad-weight formulation ('taps' still needs groups = 1 and stride 1, 'native' a
  * backend with a grad-weight kernel; where the forced one cannot run, the automatic choice does).
  */
-export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void { forcedStrategy = s; }
+export function forceGradWeightStrategy(s: GradWeightStrategy | 'auto'): void {
+  forcedStrategy = s;
+}
 
 /**
  * Which formulation of grad-weight to run on `backend` (default: one without a grad-weight kernel). A
@@ -359,15 +441,17 @@ function gradBias(p: ConvParams, gy: Float32Array): Float32Array {
 
 function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Prepared {
   // Every argument is read once (options copied, tensors through normalizeConv/tensorArg), as forward does.
-  const o = options === undefined ? undefined : checkOptionsObject('options', options) as BackwardOptions;
+  const o = options === undefined ? undefined : (checkOptionsObject('options', options) as BackwardOptions);
   if (o && (o as ConvOptions).out !== undefined) {
     throw new TypeError('options.out is not supported by the backward functions (they return fresh tensors)');
   }
   const n = normalizeConv(dims, input, weight, o, ['needs']);
   const p = n.params;
-  const g = tensorArg('gradOutput', gradOutput, n.outShape.length, 'with the forward output\'s shape', true);
+  const g = tensorArg('gradOutput', gradOutput, n.outShape.length, "with the forward output's shape", true);
   if (g.shape.some((d, i) => d !== n.outShape[i])) {
-    throw new RangeError(`gradOutput must have the forward output's shape [${n.outShape.join(', ')}], got [${g.shape.join(', ')}]`);
+    throw new RangeError(
+      `gradOutput must have the forward output's shape [${n.outShape.join(', ')}], got [${g.shape.join(', ')}]`
+    );
   }
   const needs = checkNeeds(o?.needs, n.bias !== null);
   if (p.N === 0) return emptyBatch(needs, n.xShape, n.wShape, p.K);
@@ -400,8 +484,12 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
     }
   }
   if (needs.has('bias')) result.gradBias = gradBias(p, gy);
-  const held: HeldArgs = [['input', n.x, p.N * p.C * p.H * p.W], ['weight', n.w, p.K * (p.C / p.groups) * p.R * p.S],
-    ['gradOutput', g.data, p.N * p.K * p.OH * p.OW], ['bias', n.bias, p.K]];
+  const held: HeldArgs = [
+    ['input', n.x, p.N * p.C * p.H * p.W],
+    ['weight', n.w, p.K * (p.C / p.groups) * p.R * p.S],
+    ['gradOutput', g.data, p.N * p.K * p.OH * p.OW],
+    ['bias', n.bias, p.K],
+  ];
   return { jobs, kernels, finalize, result, held };
 }
 
@@ -409,7 +497,8 @@ function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, gradOutput: Tensor,
 function emptyBatch(needs: Set<GradientName>, xShape: number[], wShape: number[], K: number): Prepared {
   const result: Gradients = {};
   if (needs.has('input')) result.gradInput = { data: new Float32Array(0), shape: xShape.slice() };
-  if (needs.has('weight')) result.gradWeight = { data: new Float32Array(wShape.reduce((a, b) => a * b, 1)), shape: wShape.slice() };
+  if (needs.has('weight'))
+    result.gradWeight = { data: new Float32Array(wShape.reduce((a, b) => a * b, 1)), shape: wShape.slice() };
   if (needs.has('bias')) result.gradBias = new Float32Array(K);
   return { jobs: [], kernels: [], finalize: [], result };
 }
@@ -448,10 +537,20 @@ export function conv1dBackward(input: Tensor, weight: Tensor, gradOutput: Tensor
 }
 
 /** conv2dBackward with its convolutions run through conv2dAsync (off the JS thread where the backend can). */
-export async function conv2dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
+export async function conv2dBackwardAsync(
+  input: Tensor,
+  weight: Tensor,
+  gradOutput: Tensor,
+  options?: BackwardOptions
+): Promise<Gradients> {
   return runAsync(prepare(2, input, weight, gradOutput, options), 'conv2dBackwardAsync');
 }
 
-export async function conv1dBackwardAsync(input: Tensor, weight: Tensor, gradOutput: Tensor, options?: BackwardOptions): Promise<Gradients> {
+export async function conv1dBackwardAsync(
+  input: Tensor,
+  weight: Tensor,
+  gradOutput: Tensor,
+  options?: BackwardOptions
+): Promise<Gradients> {
   return runAsync(prepare(1, input, weight, gradOutput, options), 'conv1dBackwardAsync');
 }

@@ -32,7 +32,10 @@ export interface CallContext {
 }
 
 /** A finished call: the output and the algorithm that produced it. */
-export interface ConvResult { y: Tensor; algorithm: Algorithm }
+export interface ConvResult {
+  y: Tensor;
+  algorithm: Algorithm;
+}
 
 interface Job {
   n: NormalizedConv;
@@ -109,7 +112,13 @@ export function convolve(dims: 1 | 2, input: Tensor, weight: Tensor, options?: C
 }
 
 /** convolve() through the backends' async entry points (off the JS thread where they can). */
-export async function convolveAsync(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvOptions, ctx?: CallContext): Promise<ConvResult> {
+export async function convolveAsync(
+  dims: 1 | 2,
+  input: Tensor,
+  weight: Tensor,
+  options?: ConvOptions,
+  ctx?: CallContext
+): Promise<ConvResult> {
   const job = prepare(dims, input, weight, options, ctx);
   if (job.n.params.N === 0) return finish(job, job.planned);
   const { n, backend, store, x, y } = job;
@@ -167,9 +176,16 @@ export function explain(input: Tensor, weight: Tensor, options?: ConvOptions): E
     if (tuned) ({ algorithm, reason } = tuned);
     else reason = `not tuned yet (the first call with tune: true times every applicable algorithm); until then: ${reason}`;
   }
-  const threadsOf = (call: 'sync' | 'async') => (n.params.N === 0 ? 0 : backend.threadsFor?.(n.params, algorithm, call) ?? backend.threads);
+  const threadsOf = (call: 'sync' | 'async') =>
+    n.params.N === 0 ? 0 : (backend.threadsFor?.(n.params, algorithm, call) ?? backend.threads);
   return {
-    backend: backend.name, isa: backend.isa, threads: threadsOf('sync'), asyncThreads: threadsOf('async'),
-    algorithm, reason, outputShape: n.outShape, params: n.params,
+    backend: backend.name,
+    isa: backend.isa,
+    threads: threadsOf('sync'),
+    asyncThreads: threadsOf('async'),
+    algorithm,
+    reason,
+    outputShape: n.outShape,
+    params: n.params,
   };
 }

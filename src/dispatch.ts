@@ -4,8 +4,8 @@
 // in doubt, and lets the timing overturn it only on strong evidence. Per call it resolves the user's
 // backend/algorithm choice into a concrete (backend, algorithm) pair and can say why.
 
-import type { Algorithm, Backend, ConvParams } from './backends/types.js';
 import { convReference } from './backends/js.js';
+import type { Algorithm, Backend, ConvParams } from './backends/types.js';
 import type { BackendChoice } from './shape.js';
 import { checkBackendChoice } from './shape.js';
 
@@ -20,18 +20,30 @@ const SLOT_ORDER: readonly SlotKey[] = ['native', 'wasmRelaxed', 'wasmSimd', 'wa
 /** What 'wasm' means: the first of these that loaded (they run the same algorithms, faster to slower). */
 const WASM_PREFERENCE: readonly SlotKey[] = ['wasmRelaxed', 'wasmSimd', 'wasmScalar'];
 const SLOT_NAME: Record<SlotKey, string> = {
-  native: 'native', wasmRelaxed: 'wasm-relaxed', wasmSimd: 'wasm-simd', wasmScalar: 'wasm-scalar', js: 'js',
+  native: 'native',
+  wasmRelaxed: 'wasm-relaxed',
+  wasmSimd: 'wasm-simd',
+  wasmScalar: 'wasm-scalar',
+  js: 'js',
 };
 const KNOWN_ORDER = SLOT_ORDER.map((k) => SLOT_NAME[k]).join(' > ');
 
 export interface Candidate {
-  key: SlotKey; backend?: Backend; error?: string;
+  key: SlotKey;
+  backend?: Backend;
+  error?: string;
   /** Native only: which addon file loaded and why any earlier one did not (backendInfo().nativeAddon). */
   source?: string;
 }
 
 /** One candidate's load-time check; medianMs/gflops only where it was timed (see Comparison). */
-export interface ProbeResult { key: SlotKey; ok: boolean; medianMs?: number; gflops?: number; error?: string }
+export interface ProbeResult {
+  key: SlotKey;
+  ok: boolean;
+  medianMs?: number;
+  gflops?: number;
+  error?: string;
+}
 
 /** A timed duel between the current choice and a lower-ranked candidate, in interleaved samples. */
 export interface Comparison {
@@ -98,8 +110,25 @@ export interface Plan {
 }
 
 const conv3x3 = (C: number, K: number, HW: number): ConvParams => ({
-  N: 1, C, H: HW, W: HW, K, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: HW, OW: HW, relu: false,
+  N: 1,
+  C,
+  H: HW,
+  W: HW,
+  K,
+  R: 3,
+  S: 3,
+  groups: 1,
+  strideH: 1,
+  strideW: 1,
+  dilationH: 1,
+  dilationW: 1,
+  padTop: 1,
+  padBottom: 1,
+  padLeft: 1,
+  padRight: 1,
+  OH: HW,
+  OW: HW,
+  relu: false,
 });
 // Every compiled candidate is checked on this at load, against a float64 reference that runs cold
 // (unoptimized JS, ~100-200 ns per multiply-add), so it is no larger than it must be: 7x7 planes give
@@ -116,7 +145,10 @@ const PROBE_TEXT = `${PROBE.C}x${PROBE.H}x${PROBE.W} ${PROBE.R}x${PROBE.S}`;
 function probeData(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   let s = seed;
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) * 2 - 1; }
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = (s / 2 ** 32) * 2 - 1;
+  }
   return a;
 }
 
@@ -181,8 +213,11 @@ const median = (v: readonly number[]): number => {
  * samples that a stall by another process lengthened; the pairs, taken back to back, see the same
  * machine state, so most of them agreeing is what says the gap is the code's and not the moment's.
  */
-export function overturns(incumbentMs: readonly number[], challengerMs: readonly number[], margin: number):
-    { speedup: number; wins: number; overturned: boolean } {
+export function overturns(
+  incumbentMs: readonly number[],
+  challengerMs: readonly number[],
+  margin: number
+): { speedup: number; wins: number; overturned: boolean } {
   const n = incumbentMs.length;
   const valid = n > 0 && challengerMs.length === n && [...incumbentMs, ...challengerMs].every((t) => Number.isFinite(t) && t > 0);
   if (!valid) return { speedup: NaN, wins: 0, overturned: false };
@@ -192,7 +227,11 @@ export function overturns(incumbentMs: readonly number[], challengerMs: readonly
   return { speedup, wins, overturned: speedup >= margin && 2 * wins > n };
 }
 
-interface Verified { key: SlotKey; backend: Backend; algorithm: Algorithm }
+interface Verified {
+  key: SlotKey;
+  backend: Backend;
+  algorithm: Algorithm;
+}
 
 export class Dispatcher {
   private slots = new Map<SlotKey, Candidate>();
@@ -270,17 +309,21 @@ export class Dispatcher {
     const name = (v: Verified) => (v.key === 'native' ? `native (${v.backend.isa})` : SLOT_NAME[v.key]);
     const parts: string[] = [];
     if (!best) parts.push(`no backend passed the float64 check`);
-    else if (best === first) parts.push(`${name(best)}: the first backend that passed the float64 check in the known order ${KNOWN_ORDER}`);
+    else if (best === first)
+      parts.push(`${name(best)}: the first backend that passed the float64 check in the known order ${KNOWN_ORDER}`);
     else parts.push(`${name(best)}: timed clearly faster than ${name(first)}, which the known order ${KNOWN_ORDER} puts first`);
     if (this.comparisons.length) {
       for (const c of this.comparisons) parts.push(this.describe(c));
     } else if (best) {
-      parts.push(this.options.timing === 'none' ? 'nothing timed (timing off)' : 'nothing timed (the order is not in doubt here)');
+      parts.push(
+        this.options.timing === 'none' ? 'nothing timed (timing off)' : 'nothing timed (the order is not in doubt here)'
+      );
     }
     const wasmKey = this.slotFor('wasm');
     parts.push(this.slots.get(wasmKey)?.backend ? `'wasm' means ${SLOT_NAME[wasmKey]}` : `no wasm build is available`);
-    const checks = this.probeResults.map((r) =>
-      r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`).join(', ');
+    const checks = this.probeResults
+      .map((r) => (r.ok ? `${SLOT_NAME[r.key]} ok` : `${SLOT_NAME[r.key]} unavailable (${r.error})`))
+      .join(', ');
     parts.push(`checked on the ${PROBE_TEXT} probe (js on a 2-channel one): ${checks}`);
     this.selectReason = parts.join('; ');
   }
@@ -290,8 +333,10 @@ export class Dispatcher {
     const [first, ...rest] = verified;
     const compiled = rest.filter((v) => v.key !== 'js');
     switch (this.options.timing) {
-      case 'none': return [];
-      case 'all': return compiled;
+      case 'none':
+        return [];
+      case 'all':
+        return compiled;
       case 'doubtful': {
         // Scalar C++ against wasm SIMD128 is the one pairing whose order depends on the machine (a CPU
         // without AVX2, or FASTCONV_ISA=scalar). The best SIMD build speaks for the others.
@@ -321,15 +366,27 @@ export class Dispatcher {
     const sample = (v: Verified): number => Math.min(batch(v), batch(v), batch(v));
     // Wasm runs its first calls in the baseline tier and optimizes in the background: two batches each
     // before counting, and the alternating order cancels what tiering (or a slow drift) is left.
-    for (let i = 0; i < 2; i++) { batch(inc); batch(ch); }
-    const incumbentMs: number[] = [], challengerMs: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      batch(inc);
+      batch(ch);
+    }
+    const incumbentMs: number[] = [],
+      challengerMs: number[] = [];
     for (let i = 0; i < this.options.pairs; i++) {
-      if (i % 2 === 0) { incumbentMs.push(sample(inc)); challengerMs.push(sample(ch)); }
-      else { challengerMs.push(sample(ch)); incumbentMs.push(sample(inc)); }
+      if (i % 2 === 0) {
+        incumbentMs.push(sample(inc));
+        challengerMs.push(sample(ch));
+      } else {
+        challengerMs.push(sample(ch));
+        incumbentMs.push(sample(inc));
+      }
     }
     const margin = this.options.margin;
     const verdict = overturns(incumbentMs, challengerMs, margin);
-    for (const [v, t] of [[inc, incumbentMs], [ch, challengerMs]] as const) {
+    for (const [v, t] of [
+      [inc, incumbentMs],
+      [ch, challengerMs],
+    ] as const) {
       const r = this.probeResults.find((p) => p.key === v.key);
       // probe() records every backend before any is timed.
       if (!r) throw new Error(`fastconv dispatcher: ${v.key} timed without a probe result`);
@@ -340,12 +397,17 @@ export class Dispatcher {
   }
 
   private describe(c: Comparison): string {
-    const a = SLOT_NAME[c.incumbent], b = SLOT_NAME[c.challenger];
+    const a = SLOT_NAME[c.incumbent],
+      b = SLOT_NAME[c.challenger];
     const n = c.incumbentMs.length;
-    return `timed ${a} against ${b} in ${n} interleaved pairs: ${median(c.incumbentMs).toFixed(4)} vs ` +
+    return (
+      `timed ${a} against ${b} in ${n} interleaved pairs: ${median(c.incumbentMs).toFixed(4)} vs ` +
       `${median(c.challengerMs).toFixed(4)} ms per call by median (${b} ${c.speedup.toFixed(2)}x as fast, ` +
       `>= ${c.margin}x in ${c.wins}/${n} pairs), so ` +
-      (c.overturned ? `${b} overturns the known order` : `${a} stays (overturning needs ${c.margin}x by median and in most pairs)`);
+      (c.overturned
+        ? `${b} overturns the known order`
+        : `${a} stays (overturning needs ${c.margin}x by median and in most pairs)`)
+    );
   }
 
   private sampleMsCache = 0;
@@ -367,13 +429,20 @@ export class Dispatcher {
   private slotFor(choice: BackendChoice): SlotKey {
     const c = choice === 'auto' ? this.forced : choice;
     switch (c) {
-      case 'auto': return this.selectedKey;
-      case 'native': return 'native';
-      case 'js': return 'js';
-      case 'wasm-relaxed': return 'wasmRelaxed';
-      case 'wasm-simd': return 'wasmSimd';
-      case 'wasm-scalar': return 'wasmScalar';
-      case 'wasm': return WASM_PREFERENCE.find((k) => this.slots.get(k)?.backend) ?? 'wasmScalar';
+      case 'auto':
+        return this.selectedKey;
+      case 'native':
+        return 'native';
+      case 'js':
+        return 'js';
+      case 'wasm-relaxed':
+        return 'wasmRelaxed';
+      case 'wasm-simd':
+        return 'wasmSimd';
+      case 'wasm-scalar':
+        return 'wasmScalar';
+      case 'wasm':
+        return WASM_PREFERENCE.find((k) => this.slots.get(k)?.backend) ?? 'wasmScalar';
     }
   }
 
@@ -413,12 +482,13 @@ export class Dispatcher {
       return { backend, algorithm, reason: note + reason };
     }
     const why = backend.supports(q, algo);
-    if (why !== null) throw new RangeError(`algorithm '${algo}' cannot run this convolution on the ${backend.name} backend: ${note}${why}`);
+    if (why !== null)
+      throw new RangeError(`algorithm '${algo}' cannot run this convolution on the ${backend.name} backend: ${note}${why}`);
     return { backend, algorithm: algo, reason: `${note}algorithm '${algo}' forced by the caller` };
   }
 
   setForced(choice: BackendChoice): void {
-    if (choice !== 'auto') this.backendFor(choice);   // fail now, not at the next call
+    if (choice !== 'auto') this.backendFor(choice); // fail now, not at the next call
     this.forced = choice;
   }
 
@@ -427,13 +497,18 @@ export class Dispatcher {
     const be = this.slots.get(selectedKey)?.backend;
     const available = Object.fromEntries(SLOT_ORDER.map((k) => [k, !!this.slots.get(k)?.backend])) as Record<SlotKey, boolean>;
     const errors: Partial<Record<SlotKey, string>> = {};
-    for (const k of SLOT_ORDER) { const e = this.slots.get(k)?.error; if (e) errors[k] = e; }
+    for (const k of SLOT_ORDER) {
+      const e = this.slots.get(k)?.error;
+      if (e) errors[k] = e;
+    }
     const wasmKey = this.slotFor('wasm');
     const forcedNote = this.forced === 'auto' ? '' : `forced to '${this.forced}' (setBackend or FASTCONV_BACKEND); `;
     return {
       selected: selectedKey === 'native' ? 'native' : selectedKey === 'js' ? 'js' : 'wasm',
       slot: selectedKey,
-      wasmVariant: available[wasmKey] ? ({ wasmRelaxed: 'relaxed', wasmSimd: 'simd', wasmScalar: 'scalar' } as const)[wasmKey as 'wasmSimd'] : null,
+      wasmVariant: available[wasmKey]
+        ? ({ wasmRelaxed: 'relaxed', wasmSimd: 'simd', wasmScalar: 'scalar' } as const)[wasmKey as 'wasmSimd']
+        : null,
       available,
       isa: be?.isa ?? 'none',
       threads: be?.threads ?? 1,
@@ -458,7 +533,9 @@ export function forChoice(p: ConvParams): ConvParams {
 
 let current: Dispatcher | undefined;
 
-export function installDispatcher(d: Dispatcher): void { current = d; }
+export function installDispatcher(d: Dispatcher): void {
+  current = d;
+}
 
 export function dispatcher(): Dispatcher {
   if (!current) throw new Error('fastconv: no backend initialized (import fastconv from its package entry point)');

@@ -3,14 +3,14 @@
 // calls made before `await ready()` run on the js reference backend.
 
 import { createJsBackend } from './backends/js.js';
-import { createWasmBackend } from './backends/wasm.js';
 import type { WasmBackend, WasmBuild, WasmThreading } from './backends/wasm.js';
+import { createWasmBackend } from './backends/wasm.js';
+import { loadWasmBytes } from './backends/wasm-bytes.browser.js';
 import { spawnWebWorker } from './backends/wasm-pool.browser.js';
 import type { WasmSlot } from './backends/wasm-variants.js';
 import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';
-import { loadWasmBytes } from './backends/wasm-bytes.browser.js';
 import type { Candidate } from './dispatch.js';
-import { dispatcher, Dispatcher, installDispatcher } from './dispatch.js';
+import { Dispatcher, dispatcher, installDispatcher } from './dispatch.js';
 import { checkThreadCount, MAX_THREADS } from './shape.js';
 
 export * from './api.js';
@@ -32,7 +32,10 @@ let wantedThreads = Math.min(MAX_THREADS, Math.max(1, Math.floor(globalThis.navi
  * conv2dAsync/conv1dAsync and sync calls run on one thread; inside a Web Worker both use them.
  */
 function threadsUnavailable(): string | null {
-  if (typeof SharedArrayBuffer !== 'function' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) {
+  if (
+    typeof SharedArrayBuffer !== 'function' ||
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false
+  ) {
     return 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp)';
   }
   if (typeof Worker !== 'function') return 'this context cannot start Web Workers';
@@ -53,7 +56,7 @@ async function wasmThreading(variant: 'simd' | 'relaxed', opts: ReadyOptions): P
   const why = threadsUnavailable();
   if (why) return why;
   try {
-    const module = await WebAssembly.compile(await bytesOf(`${variant}-threads`, opts) as BufferSource);
+    const module = await WebAssembly.compile((await bytesOf(`${variant}-threads`, opts)) as BufferSource);
     return { module, spawn: spawnWebWorker, canBlock: calledFromWorker(), threads: wantedThreads };
   } catch (e) {
     return `the threaded build did not load: ${(e as Error).message}`;
@@ -67,10 +70,14 @@ async function wasmCandidate(key: WasmSlot, opts: ReadyOptions): Promise<Candida
   try {
     const why = wasmVariantUnsupported(variant);
     if (why) return { key, error: why };
-    const module = await WebAssembly.compile(await bytesOf(variant, opts) as BufferSource);
+    const module = await WebAssembly.compile((await bytesOf(variant, opts)) as BufferSource);
     const threading = variant === 'scalar' ? undefined : await wasmThreading(variant, opts);
-    const backend = createWasmBackend(module, variant, typeof threading === 'string' ? undefined : threading,
-                                      typeof threading === 'string' ? threading : undefined);
+    const backend = createWasmBackend(
+      module,
+      variant,
+      typeof threading === 'string' ? undefined : threading,
+      typeof threading === 'string' ? threading : undefined
+    );
     wasmBackends.push(backend);
     return { key, backend };
   } catch (e) {

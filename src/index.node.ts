@@ -2,15 +2,15 @@
 // synchronously. (Relaxed SIMD validates in Node 20 only under --experimental-wasm-relaxed-simd.)
 // The SIMD wasm backends split large calls across worker_threads (started on first use, unref'd).
 
+import { availableParallelism } from 'node:os';
 import { createJsBackend } from './backends/js.js';
 import { loadNativeBackend, nativeAddonSource, setNativeThreads } from './backends/native.js';
-import { availableParallelism } from 'node:os';
-import { createWasmBackend } from './backends/wasm.js';
 import type { WasmBackend, WasmThreading } from './backends/wasm.js';
+import { createWasmBackend } from './backends/wasm.js';
+import { loadWasmBytes } from './backends/wasm-bytes.node.js';
 import { spawnNodeWorker } from './backends/wasm-pool.node.js';
 import type { WasmSlot } from './backends/wasm-variants.js';
 import { WASM_SLOTS, wasmVariantUnsupported } from './backends/wasm-variants.js';
-import { loadWasmBytes } from './backends/wasm-bytes.node.js';
 import type { Candidate } from './dispatch.js';
 import { Dispatcher, installDispatcher } from './dispatch.js';
 import { checkThreadCount, MAX_THREADS } from './shape.js';
@@ -31,7 +31,8 @@ function envThreads(): { threads: number; given: boolean; note: string | null } 
   const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (n >= 1 && n <= MAX_THREADS) return { threads: n, given: true, note: null };
   return {
-    threads: all, given: true,
+    threads: all,
+    given: true,
     note: `ignored FASTCONV_THREADS=${JSON.stringify(raw)} (expected an integer in [1, ${MAX_THREADS}]): threads default to all ${all} cores`,
   };
 }
@@ -64,7 +65,9 @@ function candidates(): Candidate[] {
   const native = loadNativeBackend();
   if ('backend' in native && threadsAtLoad.given) setNativeThreads(threadsAtLoad.threads);
   return [
-    'backend' in native ? { key: 'native', backend: native.backend, source: nativeAddonSource() ?? undefined } : { key: 'native', error: native.error },
+    'backend' in native
+      ? { key: 'native', backend: native.backend, source: nativeAddonSource() ?? undefined }
+      : { key: 'native', error: native.error },
     ...(Object.keys(WASM_SLOTS) as WasmSlot[]).map(wasmCandidate),
     { key: 'js', backend: createJsBackend() },
   ];

@@ -15,10 +15,23 @@ import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsyn
 import type { CallContext } from './conv.js';
 import { convolve, convolveAsync } from './conv.js';
 import type { BackendChoice, ConvOptions, Layout, Padding, Tensor } from './shape.js';
-import { ACTIVATIONS, checkBackendChoice, checkEnum, checkOptionsObject, checkPositiveInt, MAX_ELEMENTS, perDim, readTensor, resolvePadding, tensorArg } from './shape.js';
+import {
+  ACTIVATIONS,
+  checkBackendChoice,
+  checkEnum,
+  checkOptionsObject,
+  checkPositiveInt,
+  MAX_ELEMENTS,
+  perDim,
+  readTensor,
+  resolvePadding,
+  tensorArg,
+} from './shape.js';
 
 /** A trainable tensor: its data, shape and the gradient accumulated by backward() since zeroGrad(). */
-export interface Parameter extends Tensor { grad: Float32Array }
+export interface Parameter extends Tensor {
+  grad: Float32Array;
+}
 
 export interface ConvLayerOptions {
   inChannels: number;
@@ -40,8 +53,22 @@ export interface ConvLayerOptions {
   tune?: boolean;
 }
 
-const LAYER_OPTION_KEYS = ['inChannels', 'outChannels', 'kernelSize', 'stride', 'padding', 'dilation', 'groups', 'bias',
-  'backend', 'algorithm', 'layout', 'activation', 'seed', 'tune'];
+const LAYER_OPTION_KEYS = [
+  'inChannels',
+  'outChannels',
+  'kernelSize',
+  'stride',
+  'padding',
+  'dilation',
+  'groups',
+  'bias',
+  'backend',
+  'algorithm',
+  'layout',
+  'activation',
+  'seed',
+  'tune',
+];
 
 /** mulberry32: a small seedable generator, enough to make initial weights reproducible. */
 function seeded(seed: number): () => number {
@@ -65,10 +92,18 @@ function uniform(n: number, bound: number, random: () => number): Float32Array {
 function asParameter(name: string, t: Tensor, shape: number[], dims: string, onRead: () => void): [Parameter, Float32Array] {
   const g = (t as Partial<Parameter> | null)?.grad;
   const { data, shape: s } = tensorArg(name, t, shape.length, dims);
-  if (s.some((d, i) => d !== shape[i])) throw new RangeError(`${name} must have shape [${shape.join(', ')}], got [${s.join(', ')}]`);
+  if (s.some((d, i) => d !== shape[i]))
+    throw new RangeError(`${name} must have shape [${shape.join(', ')}], got [${s.join(', ')}]`);
   const grad = g instanceof Float32Array && g.length === data.length ? g : new Float32Array(data.length);
   // Reading .data is how callers change weights in place, so it invalidates the transformed copies.
-  const param = { get data() { onRead(); return data; }, shape: s, grad };
+  const param = {
+    get data() {
+      onRead();
+      return data;
+    },
+    shape: s,
+    grad,
+  };
   return [param as Parameter, data];
 }
 
@@ -98,10 +133,14 @@ abstract class ConvLayer {
   private lastAlgorithm: Algorithm | undefined;
   private disposed = false;
 
-  protected constructor(private readonly dims: 1 | 2, options: ConvLayerOptions) {
+  protected constructor(
+    private readonly dims: 1 | 2,
+    options: ConvLayerOptions
+  ) {
     const o = checkOptionsObject('layer options', options) as unknown as ConvLayerOptions;
     for (const key of Object.keys(o)) {
-      if (!LAYER_OPTION_KEYS.includes(key)) throw new TypeError(`options.${key} is not a known layer option (known: ${LAYER_OPTION_KEYS.join(', ')})`);
+      if (!LAYER_OPTION_KEYS.includes(key))
+        throw new TypeError(`options.${key} is not a known layer option (known: ${LAYER_OPTION_KEYS.join(', ')})`);
     }
     this.inChannels = checkPositiveInt('inChannels', o.inChannels);
     this.outChannels = checkPositiveInt('outChannels', o.outChannels);
@@ -111,21 +150,31 @@ abstract class ConvLayer {
     if (o.tune !== undefined && typeof o.tune !== 'boolean') throw new TypeError(`tune must be a boolean, got ${typeof o.tune}`);
     if (o.kernelSize === undefined) throw new TypeError('kernelSize is required (a number or an array of one per dimension)');
     this.kernelSize = perDim('kernelSize', o.kernelSize, dims, 1);
-    const stride = perDim('stride', o.stride, dims, 1, 1), dilation = perDim('dilation', o.dilation, dims, 1, 1);
-    resolvePadding(o.padding, dims, this.kernelSize, dilation, stride);   // fail at construction, not at the first forward
+    const stride = perDim('stride', o.stride, dims, 1, 1),
+      dilation = perDim('dilation', o.dilation, dims, 1, 1);
+    resolvePadding(o.padding, dims, this.kernelSize, dilation, stride); // fail at construction, not at the first forward
     this.settings = {
-      stride, dilation, padding: o.padding, groups, backend: o.backend, algorithm: o.algorithm,
-      layout: o.layout, activation: o.activation, tune: o.tune,
+      stride,
+      dilation,
+      padding: o.padding,
+      groups,
+      backend: o.backend,
+      algorithm: o.algorithm,
+      layout: o.layout,
+      activation: o.activation,
+      tune: o.tune,
     };
     this.weightShape = [this.outChannels, this.inChannels / groups, ...this.kernelSize];
     const weightCount = this.weightShape.reduce((a, b) => a * b, 1);
     if (weightCount > MAX_ELEMENTS) {
-      throw new RangeError(`outChannels x inChannels/groups x kernelSize: the weight would be [${this.weightShape.join(', ')}], ` +
-        `${weightCount} elements, more than the supported ${MAX_ELEMENTS}`);
+      throw new RangeError(
+        `outChannels x inChannels/groups x kernelSize: the weight would be [${this.weightShape.join(', ')}], ` +
+          `${weightCount} elements, more than the supported ${MAX_ELEMENTS}`
+      );
     }
     // The layout and the other call options are checked now, not at the first forward (where a bad
     // layout would surface as a channel mismatch).
-    const layouts = dims === 2 ? ['NCHW', 'NHWC'] as const : ['NCW', 'NWC'] as const;
+    const layouts = dims === 2 ? (['NCHW', 'NHWC'] as const) : (['NCW', 'NWC'] as const);
     checkEnum<string>('layout', o.layout, layouts, layouts[0]);
     checkEnum('activation', o.activation, ACTIVATIONS, 'none');
     checkBackendChoice('backend', o.backend);
@@ -136,21 +185,40 @@ abstract class ConvLayer {
     const fanIn = this.weightShape.slice(1).reduce((a, b) => a * b, 1);
     const bound = 1 / Math.sqrt(fanIn);
     const random = o.seed === undefined ? Math.random : seeded(checkPositiveInt('seed', o.seed, 0));
-    this.weight = { data: uniform(this.weightShape.reduce((a, b) => a * b, 1), bound, random), shape: this.weightShape };
+    this.weight = {
+      data: uniform(
+        this.weightShape.reduce((a, b) => a * b, 1),
+        bound,
+        random
+      ),
+      shape: this.weightShape,
+    };
     if (o.bias ?? true) this.bias = { data: uniform(this.outChannels, bound, random), shape: [this.outChannels] };
   }
 
-  get weight(): Parameter { return this.w; }
+  get weight(): Parameter {
+    return this.w;
+  }
   /** Replaces the weight (shape [K, C/groups, ...kernel] checked); its `grad` is kept if it has one. */
   set weight(t: Tensor) {
-    [this.w, this.wData] = asParameter('weight', t, this.weightShape, this.dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]',
-      () => this.weightsChanged());
+    [this.w, this.wData] = asParameter(
+      'weight',
+      t,
+      this.weightShape,
+      this.dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]',
+      () => this.weightsChanged()
+    );
     this.weightsChanged();
   }
 
-  get bias(): Parameter | null { return this.b; }
+  get bias(): Parameter | null {
+    return this.b;
+  }
   set bias(t: Tensor | null) {
-    if (t === null) { this.b = this.bData = null; return; }
+    if (t === null) {
+      this.b = this.bData = null;
+      return;
+    }
     // The bias is passed to every call as is: nothing to invalidate.
     [this.b, this.bData] = asParameter('bias', t, [this.outChannels], '[K]', () => {});
   }
@@ -172,10 +240,14 @@ abstract class ConvLayer {
   }
 
   /** The algorithm the last forward used (undefined before the first forward). */
-  get algorithm(): Algorithm | undefined { return this.lastAlgorithm; }
+  get algorithm(): Algorithm | undefined {
+    return this.lastAlgorithm;
+  }
 
   /** The weight as the calls see it (its array read without invalidating the stores). */
-  private weightTensor(): Tensor { return { data: this.wData, shape: this.w.shape }; }
+  private weightTensor(): Tensor {
+    return { data: this.wData, shape: this.w.shape };
+  }
 
   /**
    * The call options for this layer. One literal with fixed keys: a spread with a conditional part built
@@ -185,8 +257,17 @@ abstract class ConvLayer {
   private convOptions(out?: Float32Array): ConvOptions {
     const s = this.settings;
     return {
-      stride: s.stride, dilation: s.dilation, padding: s.padding, groups: s.groups, backend: s.backend,
-      algorithm: s.algorithm, layout: s.layout, activation: s.activation, tune: s.tune, bias: this.bData, out,
+      stride: s.stride,
+      dilation: s.dilation,
+      padding: s.padding,
+      groups: s.groups,
+      backend: s.backend,
+      algorithm: s.algorithm,
+      layout: s.layout,
+      activation: s.activation,
+      tune: s.tune,
+      bias: this.bData,
+      out,
     };
   }
 
@@ -202,7 +283,9 @@ abstract class ConvLayer {
       const last = this.settings.layout === 'NHWC' || this.settings.layout === 'NWC';
       const at = last ? shape.length - 1 : unbatched ? 0 : 1;
       if ((unbatched || shape.length === this.dims + 2) && typeof shape[at] === 'number' && shape[at] !== this.inChannels) {
-        throw new RangeError(`input.shape[${at}] (channels) must be this layer's inChannels = ${this.inChannels}, got ${shape[at]}`);
+        throw new RangeError(
+          `input.shape[${at}] (channels) must be this layer's inChannels = ${this.inChannels}, got ${shape[at]}`
+        );
       }
     }
     return t;
@@ -217,7 +300,10 @@ abstract class ConvLayer {
   /** Training mode (the default, as in PyTorch): forward keeps what backward() needs. */
   train(mode = true): this {
     this.training = mode;
-    if (!mode) { this.lastInput = null; this.reluMask = null; }
+    if (!mode) {
+      this.lastInput = null;
+      this.reluMask = null;
+    }
     return this;
   }
 
@@ -225,10 +311,14 @@ abstract class ConvLayer {
    * Inference mode: forward keeps nothing for backward() (no saved input, and with a fused ReLU no mask
    * pass over the output, which costs about as much as the ReLU itself); backward() then throws.
    */
-  eval(): this { return this.train(false); }
+  eval(): this {
+    return this.train(false);
+  }
 
   /** Whether forward keeps what backward() needs (train()) or not (eval()). */
-  get isTraining(): boolean { return this.training; }
+  get isTraining(): boolean {
+    return this.training;
+  }
 
   private remember(input: Tensor, y: Tensor, algorithm: Algorithm): Tensor {
     this.lastAlgorithm = algorithm;
@@ -265,9 +355,11 @@ abstract class ConvLayer {
     if (!this.lastInput) throw new Error('backward() needs a forward() first: it differentiates the last forward call');
     let gy = readTensor(gradOutput, 'gradOutput') as Tensor;
     if (this.reluMask) {
-      const g = tensorArg('gradOutput', gy, this.lastInput.shape.length, '(the forward output\'s shape)', true);
+      const g = tensorArg('gradOutput', gy, this.lastInput.shape.length, "(the forward output's shape)", true);
       if (g.data.length !== this.reluMask.length) {
-        throw new RangeError(`gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${g.data.length}`);
+        throw new RangeError(
+          `gradOutput must have the last forward output's ${this.reluMask.length} elements, got ${g.data.length}`
+        );
       }
       const masked = new Float32Array(g.data.length);
       for (let i = 0; i < masked.length; i++) masked[i] = this.reluMask[i] ? g.data[i] : 0;
@@ -281,8 +373,16 @@ abstract class ConvLayer {
   }
 
   private accumulate(g: Gradients): Gradients {
-    if (g.gradWeight) { const a = this.w.grad, d = g.gradWeight.data; for (let i = 0; i < a.length; i++) a[i] += d[i]; }
-    if (g.gradBias && this.b) { const a = this.b.grad, d = g.gradBias; for (let i = 0; i < a.length; i++) a[i] += d[i]; }
+    if (g.gradWeight) {
+      const a = this.w.grad,
+        d = g.gradWeight.data;
+      for (let i = 0; i < a.length; i++) a[i] += d[i];
+    }
+    if (g.gradBias && this.b) {
+      const a = this.b.grad,
+        d = g.gradBias;
+      for (let i = 0; i < a.length; i++) a[i] += d[i];
+    }
     return g;
   }
 
@@ -319,13 +419,21 @@ abstract class ConvLayer {
 export type ConvLayerRest = Omit<ConvLayerOptions, 'inChannels' | 'outChannels' | 'kernelSize'>;
 
 /** `new Conv2d(8, 16, 3, { stride: 2 })`, torch.nn.Conv2d's argument order, as the options object. */
-function layerOptions(first: ConvLayerOptions | number, outChannels: unknown, kernelSize: unknown, rest: unknown): ConvLayerOptions {
+function layerOptions(
+  first: ConvLayerOptions | number,
+  outChannels: unknown,
+  kernelSize: unknown,
+  rest: unknown
+): ConvLayerOptions {
   if (typeof first !== 'number') {
-    if (outChannels !== undefined) throw new TypeError('a layer takes one options object, or (inChannels, outChannels, kernelSize, options?)');
+    if (outChannels !== undefined)
+      throw new TypeError('a layer takes one options object, or (inChannels, outChannels, kernelSize, options?)');
     return first;
   }
   if (rest !== undefined && (rest === null || typeof rest !== 'object' || Array.isArray(rest))) {
-    throw new TypeError(`options (the 4th argument) must be an object, got ${rest === null ? 'null' : Array.isArray(rest) ? 'array' : typeof rest}`);
+    throw new TypeError(
+      `options (the 4th argument) must be an object, got ${rest === null ? 'null' : Array.isArray(rest) ? 'array' : typeof rest}`
+    );
   }
   for (const key of ['inChannels', 'outChannels', 'kernelSize']) {
     if (rest && key in rest) throw new TypeError(`options.${key} repeats a positional argument`);
@@ -337,7 +445,12 @@ function layerOptions(first: ConvLayerOptions | number, outChannels: unknown, ke
 export class Conv2d extends ConvLayer {
   constructor(options: ConvLayerOptions);
   constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options?: ConvLayerRest);
-  constructor(first: ConvLayerOptions | number, outChannels?: number, kernelSize?: number | readonly number[], options?: ConvLayerRest) {
+  constructor(
+    first: ConvLayerOptions | number,
+    outChannels?: number,
+    kernelSize?: number | readonly number[],
+    options?: ConvLayerRest
+  ) {
     super(2, layerOptions(first, outChannels, kernelSize, options));
   }
 }
@@ -346,7 +459,12 @@ export class Conv2d extends ConvLayer {
 export class Conv1d extends ConvLayer {
   constructor(options: ConvLayerOptions);
   constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options?: ConvLayerRest);
-  constructor(first: ConvLayerOptions | number, outChannels?: number, kernelSize?: number | readonly number[], options?: ConvLayerRest) {
+  constructor(
+    first: ConvLayerOptions | number,
+    outChannels?: number,
+    kernelSize?: number | readonly number[],
+    options?: ConvLayerRest
+  ) {
     super(1, layerOptions(first, outChannels, kernelSize, options));
   }
 }

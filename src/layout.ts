@@ -2,7 +2,13 @@
 // transpose each way, which is cheap next to the convolution itself (O(size) vs O(size * C * R * S)).
 
 /** [N, P, C] -> [N, C, P] where P is the product of the spatial sizes. */
-export function channelsLastToFirst(src: Float32Array, N: number, P: number, C: number, dst: Float32Array<ArrayBufferLike> = new Float32Array(src.length)): Float32Array<ArrayBufferLike> {
+export function channelsLastToFirst(
+  src: Float32Array,
+  N: number,
+  P: number,
+  C: number,
+  dst: Float32Array<ArrayBufferLike> = new Float32Array(src.length)
+): Float32Array<ArrayBufferLike> {
   for (let n = 0; n < N; n++) {
     const base = n * P * C;
     for (let p = 0; p < P; p++) {
@@ -14,7 +20,13 @@ export function channelsLastToFirst(src: Float32Array, N: number, P: number, C: 
 }
 
 /** [N, C, P] -> [N, P, C]. */
-export function channelsFirstToLast(src: Float32Array, N: number, C: number, P: number, dst: Float32Array<ArrayBufferLike> = new Float32Array(src.length)): Float32Array<ArrayBufferLike> {
+export function channelsFirstToLast(
+  src: Float32Array,
+  N: number,
+  C: number,
+  P: number,
+  dst: Float32Array<ArrayBufferLike> = new Float32Array(src.length)
+): Float32Array<ArrayBufferLike> {
   for (let n = 0; n < N; n++) {
     const base = n * P * C;
     for (let c = 0; c < C; c++) {

@@ -8,7 +8,10 @@ import type { Tensor } from './shape.js';
 import { checkIntArray, checkPositiveInt, checkShape, checkTensor, fmt, readTensor, trueLength } from './shape.js';
 
 /** Flat h * W + w positions within each input plane, as PyTorch's return_indices gives them. */
-export interface IndexTensor { data: Int32Array; shape: number[] }
+export interface IndexTensor {
+  data: Int32Array;
+  shape: number[];
+}
 
 export interface MaxPoolOptions {
   kernelSize: number | readonly number[];
@@ -38,15 +41,29 @@ export interface AvgPoolOptions {
 }
 
 interface Geometry {
-  NC: number; H: number; W: number;
-  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number; dH: number; dW: number;
-  OH: number; OW: number;
-  inShape: number[]; outShape: number[];
+  NC: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  dH: number;
+  dW: number;
+  OH: number;
+  OW: number;
+  inShape: number[];
+  outShape: number[];
 }
 
 function pair(name: string, v: unknown, min: number, dflt?: readonly number[]): [number, number] {
   if (v === undefined && dflt) return [dflt[0], dflt[1]];
-  if (typeof v === 'number') { const x = checkPositiveInt(name, v, min); return [x, x]; }
+  if (typeof v === 'number') {
+    const x = checkPositiveInt(name, v, min);
+    return [x, x];
+  }
   if (Array.isArray(v)) {
     const a = checkIntArray(name, v, min);
     if (a.length === 2) return [a[0], a[1]];
@@ -65,7 +82,8 @@ function outSize(size: number, k: number, s: number, p: number, d: number, ceil:
 function geometry(kind: string, shape: number[], o: MaxPoolOptions & AvgPoolOptions, allowed: readonly string[]): Geometry {
   if (o === null || typeof o !== 'object') throw new TypeError(`${kind} options must be an object with kernelSize`);
   for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) throw new TypeError(`options.${key} is not a known ${kind} option (known: ${allowed.join(', ')})`);
+    if (!allowed.includes(key))
+      throw new TypeError(`options.${key} is not a known ${kind} option (known: ${allowed.join(', ')})`);
   }
   const [kH, kW] = pair('kernelSize', o.kernelSize, 1);
   const [sH, sW] = pair('stride', o.stride, 1, [kH, kW]);
@@ -77,9 +95,12 @@ function geometry(kind: string, shape: number[], o: MaxPoolOptions & AvgPoolOpti
   const [H, W] = shape.slice(-2);
   const NC = shape.slice(0, -2).reduce((a, b) => a * b, 1);
   const ceil = !!o.ceilMode;
-  const OH = outSize(H, kH, sH, pH, dH, ceil), OW = outSize(W, kW, sW, pW, dW, ceil);
+  const OH = outSize(H, kH, sH, pH, dH, ceil),
+    OW = outSize(W, kW, sW, pW, dW, ceil);
   if (OH < 1 || OW < 1) {
-    throw new RangeError(`${kind}: input ${H}x${W} is too small for kernel [${kH}, ${kW}] (dilation [${dH}, ${dW}], padding [${pH}, ${pW}]): output would be ${OH}x${OW}`);
+    throw new RangeError(
+      `${kind}: input ${H}x${W} is too small for kernel [${kH}, ${kW}] (dilation [${dH}, ${dW}], padding [${pH}, ${pW}]): output would be ${OH}x${OW}`
+    );
   }
   return { NC, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, inShape: shape, outShape: [...shape.slice(0, -2), OH, OW] };
 }
@@ -93,7 +114,14 @@ function inputShape(name: string, t: unknown, needData: boolean): number[] {
 }
 
 function checkGradOutput(g: Geometry, gradOutput: unknown): Float32Array {
-  const s = checkTensor('gradOutput', gradOutput, g.outShape.length, `[${g.outShape.join(', ')}]`, undefined, g.outShape.length === 4);
+  const s = checkTensor(
+    'gradOutput',
+    gradOutput,
+    g.outShape.length,
+    `[${g.outShape.join(', ')}]`,
+    undefined,
+    g.outShape.length === 4
+  );
   if (s.some((d, i) => d !== g.outShape[i])) {
     throw new RangeError(`gradOutput must have the pooling output's shape [${g.outShape.join(', ')}], got [${s.join(', ')}]`);
   }
@@ -117,20 +145,27 @@ function windows(out: number, size: number, k: number, stride: number, pad: numb
 
 function maxPoolPlanes(g: Geometry, x: Float32Array, out: Float32Array | null, indices: Int32Array): void {
   const { H, W, OH, OW, dH, dW } = g;
-  const hw = windows(OH, H, g.kH, g.sH, g.pH, dH), ww = windows(OW, W, g.kW, g.sW, g.pW, dW);
+  const hw = windows(OH, H, g.kH, g.sH, g.pH, dH),
+    ww = windows(OW, W, g.kW, g.sW, g.pW, dW);
   for (let plane = 0, o = 0; plane < g.NC; plane++) {
     const base = plane * H * W;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = hw[2 * oh], h1 = hw[2 * oh + 1];
+      const h0 = hw[2 * oh],
+        h1 = hw[2 * oh + 1];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = ww[2 * ow], w1 = ww[2 * ow + 1];
+        const w0 = ww[2 * ow],
+          w1 = ww[2 * ow + 1];
         // PyTorch's CPU kernel: start at the first in-range tap, first strict maximum wins, NaN takes over.
-        let best = -Infinity, at = h0 * W + w0;
+        let best = -Infinity,
+          at = h0 * W + w0;
         for (let h = h0; h < h1; h += dH) {
           for (let w = w0, i = h * W + w0; w < w1; w += dW, i += dW) {
             const v = x[base + i];
             // biome-ignore lint/suspicious/noSelfCompare: the NaN test of the inner loop, kept as a compare rather than a call per element
-            if (v > best || v !== v) { best = v; at = i; }
+            if (v > best || v !== v) {
+              best = v;
+              at = i;
+            }
           }
         }
         if (out) out[o] = best;
@@ -143,16 +178,20 @@ function maxPoolPlanes(g: Geometry, x: Float32Array, out: Float32Array | null, i
 function maxPoolFirst(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
   const g = geometry('maxPool2d', inputShape('input', input, true), options, MAX_KEYS);
   const count = g.NC * g.OH * g.OW;
-  const out = new Float32Array(count), indices = new Int32Array(count);
+  const out = new Float32Array(count),
+    indices = new Int32Array(count);
   maxPoolPlanes(g, input.data, out, indices);
   const output = { data: out, shape: g.outShape };
   return options.returnIndices ? { output, indices: { data: indices, shape: g.outShape.slice() } } : output;
 }
 
-function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: number[] },
-                              options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
+function maxPoolBackwardFirst(
+  gradOutput: Tensor,
+  input: Tensor | { shape: number[] },
+  options: MaxPoolOptions & { indices?: IndexTensor }
+): Tensor {
   const { indices: raw, ...rest } = options ?? ({} as MaxPoolOptions);
-  const given = raw === undefined ? undefined : readTensor(raw, 'indices') as unknown as IndexTensor;
+  const given = raw === undefined ? undefined : (readTensor(raw, 'indices') as unknown as IndexTensor);
   const g = geometry('maxPool2dBackward', inputShape('input', input, given === undefined), rest, MAX_KEYS);
   const gy = checkGradOutput(g, gradOutput);
   let indices: Int32Array;
@@ -165,7 +204,8 @@ function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
     indices = new Int32Array(gy.length);
     maxPoolPlanes(g, (input as Tensor).data, null, indices);
   }
-  const HW = g.H * g.W, P = g.OH * g.OW;
+  const HW = g.H * g.W,
+    P = g.OH * g.OW;
   const gx = new Float32Array(g.NC * HW);
   for (let plane = 0; plane < g.NC; plane++) {
     for (let i = 0; i < P; i++) {
@@ -178,18 +218,28 @@ function maxPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
 }
 
 /** Runs `each(plane, o, h0, h1, w0, w1, divisor)` for every average-pooling window (in-input bounds). */
-function avgWindows(g: Geometry, countIncludePad: boolean,
-                    each: (plane: number, o: number, h0: number, h1: number, w0: number, w1: number, divisor: number) => void): void {
+function avgWindows(
+  g: Geometry,
+  countIncludePad: boolean,
+  each: (plane: number, o: number, h0: number, h1: number, w0: number, w1: number, divisor: number) => void
+): void {
   for (let plane = 0; plane < g.NC; plane++) {
     let o = plane * g.OH * g.OW;
     for (let oh = 0; oh < g.OH; oh++) {
-      const hs = oh * g.sH - g.pH, he = Math.min(hs + g.kH, g.H + g.pH);
-      const h0 = Math.max(hs, 0), h1 = Math.min(he, g.H);
+      const hs = oh * g.sH - g.pH,
+        he = Math.min(hs + g.kH, g.H + g.pH);
+      const h0 = Math.max(hs, 0),
+        h1 = Math.min(he, g.H);
       for (let ow = 0; ow < g.OW; ow++, o++) {
-        const ws = ow * g.sW - g.pW, we = Math.min(ws + g.kW, g.W + g.pW);
-        const w0 = Math.max(ws, 0), w1 = Math.min(we, g.W);
+        const ws = ow * g.sW - g.pW,
+          we = Math.min(ws + g.kW, g.W + g.pW);
+        const w0 = Math.max(ws, 0),
+          w1 = Math.min(we, g.W);
         // A window wholly in the padding (ceil mode) has no taps: PyTorch outputs 0 there.
-        if (h0 >= h1 || w0 >= w1) { each(plane, o, 0, 0, 0, 0, 1); continue; }
+        if (h0 >= h1 || w0 >= w1) {
+          each(plane, o, 0, 0, 0, 0, 1);
+          continue;
+        }
         each(plane, o, h0, h1, w0, w1, countIncludePad ? (he - hs) * (we - ws) : (h1 - h0) * (w1 - w0));
       }
     }
@@ -198,7 +248,8 @@ function avgWindows(g: Geometry, countIncludePad: boolean,
 
 function avgPoolFirst(input: Tensor, options: AvgPoolOptions): Tensor {
   const g = geometry('avgPool2d', inputShape('input', input, true), options, AVG_KEYS);
-  const x = input.data, out = new Float32Array(g.NC * g.OH * g.OW);
+  const x = input.data,
+    out = new Float32Array(g.NC * g.OH * g.OW);
   avgWindows(g, options.countIncludePad ?? true, (plane, o, h0, h1, w0, w1, divisor) => {
     const base = plane * g.H * g.W;
     let acc = 0;
@@ -213,7 +264,8 @@ function avgPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
   const gy = checkGradOutput(g, gradOutput);
   const gx = new Float32Array(g.NC * g.H * g.W);
   avgWindows(g, options.countIncludePad ?? true, (plane, o, h0, h1, w0, w1, divisor) => {
-    const base = plane * g.H * g.W, v = gy[o] / divisor;
+    const base = plane * g.H * g.W,
+      v = gy[o] / divisor;
     for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) gx[base + h * g.W + w] += v;
   });
   return { data: gx, shape: g.inShape.slice() };
@@ -224,7 +276,10 @@ function avgPoolBackwardFirst(gradOutput: Tensor, input: Tensor | { shape: numbe
 /** Whether options ask for NHWC (validated); the options without `layout` for the NCHW kernels. */
 function splitLayout<O extends { layout?: PoolLayout }>(kind: string, options: O): [boolean, O] {
   if (options === null || typeof options !== 'object') return [false, options];
-  if (Array.isArray(options) || ArrayBuffer.isView(options)) throw new TypeError(`${kind} options must be an object with kernelSize, got ${Array.isArray(options) ? 'an Array' : 'a typed array'}`);
+  if (Array.isArray(options) || ArrayBuffer.isView(options))
+    throw new TypeError(
+      `${kind} options must be an object with kernelSize, got ${Array.isArray(options) ? 'an Array' : 'a typed array'}`
+    );
   // The copy reads each option once: nothing below sees a getter answer twice. (Rest destructuring
   // would not do: it reads the excluded `layout` getter a second time.)
   const rest = { ...options } as O;
@@ -238,7 +293,8 @@ function splitLayout<O extends { layout?: PoolLayout }>(kind: string, options: O
 /** [N, H, W, C] -> [N, C, H, W] (shape only when the tensor has no data). */
 function lastToFirst<T extends { shape: number[]; data?: Float32Array }>(kind: string, name: string, t: T): T {
   const s = (t as Tensor)?.shape;
-  if (!Array.isArray(s) || s.length !== 4) throw new RangeError(`${kind}: ${name} must be [N, H, W, C] with layout 'NHWC', got shape ${fmt(s)}`);
+  if (!Array.isArray(s) || s.length !== 4)
+    throw new RangeError(`${kind}: ${name} must be [N, H, W, C] with layout 'NHWC', got shape ${fmt(s)}`);
   const [N, H, W, C] = s;
   const shape = [N, C, H, W];
   if (t.data === undefined) return { ...t, shape };
@@ -254,12 +310,16 @@ function firstToLast(t: Tensor): Tensor {
 function indicesLayout(d: Int32Array, N: number, A: number, B: number): Int32Array {
   // [N, A, B] -> [N, B, A]; used both ways with (C, HW) or (HW, C).
   const out = new Int32Array(d.length);
-  for (let n = 0; n < N; n++) for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out[(n * B + b) * A + a] = d[(n * A + a) * B + b];
+  for (let n = 0; n < N; n++)
+    for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out[(n * B + b) * A + a] = d[(n * A + a) * B + b];
   return out;
 }
 
 /** 2-D max pooling ([N, C, H, W], [C, H, W] or NHWC); with returnIndices also the argmax positions. */
-export function maxPool2d(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): { output: Tensor; indices: IndexTensor };
+export function maxPool2d(
+  input: Tensor,
+  options: MaxPoolOptions & { returnIndices: true }
+): { output: Tensor; indices: IndexTensor };
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor;
 export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { output: Tensor; indices: IndexTensor } {
   input = readTensor(input, 'input') as Tensor;
@@ -276,8 +336,11 @@ export function maxPool2d(input: Tensor, options: MaxPoolOptions): Tensor | { ou
  * Gradient of maxPool2d: each output's gradient is added to the input element it selected. Pass the
  * forward's `indices` (then `input` may be just `{ shape }`) or the input itself to recompute them.
  */
-export function maxPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: number[] },
-                                  options: MaxPoolOptions & { indices?: IndexTensor }): Tensor {
+export function maxPool2dBackward(
+  gradOutput: Tensor,
+  input: Tensor | { shape: number[] },
+  options: MaxPoolOptions & { indices?: IndexTensor }
+): Tensor {
   gradOutput = readTensor(gradOutput, 'gradOutput') as Tensor;
   input = readTensor(input, 'input') as Tensor;
   const [last, o] = splitLayout('maxPool2dBackward', options);
@@ -312,14 +375,23 @@ export function avgPool2dBackward(gradOutput: Tensor, input: Tensor | { shape: n
 
 // ---- async forms: computed at call time (see the header), errors as rejections ----
 
-export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions & { returnIndices: true }): Promise<{ output: Tensor; indices: IndexTensor }>;
+export async function maxPool2dAsync(
+  input: Tensor,
+  options: MaxPoolOptions & { returnIndices: true }
+): Promise<{ output: Tensor; indices: IndexTensor }>;
 export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions): Promise<Tensor>;
-export async function maxPool2dAsync(input: Tensor, options: MaxPoolOptions): Promise<Tensor | { output: Tensor; indices: IndexTensor }> {
+export async function maxPool2dAsync(
+  input: Tensor,
+  options: MaxPoolOptions
+): Promise<Tensor | { output: Tensor; indices: IndexTensor }> {
   return maxPool2d(input, options);
 }
 
-export async function maxPool2dBackwardAsync(gradOutput: Tensor, input: Tensor | { shape: number[] },
-                                             options: MaxPoolOptions & { indices?: IndexTensor }): Promise<Tensor> {
+export async function maxPool2dBackwardAsync(
+  gradOutput: Tensor,
+  input: Tensor | { shape: number[] },
+  options: MaxPoolOptions & { indices?: IndexTensor }
+): Promise<Tensor> {
   return maxPool2dBackward(gradOutput, input, options);
 }
 
@@ -327,6 +399,10 @@ export async function avgPool2dAsync(input: Tensor, options: AvgPoolOptions): Pr
   return avgPool2d(input, options);
 }
 
-export async function avgPool2dBackwardAsync(gradOutput: Tensor, input: Tensor | { shape: number[] }, options: AvgPoolOptions): Promise<Tensor> {
+export async function avgPool2dBackwardAsync(
+  gradOutput: Tensor,
+  input: Tensor | { shape: number[] },
+  options: AvgPoolOptions
+): Promise<Tensor> {
   return avgPool2dBackward(gradOutput, input, options);
 }

@@ -4,7 +4,10 @@
 import type { Algorithm, BackendName, ConvParams } from './backends/types.js';
 import { ALGORITHMS } from './backends/types.js';
 
-export interface Tensor { data: Float32Array; shape: number[] }
+export interface Tensor {
+  data: Float32Array;
+  shape: number[];
+}
 
 export type Padding = number | readonly number[] | 'same' | 'valid';
 export type Layout = 'NCHW' | 'NHWC' | 'NCW' | 'NWC';
@@ -85,10 +88,14 @@ export function checkThreadCount(name: string, v: unknown): number {
 // Proxy passes `instanceof` without being a typed array at all. Validation trusts only these.
 const typedArrayProto = Object.getPrototypeOf(Float32Array.prototype) as object;
 const intrinsic = (key: string) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
-const lengthOf = intrinsic('length'), bufferOf = intrinsic('buffer'), byteOffsetOf = intrinsic('byteOffset');
+const lengthOf = intrinsic('length'),
+  bufferOf = intrinsic('buffer'),
+  byteOffsetOf = intrinsic('byteOffset');
 
 /** The element count a typed array really has (not what an overridden getter claims). */
-export function trueLength(a: Float32Array): number { return lengthOf.call(a) as number; }
+export function trueLength(a: Float32Array): number {
+  return lengthOf.call(a) as number;
+}
 
 export function checkFloat32Array(name: string, v: unknown): Float32Array {
   if (!(v instanceof Float32Array) || !ArrayBuffer.isView(v)) {
@@ -127,9 +134,13 @@ export function checkShape(name: string, shape: unknown, rank: number, dims: str
  */
 export function checkOutputSize(shape: readonly number[], blame: string): void {
   let count = 1;
-  shape.forEach((d, i) => { count *= i === 0 ? Math.max(d, 1) : d; });
+  shape.forEach((d, i) => {
+    count *= i === 0 ? Math.max(d, 1) : d;
+  });
   if (count > MAX_ELEMENTS || shape.some((d) => d > MAX_ELEMENTS)) {
-    throw new RangeError(`${blame}: the output would be ${fmt(shape)}, ${count} elements, more than the supported ${MAX_ELEMENTS}`);
+    throw new RangeError(
+      `${blame}: the output would be ${fmt(shape)}, ${count} elements, more than the supported ${MAX_ELEMENTS}`
+    );
   }
 }
 
@@ -138,13 +149,19 @@ export function allocFloats(name: string, n: number): Float32Array {
   try {
     return new Float32Array(n);
   } catch (e) {
-    throw new RangeError(`${name}: cannot allocate ${n} floats (${(n * 4 / 2 ** 30).toFixed(2)} GiB): ${(e as Error).message}`);
+    throw new RangeError(`${name}: cannot allocate ${n} floats (${((n * 4) / 2 ** 30).toFixed(2)} GiB): ${(e as Error).message}`);
   }
 }
 
 /** Validates a tensor argument of the given rank and returns its shape as plain numbers. */
-export function checkTensor(name: string, t: unknown, rank: number, dims: string,
-                            data: unknown = (t as Tensor | null)?.data, emptyBatch = false): number[] {
+export function checkTensor(
+  name: string,
+  t: unknown,
+  rank: number,
+  dims: string,
+  data: unknown = (t as Tensor | null)?.data,
+  emptyBatch = false
+): number[] {
   if (t === null || typeof t !== 'object' || ArrayBuffer.isView(t)) {
     const hint = ArrayBuffer.isView(t) ? ' (wrap the array: { data, shape })' : '';
     throw new TypeError(`${name} must be a tensor { data: Float32Array, shape: number[] }, got ${typeName(t)}${hint}`);
@@ -155,8 +172,10 @@ export function checkTensor(name: string, t: unknown, rank: number, dims: string
   const count = s.reduce((a, b) => a * b, 1);
   const len = trueLength(data as Float32Array);
   if (len !== count) {
-    throw new RangeError(`${name}.data length must be ${count} for shape ${fmt(s)}, got ${len}` +
-      (len === 0 && (bufferOf.call(data) as ArrayBuffer).byteLength === 0 ? ' (detached or empty buffer?)' : ''));
+    throw new RangeError(
+      `${name}.data length must be ${count} for shape ${fmt(s)}, got ${len}` +
+        (len === 0 && (bufferOf.call(data) as ArrayBuffer).byteLength === 0 ? ' (detached or empty buffer?)' : '')
+    );
   }
   return s;
 }
@@ -190,12 +209,14 @@ export function perDim(name: string, v: unknown, dims: number, min: number, dflt
  */
 export function readTensor(t: unknown, name = 'tensor'): unknown {
   if (t === null || typeof t !== 'object' || ArrayBuffer.isView(t)) return t;
-  const data = plainView((t as Tensor).data), shape = (t as Tensor).shape as unknown;
+  const data = plainView((t as Tensor).data),
+    shape = (t as Tensor).shape as unknown;
   const shapeLike = Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView));
   return { data, shape: shapeLike ? denseArray(`${name}.shape`, shape as ArrayLike<unknown>) : shape };
 }
 
-const f32Proto = Float32Array.prototype, i32Proto = Int32Array.prototype;
+const f32Proto = Float32Array.prototype,
+  i32Proto = Int32Array.prototype;
 
 /**
  * A typed array of a subclass, or a Proxy passing for one, as a plain view of the memory it really has
@@ -210,7 +231,7 @@ export function plainView<T>(a: T): T {
   try {
     return new Ctor(bufferOf.call(a) as ArrayBuffer, byteOffsetOf.call(a) as number, lengthOf.call(a) as number) as unknown as T;
   } catch {
-    return a;  // not a real typed array (a Proxy): the checks reject it
+    return a; // not a real typed array (a Proxy): the checks reject it
   }
 }
 
@@ -260,7 +281,8 @@ export function checkEnum<T extends string>(name: string, v: unknown, allowed: r
 /** Whether the first `bytes` bytes of `a` share memory with `b` (no view is created: this is on every call's path). */
 function overlaps(a: Float32Array, bytes: number, b: Float32Array): boolean {
   if (bufferOf.call(a) !== bufferOf.call(b)) return false;
-  const ao = byteOffsetOf.call(a) as number, bo = byteOffsetOf.call(b) as number;
+  const ao = byteOffsetOf.call(a) as number,
+    bo = byteOffsetOf.call(b) as number;
   return ao < bo + 4 * trueLength(b) && bo < ao + bytes;
 }
 
@@ -301,8 +323,19 @@ export function resolvePadding(v: unknown, dims: number, kernel: number[], dilat
   throw new RangeError(`padding array must be ${forms}, got ${fmt(v)}`);
 }
 
-const OPTION_KEYS = new Set(['bias', 'stride', 'padding', 'dilation', 'groups', 'layout', 'activation', 'out',
-  'backend', 'algorithm', 'tune']);
+const OPTION_KEYS = new Set([
+  'bias',
+  'stride',
+  'padding',
+  'dilation',
+  'groups',
+  'layout',
+  'activation',
+  'out',
+  'backend',
+  'algorithm',
+  'tune',
+]);
 
 function checkOptions(options: unknown, extraKeys: readonly string[] = []): ConvOptions {
   if (options === undefined) return {};
@@ -336,7 +369,7 @@ function layoutOf(dims: 1 | 2, o: ConvOptions) {
   const layouts: Layout[] = dims === 2 ? ['NCHW', 'NHWC'] : ['NCW', 'NWC'];
   const layout = checkEnum('layout', o.layout, layouts, layouts[0]);
   const channelsLast = layout === 'NHWC' || layout === 'NWC';
-  const inDims = dims === 2 ? (channelsLast ? '[N, H, W, C]' : '[N, C, H, W]') : (channelsLast ? '[N, W, C]' : '[N, C, W]');
+  const inDims = dims === 2 ? (channelsLast ? '[N, H, W, C]' : '[N, C, H, W]') : channelsLast ? '[N, W, C]' : '[N, C, W]';
   const wDims = dims === 2 ? '[K, C/groups, R, S]' : '[K, C/groups, R]';
   return { channelsLast, inDims, wDims };
 }
@@ -366,7 +399,9 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
     const effective = dilation[i] * (kernel[i] - 1) + 1;
     if (effective > padded) {
       const what = dims === 2 ? ['height', 'width'][i] : 'width';
-      throw new RangeError(`weight: kernel ${what} ${kernel[i]} (dilated: ${effective}) is larger than the padded input ${what} ${padded}`);
+      throw new RangeError(
+        `weight: kernel ${what} ${kernel[i]} (dilated: ${effective}) is larger than the padded input ${what} ${padded}`
+      );
     }
     return Math.floor((padded - effective) / stride[i]) + 1;
   });
@@ -378,19 +413,38 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
   // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
   // Indexing, not array destructuring: this runs on every call and tiny layers feel each microsecond.
   // In 1-D the height entries are absent (index -1) and take the neutral value.
-  const hi = dims === 2 ? 0 : -1, wi = dims - 1;
+  const hi = dims === 2 ? 0 : -1,
+    wi = dims - 1;
   const hOf = (a: number[], dflt: number) => (hi < 0 ? dflt : a[hi]);
   const activation = checkEnum('activation', o.activation, ACTIVATIONS, 'none');
   // The engines take ReLU6 as ReLU plus an upper bound (ConvParams.relu6).
-  const relu = activation !== 'none', relu6 = activation === 'relu6';
+  const relu = activation !== 'none',
+    relu6 = activation === 'relu6';
   return {
     params: {
-      N, C, H: hOf(spatial, 1), W: spatial[wi], K, R: hOf(kernel, 1), S: kernel[wi], groups,
-      strideH: hOf(stride, 1), strideW: stride[wi], dilationH: hOf(dilation, 1), dilationW: dilation[wi],
-      padTop: hi < 0 ? 0 : pad[hi][0], padBottom: hi < 0 ? 0 : pad[hi][1], padLeft: pad[wi][0], padRight: pad[wi][1],
-      OH: hOf(outSpatial, 1), OW: outSpatial[wi], relu, relu6,
+      N,
+      C,
+      H: hOf(spatial, 1),
+      W: spatial[wi],
+      K,
+      R: hOf(kernel, 1),
+      S: kernel[wi],
+      groups,
+      strideH: hOf(stride, 1),
+      strideW: stride[wi],
+      dilationH: hOf(dilation, 1),
+      dilationW: dilation[wi],
+      padTop: hi < 0 ? 0 : pad[hi][0],
+      padBottom: hi < 0 ? 0 : pad[hi][1],
+      padLeft: pad[wi][0],
+      padRight: pad[wi][1],
+      OH: hOf(outSpatial, 1),
+      OW: outSpatial[wi],
+      relu,
+      relu6,
     },
-    outShape, channelsLast,
+    outShape,
+    channelsLast,
   };
 }
 
@@ -398,16 +452,25 @@ function geometry(dims: 1 | 2, xs: number[], ws: number[], o: ConvOptions, chann
  * Validates a conv1d (dims = 1) or conv2d (dims = 2) call and maps it onto the canonical 2-D NCHW problem.
  * `extraKeys` lets callers with more options (backward's `needs`) share the unknown-option check.
  */
-export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, options: unknown,
-                              extraKeys: readonly string[] = []): NormalizedConv {
+export function normalizeConv(
+  dims: 1 | 2,
+  input: unknown,
+  weight: unknown,
+  options: unknown,
+  extraKeys: readonly string[] = []
+): NormalizedConv {
   const o = checkOptions(options, extraKeys);
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
-  const xt = readTensor(input, 'input') as Tensor, wt = readTensor(weight, 'weight') as Tensor;
-  const x = xt?.data, w = wt?.data;
+  const xt = readTensor(input, 'input') as Tensor,
+    wt = readTensor(weight, 'weight') as Tensor;
+  const x = xt?.data,
+    w = wt?.data;
   const xShape = xt?.shape;
   const unbatched = isUnbatched(dims, xShape);
   if (Array.isArray(xShape) && !unbatched && xShape.length !== dims + 2) {
-    throw new RangeError(`input.shape must have rank ${dims + 2} ${inDims} (or ${dims + 1}, unbatched), got rank ${xShape.length} ${fmt(xShape)}`);
+    throw new RangeError(
+      `input.shape must have rank ${dims + 2} ${inDims} (or ${dims + 1}, unbatched), got rank ${xShape.length} ${fmt(xShape)}`
+    );
   }
   const xs = checkTensor('input', xt, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, x, !unbatched);
   const ws = checkTensor('weight', wt, dims + 2, wDims, w);
@@ -429,14 +492,32 @@ export function normalizeConv(dims: 1 | 2, input: unknown, weight: unknown, opti
   let out: Float32Array | undefined;
   if (o.out !== undefined) {
     out = plainView(checkFloat32Array('out', o.out));
-    if (trueLength(out) < outCount) throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${trueLength(out)}`);
+    if (trueLength(out) < outCount)
+      throw new RangeError(`out must hold at least ${outCount} elements for output ${fmt(g.outShape)}, got ${trueLength(out)}`);
     const bytes = outCount * 4;
-    const clash = overlaps(out, bytes, x) ? 'input'
-      : overlaps(out, bytes, w) ? 'weight'
-        : bias && overlaps(out, bytes, bias) ? 'bias' : null;
+    const clash = overlaps(out, bytes, x)
+      ? 'input'
+      : overlaps(out, bytes, w)
+        ? 'weight'
+        : bias && overlaps(out, bytes, bias)
+          ? 'bias'
+          : null;
     if (clash) throw new RangeError(`out must not overlap ${clash} (they share memory)`);
   }
-  return { params: g.params, x, w, xShape: xs, wShape: ws, outShape: g.outShape, channelsLast: g.channelsLast, bias, out, backend, algorithm, tune };
+  return {
+    params: g.params,
+    x,
+    w,
+    xShape: xs,
+    wShape: ws,
+    outShape: g.outShape,
+    channelsLast: g.channelsLast,
+    bias,
+    out,
+    backend,
+    algorithm,
+    tune,
+  };
 }
 
 /**
@@ -451,13 +532,21 @@ export function outputShape(inputShape: readonly number[], weightShape: readonly
   const rank = Array.isArray(inputShape) ? inputShape.length : -1;
   const wRank = Array.isArray(weightShape) ? weightShape.length : -1;
   if (rank < 2 || rank > 4) {
-    throw new RangeError(`inputShape must be an array of rank 3 (conv1d) or 4 (conv2d), or one less unbatched, got ${fmt(inputShape)}`);
+    throw new RangeError(
+      `inputShape must be an array of rank 3 (conv1d) or 4 (conv2d), or one less unbatched, got ${fmt(inputShape)}`
+    );
   }
   // Rank 3 is a batched conv1d input or an unbatched conv2d one: the weight's rank tells them apart.
   const dims = (rank === 3 ? (wRank === 4 ? 2 : 1) : rank === 2 ? 1 : 2) as 1 | 2;
   const { channelsLast, inDims, wDims } = layoutOf(dims, o);
   const unbatched = isUnbatched(dims, inputShape);
-  const xs = checkShape('inputShape', inputShape, dims + (unbatched ? 1 : 2), unbatched ? unbatchedDims(inDims) : inDims, !unbatched);
+  const xs = checkShape(
+    'inputShape',
+    inputShape,
+    dims + (unbatched ? 1 : 2),
+    unbatched ? unbatchedDims(inDims) : inDims,
+    !unbatched
+  );
   const ws = checkShape('weightShape', weightShape, dims + 2, wDims);
   const shape = geometry(dims, unbatched ? [1, ...xs] : xs, ws, o, channelsLast).outShape;
   return unbatched ? shape.slice(1) : shape;
@@ -465,8 +554,10 @@ export function outputShape(inputShape: readonly number[], weightShape: readonly
 
 /** An input of one rank less than batched is one unbatched sample, as PyTorch's conv1d/conv2d take it. */
 export function isUnbatched(dims: 1 | 2, shape: unknown): boolean {
-  return (Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView))) &&
-    (shape as ArrayLike<unknown>).length === dims + 1;
+  return (
+    (Array.isArray(shape) || (ArrayBuffer.isView(shape) && !(shape instanceof DataView))) &&
+    (shape as ArrayLike<unknown>).length === dims + 1
+  );
 }
 
 /** '[N, C, H, W]' -> '[C, H, W] (unbatched)'. */

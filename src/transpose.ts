@@ -10,31 +10,62 @@
 
 import type { HeldArgs } from './async-args.js';
 import { checkAllIntact } from './async-args.js';
+import type { Algorithm } from './backends/types.js';
+import { ALGORITHMS } from './backends/types.js';
 import { conv2d, conv2dAsync } from './conv.js';
 import { dispatcher, forChoice } from './dispatch.js';
 import { channelsFirstToLast, channelsLastToFirst } from './layout.js';
-import type { Algorithm } from './backends/types.js';
-import { ALGORITHMS } from './backends/types.js';
 import type { BackendChoice, ConvOptions, Tensor } from './shape.js';
-import { checkBackendChoice, checkEnum, checkFloat32Array, checkIntArray, checkOptionsObject, checkOutputSize, checkPositiveInt,
-  allocFloats, checkTensor, isUnbatched, normalizeConv, perDim, plainView, readTensor, trueLength } from './shape.js';
+import {
+  allocFloats,
+  checkBackendChoice,
+  checkEnum,
+  checkFloat32Array,
+  checkIntArray,
+  checkOptionsObject,
+  checkOutputSize,
+  checkPositiveInt,
+  checkTensor,
+  isUnbatched,
+  normalizeConv,
+  perDim,
+  plainView,
+  readTensor,
+  trueLength,
+} from './shape.js';
 
 /** A transposed convolution in the canonical 2-D NCHW form (1-D: H = OH = 1, R = 1). */
 export interface TransposeParams {
-  N: number; C: number; H: number; W: number;      // input [N, C, H, W]
-  K: number; R: number; S: number;                 // weight [C, K/groups, R, S]: K output channels
+  N: number;
+  C: number;
+  H: number;
+  W: number; // input [N, C, H, W]
+  K: number;
+  R: number;
+  S: number; // weight [C, K/groups, R, S]: K output channels
   groups: number;
-  strideH: number; strideW: number;
-  dilationH: number; dilationW: number;
-  padTop: number; padBottom: number; padLeft: number; padRight: number;
-  outPadH: number; outPadW: number;
-  OH: number; OW: number;                          // output [N, K, OH, OW]
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+  outPadH: number;
+  outPadW: number;
+  OH: number;
+  OW: number; // output [N, K, OH, OW]
 }
 
 /** Returns a zero-filled buffer that only has to live until the job's convolution returns. */
 export type Alloc = (n: number) => Float32Array;
 
-export interface ConvSpec { input: Tensor; weight: Tensor; options: ConvOptions }
+export interface ConvSpec {
+  input: Tensor;
+  weight: Tensor;
+  options: ConvOptions;
+}
 
 /** One forward convolution to run (sync or async) and what to do with its result. */
 export interface ConvJob<T> {
@@ -96,9 +127,13 @@ export async function runJobAsync<T>(job: ConvJob<T>): Promise<T> {
  * with stride-1 zeros saves a factor stride per dimension in work and memory.
  */
 interface Phase {
-  i0: number; count: number;
-  taps: number[]; dilation: number;
-  cropBefore: number; length: number; pad: [number, number];
+  i0: number;
+  count: number;
+  taps: number[];
+  dilation: number;
+  cropBefore: number;
+  length: number;
+  pad: [number, number];
 }
 
 function phases(inSize: number, outSize: number, k: number, stride: number, dilation: number, pad: number): Phase[] {
@@ -109,7 +144,8 @@ function phases(inSize: number, outSize: number, k: number, stride: number, dila
     const i0 = (((r * dilation - pad) % stride) + stride) % stride;
     if (i0 >= outSize) continue;
     const rs = byPhase.get(i0);
-    if (rs) rs.push(r); else byPhase.set(i0, [r]);
+    if (rs) rs.push(r);
+    else byPhase.set(i0, [r]);
   }
   const out: Phase[] = [];
   for (const [i0, rs] of [...byPhase].sort((a, b) => a[0] - b[0])) {
@@ -118,10 +154,17 @@ function phases(inSize: number, outSize: number, k: number, stride: number, dila
     const offset = (r: number) => (i0 + pad - r * dilation) / stride;
     const taps = rs.reverse();
     const step = taps.length > 1 ? offset(taps[1]) - offset(taps[0]) : 1;
-    const first = offset(taps[0]), last = first + count - 1 + step * (taps.length - 1);
-    const cropBefore = Math.max(0, first), cropAfter = Math.max(0, inSize - 1 - last);
+    const first = offset(taps[0]),
+      last = first + count - 1 + step * (taps.length - 1);
+    const cropBefore = Math.max(0, first),
+      cropAfter = Math.max(0, inSize - 1 - last);
     out.push({
-      i0, count, taps, dilation: step, cropBefore, length: inSize - cropBefore - cropAfter,
+      i0,
+      count,
+      taps,
+      dilation: step,
+      cropBefore,
+      length: inSize - cropBefore - cropAfter,
       pad: [Math.max(0, -first), Math.max(0, last - (inSize - 1))],
     });
   }
@@ -129,16 +172,26 @@ function phases(inSize: number, outSize: number, k: number, stride: number, dila
 }
 
 /** The forward convolutions computing a transposed convolution, and its result once they have run. */
-export interface TransposedPlan { jobs: ConvJob<void>[]; result: () => Float32Array }
+export interface TransposedPlan {
+  jobs: ConvJob<void>[];
+  result: () => Float32Array;
+}
 
 /**
  * The transposed convolution `t` of x [N, C, H, W] with weight [C, K/groups, R, S] as forward convolutions
  * (one per output phase pair; a single one for stride 1); `result()` is out [N, K, OH, OW].
  */
-export function planTransposed(t: TransposeParams, x: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                               backend: BackendChoice, algorithm: 'auto' | Algorithm = 'auto'): TransposedPlan {
+export function planTransposed(
+  t: TransposeParams,
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  backend: BackendChoice,
+  algorithm: 'auto' | Algorithm = 'auto'
+): TransposedPlan {
   const { N, C, H, W, K, R, S, groups, OH, OW } = t;
-  const Cg = C / groups, Kg = K / groups;
+  const Cg = C / groups,
+    Kg = K / groups;
   const single = t.strideH === 1 && t.strideW === 1;
   // Stride 1 is one convolution whose output is the result; otherwise each phase scatters into `phased`.
   const phased = single ? null : fillBias(allocFloats('output', N * K * OH * OW), bias, N, K, OH * OW);
@@ -148,7 +201,8 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
     for (const pw of phases(W, OW, S, t.strideW, t.dilationW, t.padLeft)) {
       // No tap reaches these outputs, or every tap reads cropped padding: they hold the bias alone.
       if (ph.length <= 0 || pw.length <= 0) continue;
-      const RR = ph.taps.length, SS = pw.taps.length;
+      const RR = ph.taps.length,
+        SS = pw.taps.length;
       const whole = ph.cropBefore === 0 && pw.cropBefore === 0 && ph.length === H && pw.length === W;
       jobs.push({
         conv: (alloc) => {
@@ -157,7 +211,8 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
           for (let g = 0; g < groups; g++) {
             for (let c = 0; c < Cg; c++) {
               for (let k = 0; k < Kg; k++) {
-                const src = ((g * Cg + c) * Kg + k) * R * S, dst = ((g * Kg + k) * Cg + c) * RR * SS;
+                const src = ((g * Cg + c) * Kg + k) * R * S,
+                  dst = ((g * Kg + k) * Cg + c) * RR * SS;
                 for (let i = 0; i < RR; i++) {
                   for (let j = 0; j < SS; j++) wf[dst + i * SS + j] = weight[src + ph.taps[i] * S + pw.taps[j]];
                 }
@@ -172,11 +227,16 @@ export function planTransposed(t: TransposeParams, x: Float32Array, weight: Floa
           };
         },
         finish: (y) => {
-          if (!phased) { out = y.data; return; }
-          const yd = y.data, o = phased;
+          if (!phased) {
+            out = y.data;
+            return;
+          }
+          const yd = y.data,
+            o = phased;
           for (let plane = 0; plane < N * K; plane++) {
             for (let m = 0; m < ph.count; m++) {
-              const src = (plane * ph.count + m) * pw.count, dst = (plane * OH + ph.i0 + m * t.strideH) * OW + pw.i0;
+              const src = (plane * ph.count + m) * pw.count,
+                dst = (plane * OH + ph.i0 + m * t.strideH) * OW + pw.i0;
               for (let q = 0; q < pw.count; q++) o[dst + q * t.strideW] = yd[src + q];
             }
           }
@@ -221,27 +281,41 @@ export interface ConvTransposeOptions {
 const TRANSPOSE_KEYS = ['bias', 'stride', 'padding', 'outputPadding', 'dilation', 'groups', 'layout', 'backend', 'algorithm'];
 
 interface NormalizedTranspose {
-  t: TransposeParams; outShape: number[]; channelsLast: boolean; bias: Float32Array | null;
-  backend: BackendChoice; algorithm: 'auto' | Algorithm;
+  t: TransposeParams;
+  outShape: number[];
+  channelsLast: boolean;
+  bias: Float32Array | null;
+  backend: BackendChoice;
+  algorithm: 'auto' | Algorithm;
   /** input.data and weight.data as validated: nothing reads the tensors' fields again. */
-  x: Float32Array; w: Float32Array;
+  x: Float32Array;
+  w: Float32Array;
 }
 
 function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, options: unknown): NormalizedTranspose {
   const o = (options === undefined ? {} : checkOptionsObject('options', options)) as ConvTransposeOptions;
   for (const key of Object.keys(o)) {
-    if (!TRANSPOSE_KEYS.includes(key)) throw new TypeError(`options.${key} is not a known option (known: ${TRANSPOSE_KEYS.join(', ')})`);
+    if (!TRANSPOSE_KEYS.includes(key))
+      throw new TypeError(`options.${key} is not a known option (known: ${TRANSPOSE_KEYS.join(', ')})`);
   }
-  const layouts = dims === 2 ? ['NCHW', 'NHWC'] as const : ['NCW', 'NWC'] as const;
+  const layouts = dims === 2 ? (['NCHW', 'NHWC'] as const) : (['NCW', 'NWC'] as const);
   const layout = checkEnum<string>('layout', o.layout, layouts, layouts[0]);
   const channelsLast = layout === layouts[1];
-  const xt = readTensor(input, 'input') as Tensor, wt = readTensor(weight, 'weight') as Tensor;
+  const xt = readTensor(input, 'input') as Tensor,
+    wt = readTensor(weight, 'weight') as Tensor;
   const unbatched = isUnbatched(dims, xt?.shape);
-  const xs = checkTensor('input', xt, dims + (unbatched ? 1 : 2), channelsLast ? '(channels last)' : '(channels first)',
-    xt?.data, !unbatched);
+  const xs = checkTensor(
+    'input',
+    xt,
+    dims + (unbatched ? 1 : 2),
+    channelsLast ? '(channels last)' : '(channels first)',
+    xt?.data,
+    !unbatched
+  );
   if (unbatched) xs.unshift(1);
   const ws = checkTensor('weight', wt, dims + 2, dims === 2 ? '[C, K/groups, R, S]' : '[C, K/groups, R]', wt?.data);
-  const N = xs[0], C = channelsLast ? xs[dims + 1] : xs[1];
+  const N = xs[0],
+    C = channelsLast ? xs[dims + 1] : xs[1];
   const spatial = channelsLast ? xs.slice(1, dims + 1) : xs.slice(2);
   const groups = o.groups === undefined ? 1 : checkPositiveInt('groups', o.groups);
   if (C % groups !== 0) throw new RangeError(`groups (${groups}) must divide the input channels C (${C})`);
@@ -258,16 +332,23 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   } else {
     const ints = checkIntArray('padding', o.padding, 0);
     if (ints.length !== dims && ints.length !== 2 * dims) {
-      throw new RangeError(`padding must be a number, an array of ${dims} or of ${2 * dims} (before/after per dimension), got [${ints.join(', ')}]`);
+      throw new RangeError(
+        `padding must be a number, an array of ${dims} or of ${2 * dims} (before/after per dimension), got [${ints.join(', ')}]`
+      );
     }
     pads = ints.length === dims ? ints.map((p) => [p, p]) : kernel.map((_, i) => [ints[2 * i], ints[2 * i + 1]]);
   }
   const outSpatial = spatial.map((size, i) => {
     if (outPad[i] >= stride[i] && outPad[i] >= dilation[i]) {
-      throw new RangeError(`outputPadding[${i}] (${outPad[i]}) must be smaller than either stride (${stride[i]}) or dilation (${dilation[i]}), as in PyTorch`);
+      throw new RangeError(
+        `outputPadding[${i}] (${outPad[i]}) must be smaller than either stride (${stride[i]}) or dilation (${dilation[i]}), as in PyTorch`
+      );
     }
     const out = (size - 1) * stride[i] - pads[i][0] - pads[i][1] + dilation[i] * (kernel[i] - 1) + outPad[i] + 1;
-    if (out < 1) throw new RangeError(`output size would be ${out} in dimension ${i}: padding ${pads[i]} crops more than the ${out + pads[i][0] + pads[i][1]} computed positions`);
+    if (out < 1)
+      throw new RangeError(
+        `output size would be ${out} in dimension ${i}: padding ${pads[i]} crops more than the ${out + pads[i][0] + pads[i][1]} computed positions`
+      );
     return out;
   });
   // The output grows with the input spread by the stride and with the dilated kernel: blame the larger.
@@ -278,35 +359,79 @@ function normalizeTranspose(dims: 1 | 2, input: unknown, weight: unknown, option
   let bias: Float32Array | null = null;
   if (o.bias !== undefined && o.bias !== null) {
     bias = plainView(checkFloat32Array('bias', o.bias));
-    if (trueLength(bias) !== K) throw new RangeError(`bias length must be K = weight.shape[1] * groups = ${K}, got ${trueLength(bias)}`);
+    if (trueLength(bias) !== K)
+      throw new RangeError(`bias length must be K = weight.shape[1] * groups = ${K}, got ${trueLength(bias)}`);
   }
   const algorithm = checkEnum('algorithm', o.algorithm, ['auto', ...ALGORITHMS] as const, 'auto');
   const two = (a: number[], d: number) => (dims === 2 ? [a[0], a[1]] : [d, a[0]]);
-  const [H, W] = two(spatial, 1), [R, S] = two(kernel, 1), [strideH, strideW] = two(stride, 1);
-  const [dilationH, dilationW] = two(dilation, 1), [outPadH, outPadW] = two(outPad, 0), [OH, OW] = two(outSpatial, 1);
+  const [H, W] = two(spatial, 1),
+    [R, S] = two(kernel, 1),
+    [strideH, strideW] = two(stride, 1);
+  const [dilationH, dilationW] = two(dilation, 1),
+    [outPadH, outPadW] = two(outPad, 0),
+    [OH, OW] = two(outSpatial, 1);
   const [padTop, padBottom] = dims === 2 ? pads[0] : [0, 0];
   const [padLeft, padRight] = pads[dims - 1];
-  const t: TransposeParams = { N, C, H, W, K, R, S, groups, strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outPadH, outPadW, OH, OW };
+  const t: TransposeParams = {
+    N,
+    C,
+    H,
+    W,
+    K,
+    R,
+    S,
+    groups,
+    strideH,
+    strideW,
+    dilationH,
+    dilationW,
+    padTop,
+    padBottom,
+    padLeft,
+    padRight,
+    outPadH,
+    outPadW,
+    OH,
+    OW,
+  };
   const outShape = (channelsLast ? [N, ...outSpatial, K] : [N, K, ...outSpatial]).slice(unbatched ? 1 : 0);
-  return { t, outShape, channelsLast, bias, backend: checkBackendChoice('backend', o.backend), algorithm, x: xt.data, w: wt.data };
+  return {
+    t,
+    outShape,
+    channelsLast,
+    bias,
+    backend: checkBackendChoice('backend', o.backend),
+    algorithm,
+    x: xt.data,
+    w: wt.data,
+  };
 }
 
 /** `held`: the caller's arrays as validated, checked again after the async form's awaits (src/async-args.ts). */
-interface Prepared { plan: TransposedPlan; finish: () => Tensor; held: HeldArgs }
+interface Prepared {
+  plan: TransposedPlan;
+  finish: () => Tensor;
+  held: HeldArgs;
+}
 
 function prepare(dims: 1 | 2, input: Tensor, weight: Tensor, options?: ConvTransposeOptions): Prepared {
   const n = normalizeTranspose(dims, input, weight, options);
   const { t } = n;
   const x = n.channelsLast ? channelsLastToFirst(n.x, t.N, t.H * t.W, t.C) : n.x;
   // An empty batch has an empty output and nothing to run.
-  const plan = t.N === 0 ? { jobs: [], result: () => new Float32Array(0) } : planTransposed(t, x, n.w, n.bias, n.backend, n.algorithm);
+  const plan =
+    t.N === 0 ? { jobs: [], result: () => new Float32Array(0) } : planTransposed(t, x, n.w, n.bias, n.backend, n.algorithm);
   return {
     plan,
     finish: () => {
       const out = plan.result();
       return { data: n.channelsLast ? channelsFirstToLast(out, t.N, t.K, t.OH * t.OW) : out, shape: n.outShape };
     },
-    held: [['input', n.x, t.N * t.C * t.H * t.W], ['weight', n.w, t.C * (t.K / t.groups) * t.R * t.S], ['bias', n.bias, t.K]],
+    held: [
+      ['input', n.x, t.N * t.C * t.H * t.W],
+      ['weight', n.w, t.C * (t.K / t.groups) * t.R * t.S],
+      ['bias', n.bias, t.K],
+    ],
   };
 }
 

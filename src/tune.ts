@@ -9,7 +9,10 @@
 import type { Algorithm, Backend, ConvParams } from './backends/types.js';
 import { packParams } from './backends/types.js';
 
-export interface TunedChoice { algorithm: Algorithm; reason: string }
+export interface TunedChoice {
+  algorithm: Algorithm;
+  reason: string;
+}
 
 const winners = new Map<string, TunedChoice>();
 
@@ -23,7 +26,9 @@ export function tunedChoice(key: string): TunedChoice | undefined {
 }
 
 /** Forgets every tuned winner (e.g. after setNumThreads changed what is fastest). */
-export function clearTuning(): void { winners.clear(); }
+export function clearTuning(): void {
+  winners.clear();
+}
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
@@ -63,7 +68,11 @@ export function tuneSync(key: string, candidates: readonly Algorithm[], run: (a:
 }
 
 /** tuneSync with asynchronous runs (the async API: the work stays off the JS thread). */
-export async function tuneAsync(key: string, candidates: readonly Algorithm[], run: (a: Algorithm) => Promise<void>): Promise<TunedChoice> {
+export async function tuneAsync(
+  key: string,
+  candidates: readonly Algorithm[],
+  run: (a: Algorithm) => Promise<void>
+): Promise<TunedChoice> {
   const steps = schedule(candidates);
   let step = steps.next();
   while (!step.done) {

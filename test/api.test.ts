@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import { backendInfo, conv1d, conv2d, explain, outputShape, setBackend, setNumThreads } from '../src/index.node.js';
+import { channelsLastToFirst } from '../src/layout.js';
 import type { ConvOptions, Tensor } from '../src/shape.js';
 import { normalizeConv } from '../src/shape.js';
-import { channelsLastToFirst } from '../src/layout.js';
 import { loadGolden } from './golden.js';
 import { expectNative, nativeOnly } from './paths.js';
 import { Rng } from './random.js';
@@ -31,7 +31,9 @@ describe('outputShape', () => {
   it('follows floor((H + pads - d*(k-1) - 1)/s) + 1 per dimension', () => {
     expect(outputShape([2, 8, 50, 100], [16, 8, 3, 3])).toEqual([2, 16, 48, 98]);
     expect(outputShape([1, 3, 224, 224], [64, 3, 7, 7], { stride: 2, padding: 3 })).toEqual([1, 64, 112, 112]);
-    expect(outputShape([1, 1, 10, 11], [1, 1, 3, 2], { stride: [3, 2], padding: [0, 1, 2, 0], dilation: [2, 1] })).toEqual([1, 1, 3, 6]);
+    expect(outputShape([1, 1, 10, 11], [1, 1, 3, 2], { stride: [3, 2], padding: [0, 1, 2, 0], dilation: [2, 1] })).toEqual([
+      1, 1, 3, 6,
+    ]);
     expect(outputShape([1, 1, 16000], [32, 1, 251], { padding: 125 })).toEqual([1, 32, 16000]);
     expect(outputShape([1, 4, 9], [2, 4, 4], { padding: 'same', dilation: 3 })).toEqual([1, 2, 9]);
     expect(outputShape([1, 4, 9], [2, 4, 4], { padding: 'valid' })).toEqual([1, 2, 6]);
@@ -60,10 +62,13 @@ describe('padding forms', () => {
     same({ padding: 'valid' }, { padding: 0 });
     same({}, { padding: [0, 0, 0, 0] });
   });
-  it('conv1d: [p], [left, right], and [0, 0, left, right] (the golden vectors\' effective_pad)', () => {
-    const x1 = rand([1, 2, 11]), w1 = rand([3, 2, 4], 3);
+  it("conv1d: [p], [left, right], and [0, 0, left, right] (the golden vectors' effective_pad)", () => {
+    const x1 = rand([1, 2, 11]),
+      w1 = rand([3, 2, 4], 3);
     expect(conv1d(x1, w1, { padding: [2], backend: 'js' }).data).toEqual(conv1d(x1, w1, { padding: [2, 2], backend: 'js' }).data);
-    expect(conv1d(x1, w1, { padding: 'same', backend: 'js' }).data).toEqual(conv1d(x1, w1, { padding: [1, 2], backend: 'js' }).data);
+    expect(conv1d(x1, w1, { padding: 'same', backend: 'js' }).data).toEqual(
+      conv1d(x1, w1, { padding: [1, 2], backend: 'js' }).data
+    );
     const y = conv1d(x1, w1, { padding: [0, 0, 3, 1] });
     expect(y.shape).toEqual([1, 3, 12]);
     expect(y.data).toEqual(conv1d(x1, w1, { padding: [3, 1] }).data);
@@ -72,7 +77,9 @@ describe('padding forms', () => {
 });
 
 describe('out buffers, relu, bias', () => {
-  const x = rand([1, 4, 7, 7]), w = rand([5, 4, 3, 3], 9), bias = new Rng(3).floats(5);
+  const x = rand([1, 4, 7, 7]),
+    w = rand([5, 4, 3, 3], 9),
+    bias = new Rng(3).floats(5);
   it('writes into out and returns it (a larger out is filled at its start)', () => {
     const out = new Float32Array(5 * 5 * 5 + 10).fill(42);
     const y = conv2d(x, w, { bias, out });
@@ -123,7 +130,9 @@ describe('backendInfo / setBackend / explain', () => {
     expect(info.available.js).toBe(true);
     expect(info.available.wasmScalar).toBe(true);
     expect(info.available.native).toBe(expectNative);
-    expect(info.reason).toMatch(/the first backend that passed the float64 check in the known order native > wasm-relaxed > wasm-simd > wasm-scalar > js/);
+    expect(info.reason).toMatch(
+      /the first backend that passed the float64 check in the known order native > wasm-relaxed > wasm-simd > wasm-scalar > js/
+    );
     expect(info.probe.filter((r) => r.ok).length).toBeGreaterThanOrEqual(3);
     // Timed only where the order is in doubt (native at its scalar ISA): not at this machine's default.
     if (info.isa !== 'scalar') expect(info.comparisons).toEqual([]);
@@ -138,7 +147,8 @@ describe('backendInfo / setBackend / explain', () => {
   });
 
   it('setBackend forces a backend for auto calls and auto restores the fastest', () => {
-    const x = rand([1, 2, 5, 5]), w = rand([2, 2, 3, 3]);
+    const x = rand([1, 2, 5, 5]),
+      w = rand([2, 2, 3, 3]);
     const before = backendInfo().selected;
     setBackend('js');
     try {
@@ -163,9 +173,11 @@ describe('backendInfo / setBackend / explain', () => {
 
   it('FASTCONV_BACKEND forces the backend of a new process', () => {
     for (const name of ['js', 'wasm']) {
-      const res = spawnSync(process.execPath, ['-e',
-        "import('./dist/src/index.node.js').then(m => console.log(JSON.stringify(m.backendInfo())))"],
-      { cwd: root, env: { ...process.env, FASTCONV_BACKEND: name }, encoding: 'utf8' });
+      const res = spawnSync(
+        process.execPath,
+        ['-e', "import('./dist/src/index.node.js').then(m => console.log(JSON.stringify(m.backendInfo())))"],
+        { cwd: root, env: { ...process.env, FASTCONV_BACKEND: name }, encoding: 'utf8' }
+      );
       expect(res.status, res.stderr).toBe(0);
       const info = JSON.parse(res.stdout);
       expect(info.selected).toBe(name);
@@ -183,7 +195,9 @@ describe('explain().threads is what the call runs on', () => {
       expect(explain(t([1, 144, 56, 56]), t([144, 1, 3, 3]), { backend: 'native', padding: 1, groups: 144 }).threads).toBe(1);
       expect(explain(t([1, 96, 112, 112]), t([96, 1, 3, 3]), { backend: 'native', padding: 1, groups: 96 }).threads).toBe(2);
       // Stride 2 goes through phase planes, ~8x slower per FLOP: it splits as early as dense layers.
-      expect(explain(t([1, 192, 56, 56]), t([192, 1, 3, 3]), { backend: 'native', padding: 1, stride: 2, groups: 192 }).threads).toBe(2);
+      expect(
+        explain(t([1, 192, 56, 56]), t([192, 1, 3, 3]), { backend: 'native', padding: 1, stride: 2, groups: 192 }).threads
+      ).toBe(2);
       expect(explain(t([1, 64, 56, 56]), t([64, 64, 3, 3]), { backend: 'native', padding: 1 }).threads).toBe(2);
     } finally {
       setNumThreads(os.availableParallelism());

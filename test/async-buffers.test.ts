@@ -35,13 +35,22 @@ interface CaseLine {
   problems: string[];
 }
 
-interface ChildReport { cases: CaseLine[]; info: Record<string, unknown>[]; stdout: string; stderr: string }
+interface ChildReport {
+  cases: CaseLine[];
+  info: Record<string, unknown>[];
+  stdout: string;
+  stderr: string;
+}
 
 function runChild(backend: string, group: string): ChildReport {
   // The child imports dist/: it must be built from the current sources (npm test's pretest runs tsc).
-  expect(existsSync(path.join(root, 'dist', 'src', 'async-args.js')), 'dist/ is stale or missing: run npm run build:ts').toBe(true);
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, root, backend, group],
-    { encoding: 'utf8', timeout: 180_000 });
+  expect(existsSync(path.join(root, 'dist', 'src', 'async-args.js')), 'dist/ is stale or missing: run npm run build:ts').toBe(
+    true
+  );
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, root, backend, group], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   const lines = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{'));
   const parsed = lines.map((l) => JSON.parse(l) as { case?: string; info?: Record<string, unknown> });
   const cases = parsed.filter((o) => o.case !== undefined) as unknown as CaseLine[];
@@ -62,14 +71,19 @@ function verdicts(cases: CaseLine[], atLeast: number, everyOutcome = true): void
     else if (c.expect !== 'ok') {
       const names = new RegExp(`(^|[^\\w])${c.arg}([^\\w]|$)`);
       const says = c.expect === 'TypeError' ? /detached/ : /resized/;
-      if (!names.test(c.message) || !says.test(c.message)) bad.push(`${c.case}: the message does not name ${c.arg} or say what happened: ${c.message}`);
+      if (!names.test(c.message) || !says.test(c.message))
+        bad.push(`${c.case}: the message does not name ${c.arg} or say what happened: ${c.message}`);
     }
     for (const p of c.problems) bad.push(`${c.case}: ${p}`);
   }
   expect(bad.slice(0, 20), `${bad.length} of ${cases.length} cases wrong`).toEqual([]);
   // The matrix holds successes and both errors: it is not vacuous.
   if (!everyOutcome) return;
-  for (const outcome of ['ok', 'RangeError', 'TypeError']) expect(cases.some((c) => c.expect === outcome), outcome).toBe(true);
+  for (const outcome of ['ok', 'RangeError', 'TypeError'])
+    expect(
+      cases.some((c) => c.expect === outcome),
+      outcome
+    ).toBe(true);
 }
 
 const BACKENDS = [
@@ -101,23 +115,32 @@ describe('async calls whose buffers are resized, detached or transferred mid-cal
     }
   }
 
-  it.runIf(expectNative)(nativeOnly('native addon, raw: conv2dAsync and gradWeightAsync name input, weight, bias, gradOutput, out, gradBiasOut'), () => {
-    const r = runChild('native', 'raw');
-    verdicts(r.cases, 60);
-    for (const arg of ['input', 'weight', 'bias', 'out', 'gradOutput', 'gradBiasOut']) {
-      expect(r.cases.some((c) => c.arg === arg && c.expect === 'RangeError'), arg).toBe(true);
+  it.runIf(expectNative)(
+    nativeOnly('native addon, raw: conv2dAsync and gradWeightAsync name input, weight, bias, gradOutput, out, gradBiasOut'),
+    () => {
+      const r = runChild('native', 'raw');
+      verdicts(r.cases, 60);
+      for (const arg of ['input', 'weight', 'bias', 'out', 'gradOutput', 'gradBiasOut']) {
+        expect(
+          r.cases.some((c) => c.arg === arg && c.expect === 'RangeError'),
+          arg
+        ).toBe(true);
+      }
     }
-  });
+  );
 
   // Deterministic mid-run changes on the wasm threaded path: a worker blocks inside its slice until the
   // test has changed the buffer, so the change lands after the inputs were loaded and before `out` is
   // written (the main thread is then awaiting the pool).
-  it.runIf(wasmSimdSupported())('wasm-simd threads: a buffer changed while the workers run its slices rejects before out is written', () => {
-    const r = runChild('wasm-simd', 'gated');
-    verdicts(r.cases, 30);
-    const gated = r.info.find((i) => 'gatedRuns' in i);
-    expect(gated?.gatedRuns, 'every case held a worker inside its slice while the buffer changed').toBe(r.cases.length);
-  });
+  it.runIf(wasmSimdSupported())(
+    'wasm-simd threads: a buffer changed while the workers run its slices rejects before out is written',
+    () => {
+      const r = runChild('wasm-simd', 'gated');
+      verdicts(r.cases, 30);
+      const gated = r.info.find((i) => 'gatedRuns' in i);
+      expect(gated?.gatedRuns, 'every case held a worker inside its slice while the buffer changed').toBe(r.cases.length);
+    }
+  );
 
   // Interleavings: the change lands 1..21 event-loop turns after the call. Whatever the timing, a call
   // that had not settled when its buffer changed rejects, and one that had settled holds right values.
@@ -131,7 +154,11 @@ describe('async calls whose buffers are resized, detached or transferred mid-cal
   it('pooling *Async compute at call time: a buffer changed right after the call does not change the result', () => {
     const r = runChild('js', 'pool');
     expect(r.cases.length).toBeGreaterThanOrEqual(16);
-    expect(r.cases.filter((c) => c.got !== 'ok' || c.problems.length > 0).map((c) => `${c.case}: ${c.got} ${c.message} ${c.problems.join('; ')}`)).toEqual([]);
+    expect(
+      r.cases
+        .filter((c) => c.got !== 'ok' || c.problems.length > 0)
+        .map((c) => `${c.case}: ${c.got} ${c.message} ${c.problems.join('; ')}`)
+    ).toEqual([]);
   });
 });
 

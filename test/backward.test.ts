@@ -6,10 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { ConvParams } from '../src/backends/types.js';
-import type { BackendChoice, ConvOptions, Tensor } from '../src/index.node.js';
-import { backendInfo, conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape } from '../src/index.node.js';
 import type { GradWeightStrategy } from '../src/backward.js';
 import { forceGradWeightStrategy } from '../src/backward.js';
+import type { BackendChoice, ConvOptions, Tensor } from '../src/index.node.js';
+import {
+  backendInfo,
+  conv1dBackward,
+  conv1dBackwardAsync,
+  conv2dBackward,
+  conv2dBackwardAsync,
+  outputShape,
+} from '../src/index.node.js';
 import { channelsFirstToLast, channelsLastToFirst } from '../src/layout.js';
 import { convGradBiasReference, convGradInputReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
@@ -32,14 +39,24 @@ function backends(): BackendChoice[] {
   return list;
 }
 
-interface Refs { gx: Float64Array; sx: Float64Array; gw: Float64Array; sw: Float64Array; gb: Float64Array; sb: Float64Array }
+interface Refs {
+  gx: Float64Array;
+  sx: Float64Array;
+  gw: Float64Array;
+  sw: Float64Array;
+  gb: Float64Array;
+  sb: Float64Array;
+}
 
 /** Reference gradients for NCHW data. */
 function refs(p: ConvParams, x: Float32Array, w: Float32Array, gy: Float32Array): Refs {
   return {
-    gx: convGradInputReference(p, gy, w), sx: convGradInputReference(p, gy, w, true),
-    gw: convGradWeightReference(p, x, gy), sw: convGradWeightReference(p, x, gy, true),
-    gb: convGradBiasReference(p, gy), sb: convGradBiasReference(p, gy, true),
+    gx: convGradInputReference(p, gy, w),
+    sx: convGradInputReference(p, gy, w, true),
+    gw: convGradWeightReference(p, x, gy),
+    sw: convGradWeightReference(p, x, gy, true),
+    gb: convGradBiasReference(p, gy),
+    sb: convGradBiasReference(p, gy, true),
   };
 }
 
@@ -47,7 +64,10 @@ function expectClose(label: string, got: ArrayLike<number> | undefined, want: Fl
   expect(got, `${label}: missing`).toBeDefined();
   const c = compare(got!, want, scale, tol);
   if (!c.ok) {
-    const m = c.mismatches.slice(0, 4).map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`).join('; ');
+    const m = c.mismatches
+      .slice(0, 4)
+      .map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`)
+      .join('; ');
     expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${tol}*S: ${m}`);
   }
 }
@@ -162,22 +182,44 @@ describe('conv backward against finite differences of the float64 forward', () =
       const loss = (x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null) =>
         convReference(p, x, w, bias).reduce((acc, y, i) => acc + y * b.gy[i], 0);
       const bias = Float64Array.from(b.options.bias ?? new Float32Array(p.K));
-      const x64 = Float64Array.from(b.x), w64 = Float64Array.from(b.weight.data);
+      const x64 = Float64Array.from(b.x),
+        w64 = Float64Array.from(b.weight.data);
       const fd = (arr: Float64Array, i: number) => {
-        const h = 0.5, keep = arr[i];
-        arr[i] = keep + h; const up = loss(x64, w64, bias);
-        arr[i] = keep - h; const down = loss(x64, w64, bias);
+        const h = 0.5,
+          keep = arr[i];
+        arr[i] = keep + h;
+        const up = loss(x64, w64, bias);
+        arr[i] = keep - h;
+        const down = loss(x64, w64, bias);
         arr[i] = keep;
         return (up - down) / (2 * h);
       };
-      const got = (b.dims === 2 ? conv2dBackward : conv1dBackward)(b.input, b.weight, b.gradOutput,
-        { ...b.options, backend: 'js', needs: ['input', 'weight', 'bias'] });
+      const got = (b.dims === 2 ? conv2dBackward : conv1dBackward)(b.input, b.weight, b.gradOutput, {
+        ...b.options,
+        backend: 'js',
+        needs: ['input', 'weight', 'bias'],
+      });
       const r = refs(p, b.x, b.weight.data, b.gy);
       const gx = b.channelsLast ? channelsLastToFirst(got.gradInput!.data, p.N, p.H * p.W, p.C) : got.gradInput!.data;
       const label = `seed ${seed * 7919} ${describeParams(p)}`;
-      expectClose(`fd gradInput ${label}`, gx, Float64Array.from(x64, (_, i) => fd(x64, i)), r.sx);
-      expectClose(`fd gradWeight ${label}`, got.gradWeight!.data, Float64Array.from(w64, (_, i) => fd(w64, i)), r.sw);
-      expectClose(`fd gradBias ${label}`, got.gradBias, Float64Array.from(bias, (_, i) => fd(bias, i)), r.sb);
+      expectClose(
+        `fd gradInput ${label}`,
+        gx,
+        Float64Array.from(x64, (_, i) => fd(x64, i)),
+        r.sx
+      );
+      expectClose(
+        `fd gradWeight ${label}`,
+        got.gradWeight!.data,
+        Float64Array.from(w64, (_, i) => fd(w64, i)),
+        r.sw
+      );
+      expectClose(
+        `fd gradBias ${label}`,
+        got.gradBias,
+        Float64Array.from(bias, (_, i) => fd(bias, i)),
+        r.sb
+      );
     }
   });
 });
@@ -189,13 +231,22 @@ describe('conv backward options and errors', () => {
 
   it('computes only what `needs` asks for; bias by default only when the call has a bias', () => {
     expect(Object.keys(conv2dBackward(x, w, gy)).sort()).toEqual(['gradInput', 'gradWeight']);
-    expect(Object.keys(conv2dBackward(x, w, gy, { bias: new Float32Array(4) })).sort()).toEqual(['gradBias', 'gradInput', 'gradWeight']);
+    expect(Object.keys(conv2dBackward(x, w, gy, { bias: new Float32Array(4) })).sort()).toEqual([
+      'gradBias',
+      'gradInput',
+      'gradWeight',
+    ]);
     expect(Object.keys(conv2dBackward(x, w, gy, { needs: ['weight'] }))).toEqual(['gradWeight']);
     expect(Object.keys(conv2dBackward(x, w, gy, { needs: ['bias'] }))).toEqual(['gradBias']);
   });
 
   it('handles padding wider than the dilated kernel (grad-input crops the spread gradOutput)', () => {
-    for (const [k, pad, stride] of [[1, 2, 1], [1, [3, 1, 0, 2], 1], [2, 3, 2], [3, [4, 0, 1, 5], 3]] as const) {
+    for (const [k, pad, stride] of [
+      [1, 2, 1],
+      [1, [3, 1, 0, 2], 1],
+      [2, 3, 2],
+      [3, [4, 0, 1, 5], 3],
+    ] as const) {
       const wk: Tensor = { data: new Rng(6).floats(4 * 3 * k * k), shape: [4, 3, k, k] };
       const opts: ConvOptions = { padding: pad as ConvOptions['padding'], stride, backend: 'js' };
       const ys = outputShape(x.shape, wk.shape, opts);
@@ -218,8 +269,13 @@ describe('conv backward options and errors', () => {
     expect(() => conv2dBackward(x, w, { data: new Float32Array(2 * 4 * 5 * 5), shape: [2, 4, 5, 5] })).toThrow(RangeError);
     expect(() => conv2dBackward(x, w, { data: new Float32Array(2 * 4 * 5 * 5), shape: [2, 4, 5, 5] })).toThrow(/gradOutput/);
     expect(() => conv2dBackward(x, w, { data: new Float32Array(3), shape: [2, 4, 4, 4] })).toThrow(/gradOutput/);
-    expect(() => conv1dBackward({ data: new Float32Array(6), shape: [1, 1, 6] }, { data: new Float32Array(3), shape: [1, 1, 3] },
-      { data: new Float32Array(5), shape: [1, 1, 5] })).toThrow(/gradOutput/);
+    expect(() =>
+      conv1dBackward(
+        { data: new Float32Array(6), shape: [1, 1, 6] },
+        { data: new Float32Array(3), shape: [1, 1, 3] },
+        { data: new Float32Array(5), shape: [1, 1, 5] }
+      )
+    ).toThrow(/gradOutput/);
   });
 
   it('rejects bad `needs`, unknown options and `out`', () => {

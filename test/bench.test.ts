@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../bench/args.js';
-import { expectNative, nativeIsas, nativeOnly } from './paths.js';
 import { efficiencyLine } from '../bench/efficiency.js';
 import type { LayerResult, RunResult } from '../bench/results.js';
+import { expectNative, nativeIsas, nativeOnly } from './paths.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'fastconv-bench-'));
@@ -19,8 +19,11 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('npm run bench', () => {
   it('--quick --layers L12 runs every implementation, checks outputs, writes JSON and SVG', () => {
-    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--quick', '--layers', 'L12', '--no-benny', '--json', '--out', out],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['dist/bench/run.js', '--quick', '--layers', 'L12', '--no-benny', '--json', '--out', out],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 }
+    );
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     const text = JSON.stringify(res);
@@ -35,8 +38,11 @@ describe('npm run bench', () => {
   });
 
   it('--backward checks sampled gradients in float64 and reports GFLOP/s per mode', () => {
-    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--backward', '--quick', '--layers', 'L2', '--json'],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--backward', '--quick', '--layers', 'L2', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const { backward } = JSON.parse(r.stdout);
     expect(backward).toHaveLength(1);
@@ -47,8 +53,11 @@ describe('npm run bench', () => {
   // One kernel family at a forced ISA and Winograd tile: every row is that family; a layer it does not
   // run on says why instead of being timed.
   const kernelRun = (args: string[]) => {
-    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--quick', '--threads', '1', '--json', '--out', out, ...args],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['dist/bench/run.js', '--quick', '--threads', '1', '--json', '--out', out, ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     return JSON.parse(r.stdout) as RunResult;
   };
@@ -101,8 +110,15 @@ describe('npm run bench', () => {
   });
 
   it('states the forced im2col GEMM as a share of the higher of the two FMA peak probes', () => {
-    const impl = (algorithm: string, threads: number, gflops: number) =>
-      ({ id: `fastconv-native/${algorithm}/${threads}t`, family: 'fastconv', arena: 'native', threads, algorithm, status: 'ok', gflops });
+    const impl = (algorithm: string, threads: number, gflops: number) => ({
+      id: `fastconv-native/${algorithm}/${threads}t`,
+      family: 'fastconv',
+      arena: 'native',
+      threads,
+      algorithm,
+      status: 'ok',
+      gflops,
+    });
     const layers = [
       { id: 'L4', impls: [impl('im2col', 1, 150), impl('im2col', 2, 290), impl('winograd', 1, 400)] },
       { id: 'L6', impls: [impl('im2col', 1, 120)] },
@@ -117,4 +133,3 @@ describe('npm run bench', () => {
     expect(efficiencyLine({ machine: { ...machine, fmaPeak: undefined }, layers, arena: 'native' })).toBe('');
   });
 });
-

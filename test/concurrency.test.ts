@@ -16,7 +16,7 @@ import { channelsLastToFirst } from '../src/layout.js';
 import { normalizeConv } from '../src/shape.js';
 import { expectNative, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
-import { compare, planeSlack, randomCall, TOLERANCE, NORMWISE_TOLERANCE } from './tester.js';
+import { compare, NORMWISE_TOLERANCE, planeSlack, randomCall, TOLERANCE } from './tester.js';
 
 afterAll(restoreNativeIsa);
 
@@ -35,7 +35,9 @@ function verify(call: ReturnType<typeof randomCall>, y: Tensor, algoTol = TOLERA
   const want = convReference(p, x, call.weight.data, n.bias);
   const S = convReference(p, x, call.weight.data, n.bias, true);
   const c = compare(got, want, S, algoTol, planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE.fft));
-  return c.ok ? '' : `${c.mismatches.length} wrong, e.g. [${c.mismatches[0].index}] got ${c.mismatches[0].got} want ${c.mismatches[0].want}`;
+  return c.ok
+    ? ''
+    : `${c.mismatches.length} wrong, e.g. [${c.mismatches[0].index}] got ${c.mismatches[0].got} want ${c.mismatches[0].want}`;
 }
 
 describe('concurrency', () => {
@@ -50,35 +52,49 @@ describe('concurrency', () => {
       return c.dims === 2 ? conv2dAsync(c.input, c.weight, o) : conv1dAsync(c.input, c.weight, o);
     });
     const results = await Promise.all(pending);
-    const bad = results.map((y, i) => verify(calls[i], y)).map((e, i) => (e ? `call ${i}: ${e}` : '')).filter(Boolean);
+    const bad = results
+      .map((y, i) => verify(calls[i], y))
+      .map((e, i) => (e ? `call ${i}: ${e}` : ''))
+      .filter(Boolean);
     expect(bad.slice(0, 5)).toEqual([]);
   });
 
-  it.skipIf(!expectNative)(nativeOnly('4 worker_threads importing fastconv use the addon at the same time as the main thread'), async () => {
-    expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
-    const workers = Array.from({ length: 4 }, (_, id) => new Worker(WORKER_CALLS, {
-      eval: true, workerData: { entry: distEntry, reference: distReference, id, calls: 60 },
-    }));
-    const done = workers.map((w) => new Promise<{ id: number; ok: number; errors: string[]; isa: string }>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
-    }));
-    // The main thread keeps the addon busy meanwhile.
-    const rng = new Rng(5);
-    for (let i = 0; i < 40; i++) {
-      const c = randomCall(rng, { oneD: false });
-      const y = conv2d(c.input, c.weight, { ...c.options, backend: 'native' });
-      expect(verify(c, y)).toBe('');
+  it.skipIf(!expectNative)(
+    nativeOnly('4 worker_threads importing fastconv use the addon at the same time as the main thread'),
+    async () => {
+      expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
+      const workers = Array.from(
+        { length: 4 },
+        (_, id) =>
+          new Worker(WORKER_CALLS, {
+            eval: true,
+            workerData: { entry: distEntry, reference: distReference, id, calls: 60 },
+          })
+      );
+      const done = workers.map(
+        (w) =>
+          new Promise<{ id: number; ok: number; errors: string[]; isa: string }>((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+            w.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
+          })
+      );
+      // The main thread keeps the addon busy meanwhile.
+      const rng = new Rng(5);
+      for (let i = 0; i < 40; i++) {
+        const c = randomCall(rng, { oneD: false });
+        const y = conv2d(c.input, c.weight, { ...c.options, backend: 'native' });
+        expect(verify(c, y)).toBe('');
+      }
+      const reports = await Promise.all(done);
+      for (const r of reports) {
+        expect(r.errors, `worker ${r.id}`).toEqual([]);
+        expect(r.ok).toBe(60);
+        expect(r.isa).not.toBe('');
+      }
+      await Promise.all(workers.map((w) => w.terminate()));
     }
-    const reports = await Promise.all(done);
-    for (const r of reports) {
-      expect(r.errors, `worker ${r.id}`).toEqual([]);
-      expect(r.ok).toBe(60);
-      expect(r.isa).not.toBe('');
-    }
-    await Promise.all(workers.map((w) => w.terminate()));
-  });
+  );
 
   // In a child process, so that a crash fails the test instead of killing the runner. The main thread
   // holds the addon too (as any process using fastconv on its main thread does). Before the fix in
@@ -97,8 +113,10 @@ describe('concurrency', () => {
 
 function terminateMidCall(order: 'main-first' | 'workers-only'): { ok: true } {
   expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', TERMINATE_MID_CALL, distEntry, distReference, order],
-    { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', TERMINATE_MID_CALL, distEntry, distReference, order], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.signal, `child killed by ${r.signal}\n${r.stdout}\n${r.stderr}`).toBeNull();
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   expect(r.stdout).toMatch(/terminated 4 workers mid-call; 20 calls after: ok; new worker: ok/);

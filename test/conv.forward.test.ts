@@ -2,18 +2,25 @@
 // (The js path is the reference itself; it is checked against PyTorch in golden.test.ts instead.)
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { convReference } from '../src/backends/js.js';
 import type { Algorithm } from '../src/backends/types.js';
 import { allPaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
-import type { ShapeSpace } from './tester.js';
-import { convReference } from '../src/backends/js.js';
-import type { ConvProblem } from './tester.js';
-import { checkBackend, DEPTHWISE_FAMILIES, depthwiseProblem, formatFailure, randomProblem, relu6Problem, TOLERANCE } from './tester.js';
+import type { ConvProblem, ShapeSpace } from './tester.js';
+import {
+  checkBackend,
+  DEPTHWISE_FAMILIES,
+  depthwiseProblem,
+  formatFailure,
+  randomProblem,
+  relu6Problem,
+  TOLERANCE,
+} from './tester.js';
 
 const SPACE: Record<Algorithm, ShapeSpace['kernel']> = { direct: 'any', im2col: 'any', winograd: '3x3s1', fft: 'stride1' };
 
-const SMALL = 250;   // per path x algorithm
-const LARGE = 12;    // channel counts past the GEMM blocking sizes, spatial sizes past one thread's share
+const SMALL = 250; // per path x algorithm
+const LARGE = 12; // channel counts past the GEMM blocking sizes, spatial sizes past one thread's share
 
 afterAll(restoreNativeIsa);
 
@@ -35,7 +42,10 @@ function problem(seed: number, kernel: ShapeSpace['kernel'], large: boolean) {
 for (const path of allPaths().filter((p) => p.label !== 'js')) {
   describe(path.label, () => {
     for (const algo of path.backend.algorithms) {
-      for (const [size, count, seed0] of [['small', SMALL, 1000], ['large', LARGE, 5000]] as const) {
+      for (const [size, count, seed0] of [
+        ['small', SMALL, 1000],
+        ['large', LARGE, 5000],
+      ] as const) {
         it(`${algo}: ${count} random ${size} shapes within ${TOLERANCE[algo]} * S`, () => {
           path.enter();
           let ran = 0;
@@ -76,7 +86,10 @@ function relu6Case(key: string, make: () => ConvProblem) {
 for (const path of allPaths().filter((p) => p.label !== 'js')) {
   describe(`${path.label} relu6`, () => {
     const run = (label: string, algo: Algorithm, cases: { prob: ConvProblem; want: Float64Array; scale: Float64Array }[]) => {
-      let ran = 0, clamped = 0, inside = 0, nonFinite = 0;
+      let ran = 0,
+        clamped = 0,
+        inside = 0,
+        nonFinite = 0;
       for (const { prob, want, scale } of cases) {
         if (path.backend.supports(prob.p, algo) !== null) continue;
         const c = checkBackend(path.backend, algo, prob, TOLERANCE[algo], want, scale);
@@ -98,10 +111,13 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
       it(`${algo}: ${RELU6} random shapes with relu6 (NaN/Inf in a third) within ${TOLERANCE[algo]} * S`, () => {
         path.enter();
         // The seeds of the tests above (small, then large), so each relu6 case is a shape they pass without it.
-        const cases = Array.from({ length: RELU6 }, (_, i) => relu6Case(`${algo}/${i}`, () => {
-          const large = i >= RELU6 - LARGE, rng = new Rng(large ? 5000 + i - (RELU6 - LARGE) : 1000 + i);
-          return relu6Problem(randomProblem(rng, { kernel: SPACE[algo], large }), rng, i % 3 === 0);
-        }));
+        const cases = Array.from({ length: RELU6 }, (_, i) =>
+          relu6Case(`${algo}/${i}`, () => {
+            const large = i >= RELU6 - LARGE,
+              rng = new Rng(large ? 5000 + i - (RELU6 - LARGE) : 1000 + i);
+            return relu6Problem(randomProblem(rng, { kernel: SPACE[algo], large }), rng, i % 3 === 0);
+          })
+        );
         run('relu6', algo, cases);
       });
     }
@@ -115,10 +131,12 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
     it('depthwise kernel families with relu6 (direct)', () => {
       path.enter();
       for (const family of DEPTHWISE_FAMILIES) {
-        const cases = Array.from({ length: 12 }, (_, i) => relu6Case(`dw/${family}/${i}`, () => {
-          const rng = new Rng(8000 + i);
-          return relu6Problem(depthwiseProblem(rng, family), rng, i % 3 === 0);
-        }));
+        const cases = Array.from({ length: 12 }, (_, i) =>
+          relu6Case(`dw/${family}/${i}`, () => {
+            const rng = new Rng(8000 + i);
+            return relu6Problem(depthwiseProblem(rng, family), rng, i % 3 === 0);
+          })
+        );
         run(`depthwise ${family}`, 'direct', cases);
       }
     });
@@ -134,16 +152,45 @@ describe('outputs whose dilated taps all miss the input', () => {
     const out: ConvProblem[] = [randomProblem(new Rng(7002), { kernel: 'stride1' })];
     const rng = new Rng(77);
     for (const [H, W, R, S, d, pad, groups] of [
-      [1, 1, 4, 4, 3, [4, 5, 4, 5], 9], [2, 1, 3, 3, 4, [4, 4, 4, 4], 1], [1, 3, 2, 3, 2, [1, 1, 2, 2], 1],
-      [2, 2, 3, 3, 3, [3, 3, 3, 3], 3], [1, 5, 1, 7, 6, [0, 0, 20, 16], 1],
+      [1, 1, 4, 4, 3, [4, 5, 4, 5], 9],
+      [2, 1, 3, 3, 4, [4, 4, 4, 4], 1],
+      [1, 3, 2, 3, 2, [1, 1, 2, 2], 1],
+      [2, 2, 3, 3, 3, [3, 3, 3, 3], 3],
+      [1, 5, 1, 7, 6, [0, 0, 20, 16], 1],
     ] as const) {
-      const C = 9, K = 9, N = 2;
-      const OH = H + pad[0] + pad[1] - d * (R - 1), OW = W + pad[2] + pad[3] - d * (S - 1);
+      const C = 9,
+        K = 9,
+        N = 2;
+      const OH = H + pad[0] + pad[1] - d * (R - 1),
+        OW = W + pad[2] + pad[3] - d * (S - 1);
       const p = {
-        N, C, H, W, K, R, S, groups, strideH: 1, strideW: 1, dilationH: d, dilationW: d,
-        padTop: pad[0], padBottom: pad[1], padLeft: pad[2], padRight: pad[3], OH, OW, relu: false,
+        N,
+        C,
+        H,
+        W,
+        K,
+        R,
+        S,
+        groups,
+        strideH: 1,
+        strideW: 1,
+        dilationH: d,
+        dilationW: d,
+        padTop: pad[0],
+        padBottom: pad[1],
+        padLeft: pad[2],
+        padRight: pad[3],
+        OH,
+        OW,
+        relu: false,
       };
-      out.push({ p, input: rng.floats(N * C * H * W), weight: rng.floats(K * (C / groups) * R * S), bias: rng.floats(K), tag: `gap ${H}x${W} d${d}` });
+      out.push({
+        p,
+        input: rng.floats(N * C * H * W),
+        weight: rng.floats(K * (C / groups) * R * S),
+        bias: rng.floats(K),
+        tag: `gap ${H}x${W} d${d}`,
+      });
     }
     return out;
   };

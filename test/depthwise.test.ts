@@ -5,8 +5,8 @@
 
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { normalizeConv } from '../src/shape.js';
 import { setNumThreads } from '../src/index.node.js';
+import { normalizeConv } from '../src/shape.js';
 import { allPaths, expectNative, nativeOnly, nativePaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
@@ -37,7 +37,9 @@ for (const path of allPaths().filter((p) => p.label !== 'js')) {
 // Layers big enough to split: the planes go to the pool in runs (split_planes in native/conv/depthwise.cc);
 // 74 planes in runs of 4 leave a short last run, and the channel multiplier spans output channels.
 function splitProblem(rng: Rng, H: number, stride: number): ConvProblem {
-  const N = 2, C = 37, mult = 3;
+  const N = 2,
+    C = 37,
+    mult = 3;
   const input = { data: rng.floats(N * C * H * H), shape: [N, C, H, H] };
   const weight = { data: rng.floats(C * mult * 9), shape: [C * mult, 1, 3, 3] };
   const bias = rng.floats(C * mult);
@@ -51,7 +53,10 @@ describe.skipIf(!expectNative)(nativeOnly('native depthwise split across threads
       path.enter();
       setNumThreads(2);
       try {
-        for (const [i, [H, stride]] of [[72, 1], [144, 2]].entries()) {
+        for (const [i, [H, stride]] of [
+          [72, 1],
+          [144, 2],
+        ].entries()) {
           const prob = splitProblem(new Rng(7900 + i), H, stride);
           expect(path.backend.threadsFor!(prob.p, 'direct')).toBe(2);
           const c = checkBackend(path.backend, 'direct', prob, TOLERANCE.direct);

@@ -4,8 +4,8 @@
 // process's lifetime; a wrong backend is never selected. And setNumThreads / FASTCONV_THREADS follow
 // one rule on every backend.
 
-import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,10 @@ import { Rng } from './random.js';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p: string) => pathToFileURL(path.join(root, 'dist', 'src', p)).href;
 
-const spin = (us: number) => { const end = performance.now() + us / 1000; while (performance.now() < end); };
+const spin = (us: number) => {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+};
 
 interface FakeOptions {
   name?: BackendName;
@@ -36,7 +39,13 @@ interface FakeOptions {
 /** A backend whose answers are the reference's (or wrong, as asked) and whose speed is whatever we say. */
 function fake(o: FakeOptions = {}): Backend & { calls: number } {
   const answers = new WeakMap<Float32Array, Float64Array>();
-  const run = (p: Parameters<Backend['conv2d']>[0], x: Float32Array, w: Float32Array, b: Float32Array | null, out: Float32Array) => {
+  const run = (
+    p: Parameters<Backend['conv2d']>[0],
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | null,
+    out: Float32Array
+  ) => {
     be.calls++;
     if (o.fault === 'throws') throw new Error('fake engine failure');
     let want = answers.get(x);
@@ -93,18 +102,31 @@ describe('overturns(): the evidence timing needs against the known order', () =>
 
 describe('Dispatcher: the known order decides, timing overturns it only on strong evidence', () => {
   it('selects the first verified candidate in the known order and times nothing by default', () => {
-    const cands = [slot('wasmScalar', fake({ us: 1 })), slot('js', fake({ name: 'js' })), slot('wasmSimd', fake({ us: 500 })),
-      slot('native', nativeFake({ us: 2000 }))];
+    const cands = [
+      slot('wasmScalar', fake({ us: 1 })),
+      slot('js', fake({ name: 'js' })),
+      slot('wasmSimd', fake({ us: 500 })),
+      slot('native', nativeFake({ us: 2000 })),
+    ];
     const info = new Dispatcher(cands).info();
     // The native fake is 2000x slower than wasm-scalar here: nothing was timed, so nothing could say so.
     expect(info.slot).toBe('native');
     expect(info.comparisons).toEqual([]);
     expect(info.probe.map((r) => r.key)).toEqual(['native', 'wasmSimd', 'wasmScalar', 'js']);
-    for (const r of info.probe) { expect(r.ok).toBe(true); expect(r.medianMs).toBeUndefined(); }
-    expect(info.reason).toMatch(/^native \(avx2\): the first backend that passed the float64 check in the known order native > wasm-relaxed > wasm-simd > wasm-scalar > js; nothing timed/);
+    for (const r of info.probe) {
+      expect(r.ok).toBe(true);
+      expect(r.medianMs).toBeUndefined();
+    }
+    expect(info.reason).toMatch(
+      /^native \(avx2\): the first backend that passed the float64 check in the known order native > wasm-relaxed > wasm-simd > wasm-scalar > js; nothing timed/
+    );
     expect(info.reason).toMatch(/'wasm' means wasm-simd/);
 
-    const wasmOnly = new Dispatcher([slot('wasmSimd', fake()), slot('wasmScalar', fake()), slot('js', fake({ name: 'js' }))]).info();
+    const wasmOnly = new Dispatcher([
+      slot('wasmSimd', fake()),
+      slot('wasmScalar', fake()),
+      slot('js', fake({ name: 'js' })),
+    ]).info();
     expect([wasmOnly.selected, wasmOnly.slot, wasmOnly.wasmVariant]).toEqual(['wasm', 'wasmSimd', 'simd']);
     expect(wasmOnly.reason).toMatch(/^wasm-simd: the first backend/);
   });
@@ -113,8 +135,15 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
     const rng = new Rng(1601);
     for (let trial = 0; trial < 8; trial++) {
       for (const challengerUs of [40, 32]) {
-        const d = new Dispatcher([slot('native', nativeFake({ us: 40, rng })), slot('wasmSimd', fake({ us: challengerUs, rng })),
-          slot('js', fake({ name: 'js' }))], undefined, { timing: 'all' });
+        const d = new Dispatcher(
+          [
+            slot('native', nativeFake({ us: 40, rng })),
+            slot('wasmSimd', fake({ us: challengerUs, rng })),
+            slot('js', fake({ name: 'js' })),
+          ],
+          undefined,
+          { timing: 'all' }
+        );
         const info = d.info();
         const c = info.comparisons;
         expect(c, info.reason).toHaveLength(1);
@@ -128,15 +157,21 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
   });
 
   it('a clearly faster lower-ranked candidate overturns the order only where timing is asked for', () => {
-    const cands = () => [slot('native', nativeFake({ isa: 'scalar', us: 200 })), slot('wasmSimd', fake({ us: 40 })),
-      slot('wasmScalar', fake({ us: 10 })), slot('js', fake({ name: 'js' }))];
+    const cands = () => [
+      slot('native', nativeFake({ isa: 'scalar', us: 200 })),
+      slot('wasmSimd', fake({ us: 40 })),
+      slot('wasmScalar', fake({ us: 10 })),
+      slot('js', fake({ name: 'js' })),
+    ];
     // Default timing: native at its scalar ISA against the best SIMD wasm build is the pairing in doubt.
     const doubtful = new Dispatcher(cands()).info();
     expect(doubtful.comparisons.map((c) => [c.incumbent, c.challenger, c.overturned])).toEqual([['native', 'wasmSimd', true]]);
     expect(doubtful.comparisons[0].speedup).toBeGreaterThan(2);
     expect(doubtful.comparisons[0].wins).toBeGreaterThanOrEqual(4);
     expect(doubtful.slot).toBe('wasmSimd');
-    expect(doubtful.reason).toMatch(/^wasm-simd: timed clearly faster than native \(scalar\), which the known order .* puts first/);
+    expect(doubtful.reason).toMatch(
+      /^wasm-simd: timed clearly faster than native \(scalar\), which the known order .* puts first/
+    );
     expect(doubtful.reason).toMatch(/so wasm-simd overturns the known order/);
     const simd = doubtful.probe.find((r) => r.key === 'wasmSimd')!;
     expect(simd.medianMs).toBeGreaterThan(0);
@@ -148,12 +183,17 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
     expect(new Dispatcher(cands(), undefined, { timing: 'none' }).info().slot).toBe('native');
     // 'all' goes on down the order from whichever won.
     const all = new Dispatcher(cands(), undefined, { timing: 'all' }).info();
-    expect(all.comparisons.map((c) => `${c.incumbent}>${c.challenger}:${c.overturned}`))
-      .toEqual(['native>wasmSimd:true', 'wasmSimd>wasmScalar:true']);
+    expect(all.comparisons.map((c) => `${c.incumbent}>${c.challenger}:${c.overturned}`)).toEqual([
+      'native>wasmSimd:true',
+      'wasmSimd>wasmScalar:true',
+    ]);
     expect(all.slot).toBe('wasmScalar');
 
     // Native scalar 1.25x slower than wasm-simd: in doubt, timed, not enough.
-    const close = new Dispatcher([slot('native', nativeFake({ isa: 'scalar', us: 50 })), slot('wasmSimd', fake({ us: 40 }))]).info();
+    const close = new Dispatcher([
+      slot('native', nativeFake({ isa: 'scalar', us: 50 })),
+      slot('wasmSimd', fake({ us: 40 })),
+    ]).info();
     expect(close.comparisons).toHaveLength(1);
     expect(close.comparisons[0].overturned).toBe(false);
     expect(close.slot).toBe('native');
@@ -161,8 +201,11 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
   });
 
   it('never selects a wrong backend, however fast, and never times one', () => {
-    const wrongNative = new Dispatcher([slot('native', nativeFake({ fault: 'wrong' })), slot('wasmSimd', fake({ us: 5 })),
-      slot('js', fake({ name: 'js' }))], undefined, { timing: 'all' }).info();
+    const wrongNative = new Dispatcher(
+      [slot('native', nativeFake({ fault: 'wrong' })), slot('wasmSimd', fake({ us: 5 })), slot('js', fake({ name: 'js' }))],
+      undefined,
+      { timing: 'all' }
+    ).info();
     expect(wrongNative.slot).toBe('wasmSimd');
     expect(wrongNative.available.native).toBe(false);
     expect(wrongNative.errors.native).toMatch(/self-check failed: output 7 is/);
@@ -170,8 +213,16 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
     expect(wrongNative.reason).toMatch(/native unavailable \(self-check failed/);
 
     // A wrong candidate below a slow one: not a challenger, not selectable per call either.
-    const d = new Dispatcher([slot('native', nativeFake({ isa: 'scalar', us: 300 })), slot('wasmSimd', fake({ fault: 'wrong' })),
-      slot('wasmScalar', fake({ fault: 'silent' })), slot('js', fake({ name: 'js', fault: 'throws' }))], undefined, { timing: 'all' });
+    const d = new Dispatcher(
+      [
+        slot('native', nativeFake({ isa: 'scalar', us: 300 })),
+        slot('wasmSimd', fake({ fault: 'wrong' })),
+        slot('wasmScalar', fake({ fault: 'silent' })),
+        slot('js', fake({ name: 'js', fault: 'throws' })),
+      ],
+      undefined,
+      { timing: 'all' }
+    );
     const info = d.info();
     expect(info.slot).toBe('native');
     expect(info.comparisons).toEqual([]);
@@ -186,14 +237,27 @@ describe('Dispatcher: the known order decides, timing overturns it only on stron
     const keys: SlotKey[] = ['native', 'wasmRelaxed', 'wasmSimd', 'wasmScalar', 'js'];
     for (let t = 0; t < 40; t++) {
       const faults = keys.map(() => rng.pick([undefined, undefined, 'wrong', 'silent', 'throws'] as const));
-      const cs = keys.filter(() => rng.chance(0.8)).map((k) => {
-        const f = faults[keys.indexOf(k)];
-        return slot(k, fake({ name: k === 'native' ? 'native' : k === 'js' ? 'js' : 'wasm', isa: rng.pick(['avx2', 'scalar']), us: rng.int(0, 20), fault: f }));
-      });
+      const cs = keys
+        .filter(() => rng.chance(0.8))
+        .map((k) => {
+          const f = faults[keys.indexOf(k)];
+          return slot(
+            k,
+            fake({
+              name: k === 'native' ? 'native' : k === 'js' ? 'js' : 'wasm',
+              isa: rng.pick(['avx2', 'scalar']),
+              us: rng.int(0, 20),
+              fault: f,
+            })
+          );
+        });
       const info = new Dispatcher(cs).info();
       const ok = info.probe.filter((r) => r.ok).map((r) => r.key);
       for (const r of info.probe) expect(r.ok, `line-up ${t}: ${r.key}`).toBe(faults[keys.indexOf(r.key)] === undefined);
-      if (ok.length === 0) { expect(info.reason).toMatch(/^no backend passed/); continue; }
+      if (ok.length === 0) {
+        expect(info.reason).toMatch(/^no backend passed/);
+        continue;
+      }
       expect(ok, `line-up ${t}: ${info.reason}`).toContain(info.slot);
       if (info.comparisons.length === 0) expect(info.slot).toBe(ok[0]);
       for (const c of info.comparisons) expect(ok).toContain(c.challenger);
@@ -213,8 +277,12 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'fastconv-choice-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function runNode(script: string, env: NodeJS.ProcessEnv = {}, cwd = root): string {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script],
-    { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout;
 }
@@ -246,7 +314,8 @@ describe('under load, fresh processes keep the order of the real backends', () =
 
   it.runIf(distBuilt)('10 processes beside two busy loops: wasm-simd over wasm-scalar, native over both', () => {
     const noAddon = path.join(scratch, 'no-addon');
-    for (const f of ['package.json', 'dist', path.join('assembly', 'build')]) cpSync(path.join(root, f), path.join(noAddon, f), { recursive: true });
+    for (const f of ['package.json', 'dist', path.join('assembly', 'build')])
+      cpSync(path.join(root, f), path.join(noAddon, f), { recursive: true });
     const busy: ChildProcess[] = [];
     try {
       for (let i = 0; i < 2; i++) busy.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
@@ -294,7 +363,7 @@ describe('setNumThreads and FASTCONV_THREADS: one rule on every backend', () => 
     expect(backendInfo().threads).toBe(before);
   });
 
-  it('above the wasm pool\'s 64, native runs n and wasm 64, and backendInfo says which is in effect', () => {
+  it("above the wasm pool's 64, native runs n and wasm 64, and backendInfo says which is in effect", () => {
     try {
       setNumThreads(65);
       expect(wasmThreads()).toBe(64);
@@ -334,7 +403,9 @@ describe('setNumThreads and FASTCONV_THREADS: one rule on every backend', () => 
     // '+1' and ' 0x1' would parse in C++ (strtol) or JS (Number): the rule is a decimal integer, for both.
     for (const v of ['abc', '0', '257', '2.5', '+1', '0x1', '1e1', '-2']) {
       const r = read(v);
-      expect(r.reason).toContain(`ignored FASTCONV_THREADS=${JSON.stringify(v)} (expected an integer in [1, 256]): threads default to all ${all} cores`);
+      expect(r.reason).toContain(
+        `ignored FASTCONV_THREADS=${JSON.stringify(v)} (expected an integer in [1, 256]): threads default to all ${all} cores`
+      );
       expect(r.wasm, v).toBe(Math.min(64, all));
       if (r.native !== null) expect(r.native, v).toBe(all);
     }

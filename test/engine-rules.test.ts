@@ -29,20 +29,47 @@ function conv(o: Omit<ConvParams, 'OH' | 'OW'>): ConvParams | null {
 function edgeShape(rng: Rng): ConvParams {
   for (;;) {
     const kind = rng.pick(['3x3', '3x3', '1x3', '1x3', 'large2d', 'large1d', 'other']);
-    const [R, S] = kind === '3x3' ? [3, 3] : kind === '1x3' ? [1, 3] : kind === 'large2d' ? [rng.pick([5, 7]), rng.pick([5, 7])]
-      : kind === 'large1d' ? [1, rng.pick([9, 17, 33])] : [rng.pick([1, 2, 4]), rng.pick([1, 2, 3, 5])];
+    const [R, S] =
+      kind === '3x3'
+        ? [3, 3]
+        : kind === '1x3'
+          ? [1, 3]
+          : kind === 'large2d'
+            ? [rng.pick([5, 7]), rng.pick([5, 7])]
+            : kind === 'large1d'
+              ? [1, rng.pick([9, 17, 33])]
+              : [rng.pick([1, 2, 4]), rng.pick([1, 2, 3, 5])];
     const stride = () => (rng.chance(0.35) ? rng.int(2, 3) : 1);
     const dilation = () => (rng.chance(0.3) ? rng.int(2, 3) : 1);
-    const strideH = stride(), strideW = stride(), dilationH = dilation(), dilationW = dilation();
+    const strideH = stride(),
+      strideW = stride(),
+      dilationH = dilation(),
+      dilationW = dilation();
     // Wide padding (past the dilated kernel) leaves outputs that see only padding.
     const pad = (k: number, d: number) => (rng.chance(0.25) ? rng.int(0, d * (k - 1) + 2) : rng.int(0, (d * (k - 1)) >> 1));
     const depthwise = rng.chance(0.15);
     const groups = depthwise ? rng.int(2, 6) : rng.pick([1, 1, 1, 2]);
-    const Cg = depthwise ? 1 : rng.pick([1, 3, 5, 16, 18]), Kg = depthwise ? rng.pick([1, 2]) : rng.pick([1, 4, 16, 17]);
-    const H = R === 1 && rng.chance(0.5) ? 1 : rng.int(1, 14), W = rng.int(1, kind === 'large1d' ? 60 : 16);
+    const Cg = depthwise ? 1 : rng.pick([1, 3, 5, 16, 18]),
+      Kg = depthwise ? rng.pick([1, 2]) : rng.pick([1, 4, 16, 17]);
+    const H = R === 1 && rng.chance(0.5) ? 1 : rng.int(1, 14),
+      W = rng.int(1, kind === 'large1d' ? 60 : 16);
     const p = conv({
-      N: rng.pick([1, 2]), C: groups * Cg, H, W, K: groups * Kg, R, S, groups, strideH, strideW, dilationH, dilationW,
-      padTop: pad(R, dilationH), padBottom: pad(R, dilationH), padLeft: pad(S, dilationW), padRight: pad(S, dilationW),
+      N: rng.pick([1, 2]),
+      C: groups * Cg,
+      H,
+      W,
+      K: groups * Kg,
+      R,
+      S,
+      groups,
+      strideH,
+      strideW,
+      dilationH,
+      dilationW,
+      padTop: pad(R, dilationH),
+      padBottom: pad(R, dilationH),
+      padLeft: pad(S, dilationW),
+      padRight: pad(S, dilationW),
       relu: rng.chance(0.3),
     });
     if (p && p.N * p.K * Cg * R * S * p.OH * p.OW <= 2e6) return p;
@@ -55,18 +82,28 @@ function problem(i: number) {
   if (!memo[i]) {
     const rng = new Rng(7100 + i);
     const p = edgeShape(rng);
-    const input = rng.floats(p.N * p.C * p.H * p.W), weight = rng.floats(p.K * (p.C / p.groups) * p.R * p.S);
+    const input = rng.floats(p.N * p.C * p.H * p.W),
+      weight = rng.floats(p.K * (p.C / p.groups) * p.R * p.S);
     const bias = rng.chance(0.7) ? rng.floats(p.K) : null;
-    memo[i] = { prob: { p, input, weight, bias, tag: `seed ${7100 + i}` },
-      want: convReference(p, input, weight, bias), scale: convReference(p, input, weight, bias, true) };
+    memo[i] = {
+      prob: { p, input, weight, bias, tag: `seed ${7100 + i}` },
+      want: convReference(p, input, weight, bias),
+      scale: convReference(p, input, weight, bias, true),
+    };
   }
   return memo[i];
 }
 
 function refusal(be: Backend, p: ConvParams, algo: Algorithm): unknown {
   try {
-    be.conv2d(p, new Float32Array(p.N * p.C * p.H * p.W), new Float32Array(p.K * (p.C / p.groups) * p.R * p.S), null,
-      new Float32Array(p.N * p.K * p.OH * p.OW), algo);
+    be.conv2d(
+      p,
+      new Float32Array(p.N * p.C * p.H * p.W),
+      new Float32Array(p.K * (p.C / p.groups) * p.R * p.S),
+      null,
+      new Float32Array(p.N * p.K * p.OH * p.OW),
+      algo
+    );
   } catch (e) {
     return e;
   }
@@ -78,10 +115,12 @@ for (const path of allPaths().filter((q) => q.backend.name !== 'js')) {
     it(`supports() and choose() agree with the kernels on ${COUNT} shapes around the algorithms' limits`, () => {
       path.enter();
       const be = path.backend;
-      const ran: Record<string, number> = {}, refused: Record<string, number> = {};
+      const ran: Record<string, number> = {},
+        refused: Record<string, number> = {};
       for (let i = 0; i < COUNT; i++) {
         const { prob, want, scale } = problem(i);
-        const p = prob.p, label = `${path.label} ${prob.tag} ${describeParams(p)}`;
+        const p = prob.p,
+          label = `${path.label} ${prob.tag} ${describeParams(p)}`;
         for (const algo of be.algorithms) {
           const why = be.supports(p, algo);
           if (why === null) {
@@ -112,27 +151,45 @@ for (const path of allPaths().filter((q) => q.backend.name !== 'js')) {
 
 describe('choose() follows the knobs', () => {
   for (const path of allPaths().filter((q) => q.backend.name !== 'js')) {
-    it.skipIf(path.backend.name === 'native' && !expectNative)(`${path.label}: a forced Winograd tile shows in the next choice of the same shape`, () => {
-      path.enter();
-      const be = path.backend;
-      const p = conv({
-        N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-        padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, relu: false,
-      })!;
-      try {
-        for (const tile of [4, 2, 4]) {
-          be.setKnob!('winogradTile', tile);
-          const c = be.choose(p);
-          expect(c.algorithm).toBe('winograd');
-          expect(c.reason).toContain(tile === 4 ? 'F(4x4,3x3)' : 'F(2x2,3x3)');
-          expect(be.winogradTile!(p)).toBe(tile);
+    it.skipIf(path.backend.name === 'native' && !expectNative)(
+      `${path.label}: a forced Winograd tile shows in the next choice of the same shape`,
+      () => {
+        path.enter();
+        const be = path.backend;
+        const p = conv({
+          N: 1,
+          C: 64,
+          H: 56,
+          W: 56,
+          K: 64,
+          R: 3,
+          S: 3,
+          groups: 1,
+          strideH: 1,
+          strideW: 1,
+          dilationH: 1,
+          dilationW: 1,
+          padTop: 1,
+          padBottom: 1,
+          padLeft: 1,
+          padRight: 1,
+          relu: false,
+        })!;
+        try {
+          for (const tile of [4, 2, 4]) {
+            be.setKnob!('winogradTile', tile);
+            const c = be.choose(p);
+            expect(c.algorithm).toBe('winograd');
+            expect(c.reason).toContain(tile === 4 ? 'F(4x4,3x3)' : 'F(2x2,3x3)');
+            expect(be.winogradTile!(p)).toBe(tile);
+          }
+        } finally {
+          be.setKnob!('winogradTile', 0);
         }
-      } finally {
-        be.setKnob!('winogradTile', 0);
+        expect(() => be.setKnob!('winogradTile', 3)).toThrow(RangeError);
+        expect(() => be.setKnob!('noSuchKnob' as never, 1)).toThrow(RangeError);
       }
-      expect(() => be.setKnob!('winogradTile', 3)).toThrow(RangeError);
-      expect(() => be.setKnob!('noSuchKnob' as never, 1)).toThrow(RangeError);
-    });
+    );
   }
 });
 
@@ -140,11 +197,32 @@ describe('choose() follows the knobs', () => {
 // input rows by the vertical stride, the wasm module's planes hold one input row per output row.
 describe('1x3 Winograd with a vertical stride', () => {
   const p = conv({
-    N: 1, C: 6, H: 11, W: 13, K: 5, R: 1, S: 3, groups: 1, strideH: 2, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 1, padBottom: 0, padLeft: 1, padRight: 1, relu: false,
+    N: 1,
+    C: 6,
+    H: 11,
+    W: 13,
+    K: 5,
+    R: 1,
+    S: 3,
+    groups: 1,
+    strideH: 2,
+    strideW: 1,
+    dilationH: 1,
+    dilationW: 1,
+    padTop: 1,
+    padBottom: 0,
+    padLeft: 1,
+    padRight: 1,
+    relu: false,
   })!;
   const rng = new Rng(7300);
-  const prob: ConvProblem = { p, input: rng.floats(6 * 11 * 13), weight: rng.floats(5 * 6 * 3), bias: rng.floats(5), tag: 'seed 7300' };
+  const prob: ConvProblem = {
+    p,
+    input: rng.floats(6 * 11 * 13),
+    weight: rng.floats(5 * 6 * 3),
+    bias: rng.floats(5),
+    tag: 'seed 7300',
+  };
 
   it.skipIf(!expectNative)(nativeOnly('native runs it and matches the reference'), () => {
     restoreNativeIsa();
@@ -158,8 +236,9 @@ describe('1x3 Winograd with a vertical stride', () => {
     for (const path of allPaths().filter((q) => q.label.startsWith('wasm'))) {
       const why = path.backend.supports(p, 'winograd');
       expect(why, path.label).toMatch(/stride 1; got 1x3 stride 2x1/);
-      expect(() => path.backend.conv2d(p, prob.input, prob.weight, prob.bias, new Float32Array(5 * p.OH * p.OW), 'winograd'))
-        .toThrow(RangeError);
+      expect(() =>
+        path.backend.conv2d(p, prob.input, prob.weight, prob.bias, new Float32Array(5 * p.OH * p.OW), 'winograd')
+      ).toThrow(RangeError);
     }
   });
 });

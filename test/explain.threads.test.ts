@@ -8,15 +8,37 @@ import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
 
 const P: ConvParams = {
-  N: 1, C: 32, H: 32, W: 32, K: 32, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-  padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 32, OW: 32, relu: false,
+  N: 1,
+  C: 32,
+  H: 32,
+  W: 32,
+  K: 32,
+  R: 3,
+  S: 3,
+  groups: 1,
+  strideH: 1,
+  strideW: 1,
+  dilationH: 1,
+  dilationW: 1,
+  padTop: 1,
+  padBottom: 1,
+  padLeft: 1,
+  padRight: 1,
+  OH: 32,
+  OW: 32,
+  relu: false,
 };
 
 describe.runIf(wasmSimdSupported())('wasm threadsFor by call kind', () => {
   const mod = (b: 'simd' | 'simd-threads') => new WebAssembly.Module(loadWasmBytes(b as 'simd') as BufferSource);
   for (const canBlock of [true, false]) {
     it(`canBlock ${canBlock}: sync ${canBlock ? 2 : 1}, async 2`, () => {
-      const be = createWasmBackend(mod('simd'), 'simd', { module: mod('simd-threads'), spawn: spawnNodeWorker, canBlock, threads: 2 });
+      const be = createWasmBackend(mod('simd'), 'simd', {
+        module: mod('simd-threads'),
+        spawn: spawnNodeWorker,
+        canBlock,
+        threads: 2,
+      });
       try {
         be.minFlopsPerThread = 0;
         expect(be.threadsFor!(P, 'im2col', 'sync')).toBe(canBlock ? 2 : 1);

@@ -11,8 +11,25 @@ import { expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './pat
 function conv2dParams(C: number, H: number, R: number, K = C): ConvParams {
   const pad = (R - 1) >> 1;
   return {
-    N: 1, C, H, W: H, K, R, S: R, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: pad, padBottom: pad, padLeft: pad, padRight: pad, OH: H, OW: H, relu: false,
+    N: 1,
+    C,
+    H,
+    W: H,
+    K,
+    R,
+    S: R,
+    groups: 1,
+    strideH: 1,
+    strideW: 1,
+    dilationH: 1,
+    dilationW: 1,
+    padTop: pad,
+    padBottom: pad,
+    padLeft: pad,
+    padRight: pad,
+    OH: H,
+    OW: H,
+    relu: false,
   };
 }
 /** A conv1d of kernel S (odd), 'same' padding. */
@@ -35,13 +52,16 @@ function withCalibration<T>(value: string | undefined, fn: () => T): T {
 
 describe.skipIf(!expectNative)(nativeOnly('native FFT/GEMM crossover'), () => {
   let be: Backend;
-  beforeAll(() => { be = nativeBackend(); });
+  beforeAll(() => {
+    be = nativeBackend();
+  });
   afterAll(restoreNativeIsa);
 
   it('the first calibration waits for a running async call (the probe needs the pool) and both finish', async () => {
     // Long enough to still hold the pool when choose() asks: ~100 MFLOP of im2col.
     const big = conv2dParams(32, 64, 5);
-    const x = new Float32Array(32 * 64 * 64).fill(0.5), w = new Float32Array(32 * 32 * 25).fill(0.25);
+    const x = new Float32Array(32 * 64 * 64).fill(0.5),
+      w = new Float32Array(32 * 32 * 25).fill(0.25);
     const out = new Float32Array(32 * 64 * 64);
     const pending = be.conv2dAsync(big, x, w, null, out, 'im2col');
     const choice = withCalibration(undefined, () => be.choose(conv2dParams(16, 128, 11)));
@@ -81,11 +101,11 @@ describe.skipIf(!expectNative)(nativeOnly('native FFT/GEMM crossover'), () => {
       expect(cal.scale).toBe(1);
       expect(cal.fftMs).toBeNull();
       const fft = (p: ConvParams) => be.choose(p).algorithm === 'fft';
-      expect(fft(conv2dParams(16, 128, 11))).toBe(true);          // L9
-      expect(fft(conv1dParams(1, 16000, 251, 32))).toBe(true);     // L10
-      expect(fft(conv1dParams(300, 512, 5, 100))).toBe(false);     // L11
-      expect(fft(conv2dParams(64, 56, 3))).toBe(false);            // 3x3: Winograd
-      expect(fft(conv2dParams(1, 28, 5, 6))).toBe(false);          // L12: too few pixels
+      expect(fft(conv2dParams(16, 128, 11))).toBe(true); // L9
+      expect(fft(conv1dParams(1, 16000, 251, 32))).toBe(true); // L10
+      expect(fft(conv1dParams(300, 512, 5, 100))).toBe(false); // L11
+      expect(fft(conv2dParams(64, 56, 3))).toBe(false); // 3x3: Winograd
+      expect(fft(conv2dParams(1, 28, 5, 6))).toBe(false); // L12: too few pixels
       const c = be.choose(conv2dParams(64, 56, 5)); // 25 taps, 3136 pixels: right at the reference crossover
       expect(c.algorithm).toBe('fft');
       expect(c.reason).toMatch(/calibration off/);
@@ -111,10 +131,12 @@ describe.skipIf(!expectNative)(nativeOnly('native FFT/GEMM crossover'), () => {
 
   it('calibrates each ISA on its own', () => {
     const isas = (['avx512', 'avx2', 'scalar'] as const).filter((i) => i === 'scalar' || nativeInfo().cpu[i]);
-    const notes = withCalibration(undefined, () => isas.map((isa) => {
-      setNativeIsa(isa);
-      return be.choose(conv2dParams(16, 128, 11)).reason;
-    }));
+    const notes = withCalibration(undefined, () =>
+      isas.map((isa) => {
+        setNativeIsa(isa);
+        return be.choose(conv2dParams(16, 128, 11)).reason;
+      })
+    );
     for (const n of notes) expect(n).toMatch(/calibrated at first use/);
     // The scalar build's FFT/GEMM balance differs from AVX-512's: its own probe, its own numbers.
     if (isas.length > 1) expect(new Set(notes).size).toBeGreaterThan(1);

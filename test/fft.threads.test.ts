@@ -6,11 +6,11 @@
 
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import { convReference } from '../src/backends/js.js';
 import { setNumThreads } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
 import { expectNative, nativeOnly, nativePaths, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
-import { convReference } from '../src/backends/js.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, formatFailure, TOLERANCE } from './tester.js';
 
@@ -19,7 +19,16 @@ afterAll(() => {
   setNumThreads(os.availableParallelism());
 });
 
-function problem(seed: number, dims: 1 | 2, N: number, C: number, K: number, groups: number, size: number, k: number): ConvProblem {
+function problem(
+  seed: number,
+  dims: 1 | 2,
+  N: number,
+  C: number,
+  K: number,
+  groups: number,
+  size: number,
+  k: number
+): ConvProblem {
   const rng = new Rng(seed);
   const spatial = dims === 1 ? [size] : [size, size - 3];
   const kernel = dims === 1 ? [k] : [k, k];

@@ -65,7 +65,9 @@ export function parseGolden(source: string, j: GoldenJson): GoldenCase {
   }
   const f32 = decodeF32;
   return {
-    name: j.name, op: j.op, dims,
+    name: j.name,
+    op: j.op,
+    dims,
     input: { data: f32(j.input), shape: j.input_shape },
     weight: { data: f32(j.weight), shape: j.weight_shape },
     bias: j.bias ? f32(j.bias) : null,

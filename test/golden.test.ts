@@ -35,7 +35,13 @@ for (const path of allPaths()) {
           const out = new Float32Array(g.output.length).fill(-7.5e33);
           path.backend.conv2d(n.params, g.input.data, g.weight.data, n.bias, out, algo);
           const S = convReference(n.params, g.input.data, g.weight.data, n.bias, true);
-          const c = compare(out, g.output, S, TOLERANCE[algo], planeSlack(S, n.params.OH * n.params.OW, NORMWISE_TOLERANCE[algo]));
+          const c = compare(
+            out,
+            g.output,
+            S,
+            TOLERANCE[algo],
+            planeSlack(S, n.params.OH * n.params.OW, NORMWISE_TOLERANCE[algo])
+          );
           if (!c.ok) expect.fail(formatFailure(`${path.label}/${algo} golden ${g.name}`, n.params, c));
           ran++;
         }

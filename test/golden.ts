@@ -17,7 +17,9 @@ export function loadGolden(): GoldenCase[] {
   const byName = new Map<string, GoldenCase>();
   for (const dir of GOLDEN_DIRS) {
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const file = join(dir, f);
       const c = parseGolden(file, JSON.parse(readFileSync(file, 'utf8')));
       byName.set(c.name, c);

@@ -11,9 +11,16 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, ConvParams } from '../src/backends/types.js';
 import { packParams } from '../src/backends/types.js';
-import type { Tensor } from '../src/index.node.js';
-import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape, setNumThreads } from '../src/index.node.js';
 import { forceGradWeightStrategy, gradWeightStrategy } from '../src/backward.js';
+import type { Tensor } from '../src/index.node.js';
+import {
+  conv1dBackward,
+  conv1dBackwardAsync,
+  conv2dBackward,
+  conv2dBackwardAsync,
+  outputShape,
+  setNumThreads,
+} from '../src/index.node.js';
 import { channelsLastToFirst } from '../src/layout.js';
 import { convGradBiasReference, convGradWeightReference } from '../src/reference/backward.js';
 import { normalizeConv } from '../src/shape.js';
@@ -42,12 +49,21 @@ function randomProblem(seed: number, space: ShapeSpace = {}) {
   }
 }
 
-function expectClose(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>, tol = TOL,
-                     slack?: ArrayLike<number>) {
+function expectClose(
+  label: string,
+  got: ArrayLike<number> | undefined,
+  want: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  tol = TOL,
+  slack?: ArrayLike<number>
+) {
   expect(got, `${label}: missing`).toBeDefined();
   const c = compare(got!, want, scale, tol, slack);
   if (!c.ok) {
-    const m = c.mismatches.slice(0, 4).map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`).join('; ');
+    const m = c.mismatches
+      .slice(0, 4)
+      .map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`)
+      .join('; ');
     expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${tol}*S: ${m}`);
   }
 }
@@ -57,7 +73,13 @@ function expectClose(label: string, got: ArrayLike<number> | undefined, want: Ar
  * (S = 0) still gets the rounding residue of its neighbours. Its error is normwise over the 3x3: allow
  * TOLERANCE.winograd x the largest S of the same (k, c) on top of the pointwise bound.
  */
-function expectWinograd(label: string, got: ArrayLike<number> | undefined, want: ArrayLike<number>, scale: ArrayLike<number>, taps: number) {
+function expectWinograd(
+  label: string,
+  got: ArrayLike<number> | undefined,
+  want: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  taps: number
+) {
   expectClose(label, got, want, scale, TOLERANCE.winograd, planeSlack(scale, taps, TOLERANCE.winograd));
 }
 
@@ -122,7 +144,12 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
         const b = randomProblem(12000 + i);
         const label = `${path.label} seed ${12000 + i} ${describeParams(b.p)}`;
         const sync = await weightAndBias(b, false);
-        expectClose(`${label} weight`, sync.gw, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true));
+        expectClose(
+          `${label} weight`,
+          sync.gw,
+          convGradWeightReference(b.p, b.x, b.gy),
+          convGradWeightReference(b.p, b.x, b.gy, true)
+        );
         expectClose(`${label} bias`, sync.gb, convGradBiasReference(b.p, b.gy), convGradBiasReference(b.p, b.gy, true));
         const asyncGot = await weightAndBias(b, true);
         expect(asyncGot.gw, `${label} async weight`).toEqual(sync.gw);
@@ -140,12 +167,19 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
         const p = normalizeConv(g.dims, g.input, g.weight, g.options).params;
         const scale = convGradWeightReference(p, g.input.data, g.gradOutput!, true);
         const sync = (g.dims === 2 ? conv2dBackward : conv1dBackward)(g.input, g.weight, gy, opts).gradWeight!.data;
-        const asyncGot = (await (g.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(g.input, g.weight, gy, opts)).gradWeight!.data;
+        const asyncGot = (await (g.dims === 2 ? conv2dBackwardAsync : conv1dBackwardAsync)(g.input, g.weight, gy, opts))
+          .gradWeight!.data;
         expectClose(`${path.label} golden ${g.name}`, sync, Float64Array.from(g.gradWeight!), scale);
         expect(asyncGot, `${path.label} golden ${g.name} async`).toEqual(sync);
         // The Winograd form where it applies (elsewhere 'winograd' runs the GEMM).
         const wino = (g.dims === 2 ? conv2dBackward : conv1dBackward)(g.input, g.weight, gy, { ...opts, algorithm: 'winograd' });
-        expectWinograd(`${path.label} golden ${g.name} winograd`, wino.gradWeight!.data, Float64Array.from(g.gradWeight!), scale, p.R * p.S);
+        expectWinograd(
+          `${path.label} golden ${g.name} winograd`,
+          wino.gradWeight!.data,
+          Float64Array.from(g.gradWeight!),
+          scale,
+          p.R * p.S
+        );
       }
     });
 
@@ -154,17 +188,30 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
       for (let i = 0; i < 100; i++) {
         const b = randomProblem(14000 + i, { kernel: '3x3s1', oneD: false });
         const label = `${path.label} winograd seed ${14000 + i} ${describeParams(b.p)}`;
-        const opts = { ...b.options, backend: 'native' as const, algorithm: 'winograd' as const, needs: ['weight', 'bias'] as const };
+        const opts = {
+          ...b.options,
+          backend: 'native' as const,
+          algorithm: 'winograd' as const,
+          needs: ['weight', 'bias'] as const,
+        };
         setNumThreads(1);
         const got = conv2dBackward(b.input, b.weight, b.gradOutput, opts);
-        expectWinograd(label, got.gradWeight!.data, convGradWeightReference(b.p, b.x, b.gy), convGradWeightReference(b.p, b.x, b.gy, true), 9);
+        expectWinograd(
+          label,
+          got.gradWeight!.data,
+          convGradWeightReference(b.p, b.x, b.gy),
+          convGradWeightReference(b.p, b.x, b.gy, true),
+          9
+        );
         expectClose(`${label} bias`, got.gradBias, convGradBiasReference(b.p, b.gy), convGradBiasReference(b.p, b.gy, true));
         if (i % 4 === 0) {
           const asyncGot = await conv2dBackwardAsync(b.input, b.weight, b.gradOutput, opts);
           expect(asyncGot.gradWeight!.data, `${label} async`).toEqual(got.gradWeight!.data);
           expect(asyncGot.gradBias, `${label} async bias`).toEqual(got.gradBias);
           setNumThreads(2);
-          expect(conv2dBackward(b.input, b.weight, b.gradOutput, opts).gradWeight!.data, `${label} 2 threads`).toEqual(got.gradWeight!.data);
+          expect(conv2dBackward(b.input, b.weight, b.gradOutput, opts).gradWeight!.data, `${label} 2 threads`).toEqual(
+            got.gradWeight!.data
+          );
           setNumThreads(1);
         }
       }
@@ -188,7 +235,12 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
 
   it('runs layers big enough for several column blocks and threads (64 and 256 channels, stride 2)', () => {
     const rng = new Rng(17);
-    for (const [C, K, H, k, stride, threads] of [[64, 64, 12, 3, 1, 1], [256, 24, 7, 3, 1, 2], [48, 40, 15, 3, 2, 2], [96, 72, 9, 1, 1, 2]]) {
+    for (const [C, K, H, k, stride, threads] of [
+      [64, 64, 12, 3, 1, 1],
+      [256, 24, 7, 3, 1, 2],
+      [48, 40, 15, 3, 2, 2],
+      [96, 72, 9, 1, 1, 2],
+    ]) {
       setNumThreads(threads);
       const input: Tensor = { data: rng.floats(2 * C * H * H), shape: [2, C, H, H] };
       const weight: Tensor = { data: rng.floats(K * C * k * k), shape: [K, C, k, k] };
@@ -197,8 +249,12 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
       const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
       const got = conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', needs: ['weight'] }).gradWeight!.data;
       const p = normalizeConv(2, input, weight, opts).params;
-      expectClose(`C${C} K${K} ${H}x${H} k${k} s${stride} t${threads}`, got,
-        convGradWeightReference(p, input.data, gradOutput.data), convGradWeightReference(p, input.data, gradOutput.data, true));
+      expectClose(
+        `C${C} K${K} ${H}x${H} k${k} s${stride} t${threads}`,
+        got,
+        convGradWeightReference(p, input.data, gradOutput.data),
+        convGradWeightReference(p, input.data, gradOutput.data, true)
+      );
     }
     setNumThreads(1);
   });
@@ -219,33 +275,43 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
 
   it('gradWeightChoose answers with the rule the kernel itself runs', () => {
     const be = nativeBackend();
-    const wide = normalizeConv(2, { data: new Float32Array(96 * 13 * 13), shape: [1, 96, 13, 13] },
-      { data: new Float32Array(104 * 96 * 9), shape: [104, 96, 3, 3] }, { padding: 1 }).params;
+    const wide = normalizeConv(
+      2,
+      { data: new Float32Array(96 * 13 * 13), shape: [1, 96, 13, 13] },
+      { data: new Float32Array(104 * 96 * 9), shape: [104, 96, 3, 3] },
+      { padding: 1 }
+    ).params;
     expect(be.gradWeightChoose!(wide, 'auto').algorithm).toBe('winograd');
     expect(be.gradWeightChoose!(wide, 'gemm').algorithm).toBe('gemm');
-    expect(be.gradWeightChoose!({ ...wide, C: 8, K: 8 }, 'auto').algorithm).toBe('gemm');  // too narrow to pay
+    expect(be.gradWeightChoose!({ ...wide, C: 8, K: 8 }, 'auto').algorithm).toBe('gemm'); // too narrow to pay
     expect(be.gradWeightChoose!({ ...wide, C: 8, K: 8 }, 'winograd').algorithm).toBe('winograd');
     // Where Winograd does not apply, asking for it gets the GEMM and the kernel's own reason.
     const strided = { ...wide, strideH: 2, strideW: 2, OH: 7, OW: 7 };
     const c = be.gradWeightChoose!(strided, 'winograd');
     expect(c.algorithm).toBe('gemm');
     expect(c.reason).toMatch(/Winograd needs a 3x3 kernel at stride 1 and dilation 1, got 3x3 stride 2x2/);
-    const x = new Float32Array(96 * 13 * 13), gy = new Float32Array(104 * 49), out = new Float32Array(104 * 96 * 9);
+    const x = new Float32Array(96 * 13 * 13),
+      gy = new Float32Array(104 * 49),
+      out = new Float32Array(104 * 96 * 9);
     expect(() => be.gradWeight!(strided, x, gy, out, null, 'winograd')).toThrow(c.reason.split(':')[0]);
     expect(() => be.gradWeightChoose!(wide, 'fast' as never)).toThrow(TypeError);
   });
 
   it("picks Winograd by itself for wide 3x3 layers ('auto': Winograd bound), the GEMM for 'direct'", () => {
     const rng = new Rng(29);
-    const C = 96, K = 104, H = 13;
+    const C = 96,
+      K = 104,
+      H = 13;
     const input: Tensor = { data: rng.floats(C * H * H), shape: [1, C, H, H] };
     const weight: Tensor = { data: rng.floats(K * C * 9), shape: [K, C, 3, 3] };
     const gradOutput: Tensor = { data: rng.floats(K * H * H), shape: [1, K, H, H] };
     const p = normalizeConv(2, input, weight, { padding: 1 }).params;
-    const want = convGradWeightReference(p, input.data, gradOutput.data), scale = convGradWeightReference(p, input.data, gradOutput.data, true);
+    const want = convGradWeightReference(p, input.data, gradOutput.data),
+      scale = convGradWeightReference(p, input.data, gradOutput.data, true);
     const run = (algorithm: 'auto' | 'direct' | 'winograd') =>
       conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', algorithm, needs: ['weight'] }).gradWeight!.data;
-    const auto = run('auto'), gemm = run('direct');
+    const auto = run('auto'),
+      gemm = run('direct');
     expectWinograd('auto', auto, want, scale, 9);
     expectClose('direct (GEMM)', gemm, want, scale);
     expect(auto, 'auto ran the Winograd form').toEqual(run('winograd'));
@@ -261,10 +327,18 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
     const ys = outputShape(input.shape, weight.shape, opts);
     const gradOutput: Tensor = { data: rng.floats(ys.reduce((a, b) => a * b, 1)), shape: ys };
     const p = normalizeConv(2, input, weight, opts).params;
-    const run = () => conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', algorithm: 'winograd', needs: ['weight'] }).gradWeight!.data;
+    const run = () =>
+      conv2dBackward(input, weight, gradOutput, { ...opts, backend: 'native', algorithm: 'winograd', needs: ['weight'] })
+        .gradWeight!.data;
     setNumThreads(1);
     const one = run();
-    expectWinograd('3 blocks', one, convGradWeightReference(p, input.data, gradOutput.data), convGradWeightReference(p, input.data, gradOutput.data, true), 9);
+    expectWinograd(
+      '3 blocks',
+      one,
+      convGradWeightReference(p, input.data, gradOutput.data),
+      convGradWeightReference(p, input.data, gradOutput.data, true),
+      9
+    );
     setNumThreads(2);
     expect(run()).toEqual(one);
     setNumThreads(1);
@@ -279,8 +353,10 @@ describe.skipIf(!expectNative)(nativeOnly('native grad-weight kernel'), () => {
     const p = normalizeConv(2, input, weight, { padding: 1 }).params;
     const want = convGradWeightReference(p, input.data, gradOutput.data);
     for (const algorithm of ['direct', 'winograd'] as const) {
-      const got = conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', algorithm, needs: ['weight'] }).gradWeight!.data;
-      for (let i = 0; i < want.length; i++) expect(got[i] === want[i], `${algorithm} entry ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+      const got = conv2dBackward(input, weight, gradOutput, { padding: 1, backend: 'native', algorithm, needs: ['weight'] })
+        .gradWeight!.data;
+      for (let i = 0; i < want.length; i++)
+        expect(got[i] === want[i], `${algorithm} entry ${i}: ${got[i]} vs ${want[i]}`).toBe(true);
       expect(got.filter((v) => !Number.isFinite(v)).length).toBe(12);
     }
   });
@@ -292,7 +368,11 @@ describe.skipIf(!expectNative)(nativeOnly('native gradWeight under repeated call
   const bound = process.env.FASTCONV_ASAN ? Infinity : 24;
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const rssMB = () => { gc(); gc(); return process.memoryUsage().rss / 2 ** 20; };
+  const rssMB = () => {
+    gc();
+    gc();
+    return process.memoryUsage().rss / 2 ** 20;
+  };
 
   it('4,000 sync and async calls do not grow RSS', async () => {
     const be = nativeBackend();
@@ -301,12 +381,18 @@ describe.skipIf(!expectNative)(nativeOnly('native gradWeight under repeated call
       { x: [1, 8, 16, 16], w: [8, 8, 3, 3], o: { padding: 1 } },
       { x: [2, 3, 20, 17], w: [5, 3, 5, 5], o: { stride: 2 } },
       { x: [1, 12, 14, 14], w: [12, 1, 3, 3], o: { groups: 12, padding: 1 } },
-      { x: [1, 100, 14, 14], w: [96, 100, 3, 3], o: { padding: 1 } },  // Winograd under 'auto'
+      { x: [1, 100, 14, 14], w: [96, 100, 3, 3], o: { padding: 1 } }, // Winograd under 'auto'
     ].map(({ x, w, o }) => {
       const input = { data: rng.floats(x.reduce((a, b) => a * b, 1)), shape: x };
       const weight = { data: rng.floats(w.reduce((a, b) => a * b, 1)), shape: w };
       const p = normalizeConv(2, input, weight, o).params;
-      return { p, x: input.data, gy: rng.floats(p.N * p.K * p.OH * p.OW), out: new Float32Array(weight.data.length), bias: new Float32Array(p.K) };
+      return {
+        p,
+        x: input.data,
+        gy: rng.floats(p.N * p.K * p.OH * p.OW),
+        out: new Float32Array(weight.data.length),
+        bias: new Float32Array(p.K),
+      };
     });
     const run = async (i: number) => {
       const c = shapes[i % shapes.length];
@@ -323,12 +409,33 @@ describe.skipIf(!expectNative)(nativeOnly('native gradWeight under repeated call
 
 describe.skipIf(!expectNative)(nativeOnly('native gradWeight at the addon boundary'), () => {
   let be: Backend;
-  beforeAll(() => { be = nativeBackend(); });
+  beforeAll(() => {
+    be = nativeBackend();
+  });
   const p: ConvParams = {
-    N: 1, C: 2, H: 4, W: 4, K: 3, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-    padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, OH: 2, OW: 2, relu: false,
+    N: 1,
+    C: 2,
+    H: 4,
+    W: 4,
+    K: 3,
+    R: 3,
+    S: 3,
+    groups: 1,
+    strideH: 1,
+    strideW: 1,
+    dilationH: 1,
+    dilationW: 1,
+    padTop: 0,
+    padBottom: 0,
+    padLeft: 0,
+    padRight: 0,
+    OH: 2,
+    OW: 2,
+    relu: false,
   };
-  const x = new Float32Array(32), gy = new Float32Array(12), out = new Float32Array(54);
+  const x = new Float32Array(32),
+    gy = new Float32Array(12),
+    out = new Float32Array(54);
 
   it('re-validates every length and refuses overlapping output, sync and async', async () => {
     expect(be.gradWeight).toBeDefined();
@@ -340,13 +447,15 @@ describe.skipIf(!expectNative)(nativeOnly('native gradWeight at the addon bounda
     expect(() => be.gradWeight!(p, shared.subarray(0, 32), gy, shared.subarray(20, 74))).toThrow(/overlapping/);
     expect(() => be.gradWeight!(p, x, shared.subarray(0, 12), shared.subarray(10, 64))).toThrow(/overlapping/);
     await expect(be.gradWeightAsync!(p, x, gy, new Float32Array(1))).rejects.toThrow(/out: expected length 54/);
-    const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as
-      { gradWeight: (...a: unknown[]) => void };
+    const addon = (await import('node:module')).createRequire(import.meta.url)('../build/Release/fastconv.node') as {
+      gradWeight: (...a: unknown[]) => void;
+    };
     expect(() => addon.gradWeight(packParams(p), x, gy)).toThrow(/4 to 6 arguments/);
     expect(() => addon.gradWeight(packParams(p), x, gy, out, null, 3)).toThrow(/algo: expected 0 \(auto\), 1 \(gemm\) or 2/);
     expect(() => addon.gradWeight(packParams(p), x, gy, out, null, '1')).toThrow(/algo/);
-    expect(() => addon.gradWeight(packParams({ ...p, R: 2, S: 2, OH: 3, OW: 3 }), x, new Float32Array(27), new Float32Array(24), null, 2))
-      .toThrow(/Winograd needs a 3x3 kernel/);
+    expect(() =>
+      addon.gradWeight(packParams({ ...p, R: 2, S: 2, OH: 3, OW: 3 }), x, new Float32Array(27), new Float32Array(24), null, 2)
+    ).toThrow(/Winograd needs a 3x3 kernel/);
     expect(() => be.gradWeight!(p, x, gy, out, new Float32Array(4))).toThrow(/gradBiasOut: expected length 3/);
     expect(() => be.gradWeight!(p, x, gy, out, out.subarray(1, 4))).toThrow(/gradBiasOut: expected memory separate/);
     expect(() => be.gradWeight!(p, x, gy, out, gy.subarray(0, 3))).toThrow(/gradBiasOut: expected memory separate/);

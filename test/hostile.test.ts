@@ -22,21 +22,31 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const addonFile = path.join(root, 'build', 'Release', 'fastconv.node');
 
 const rng = new Rng(4242);
-const X_SHAPE = [2, 4, 9, 8], W_SHAPE = [6, 4, 3, 3], OPTS: ConvOptions = { padding: 1 };
-const xData = rng.floats(2 * 4 * 9 * 8), wData = rng.floats(6 * 4 * 9), bData = rng.floats(6);
+const X_SHAPE = [2, 4, 9, 8],
+  W_SHAPE = [6, 4, 3, 3],
+  OPTS: ConvOptions = { padding: 1 };
+const xData = rng.floats(2 * 4 * 9 * 8),
+  wData = rng.floats(6 * 4 * 9),
+  bData = rng.floats(6);
 const { params: P } = normalizeConv(2, { data: xData, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, OPTS);
 const WANT = convReference(P, xData, wData, bData);
 const COUNT = WANT.length;
 
 function backends(): BackendChoice[] {
   const a = backendInfo().available;
-  return [...(a.native || expectNative ? ['native' as const] : []), ...(a.wasmSimd ? ['wasm-simd' as const] : []), 'wasm-scalar', 'js'];
+  return [
+    ...(a.native || expectNative ? ['native' as const] : []),
+    ...(a.wasmSimd ? ['wasm-simd' as const] : []),
+    'wasm-scalar',
+    'js',
+  ];
 }
 
 function expectClose(got: ArrayLike<number>, label: string) {
   expect(got.length, label).toBe(COUNT);
   for (let i = 0; i < COUNT; i++) {
-    if (!(Math.abs(got[i] - WANT[i]) <= 1e-5 * (1 + Math.abs(WANT[i])))) expect.fail(`${label}: [${i}] got ${got[i]} want ${WANT[i]}`);
+    if (!(Math.abs(got[i] - WANT[i]) <= 1e-5 * (1 + Math.abs(WANT[i]))))
+      expect.fail(`${label}: [${i}] got ${got[i]} want ${WANT[i]}`);
   }
 }
 
@@ -53,7 +63,9 @@ function offsetView(values: Float32Array, shared: boolean, before = 3, after = 2
 const guardsIntact = (v: Float32Array, before = 3, after = 2) => {
   const all = new Float32Array(v.buffer);
   const start = v.byteOffset / 4;
-  return [...all.subarray(start - before, start), ...all.subarray(start + v.length, start + v.length + after)].every((g) => g === 99);
+  return [...all.subarray(start - before, start), ...all.subarray(start + v.length, start + v.length + after)].every(
+    (g) => g === 99
+  );
 };
 
 describe('hostile inputs that must work', () => {
@@ -61,7 +73,9 @@ describe('hostile inputs that must work', () => {
     describe(backend, () => {
       it('SharedArrayBuffer-backed input, weight, bias and out, at offsets (sync and async)', async () => {
         for (const async of [false, true]) {
-          const x = offsetView(xData, true), w = offsetView(wData, true), b = offsetView(bData, true);
+          const x = offsetView(xData, true),
+            w = offsetView(wData, true),
+            b = offsetView(bData, true);
           const out = offsetView(new Float32Array(COUNT), true);
           const o: ConvOptions = { ...OPTS, bias: b, out, backend };
           const args = [{ data: x, shape: X_SHAPE }, { data: w, shape: W_SHAPE }, o] as const;
@@ -83,9 +97,15 @@ describe('hostile inputs that must work', () => {
       it('shapes given as typed arrays (Int32Array, Float64Array, Uint16Array)', () => {
         const x = { data: xData, shape: Int32Array.from(X_SHAPE) };
         const w = { data: wData, shape: Float64Array.from(W_SHAPE) };
-        expectClose(conv2d(x as unknown as Tensor, w as unknown as Tensor, { ...OPTS, bias: bData, backend }).data, `${backend} typed shapes`);
+        expectClose(
+          conv2d(x as unknown as Tensor, w as unknown as Tensor, { ...OPTS, bias: bData, backend }).data,
+          `${backend} typed shapes`
+        );
         const w16 = { data: wData, shape: Uint16Array.from(W_SHAPE) };
-        expectClose(conv2d(x as unknown as Tensor, w16 as unknown as Tensor, { ...OPTS, bias: bData, backend }).data, `${backend} u16 shape`);
+        expectClose(
+          conv2d(x as unknown as Tensor, w16 as unknown as Tensor, { ...OPTS, bias: bData, backend }).data,
+          `${backend} u16 shape`
+        );
       });
 
       it('Proxy-wrapped tensors and options', () => {
@@ -96,8 +116,13 @@ describe('hostile inputs that must work', () => {
       });
 
       it('a Float32Array subclass (data, bias, out)', () => {
-        class Tagged extends Float32Array { tag = 'mine'; }
-        const x = Tagged.from(xData), w = Tagged.from(wData), b = Tagged.from(bData), out = new Tagged(COUNT);
+        class Tagged extends Float32Array {
+          tag = 'mine';
+        }
+        const x = Tagged.from(xData),
+          w = Tagged.from(wData),
+          b = Tagged.from(bData),
+          out = new Tagged(COUNT);
         const y = conv2d({ data: x, shape: X_SHAPE }, { data: w, shape: W_SHAPE }, { ...OPTS, bias: b, out, backend });
         expectClose(out, `${backend} subclass`);
         expect(y.data.buffer).toBe(out.buffer);
@@ -106,7 +131,11 @@ describe('hostile inputs that must work', () => {
       it('a Proxy around the Float32Array itself: correct result or a TypeError naming the argument', () => {
         const x = new Proxy(xData, {}) as Float32Array;
         let y: Tensor | undefined, err: unknown;
-        try { y = conv2d({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend }); } catch (e) { err = e; }
+        try {
+          y = conv2d({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend });
+        } catch (e) {
+          err = e;
+        }
         // Today: V8's own "Method get TypedArray.prototype.length called on incompatible receiver" from
         // shape.ts (instanceof passes a Proxy, the length getter does not). Clear enough, but it does not
         // name the argument; ArrayBuffer.isView(data) in checkFloat32Array would.
@@ -115,16 +144,38 @@ describe('hostile inputs that must work', () => {
       });
 
       it('getters that throw: the error surfaces (async: as a rejection), nothing crashes', async () => {
-        const boom = () => { throw new Error('boom from a getter'); };
-        const badShape = { data: xData, get shape(): number[] { return boom(); } };
-        const badData = { get data(): Float32Array { return boom(); }, shape: X_SHAPE };
-        const badOpt = { get padding(): number { return boom(); }, backend };
+        const boom = () => {
+          throw new Error('boom from a getter');
+        };
+        const badShape = {
+          data: xData,
+          get shape(): number[] {
+            return boom();
+          },
+        };
+        const badData = {
+          get data(): Float32Array {
+            return boom();
+          },
+          shape: X_SHAPE,
+        };
+        const badOpt = {
+          get padding(): number {
+            return boom();
+          },
+          backend,
+        };
         const w = { data: wData, shape: W_SHAPE };
         expect(() => conv2d(badShape, w, { backend })).toThrow(/boom/);
         expect(() => conv2d(badData, w, { backend })).toThrow(/boom/);
         expect(() => conv2d({ data: xData, shape: X_SHAPE }, w, badOpt as ConvOptions)).toThrow(/boom/);
         await expect(conv2dAsync(badShape, w, { backend })).rejects.toThrow(/boom/);
-        const shapeProxy = new Proxy(X_SHAPE.slice(), { get(t, k) { if (k === '2') boom(); return Reflect.get(t, k); } });
+        const shapeProxy = new Proxy(X_SHAPE.slice(), {
+          get(t, k) {
+            if (k === '2') boom();
+            return Reflect.get(t, k);
+          },
+        });
         expect(() => conv2d({ data: xData, shape: shapeProxy }, w, { backend })).toThrow(/boom/);
       });
     });
@@ -137,11 +188,19 @@ describe('hostile inputs that must fail cleanly', () => {
   // subclass can override (the wasm backend then convolved stale memory, js read undefined).
   it('a Float32Array subclass that lies about its length is rejected or computed correctly, never read out of bounds', () => {
     // `length` is an accessor on the prototype: a subclass can report any number.
-    class Liar extends Float32Array { override get length() { return xData.length; } }
+    class Liar extends Float32Array {
+      override get length() {
+        return xData.length;
+      }
+    }
     const short = Liar.from(xData.subarray(0, 10));
     for (const backend of backends()) {
       let err: unknown, y: Tensor | undefined;
-      try { y = conv2d({ data: short, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend }); } catch (e) { err = e; }
+      try {
+        y = conv2d({ data: short, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend });
+      } catch (e) {
+        err = e;
+      }
       expect(y, `${backend} accepted a 10-element input as ${xData.length}`).toBeUndefined();
       expect(err, backend).toBeInstanceOf(RangeError);
     }
@@ -152,9 +211,18 @@ describe('hostile inputs that must fail cleanly', () => {
   it('a data getter that changes its answer after validation: rejected or computed on what was validated', () => {
     for (const backend of backends()) {
       let reads = 0;
-      const sneaky = { get data() { return reads++ === 0 ? xData : new Float32Array(5); }, shape: X_SHAPE };
+      const sneaky = {
+        get data() {
+          return reads++ === 0 ? xData : new Float32Array(5);
+        },
+        shape: X_SHAPE,
+      };
       let err: unknown, y: Tensor | undefined;
-      try { y = conv2d(sneaky, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend }); } catch (e) { err = e; }
+      try {
+        y = conv2d(sneaky, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend });
+      } catch (e) {
+        err = e;
+      }
       if (err) expect(err, backend).toBeInstanceOf(RangeError);
       else expectClose(y!.data, `${backend} time-of-check/time-of-use`);
     }
@@ -173,15 +241,23 @@ describe('hostile inputs that must fail cleanly', () => {
       expect(e.reason).toMatch(/^the wasm backend cannot take this call \(a tensor would exceed 2\^28 elements/);
     }
     // The backend still works afterwards.
-    expectClose(conv2d({ data: xData, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend: 'wasm-scalar' }).data, 'wasm after');
+    expectClose(
+      conv2d({ data: xData, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, bias: bData, backend: 'wasm-scalar' })
+        .data,
+      'wasm after'
+    );
   });
 
   it('an input detached before the call is rejected by every backend', async () => {
     for (const backend of backends()) {
       const x = xData.slice();
       structuredClone(x.buffer, { transfer: [x.buffer] });
-      expect(() => conv2d({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, backend }), backend).toThrow(RangeError);
-      await expect(conv2dAsync({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, backend })).rejects.toThrow(RangeError);
+      expect(() => conv2d({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, backend }), backend).toThrow(
+        RangeError
+      );
+      await expect(
+        conv2dAsync({ data: x, shape: X_SHAPE }, { data: wData, shape: W_SHAPE }, { ...OPTS, backend })
+      ).rejects.toThrow(RangeError);
     }
   });
 });
@@ -200,15 +276,24 @@ describe.skipIf(!expectNative)(nativeOnly('the raw native addon'), () => {
     call(packParams(P), Sub.from(xData), wData, null, out2);
     expect(Number.isFinite(out2[0])).toBe(true);
     expect(() => call(packParams(P), new Proxy(xData, {}), wData, bData, new Float32Array(COUNT))).toThrow(TypeError);
-    class Liar extends Float32Array { override get length() { return xData.length; } }
-    expect(() => call(packParams(P), Liar.from(xData.subarray(0, 10)), wData, bData, new Float32Array(COUNT))).toThrow(RangeError);
+    class Liar extends Float32Array {
+      override get length() {
+        return xData.length;
+      }
+    }
+    expect(() => call(packParams(P), Liar.from(xData.subarray(0, 10)), wData, bData, new Float32Array(COUNT))).toThrow(
+      RangeError
+    );
     const gone = xData.slice();
     structuredClone(gone.buffer, { transfer: [gone.buffer] });
     expect(() => call(packParams(P), gone, wData, bData, new Float32Array(COUNT))).toThrow(TypeError);
   });
 
   it('survives a batch of hand-packed bad parameter vectors in a child process', () => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', RAW_BATCH, addonFile], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', RAW_BATCH, addonFile], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     const report = (r.stdout ?? '').trim().split('\n').pop() ?? '';
     expect(r.signal, `child killed by ${r.signal}; stderr:\n${r.stderr}`).toBeNull();
     expect(r.status, `child exit ${r.status}\n${r.stdout}\n${r.stderr}`).toBe(0);
@@ -224,7 +309,10 @@ describe.skipIf(!expectNative)(nativeOnly('the raw native addon'), () => {
   // heap-use-after-free under ASan). Async calls now run on native copies; OnOK copies the result into
   // `out` unless a buffer was detached, in which case the promise rejects.
   it('an async call whose buffers are transferred away and collected mid-call rejects, and the process lives', () => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', TRANSFER_MID_CALL, addonFile], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', TRANSFER_MID_CALL, addonFile], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(r.signal, `child killed by ${r.signal}; stderr:\n${r.stderr}`).toBeNull();
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/rejected: .*detached/);

@@ -39,10 +39,16 @@ describe('install', () => {
     for (const f of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, f), join(dir, f), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
     const r = spawnSync(process.execPath, ['native/install.mjs'], {
-      cwd: dir, env: { ...process.env, CXX: 'false', CC: 'false' }, encoding: 'utf8', timeout: 120_000,
+      cwd: dir,
+      env: { ...process.env, CXX: 'false', CC: 'false' },
+      encoding: 'utf8',
+      timeout: 120_000,
     });
     expect(r.status, r.stderr).toBe(0);
-    const lines = (r.stdout + r.stderr).trim().split('\n').filter((l) => l.trim() !== '');
+    const lines = (r.stdout + r.stderr)
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/fastconv: native addon not built.*WebAssembly/);
     expect(existsSync(join(dir, 'build', 'Release', 'fastconv.node'))).toBe(false);

@@ -4,20 +4,26 @@
 // dispose() frees it. Also `tune: true`, which times the candidates once per shape.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { convReference } from '../src/backends/js.js';
 import type { Algorithm, WeightStore } from '../src/backends/types.js';
 import type { Tensor } from '../src/index.node.js';
 import { Conv1d, Conv2d, conv1d, conv2d, explain, setBackend } from '../src/index.node.js';
 import { allPaths, expectNative, nativeBackend, nativeOnly, restoreNativeIsa } from './paths.js';
 import { Rng } from './random.js';
-import { convReference } from '../src/backends/js.js';
 import type { ConvProblem } from './tester.js';
-import { NORMWISE_TOLERANCE, TOLERANCE, checkBackend, compare, planeSlack, randomProblem } from './tester.js';
+import { checkBackend, compare, NORMWISE_TOLERANCE, planeSlack, randomProblem, TOLERANCE } from './tester.js';
 
 /** A stored call's output against the float64 reference, with the algorithm's tolerance. */
 function matchesReference(prob: ConvProblem, algo: Algorithm, got: Float32Array, weight = prob.weight): boolean {
   const { p, input, bias } = prob;
   const S = convReference(p, input, weight, bias, true);
-  return compare(got, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])).ok;
+  return compare(
+    got,
+    convReference(p, input, weight, bias),
+    S,
+    TOLERANCE[algo],
+    planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])
+  ).ok;
 }
 /** Bitwise equality without vitest's (very slow) diff of large arrays. */
 const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
@@ -43,7 +49,10 @@ describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a w
     const rng = new Rng(9100 + ALGOS.indexOf(algo));
     let ran = 0;
     for (let i = 0; i < 60; i++) {
-      const prob = randomProblem(rng, { kernel: algo === 'winograd' ? '3x3s1' : algo === 'fft' ? 'stride1' : 'any', large: i % 6 === 0 });
+      const prob = randomProblem(rng, {
+        kernel: algo === 'winograd' ? '3x3s1' : algo === 'fft' ? 'stride1' : 'any',
+        large: i % 6 === 0,
+      });
       const { p, input, weight, bias } = prob;
       if (be.supports(p, algo) !== null) continue;
       ran++;
@@ -62,7 +71,8 @@ describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a w
       const w2 = weight.map((v) => -2 * v + 0.125);
       store.clear();
       expect(store.bytes).toBe(0);
-      const fresh = new Float32Array(size), again = new Float32Array(size);
+      const fresh = new Float32Array(size),
+        again = new Float32Array(size);
       be.conv2d(p, input, w2, bias, fresh, algo);
       be.conv2d(p, input, w2, bias, again, algo, store);
       expect(same(again, fresh), prob.tag).toBe(true);
@@ -77,7 +87,9 @@ describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a w
     const { p, input, weight, bias } = prob;
     const store = be.createWeightStore!();
     const size = p.N * p.K * p.OH * p.OW;
-    const a = new Float32Array(size), b = new Float32Array(size), c = new Float32Array(size);
+    const a = new Float32Array(size),
+      b = new Float32Array(size),
+      c = new Float32Array(size);
     be.conv2d(p, input, weight, bias, a, 'im2col', store);
     restoreNativeIsa();
     be.conv2d(p, input, weight, bias, b, 'im2col', store);
@@ -94,7 +106,8 @@ describe.each(nativePaths.map((p) => [p.label, p] as const))('%s: calls with a w
     const store = be.createWeightStore!();
     const size = p.N * p.K * p.OH * p.OW;
     for (const algo of ['im2col', 'winograd'] as const) {
-      const s = new Float32Array(size), a = new Float32Array(size);
+      const s = new Float32Array(size),
+        a = new Float32Array(size);
       be.conv2d(p, input, weight, bias, s, algo);
       await Promise.all([0, 1, 2].map(() => be.conv2dAsync(p, input, weight, bias, a, algo, store)));
       expect(sameBits(a, s)).toBe(true);
@@ -106,13 +119,18 @@ describe.skipIf(!expectNative)(nativeOnly('layers keep transformed weights per l
   const mk = (o: Record<string, unknown> = {}) =>
     new Conv2d({ inChannels: 32, outChannels: 24, kernelSize: 3, padding: 1, seed: 5, backend: 'native', ...o });
   const x = rand([2, 32, 13, 11], 6);
-  const functional = (l: Conv2d, w: Float32Array) => conv2d(x, { data: w, shape: l.weight.shape }, { padding: 1, bias: l.bias!.data.slice(), backend: 'native', algorithm: l.algorithm });
+  const functional = (l: Conv2d, w: Float32Array) =>
+    conv2d(
+      x,
+      { data: w, shape: l.weight.shape },
+      { padding: 1, bias: l.bias!.data.slice(), backend: 'native', algorithm: l.algorithm }
+    );
 
   it.each(['auto', 'im2col', 'winograd'] as const)('%s: forward equals the functional call and fills the store', (algorithm) => {
     const l = mk({ algorithm });
     const y = l.forward(x);
     expect(l.packedWeightBytes).toBeGreaterThan(0);
-    const w = l.weight.data.slice();   // reading .data clears the store (it may be written through)
+    const w = l.weight.data.slice(); // reading .data clears the store (it may be written through)
     expect(l.packedWeightBytes).toBe(0);
     expect(y.data).toEqual(functional(l, w).data);
     expect(l.forward(x).data).toEqual(y.data);
@@ -156,13 +174,29 @@ describe.skipIf(!expectNative)(nativeOnly('layers keep transformed weights per l
   });
 
   it('Conv1d keeps its FFT spectra and GEMM panels too', () => {
-    const l = new Conv1d({ inChannels: 2, outChannels: 8, kernelSize: 151, padding: 75, seed: 2, backend: 'native', algorithm: 'fft' });
+    const l = new Conv1d({
+      inChannels: 2,
+      outChannels: 8,
+      kernelSize: 151,
+      padding: 75,
+      seed: 2,
+      backend: 'native',
+      algorithm: 'fft',
+    });
     const xs = rand([1, 2, 4000], 3);
     const y = l.forward(xs);
     expect(l.packedWeightBytes).toBeGreaterThan(0);
-    const want = conv1d(xs, { data: l.weight.data.slice(), shape: l.weight.shape }, { padding: 75, bias: l.bias!.data.slice(), backend: 'js' });
-    let worst = 0, scale = 0;
-    for (let i = 0; i < y.data.length; i++) { worst = Math.max(worst, Math.abs(y.data[i] - want.data[i])); scale = Math.max(scale, Math.abs(want.data[i])); }
+    const want = conv1d(
+      xs,
+      { data: l.weight.data.slice(), shape: l.weight.shape },
+      { padding: 75, bias: l.bias!.data.slice(), backend: 'js' }
+    );
+    let worst = 0,
+      scale = 0;
+    for (let i = 0; i < y.data.length; i++) {
+      worst = Math.max(worst, Math.abs(y.data[i] - want.data[i]));
+      scale = Math.max(scale, Math.abs(want.data[i]));
+    }
     expect(worst).toBeLessThan(1e-5 * scale);
   });
 
@@ -170,7 +204,11 @@ describe.skipIf(!expectNative)(nativeOnly('layers keep transformed weights per l
     for (const algorithm of ['im2col', 'winograd', 'auto'] as const) {
       const l = mk({ algorithm });
       const y = l.forward(x);
-      const ref = conv2d(x, { data: l.weight.data.slice(), shape: l.weight.shape }, { padding: 1, bias: l.bias!.data.slice(), backend: 'js' });
+      const ref = conv2d(
+        x,
+        { data: l.weight.data.slice(), shape: l.weight.shape },
+        { padding: 1, bias: l.bias!.data.slice(), backend: 'js' }
+      );
       let worst = 0;
       for (let i = 0; i < y.data.length; i++) worst = Math.max(worst, Math.abs(y.data[i] - ref.data[i]));
       expect(worst).toBeLessThan(1e-4);
@@ -179,7 +217,8 @@ describe.skipIf(!expectNative)(nativeOnly('layers keep transformed weights per l
 });
 
 describe('tune: true', () => {
-  const x = rand([1, 16, 20, 18], 21), w = rand([16, 16, 3, 3], 22);
+  const x = rand([1, 16, 20, 18], 21),
+    w = rand([16, 16, 3, 3], 22);
 
   it('times the applicable algorithms once per shape, reports the winner, and computes the right result', () => {
     setBackend('auto');
@@ -205,32 +244,36 @@ describe('tune: true', () => {
   });
 });
 
-it.skipIf(!expectNative)(nativeOnly('clearing a store while async calls run or wait does not block, and every later call sees the new weights'), async () => {
-  const be = nativeBackend();
-  const prob = randomProblem(new Rng(81), { kernel: '3x3s1', large: true });
-  const { p, input, weight, bias } = prob;
-  const store = be.createWeightStore!();
-  const size = p.N * p.K * p.OH * p.OW;
-  const out = new Float32Array(size);
-  be.conv2d(p, input, weight, bias, out, 'winograd', store);
-  // A slow call holds the addon (the generic direct loop on a dense shape), then the store is cleared.
-  const slow = be.conv2dAsync(p, input, weight, bias, new Float32Array(size), 'direct');
-  const pending = be.conv2dAsync(p, input, weight, bias, out, 'winograd', store);
-  const t0 = performance.now();
-  store.clear();
-  const clearMs = performance.now() - t0;
-  await Promise.all([slow, pending]);
-  expect(clearMs).toBeLessThan(5);
-  // The queued call was made before the clear: it ran on its own weights and left nothing behind.
-  const old = new Float32Array(size);
-  be.conv2d(p, input, weight, bias, old, 'winograd');
-  expect(sameBits(out, old)).toBe(true);
-  const w2 = weight.map((v) => 0.5 - v);
-  const want = new Float32Array(size), got = new Float32Array(size);
-  be.conv2d(p, input, w2, bias, want, 'winograd');
-  be.conv2d(p, input, w2, bias, got, 'winograd', store);
-  expect(sameBits(got, want)).toBe(true);
-});
+it.skipIf(!expectNative)(
+  nativeOnly('clearing a store while async calls run or wait does not block, and every later call sees the new weights'),
+  async () => {
+    const be = nativeBackend();
+    const prob = randomProblem(new Rng(81), { kernel: '3x3s1', large: true });
+    const { p, input, weight, bias } = prob;
+    const store = be.createWeightStore!();
+    const size = p.N * p.K * p.OH * p.OW;
+    const out = new Float32Array(size);
+    be.conv2d(p, input, weight, bias, out, 'winograd', store);
+    // A slow call holds the addon (the generic direct loop on a dense shape), then the store is cleared.
+    const slow = be.conv2dAsync(p, input, weight, bias, new Float32Array(size), 'direct');
+    const pending = be.conv2dAsync(p, input, weight, bias, out, 'winograd', store);
+    const t0 = performance.now();
+    store.clear();
+    const clearMs = performance.now() - t0;
+    await Promise.all([slow, pending]);
+    expect(clearMs).toBeLessThan(5);
+    // The queued call was made before the clear: it ran on its own weights and left nothing behind.
+    const old = new Float32Array(size);
+    be.conv2d(p, input, weight, bias, old, 'winograd');
+    expect(sameBits(out, old)).toBe(true);
+    const w2 = weight.map((v) => 0.5 - v);
+    const want = new Float32Array(size),
+      got = new Float32Array(size);
+    be.conv2d(p, input, w2, bias, want, 'winograd');
+    be.conv2d(p, input, w2, bias, got, 'winograd', store);
+    expect(sameBits(got, want)).toBe(true);
+  }
+);
 
 it.skipIf(!expectNative)(nativeOnly('stores survive their layer being collected mid-async-call'), async () => {
   const be = nativeBackend();

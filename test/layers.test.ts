@@ -17,7 +17,7 @@ describe('Conv2d / Conv1d parameters', () => {
     expect(new Conv2d({ inChannels: 8, outChannels: 16, kernelSize: 3, groups: 8 }).weight.shape).toEqual([16, 1, 3, 3]);
   });
 
-  it('also takes torch.nn.Conv2d\'s positional order: (inChannels, outChannels, kernelSize, options?)', () => {
+  it("also takes torch.nn.Conv2d's positional order: (inChannels, outChannels, kernelSize, options?)", () => {
     expect(new Conv2d(8, 16, 3).numParameters()).toBe(1168);
     const a = new Conv2d(8, 16, [3, 5], { groups: 4, stride: 2, seed: 9 });
     const b = new Conv2d({ inChannels: 8, outChannels: 16, kernelSize: [3, 5], groups: 4, stride: 2, seed: 9 });
@@ -41,9 +41,9 @@ describe('Conv2d / Conv1d parameters', () => {
     // U(-b, b): mean 0 (sd of the mean b/sqrt(3n)), variance b^2/3, and it fills the range.
     const mean = w.reduce((a, v) => a + v, 0) / w.length;
     const variance = w.reduce((a, v) => a + (v - mean) ** 2, 0) / w.length;
-    expect(Math.abs(mean)).toBeLessThan(5 * bound / Math.sqrt(3 * w.length));
-    expect(variance / (bound * bound / 3)).toBeGreaterThan(0.95);
-    expect(variance / (bound * bound / 3)).toBeLessThan(1.05);
+    expect(Math.abs(mean)).toBeLessThan((5 * bound) / Math.sqrt(3 * w.length));
+    expect(variance / ((bound * bound) / 3)).toBeGreaterThan(0.95);
+    expect(variance / ((bound * bound) / 3)).toBeLessThan(1.05);
     expect(Math.max(...w)).toBeGreaterThan(0.99 * bound);
     const b = layer.bias!.data;
     expect(b.every((v) => Math.abs(v) <= bound)).toBe(true);
@@ -61,9 +61,15 @@ describe('Conv2d / Conv1d parameters', () => {
 
   it('validates weight/bias assignment and constructor options', () => {
     const layer = new Conv2d({ inChannels: 4, outChannels: 6, kernelSize: [3, 2], groups: 2 });
-    expect(() => { layer.weight = rand([6, 4, 3, 2], 1); }).toThrow(/weight must have shape \[6, 2, 3, 2\]/);
-    expect(() => { layer.weight = { data: new Float32Array(5), shape: [6, 2, 3, 2] }; }).toThrow(RangeError);
-    expect(() => { layer.bias = rand([5], 1); }).toThrow(/bias/);
+    expect(() => {
+      layer.weight = rand([6, 4, 3, 2], 1);
+    }).toThrow(/weight must have shape \[6, 2, 3, 2\]/);
+    expect(() => {
+      layer.weight = { data: new Float32Array(5), shape: [6, 2, 3, 2] };
+    }).toThrow(RangeError);
+    expect(() => {
+      layer.bias = rand([5], 1);
+    }).toThrow(/bias/);
     const w = rand([6, 2, 3, 2], 2);
     layer.weight = w;
     expect(layer.weight.data).toBe(w.data);
@@ -73,7 +79,9 @@ describe('Conv2d / Conv1d parameters', () => {
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, groups: 2 })).toThrow(/groups/);
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 0 })).toThrow(/kernelSize/);
     expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, stride: 2, padding: 'same' })).toThrow(/same/);
-    expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, paddingMode: 'reflect' } as never)).toThrow(/options.paddingMode is not a known layer option/);
+    expect(() => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, paddingMode: 'reflect' } as never)).toThrow(
+      /options.paddingMode is not a known layer option/
+    );
   });
 });
 
@@ -148,7 +156,8 @@ describe('train() / eval()', () => {
   it('eval forward equals train forward, keeps nothing for backward, and train() restores backward', () => {
     for (const activation of ['none', 'relu'] as const) {
       const layer = new Conv2d(3, 5, 3, { padding: 1, activation, seed: 4 });
-      const x = rand([2, 3, 7, 6], 11), gy = rand([2, 5, 7, 6], 12);
+      const x = rand([2, 3, 7, 6], 11),
+        gy = rand([2, 5, 7, 6], 12);
       expect(layer.isTraining).toBe(true);
       const trained = layer.forward(x);
       const want = layer.backward(gy);
@@ -167,21 +176,33 @@ describe('fused relu6 in a layer', () => {
   it('forward clamps to [0, 6]; backward passes the gradient only where 0 < y < 6 (as hardtanh)', () => {
     const layer = new Conv2d(3, 4, 3, { padding: 1, activation: 'relu6', seed: 8 });
     const x = rand([2, 3, 6, 5], 21);
-    for (let i = 0; i < x.data.length; i++) x.data[i] *= 40;  // outputs on both sides of both bounds
+    for (let i = 0; i < x.data.length; i++) x.data[i] *= 40; // outputs on both sides of both bounds
     const plain = conv2d(x, layer.weight, { padding: 1, bias: layer.bias!.data });
     const y = layer.forward(x);
-    let low = 0, high = 0, mid = 0;
+    let low = 0,
+      high = 0,
+      mid = 0;
     for (let i = 0; i < y.data.length; i++) {
       const want = Math.min(Math.max(plain.data[i], 0), 6);
       expect(y.data[i]).toBeCloseTo(want, 5);
-      if (plain.data[i] <= 0) low++; else if (plain.data[i] >= 6) high++; else mid++;
+      if (plain.data[i] <= 0) low++;
+      else if (plain.data[i] >= 6) high++;
+      else mid++;
     }
     expect(low > 0 && high > 0 && mid > 0).toBe(true);
     const gy = rand([2, 4, 6, 5], 22);
     const masked = { data: gy.data.map((g, i) => (y.data[i] > 0 && y.data[i] < 6 ? g : 0)), shape: gy.shape };
-    const want = conv2dBackward(x, layer.weight, masked, { padding: 1, bias: layer.bias!.data, needs: ['input', 'weight', 'bias'] });
+    const want = conv2dBackward(x, layer.weight, masked, {
+      padding: 1,
+      bias: layer.bias!.data,
+      needs: ['input', 'weight', 'bias'],
+    });
     const got = layer.backward(gy);
-    for (const [a, b] of [[got.gradInput!.data, want.gradInput!.data], [got.gradWeight!.data, want.gradWeight!.data], [got.gradBias!, want.gradBias!]]) {
+    for (const [a, b] of [
+      [got.gradInput!.data, want.gradInput!.data],
+      [got.gradWeight!.data, want.gradWeight!.data],
+      [got.gradBias!, want.gradBias!],
+    ]) {
       for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 3);
     }
   });

@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { ConvParams } from '../src/backends/types.js';
-import { ALGORITHM_CODE, ALGORITHMS, GRAD_WEIGHT_ALGORITHM_CODE, packParams, PARAM_FIELDS } from '../src/backends/types.js';
-import { nativeInfo } from '../src/backends/native.js';
-// @ts-expect-error: plain .mjs build scripts, without type declarations
-import * as table from '../native/interface.mjs';
 // @ts-expect-error: plain .mjs build scripts, without type declarations
 import { OUTPUTS, render } from '../native/gen-interface.mjs';
+// @ts-expect-error: plain .mjs build scripts, without type declarations
+import * as table from '../native/interface.mjs';
+import { nativeInfo } from '../src/backends/native.js';
+import type { ConvParams } from '../src/backends/types.js';
+import { ALGORITHM_CODE, ALGORITHMS, GRAD_WEIGHT_ALGORITHM_CODE, PARAM_FIELDS, packParams } from '../src/backends/types.js';
 import { expectNative, nativeOnly } from './paths.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,8 +28,12 @@ describe('the interface table', () => {
   it('TypeScript reads its codes from it', () => {
     expect(PARAM_FIELDS).toEqual(table.PARAM_FIELDS.map((f: { name: string }) => f.name));
     expect(ALGORITHMS).toEqual(table.ALGORITHMS);
-    ALGORITHMS.forEach((a, i) => { expect(ALGORITHM_CODE[a]).toBe(i); });
-    table.GRAD_WEIGHT_ALGORITHMS.forEach((a: keyof typeof GRAD_WEIGHT_ALGORITHM_CODE, i: number) => { expect(GRAD_WEIGHT_ALGORITHM_CODE[a]).toBe(i); });
+    ALGORITHMS.forEach((a, i) => {
+      expect(ALGORITHM_CODE[a]).toBe(i);
+    });
+    table.GRAD_WEIGHT_ALGORITHMS.forEach((a: keyof typeof GRAD_WEIGHT_ALGORITHM_CODE, i: number) => {
+      expect(GRAD_WEIGHT_ALGORITHM_CODE[a]).toBe(i);
+    });
   });
 
   it.skipIf(!expectNative)(nativeOnly('the addon was built from it'), () => {
@@ -43,7 +47,9 @@ describe('packParams', () => {
     const p = Object.fromEntries(PARAM_FIELDS.map((f, i) => [f, flag(f) ? true : 100 + i])) as unknown as ConvParams;
     const a = packParams(p);
     expect(a).toHaveLength(PARAM_FIELDS.length);
-    PARAM_FIELDS.forEach((f, i) => { expect(a[i], f).toBe(flag(f) ? 1 : 100 + i); });
+    PARAM_FIELDS.forEach((f, i) => {
+      expect(a[i], f).toBe(flag(f) ? 1 : 100 + i);
+    });
     expect(packParams({ ...p, relu: false })[PARAM_FIELDS.indexOf('relu')]).toBe(0);
     expect(packParams({ ...p, relu6: false })[PARAM_FIELDS.indexOf('relu6')]).toBe(0);
   });

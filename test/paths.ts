@@ -28,8 +28,11 @@ export const expectNative = process.env.FASTCONV_NATIVE !== 'off' && process.env
 export const native = loadNativeBackend();
 
 /** Why native-only tests skip in this run, or '' when they run. */
-export const noNativeReason = expectNative ? '' : process.env.FASTCONV_NATIVE === 'off'
-  ? 'native addon off (FASTCONV_NATIVE=off)' : 'native addon not expected (FASTCONV_EXPECT_NO_NATIVE=1)';
+export const noNativeReason = expectNative
+  ? ''
+  : process.env.FASTCONV_NATIVE === 'off'
+    ? 'native addon off (FASTCONV_NATIVE=off)'
+    : 'native addon not expected (FASTCONV_EXPECT_NO_NATIVE=1)';
 
 /** A native-only test's (or block's) name, saying why it skips when the run has no addon. */
 export function nativeOnly(name: string): string {

@@ -25,12 +25,22 @@ const GLIBC_FLOOR = '2.34';
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const x64Host = process.platform === 'linux' && process.arch === 'x64';
 const cross = has('aarch64-linux-gnu-g++');
-const skipAll = !x64Host ? 'the prebuilds are built on linux-x64 hosts' : process.env.FASTCONV_ASAN ? 'sanitizer run'
-  : process.env.FASTCONV_NATIVE === 'off' ? "the no-native leg (the prebuilds do not depend on it; the main run checks them)" : '';
+const skipAll = !x64Host
+  ? 'the prebuilds are built on linux-x64 hosts'
+  : process.env.FASTCONV_ASAN
+    ? 'sanitizer run'
+    : process.env.FASTCONV_NATIVE === 'off'
+      ? 'the no-native leg (the prebuilds do not depend on it; the main run checks them)'
+      : '';
 const skipNehalem = skipAll || (!has('qemu-x86_64') ? 'qemu-x86_64 is not installed (apt-get install -y qemu-user)' : '');
-const skipArm = skipAll || (!cross ? 'aarch64-linux-gnu-g++ is not installed (apt-get install -y g++-aarch64-linux-gnu)'
-  : !has('qemu-aarch64') ? 'qemu-aarch64 is not installed (apt-get install -y qemu-user)' : '');
-const ARM_SYSROOT = '/usr/aarch64-linux-gnu';  // libc6-arm64-cross, which the cross compiler brings
+const skipArm =
+  skipAll ||
+  (!cross
+    ? 'aarch64-linux-gnu-g++ is not installed (apt-get install -y g++-aarch64-linux-gnu)'
+    : !has('qemu-aarch64')
+      ? 'qemu-aarch64 is not installed (apt-get install -y qemu-user)'
+      : '');
+const ARM_SYSROOT = '/usr/aarch64-linux-gnu'; // libc6-arm64-cross, which the cross compiler brings
 
 /** The arm64 node binary, fetched once from the npm registry into build/prebuild/ (about 40 MB). */
 function arm64Node(): { node: string } | { why: string } {
@@ -65,13 +75,38 @@ function stage(key: string): string {
   return dir;
 }
 
-interface Case { name: string; algorithm: string; used?: string; threads: number; ok: boolean; unsupported?: boolean; error?: string; worst?: number; bad?: number }
-interface Report { info: { selected: string; isa: string; nativeAddon: string | null; errors: Record<string, string> }; warnings: string[]; cases: Case[] }
+interface Case {
+  name: string;
+  algorithm: string;
+  used?: string;
+  threads: number;
+  ok: boolean;
+  unsupported?: boolean;
+  error?: string;
+  worst?: number;
+  bad?: number;
+}
+interface Report {
+  info: { selected: string; isa: string; nativeAddon: string | null; errors: Record<string, string> };
+  warnings: string[];
+  cases: Case[];
+}
 
 function runStaged(cmd: string, args: string[], pkg: string, env: Record<string, string> = {}): Report {
-  const r = spawnSync(cmd, [...args, path.join(root, 'test', 'pack', 'run-package.mjs'), path.join(pkg, 'dist', 'src', 'index.node.js'), TOLERANCES],
-    { encoding: 'utf8', timeout: 900_000, env: { ...process.env, FASTCONV_NATIVE: '', FASTCONV_ISA: '', ...env }, maxBuffer: 64 << 20 });
-  const stderr = (r.stderr ?? '').split('\n').filter((l) => !/TCG doesn't support/.test(l)).join('\n');
+  const r = spawnSync(
+    cmd,
+    [...args, path.join(root, 'test', 'pack', 'run-package.mjs'), path.join(pkg, 'dist', 'src', 'index.node.js'), TOLERANCES],
+    {
+      encoding: 'utf8',
+      timeout: 900_000,
+      env: { ...process.env, FASTCONV_NATIVE: '', FASTCONV_ISA: '', ...env },
+      maxBuffer: 64 << 20,
+    }
+  );
+  const stderr = (r.stderr ?? '')
+    .split('\n')
+    .filter((l) => !/TCG doesn't support/.test(l))
+    .join('\n');
   expect(r.signal, `killed by ${r.signal} (SIGILL: an instruction this CPU lacks)\n${stderr.slice(-2000)}`).toBeNull();
   expect(r.status, `${r.stdout}\n${stderr}`).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Report;
@@ -80,7 +115,9 @@ function runStaged(cmd: string, args: string[], pkg: string, env: Record<string,
 function expectNativeRun(rep: Report, key: string, isa: string): void {
   expect(rep.info.selected, JSON.stringify(rep.info.errors)).toBe('native');
   expect(rep.info.isa).toBe(isa);
-  expect(rep.info.nativeAddon).toBe(`prebuilds/${key}/fastconv.node (the prebuilt addon for ${key}); build/Release/fastconv.node: not built`);
+  expect(rep.info.nativeAddon).toBe(
+    `prebuilds/${key}/fastconv.node (the prebuilt addon for ${key}); build/Release/fastconv.node: not built`
+  );
   expect(rep.warnings).toEqual([]);
   expect(rep.cases.filter((c) => !c.ok)).toEqual([]);
   const ran = new Set(rep.cases.filter((c) => !c.unsupported).map((c) => c.used));
@@ -90,7 +127,8 @@ function expectNativeRun(rep: Report, key: string, isa: string): void {
 
 const versionKey = (v: string) => v.split('.').map(Number);
 const atMost = (v: string, max: string) => {
-  const a = versionKey(v), b = versionKey(max);
+  const a = versionKey(v),
+    b = versionKey(max);
   for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
   return true;
 };
@@ -99,14 +137,20 @@ describe.skipIf(skipAll !== '')(`prebuilt addons${skipAll ? ` (skipped: ${skipAl
   const targets = cross ? ['linux-x64', 'linux-arm64'] : ['linux-x64'];
 
   beforeAll(() => {
-    const r = spawnSync(process.execPath, [path.join(root, 'native', 'prebuild.mjs')],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, FASTCONV_PREBUILDS: targets.join(',') }, timeout: 900_000 });
+    const r = spawnSync(process.execPath, [path.join(root, 'native', 'prebuild.mjs')], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, FASTCONV_PREBUILDS: targets.join(',') },
+      timeout: 900_000,
+    });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   }, 900_000);
 
   it(`each binary needs glibc <= ${GLIBC_FLOOR} and no libstdc++ from the system`, () => {
-    const manifest = JSON.parse(readFileSync(path.join(root, 'prebuilds', 'manifest.json'), 'utf8')) as
-      Record<string, { glibc: string; libgcc: string | null; needed: string[]; bytes: number }>;
+    const manifest = JSON.parse(readFileSync(path.join(root, 'prebuilds', 'manifest.json'), 'utf8')) as Record<
+      string,
+      { glibc: string; libgcc: string | null; needed: string[]; bytes: number }
+    >;
     expect(Object.keys(manifest).sort()).toEqual([...targets].sort());
     for (const key of targets) {
       const m = manifest[key];
@@ -123,16 +167,24 @@ describe.skipIf(skipAll !== '')(`prebuilt addons${skipAll ? ` (skipped: ${skipAl
     expectNativeRun(rep, 'linux-x64', rep.info.isa);
   }, 120_000);
 
-  it.skipIf(skipNehalem !== '')(`linux-x64 under qemu -cpu Nehalem (no AVX): 'scalar', right results${skipNehalem ? ` (skipped: ${skipNehalem})` : ''}`, () => {
-    expectNativeRun(runStaged('qemu-x86_64', ['-cpu', 'Nehalem', process.execPath], stage('linux-x64')), 'linux-x64', 'scalar');
-  }, 900_000);
+  it.skipIf(skipNehalem !== '')(
+    `linux-x64 under qemu -cpu Nehalem (no AVX): 'scalar', right results${skipNehalem ? ` (skipped: ${skipNehalem})` : ''}`,
+    () => {
+      expectNativeRun(runStaged('qemu-x86_64', ['-cpu', 'Nehalem', process.execPath], stage('linux-x64')), 'linux-x64', 'scalar');
+    },
+    900_000
+  );
 
   for (const isa of ['neon', 'scalar']) {
-    it.skipIf(armSkip !== '')(`linux-arm64 under qemu-aarch64 with an arm64 node, ${isa}: loads, right results${armSkip ? ` (skipped: ${armSkip})` : ''}`, () => {
-      const node = (arm as { node: string }).node;
-      const pkg = isa === 'neon' ? stage('linux-arm64') : path.join(work, 'pkg-linux-arm64');
-      const rep = runStaged('qemu-aarch64', ['-L', ARM_SYSROOT, node], pkg, isa === 'scalar' ? { FASTCONV_ISA: 'scalar' } : {});
-      expectNativeRun(rep, 'linux-arm64', isa);
-    }, 900_000);
+    it.skipIf(armSkip !== '')(
+      `linux-arm64 under qemu-aarch64 with an arm64 node, ${isa}: loads, right results${armSkip ? ` (skipped: ${armSkip})` : ''}`,
+      () => {
+        const node = (arm as { node: string }).node;
+        const pkg = isa === 'neon' ? stage('linux-arm64') : path.join(work, 'pkg-linux-arm64');
+        const rep = runStaged('qemu-aarch64', ['-L', ARM_SYSROOT, node], pkg, isa === 'scalar' ? { FASTCONV_ISA: 'scalar' } : {});
+        expectNativeRun(rep, 'linux-arm64', isa);
+      },
+      900_000
+    );
   }
 });

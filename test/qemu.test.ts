@@ -16,30 +16,57 @@ const addonFile = path.join(root, 'build', 'Release', 'fastconv.node');
 const qemu = ['/usr/bin/qemu-x86_64', '/usr/local/bin/qemu-x86_64'].find((f) => existsSync(f));
 const x64 = process.arch === 'x64';
 // Under the ASan run the sanitizer runtime does not start inside qemu: that run covers the host ISA.
-const skip = !x64 ? 'not an x86-64 host' : !qemu ? 'qemu-x86_64 is not installed (apt-get install -y qemu-user)'
-  : process.env.FASTCONV_ASAN ? 'sanitizer build' : noNativeReason;
+const skip = !x64
+  ? 'not an x86-64 host'
+  : !qemu
+    ? 'qemu-x86_64 is not installed (apt-get install -y qemu-user)'
+    : process.env.FASTCONV_ASAN
+      ? 'sanitizer build'
+      : noNativeReason;
 // CI installs qemu-user for the legs that run the addon; elsewhere a missing qemu is only a skip.
 const qemuRequired = Boolean(process.env.CI) && x64 && expectNative && !process.env.FASTCONV_ASAN;
 
 describe('native addon under qemu-user', () => {
-  it.skipIf(!qemuRequired)(`has qemu where it is expected (CI)${qemuRequired ? '' : ' (skipped: required only in CI runs of the addon on x86-64)'}`, () => {
-    expect(qemu, 'install qemu-user in CI').toBeDefined();
-  });
+  it.skipIf(!qemuRequired)(
+    `has qemu where it is expected (CI)${qemuRequired ? '' : ' (skipped: required only in CI runs of the addon on x86-64)'}`,
+    () => {
+      expect(qemu, 'install qemu-user in CI').toBeDefined();
+    }
+  );
 
-  for (const [cpu, isa] of [['Haswell', 'avx2'], ['Nehalem', 'scalar']] as const) {
-    it.skipIf(skip !== '')(`-cpu ${cpu}: picks '${isa}' and every algorithm matches the reference${skip ? ` (skipped: ${skip})` : ''}`, () => {
-      const r = spawnSync(qemu!, ['-cpu', cpu, process.execPath, '--input-type=module', '-e', SCRIPT, addonFile],
-        { encoding: 'utf8', timeout: 240_000 });
-      const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-      expect(r.signal, `killed by ${r.signal} (SIGILL: an instruction this CPU lacks)\n${r.stderr.slice(-2000)}`).toBeNull();
-      expect(r.status, `${r.stdout}\n${r.stderr.split('\n').filter((l) => !/TCG doesn't support/.test(l)).join('\n')}`).toBe(0);
-      const report = JSON.parse(last);
-      expect(report.isa).toBe(isa);
-      expect(report.failures).toEqual([]);
-      // Every algorithm the addon has ran on at least one problem.
-      expect(Object.keys(report.ran).filter((k) => !k.startsWith('gradWeight/')).sort()).toEqual([...report.algorithms].sort());
-      expect(report.ran['gradWeight/1']).toBe(true);
-    }, 300_000);
+  for (const [cpu, isa] of [
+    ['Haswell', 'avx2'],
+    ['Nehalem', 'scalar'],
+  ] as const) {
+    it.skipIf(skip !== '')(
+      `-cpu ${cpu}: picks '${isa}' and every algorithm matches the reference${skip ? ` (skipped: ${skip})` : ''}`,
+      () => {
+        const r = spawnSync(qemu!, ['-cpu', cpu, process.execPath, '--input-type=module', '-e', SCRIPT, addonFile], {
+          encoding: 'utf8',
+          timeout: 240_000,
+        });
+        const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+        expect(r.signal, `killed by ${r.signal} (SIGILL: an instruction this CPU lacks)\n${r.stderr.slice(-2000)}`).toBeNull();
+        expect(
+          r.status,
+          `${r.stdout}\n${r.stderr
+            .split('\n')
+            .filter((l) => !/TCG doesn't support/.test(l))
+            .join('\n')}`
+        ).toBe(0);
+        const report = JSON.parse(last);
+        expect(report.isa).toBe(isa);
+        expect(report.failures).toEqual([]);
+        // Every algorithm the addon has ran on at least one problem.
+        expect(
+          Object.keys(report.ran)
+            .filter((k) => !k.startsWith('gradWeight/'))
+            .sort()
+        ).toEqual([...report.algorithms].sort());
+        expect(report.ran['gradWeight/1']).toBe(true);
+      },
+      300_000
+    );
   }
 });
 

@@ -10,9 +10,24 @@ import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { BackendChoice, ConvOptions, ConvTransposeOptions, Tensor } from '../src/index.node.js';
 import {
-  avgPool2d, avgPool2dBackward, backendInfo, Conv1d, Conv2d, conv1d, conv1dAsync, conv2d, conv2dAsync,
-  conv2dBackward, conv2dBackwardAsync, convTranspose1d, convTranspose2d, convTranspose2dAsync, explain, maxPool2d,
-  maxPool2dBackward, outputShape,
+  avgPool2d,
+  avgPool2dBackward,
+  backendInfo,
+  Conv1d,
+  Conv2d,
+  conv1d,
+  conv1dAsync,
+  conv2d,
+  conv2dAsync,
+  conv2dBackward,
+  conv2dBackwardAsync,
+  convTranspose1d,
+  convTranspose2d,
+  convTranspose2dAsync,
+  explain,
+  maxPool2d,
+  maxPool2dBackward,
+  outputShape,
 } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
 import { Rng } from './random.js';
@@ -25,7 +40,10 @@ function backends(): BackendChoice[] {
   return [...(a.native ? ['native' as const] : []), ...(a.wasmSimd ? ['wasm-simd' as const] : []), 'wasm-scalar', 'js'];
 }
 
-const t = (shape: number[], data?: Float32Array): Tensor => ({ data: data ?? rng.floats(shape.reduce((a, b) => a * b, 1)), shape });
+const t = (shape: number[], data?: Float32Array): Tensor => ({
+  data: data ?? rng.floats(shape.reduce((a, b) => a * b, 1)),
+  shape,
+});
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, label: string, tol = 1e-4) {
   expect(got.length, label).toBe(want.length);
@@ -38,20 +56,28 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, label: str
 
 /** The error a call throws (TypeError or RangeError expected), or fails the test. */
 function thrown(fn: () => unknown): Error {
-  try { fn(); } catch (e) { return e as Error; }
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
   return expect.fail('expected an error, the call returned');
 }
 
 describe('empty batch (N = 0) on every backend and op', () => {
   // C = 4, K = 8, 3x3 stride 1: a shape Winograd applies to, which made native ask the addon about N = 0.
-  const x0 = t([0, 4, 8, 8], new Float32Array(0)), w = t([8, 4, 3, 3]), gy0 = t([0, 8, 6, 6], new Float32Array(0));
+  const x0 = t([0, 4, 8, 8], new Float32Array(0)),
+    w = t([8, 4, 3, 3]),
+    gy0 = t([0, 8, 6, 6], new Float32Array(0));
   for (const backend of backends()) {
     it(`${backend}: conv1d/conv2d, async, explain, every algorithm, backward, transposed, layers`, async () => {
       const algorithms = ['auto', 'direct', 'im2col', 'winograd', 'fft'] as const;
       for (const algorithm of algorithms) {
         const o: ConvOptions = { backend, algorithm: backend === 'js' && algorithm !== 'auto' ? 'direct' : algorithm };
         let ok: Tensor;
-        try { ok = conv2d(x0, w, o); } catch (e) {
+        try {
+          ok = conv2d(x0, w, o);
+        } catch (e) {
           // A forced algorithm may not apply to this shape on this backend: that must be a RangeError naming it.
           expect(e, `${backend} ${algorithm}`).toBeInstanceOf(RangeError);
           expect((e as Error).message).toMatch(/algorithm/);
@@ -64,7 +90,8 @@ describe('empty batch (N = 0) on every backend and op', () => {
         expect(e.outputShape).toEqual([0, 8, 6, 6]);
         expect(e.threads).toBe(0);
       }
-      const x1 = t([0, 4, 50], new Float32Array(0)), w1 = t([8, 4, 3]);
+      const x1 = t([0, 4, 50], new Float32Array(0)),
+        w1 = t([8, 4, 3]);
       expect(conv1d(x1, w1, { backend }).shape).toEqual([0, 8, 48]);
       expect((await conv1dAsync(x1, w1, { backend, padding: 'same' })).shape).toEqual([0, 8, 50]);
       const g = conv2dBackward(x0, w, gy0, { backend, bias: new Float32Array(8) });
@@ -124,17 +151,27 @@ describe('output sizes are checked before anything is allocated', () => {
       const before = process.memoryUsage().rss, t0 = performance.now();
       const r = ${code};
       console.log(JSON.stringify({ ms: performance.now() - t0, mb: (process.memoryUsage().rss - before) / 2 ** 20, r }));`;
-    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(res.status, res.stderr).toBe(0);
     return JSON.parse(res.stdout.trim().split('\n').pop()!);
   };
   it.each([
     // 2 samples, stride 1e7: 80 MB of output (the issue measured 2.5-3.9 s and 1.7 GB before).
-    ['convTranspose1d stride 1e7', `(() => { const y = f.convTranspose1d(T([2, 1, 2], 2), T([1, 1, 3]), { stride: 1e7 }); return [y.shape, y.data[0], y.data[1e7 + 2], y.data[5]]; })()`,
-      [[2, 1, 1e7 + 3], 2, 2, 0]],
+    [
+      'convTranspose1d stride 1e7',
+      `(() => { const y = f.convTranspose1d(T([2, 1, 2], 2), T([1, 1, 3]), { stride: 1e7 }); return [y.shape, y.data[0], y.data[1e7 + 2], y.data[5]]; })()`,
+      [[2, 1, 1e7 + 3], 2, 2, 0],
+    ],
     // stride = W = 4e6: a single output per sample (the issue measured 0.9 s and 775 MB before).
-    ['conv1dBackward stride = W = 4e6', `(() => { const g = f.conv1dBackward(T([1, 1, 4e6], 3), T([1, 1, 3], 2), T([1, 1, 1], 1), { stride: 4e6 }); return [g.gradInput.data[1], g.gradInput.data[3], [...g.gradWeight.data]]; })()`,
-      [2, 0, [3, 3, 3]]],
+    [
+      'conv1dBackward stride = W = 4e6',
+      `(() => { const g = f.conv1dBackward(T([1, 1, 4e6], 3), T([1, 1, 3], 2), T([1, 1, 1], 1), { stride: 4e6 }); return [g.gradInput.data[1], g.gradInput.data[3], [...g.gradWeight.data]]; })()`,
+      [2, 0, [3, 3, 3]],
+    ],
   ])('%s runs in bounded time and memory, correctly', (_, code, want) => {
     const { ms, mb, r } = extreme(code as string);
     expect(r).toEqual(want);
@@ -144,7 +181,8 @@ describe('output sizes are checked before anything is allocated', () => {
 });
 
 describe('option arrays: holes, non-integers and wrong lengths are named', () => {
-  const x = t([1, 4, 8, 8]), w = t([8, 4, 3, 3]);
+  const x = t([1, 4, 8, 8]),
+    w = t([8, 4, 3, 3]);
   // The holes are the inputs under test (one declaration each, so that the suppression stays on its line).
   // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
   const holey = [, 1] as unknown as number[];
@@ -202,16 +240,23 @@ describe('option arrays: holes, non-integers and wrong lengths are named', () =>
 
 /** A tensor whose getters answer `good` the first time and `bad` after: the library must read each once. */
 function switching(good: Tensor, bad: Tensor): Tensor {
-  let data = 0, shape = 0;
+  let data = 0,
+    shape = 0;
   return {
-    get data() { return data++ === 0 ? good.data : bad.data; },
-    get shape() { return shape++ === 0 ? good.shape : bad.shape; },
+    get data() {
+      return data++ === 0 ? good.data : bad.data;
+    },
+    get shape() {
+      return shape++ === 0 ? good.shape : bad.shape;
+    },
   } as Tensor;
 }
 
 describe('every tensor field is read once', () => {
   const bad = t([5]);
-  const x = t([2, 4, 7, 6]), w = t([6, 4, 3, 3]), gy = t([2, 6, 5, 4]);
+  const x = t([2, 4, 7, 6]),
+    w = t([6, 4, 3, 3]),
+    gy = t([2, 6, 5, 4]);
   for (const backend of backends()) {
     it(`${backend}: conv2d, backward, transposed conv, layers give the plain call's result`, () => {
       const o = { backend };
@@ -223,8 +268,11 @@ describe('every tensor field is read once', () => {
       expect(tricky.gradInput!.shape).toEqual(x.shape);
       expect(tricky.gradWeight!.shape).toEqual(w.shape);
       const wt = t([4, 3, 3, 3]);
-      expectClose(convTranspose2d(switching(x, bad), switching(wt, bad), { ...o, stride: 2 }).data,
-        convTranspose2d(x, wt, { ...o, stride: 2 }).data, 'convTranspose2d');
+      expectClose(
+        convTranspose2d(switching(x, bad), switching(wt, bad), { ...o, stride: 2 }).data,
+        convTranspose2d(x, wt, { ...o, stride: 2 }).data,
+        'convTranspose2d'
+      );
       const layer = new Conv2d(4, 6, 3, { backend, seed: 3 });
       const y = layer.forward(switching(x, bad));
       expectClose(y.data, layer.forward(x).data, 'layer forward');
@@ -237,19 +285,26 @@ describe('every tensor field is read once', () => {
     expect([...maxPool2d(switching(px, bad), { kernelSize: 2 }).data]).toEqual([...maxPool2d(px, { kernelSize: 2 }).data]);
     expect([...avgPool2d(switching(px, bad), { kernelSize: 2 }).data]).toEqual([...avgPool2d(px, { kernelSize: 2 }).data]);
     const pg = t([2, 3, 4, 4]);
-    expect([...maxPool2dBackward(switching(pg, bad), switching(px, bad), { kernelSize: 2 }).data])
-      .toEqual([...maxPool2dBackward(pg, px, { kernelSize: 2 }).data]);
-    expect([...avgPool2dBackward(switching(pg, bad), switching(px, bad), { kernelSize: 2 }).data])
-      .toEqual([...avgPool2dBackward(pg, px, { kernelSize: 2 }).data]);
+    expect([...maxPool2dBackward(switching(pg, bad), switching(px, bad), { kernelSize: 2 }).data]).toEqual([
+      ...maxPool2dBackward(pg, px, { kernelSize: 2 }).data,
+    ]);
+    expect([...avgPool2dBackward(switching(pg, bad), switching(px, bad), { kernelSize: 2 }).data]).toEqual([
+      ...avgPool2dBackward(pg, px, { kernelSize: 2 }).data,
+    ]);
     const nhwc = t([2, 8, 8, 3]);
-    expect([...maxPool2d(switching(nhwc, bad), { kernelSize: 2, layout: 'NHWC' }).data])
-      .toEqual([...maxPool2d(nhwc, { kernelSize: 2, layout: 'NHWC' }).data]);
+    expect([...maxPool2d(switching(nhwc, bad), { kernelSize: 2, layout: 'NHWC' }).data]).toEqual([
+      ...maxPool2d(nhwc, { kernelSize: 2, layout: 'NHWC' }).data,
+    ]);
   });
   it('options with getters are read once', () => {
     let reads = 0;
     // biome-ignore lint/suspicious/noSparseArray: a second read would see this hole, which the test must never reach
     const secondRead = [, 1] as unknown as number[];
-    const o = { get padding() { return reads++ === 0 ? 1 : secondRead; } } as unknown as ConvOptions;
+    const o = {
+      get padding() {
+        return reads++ === 0 ? 1 : secondRead;
+      },
+    } as unknown as ConvOptions;
     expect(conv2d(x, w, o).shape).toEqual([2, 6, 7, 6]);
     expect(reads).toBe(1);
   });
@@ -258,10 +313,16 @@ describe('every tensor field is read once', () => {
 describe('a valid call gets the same answer on every backend, routed where an engine has a limit', () => {
   const ones = (shape: number[], v = 1) => t(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v));
   const cases: [string, () => [Tensor, Tensor, ConvOptions, 1 | 2]][] = [
-    ['padding [1e8, 0, 0, 0] with stride [1e8, 1]', () => [ones([1, 1, 4, 4]), ones([1, 1, 3, 3]), { padding: [1e8, 0, 0, 0], stride: [1e8, 1] }, 2]],
+    [
+      'padding [1e8, 0, 0, 0] with stride [1e8, 1]',
+      () => [ones([1, 1, 4, 4]), ones([1, 1, 3, 3]), { padding: [1e8, 0, 0, 0], stride: [1e8, 1] }, 2],
+    ],
     ['padding 2^24 + 1, stride 2^24', () => [t([1, 2, 5, 4]), t([3, 2, 3, 3]), { padding: 2 ** 24 + 1, stride: 2 ** 24 }, 2]],
     ['conv1d padding and dilation 1.1e9', () => [t([2, 3, 6]), t([4, 3, 3]), { padding: 1.1e9, dilation: 1.1e9 }, 1]],
-    ['conv1d dilation 2^30 with padding 2^30', () => [t([1, 2, 7]), t([2, 2, 2]), { padding: [2 ** 30, 0], dilation: 2 ** 30 }, 1]],
+    [
+      'conv1d dilation 2^30 with padding 2^30',
+      () => [t([1, 2, 7]), t([2, 2, 2]), { padding: [2 ** 30, 0], dilation: 2 ** 30 }, 1],
+    ],
   ];
   it.each(cases)('%s', (_, make) => {
     const [x, w, o, dims] = make();
@@ -280,7 +341,8 @@ describe('a valid call gets the same answer on every backend, routed where an en
 });
 
 describe('classes the property layer found', () => {
-  const x = t([1, 4, 8, 8]), w = t([8, 4, 3, 3]);
+  const x = t([1, 4, 8, 8]),
+    w = t([8, 4, 3, 3]);
   it('a sparse option array or shape of length 2^32 - 1 is refused at once, naming it', () => {
     const huge = [1];
     huge.length = 2 ** 32 - 1;
@@ -305,15 +367,28 @@ describe('classes the property layer found', () => {
   });
   it('pooling reads its layout option once', () => {
     let reads = 0;
-    const o = { kernelSize: 2, get layout() { reads++; return 'NCHW' as const; } };
+    const o = {
+      kernelSize: 2,
+      get layout() {
+        reads++;
+        return 'NCHW' as const;
+      },
+    };
     maxPool2d(x, o);
     expect(reads).toBe(1);
   });
   it('a Float32Array subclass lying about its length is read for what it really holds', () => {
-    class Liar extends Float32Array { override get length() { return super.length - 1; } }
-    const gy = t([1, 4, 4, 4]), px = t([1, 4, 8, 8]);
+    class Liar extends Float32Array {
+      override get length() {
+        return super.length - 1;
+      }
+    }
+    const gy = t([1, 4, 4, 4]),
+      px = t([1, 4, 8, 8]);
     const lying = { data: new Liar(gy.data), shape: gy.shape };
-    expect([...maxPool2dBackward(lying, px, { kernelSize: 2 }).data]).toEqual([...maxPool2dBackward(gy, px, { kernelSize: 2 }).data]);
+    expect([...maxPool2dBackward(lying, px, { kernelSize: 2 }).data]).toEqual([
+      ...maxPool2dBackward(gy, px, { kernelSize: 2 }).data,
+    ]);
   });
   it('a layer whose weight would pass 2^31 - 1 elements is refused before it is allocated; a bad layout is named', () => {
     const e = thrown(() => new Conv2d({ inChannels: 65536, outChannels: 65536, kernelSize: 1 }));
@@ -326,7 +401,8 @@ describe('classes the property layer found', () => {
     }
   });
   it('a forced direct call beyond the wasm memory (dilation 2^30) gives the reference answer, as js does', () => {
-    const xi = t([1, 1, 3, 3]), wi = t([1, 1, 1, 2]);
+    const xi = t([1, 1, 3, 3]),
+      wi = t([1, 1, 1, 2]);
     const o: ConvOptions = { dilation: [1, 2 ** 30], padding: [0, 0, 2 ** 29 - 1, 2 ** 29 - 1], algorithm: 'direct' };
     const want = conv2d(xi, wi, { ...o, backend: 'js' });
     for (const backend of backends()) expect([...conv2d(xi, wi, { ...o, backend }).data], backend).toEqual([...want.data]);

@@ -39,9 +39,19 @@ export function planeSlack(scale: ArrayLike<number>, planeSize: number, frac: nu
   return slack;
 }
 
-export interface Mismatch { index: number; got: number; want: number; scale: number }
+export interface Mismatch {
+  index: number;
+  got: number;
+  want: number;
+  scale: number;
+}
 
-export interface Comparison { ok: boolean; maxScaledErr: number; mismatches: Mismatch[]; checked: number }
+export interface Comparison {
+  ok: boolean;
+  maxScaledErr: number;
+  mismatches: Mismatch[];
+  checked: number;
+}
 
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -49,15 +59,28 @@ const FLT_MAX = 3.4028234663852886e38;
  * NaN and ±Inf must sit exactly where the reference has them; finite values must be within tol * S.
  * A float64 reference beyond float32 range may legitimately round to ±Inf.
  */
-export function compare(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, tol: number,
-                        slack?: ArrayLike<number>): Comparison {
+export function compare(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  tol: number,
+  slack?: ArrayLike<number>
+): Comparison {
   const mismatches: Mismatch[] = [];
   let maxScaledErr = 0;
   if (got.length !== want.length) {
-    return { ok: false, maxScaledErr: Infinity, mismatches: [{ index: -1, got: got.length, want: want.length, scale: 0 }], checked: 0 };
+    return {
+      ok: false,
+      maxScaledErr: Infinity,
+      mismatches: [{ index: -1, got: got.length, want: want.length, scale: 0 }],
+      checked: 0,
+    };
   }
   for (let i = 0; i < want.length; i++) {
-    const g = got[i], w = want[i], s = scale[i], extra = slack ? slack[i] : 0;
+    const g = got[i],
+      w = want[i],
+      s = scale[i],
+      extra = slack ? slack[i] : 0;
     let bad: boolean;
     if (Number.isNaN(w)) bad = !Number.isNaN(g);
     else if (!Number.isFinite(w)) bad = g !== w;
@@ -73,13 +96,18 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, scale: 
 }
 
 export function describeParams(p: ConvParams): string {
-  return `N${p.N} C${p.C} ${p.H}x${p.W} -> K${p.K} k${p.R}x${p.S} g${p.groups} s${p.strideH},${p.strideW} ` +
+  return (
+    `N${p.N} C${p.C} ${p.H}x${p.W} -> K${p.K} k${p.R}x${p.S} g${p.groups} s${p.strideH},${p.strideW} ` +
     `d${p.dilationH},${p.dilationW} pad[${p.padTop},${p.padBottom},${p.padLeft},${p.padRight}] out ${p.OH}x${p.OW}` +
-    (p.relu6 ? ' relu6' : p.relu ? ' relu' : '');
+    (p.relu6 ? ' relu6' : p.relu ? ' relu' : '')
+  );
 }
 
 export function formatFailure(label: string, p: ConvParams, c: Comparison, extra = ''): string {
-  const m = c.mismatches.slice(0, 5).map((x) => `  [${x.index}] got ${x.got} want ${x.want} (S=${x.scale})`).join('\n');
+  const m = c.mismatches
+    .slice(0, 5)
+    .map((x) => `  [${x.index}] got ${x.got} want ${x.want} (S=${x.scale})`)
+    .join('\n');
   return `${label}: ${describeParams(p)} ${extra}\n${c.mismatches.length} of ${c.checked} outside tolerance:\n${m}`;
 }
 
@@ -93,8 +121,14 @@ export interface ConvProblem {
 }
 
 /** Runs one problem on one backend/algorithm and compares with the reference; also checks inputs are untouched. */
-export function checkBackend(backend: Backend, algo: Algorithm, prob: ConvProblem, tol = TOLERANCE[algo],
-                             want?: Float64Array, scale?: Float64Array): Comparison {
+export function checkBackend(
+  backend: Backend,
+  algo: Algorithm,
+  prob: ConvProblem,
+  tol = TOLERANCE[algo],
+  want?: Float64Array,
+  scale?: Float64Array
+): Comparison {
   const { p, input, weight, bias } = prob;
   const ref = want ?? convReference(p, input, weight, bias);
   const S = scale ?? convReference(p, input, weight, bias, true);
@@ -126,15 +160,27 @@ export interface ShapeSpace {
  * normalized through the public argument checker so the tested params are exactly what users produce.
  */
 export function randomCall(rng: Rng, space: ShapeSpace = {}) {
-  const dims: 1 | 2 = space.oneD === true ? 1 : space.oneD === false ? 2 : (rng.chance(0.3) ? 1 : 2);
+  const dims: 1 | 2 = space.oneD === true ? 1 : space.oneD === false ? 2 : rng.chance(0.3) ? 1 : 2;
   const large = !!space.large;
   const N = rng.pick([1, 1, 2, 3]);
   const kind = rng.pick(['dense', 'dense', 'dense', 'groups', 'depthwise']);
-  let groups = 1, Cg: number, Kg: number;
-  if (kind === 'depthwise') { Cg = 1; groups = rng.int(1, large ? 24 : 9); Kg = rng.pick([1, 1, 2, 3]); }
-  else if (kind === 'groups') { groups = rng.int(2, 4); Cg = rng.int(1, large ? 24 : 5); Kg = rng.int(1, large ? 24 : 5); }
-  else { Cg = rng.int(1, large ? 70 : 9); Kg = rng.int(1, large ? 70 : 9); }
-  const C = Cg * groups, K = Kg * groups;
+  let groups = 1,
+    Cg: number,
+    Kg: number;
+  if (kind === 'depthwise') {
+    Cg = 1;
+    groups = rng.int(1, large ? 24 : 9);
+    Kg = rng.pick([1, 1, 2, 3]);
+  } else if (kind === 'groups') {
+    groups = rng.int(2, 4);
+    Cg = rng.int(1, large ? 24 : 5);
+    Kg = rng.int(1, large ? 24 : 5);
+  } else {
+    Cg = rng.int(1, large ? 70 : 9);
+    Kg = rng.int(1, large ? 70 : 9);
+  }
+  const C = Cg * groups,
+    K = Kg * groups;
   const kernelKind = space.kernel ?? 'any';
   const kdim = () => (kernelKind === '3x3s1' ? 3 : rng.pick([1, 1, 2, 3, 3, 3, 4, 5, 7]));
   const kernel = Array.from({ length: dims }, kdim);
@@ -146,12 +192,23 @@ export function randomCall(rng: Rng, space: ShapeSpace = {}) {
   const padForm = rng.pick(['int', 'perdim', 'explicit', 'same', 'valid', 'none']);
   let padding: ConvOptions['padding'];
   switch (padForm) {
-    case 'int': padding = rng.int(0, 3); break;
-    case 'perdim': padding = kernel.map(() => rng.int(0, 3)); break;
-    case 'explicit': padding = Array.from({ length: 2 * dims }, () => rng.int(0, 4)); break;
-    case 'same': padding = allStride1 ? 'same' : rng.int(0, 2); break;
-    case 'valid': padding = 'valid'; break;
-    default: padding = undefined;
+    case 'int':
+      padding = rng.int(0, 3);
+      break;
+    case 'perdim':
+      padding = kernel.map(() => rng.int(0, 3));
+      break;
+    case 'explicit':
+      padding = Array.from({ length: 2 * dims }, () => rng.int(0, 4));
+      break;
+    case 'same':
+      padding = allStride1 ? 'same' : rng.int(0, 2);
+      break;
+    case 'valid':
+      padding = 'valid';
+      break;
+    default:
+      padding = undefined;
   }
   // Spatial sizes: just large enough for the dilated kernel after padding (sometimes exactly the minimum,
   // sometimes smaller than the kernel itself), else a random, often odd, excess.
@@ -167,8 +224,9 @@ export function randomCall(rng: Rng, space: ShapeSpace = {}) {
   const options: ConvOptions = {
     stride: rng.chance(0.5) ? stride : stride[0] === stride[dims - 1] ? stride[0] : stride,
     dilation: rng.chance(0.5) ? dilation : dilation[0] === dilation[dims - 1] ? dilation[0] : dilation,
-    padding, groups,
-    layout: (dims === 2 ? (channelsLast ? 'NHWC' : 'NCHW') : (channelsLast ? 'NWC' : 'NCW')),
+    padding,
+    groups,
+    layout: dims === 2 ? (channelsLast ? 'NHWC' : 'NCHW') : channelsLast ? 'NWC' : 'NCW',
     activation: rng.chance(0.3) ? 'relu' : 'none',
   };
   const input = { data: rng.floats(inputShape.reduce((a, b) => a * b, 1)), shape: inputShape };
@@ -197,7 +255,7 @@ export function randomProblem(rng: Rng, space: ShapeSpace = {}): ConvProblem {
  * dilated).
  */
 export const DEPTHWISE_FAMILIES = ['inplace3x3', 'grid3x3s2d2', 'grid5x5', 'taps'] as const;
-export type DepthwiseFamily = typeof DEPTHWISE_FAMILIES[number];
+export type DepthwiseFamily = (typeof DEPTHWISE_FAMILIES)[number];
 
 /**
  * A random depthwise problem of one family: widths up to ~150 cross every vector and column-block edge
@@ -206,7 +264,8 @@ export type DepthwiseFamily = typeof DEPTHWISE_FAMILIES[number];
  */
 export function depthwiseProblem(rng: Rng, family: DepthwiseFamily): ConvProblem {
   const N = rng.pick([1, 1, 2]);
-  const C = rng.int(1, 5), mult = rng.pick([1, 1, 2, 3]);
+  const C = rng.int(1, 5),
+    mult = rng.pick([1, 1, 2, 3]);
   const k = family === 'grid5x5' ? 5 : family === 'taps' ? rng.pick([2, 4, 7]) : 3;
   const stride = family === 'grid3x3s2d2' ? 2 : family === 'taps' ? rng.int(1, 3) : 1;
   const dilation = family === 'grid3x3s2d2' ? 2 : family === 'taps' ? rng.int(1, 2) : 1;
@@ -218,7 +277,12 @@ export function depthwiseProblem(rng: Rng, family: DepthwiseFamily): ConvProblem
   const weight = { data: rng.floats(C * mult * k * k), shape: [C * mult, 1, k, k] };
   const bias = rng.chance(0.7) ? rng.floats(C * mult) : undefined;
   const n = normalizeConv(2, input, weight, {
-    stride, dilation, padding, groups: C, bias, activation: rng.chance(0.3) ? 'relu' : 'none',
+    stride,
+    dilation,
+    padding,
+    groups: C,
+    bias,
+    activation: rng.chance(0.3) ? 'relu' : 'none',
   });
   return { p: n.params, input: input.data, weight: weight.data, bias: n.bias, tag: `${family} seed ${rng.seed}` };
 }

@@ -50,8 +50,11 @@ describe.skipIf(!expectNative)(nativeOnly('native pool: spinning and sleeping wo
     it(`FASTCONV_SPIN_US=${spinUs || '(default)'}: 32 calls on 1-3 threads with pauses, sync and async, all right`, () => {
       expect(existsSync(distEntry), 'dist/ is built by `npm test`s pretest (tsc)').toBe(true);
       const env = { ...process.env, FASTCONV_SPIN_US: spinUs, FASTCONV_BACKEND: 'native' };
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, distEntry, distReference, spinUs || '2000'],
-        { encoding: 'utf8', timeout: 120_000, env });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, distEntry, distReference, spinUs || '2000'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env,
+      });
       expect(r.signal, `child killed by ${r.signal}\n${r.stdout}\n${r.stderr}`).toBeNull();
       expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
       const m = /ok (\d+) of 32, (\d+) on 2\+ threads/.exec(r.stdout);

@@ -19,22 +19,59 @@ const AUTO_TOL = Math.max(...Object.values(TOLERANCE));
 /** Backend choices to test: native always (skipsBackend says when it skips), the wasm builds this engine runs, js. */
 function backends(): BackendChoice[] {
   const a = backendInfo().available;
-  return ['native', ...(a.wasmSimd ? ['wasm-simd' as const] : []),
-    ...(a.wasmScalar ? ['wasm-scalar' as const] : []), 'js'];
+  return ['native', ...(a.wasmSimd ? ['wasm-simd' as const] : []), ...(a.wasmScalar ? ['wasm-scalar' as const] : []), 'js'];
 }
 
-interface Call { dims: 1 | 2; input: Tensor; weight: Tensor; options: ConvTransposeOptions; t: TransposeParams }
+interface Call {
+  dims: 1 | 2;
+  input: Tensor;
+  weight: Tensor;
+  options: ConvTransposeOptions;
+  t: TransposeParams;
+}
 
 /** The canonical params of a call, derived here independently of src/transpose.ts's normalization. */
-function params(dims: 1 | 2, xs: number[], ws: number[], o: { stride: number[]; pads: number[][]; outPad: number[]; dilation: number[]; groups: number }): TransposeParams {
-  const spatial = xs.slice(2), kernel = ws.slice(2);
-  const out = spatial.map((n, i) => (n - 1) * o.stride[i] - o.pads[i][0] - o.pads[i][1] + o.dilation[i] * (kernel[i] - 1) + o.outPad[i] + 1);
+function params(
+  dims: 1 | 2,
+  xs: number[],
+  ws: number[],
+  o: { stride: number[]; pads: number[][]; outPad: number[]; dilation: number[]; groups: number }
+): TransposeParams {
+  const spatial = xs.slice(2),
+    kernel = ws.slice(2);
+  const out = spatial.map(
+    (n, i) => (n - 1) * o.stride[i] - o.pads[i][0] - o.pads[i][1] + o.dilation[i] * (kernel[i] - 1) + o.outPad[i] + 1
+  );
   const two = (a: number[], d: number) => (dims === 2 ? a : [d, a[0]]);
-  const [H, W] = two(spatial, 1), [R, S] = two(kernel, 1), [OH, OW] = two(out, 1);
-  const [strideH, strideW] = two(o.stride, 1), [dilationH, dilationW] = two(o.dilation, 1), [outPadH, outPadW] = two(o.outPad, 0);
+  const [H, W] = two(spatial, 1),
+    [R, S] = two(kernel, 1),
+    [OH, OW] = two(out, 1);
+  const [strideH, strideW] = two(o.stride, 1),
+    [dilationH, dilationW] = two(o.dilation, 1),
+    [outPadH, outPadW] = two(o.outPad, 0);
   const [[padTop, padBottom], [padLeft, padRight]] = dims === 2 ? o.pads : [[0, 0], o.pads[0]];
-  return { N: xs[0], C: xs[1], H, W, K: ws[1] * o.groups, R, S, groups: o.groups, strideH, strideW, dilationH, dilationW,
-    padTop, padBottom, padLeft, padRight, outPadH, outPadW, OH, OW };
+  return {
+    N: xs[0],
+    C: xs[1],
+    H,
+    W,
+    K: ws[1] * o.groups,
+    R,
+    S,
+    groups: o.groups,
+    strideH,
+    strideW,
+    dilationH,
+    dilationW,
+    padTop,
+    padBottom,
+    padLeft,
+    padRight,
+    outPadH,
+    outPadW,
+    OH,
+    OW,
+  };
 }
 
 function randomCall(rng: Rng): Call {
@@ -42,15 +79,18 @@ function randomCall(rng: Rng): Call {
     const dims: 1 | 2 = rng.chance(0.3) ? 1 : 2;
     const groups = rng.pick([1, 1, 1, 2, 3]);
     const depthwise = groups > 1 && rng.chance(0.4);
-    const Cg = depthwise ? 1 : rng.int(1, 6), Kg = depthwise ? rng.pick([1, 2]) : rng.int(1, 6);
-    const C = Cg * groups, N = rng.pick([1, 1, 2, 3]);
+    const Cg = depthwise ? 1 : rng.int(1, 6),
+      Kg = depthwise ? rng.pick([1, 2]) : rng.int(1, 6);
+    const C = Cg * groups,
+      N = rng.pick([1, 1, 2, 3]);
     const kernel = Array.from({ length: dims }, () => rng.pick([1, 2, 3, 3, 4, 5]));
     const stride = kernel.map(() => rng.pick([1, 1, 2, 3]));
     const dilation = kernel.map(() => rng.pick([1, 1, 1, 2, 3]));
     const pads = kernel.map(() => (rng.chance(0.5) ? [0, 0] : [rng.int(0, 4), rng.int(0, 4)]));
     const outPad = kernel.map((_, i) => rng.int(0, Math.max(stride[i], dilation[i]) - 1));
     const spatial = kernel.map(() => rng.int(1, 9));
-    const xs = [N, C, ...spatial], ws = [C, Kg, ...kernel];
+    const xs = [N, C, ...spatial],
+      ws = [C, Kg, ...kernel];
     const t = params(dims, xs, ws, { stride, pads, outPad, dilation, groups });
     if (t.OH < 1 || t.OW < 1) continue;
     const symmetric = pads.every(([a, b]) => a === b);
@@ -66,7 +106,10 @@ function randomCall(rng: Rng): Call {
 function expectClose(label: string, got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, tol = TOL) {
   const c = compare(got, want, scale, tol);
   if (!c.ok) {
-    const m = c.mismatches.slice(0, 4).map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`).join('; ');
+    const m = c.mismatches
+      .slice(0, 4)
+      .map((x) => `[${x.index}] got ${x.got} want ${x.want} S=${x.scale}`)
+      .join('; ');
     expect.fail(`${label}: ${c.mismatches.length}/${c.checked} outside ${tol}*S: ${m}`);
   }
 }
@@ -80,12 +123,27 @@ for (const backend of backends()) {
       expect(cases.length).toBeGreaterThanOrEqual(10);
       for (const g of cases) {
         const dims = g.op === 'conv_transpose2d' ? 2 : 1;
-        const input = { data: g.input, shape: g.input_shape }, weight = { data: g.weight, shape: g.weight_shape };
-        const options = { stride: g.stride, padding: g.padding, outputPadding: g.output_padding, dilation: g.dilation, groups: g.groups, bias: g.bias, backend, algorithm: 'direct' as const };
+        const input = { data: g.input, shape: g.input_shape },
+          weight = { data: g.weight, shape: g.weight_shape };
+        const options = {
+          stride: g.stride,
+          padding: g.padding,
+          outputPadding: g.output_padding,
+          dilation: g.dilation,
+          groups: g.groups,
+          bias: g.bias,
+          backend,
+          algorithm: 'direct' as const,
+        };
         const y = transpose(dims)(input, weight, options);
         expect(y.shape, g.name).toEqual(g.output_shape);
-        const t = params(dims, g.input_shape, g.weight_shape,
-          { stride: g.stride, dilation: g.dilation, groups: g.groups, pads: g.padding.map((p: number) => [p, p]), outPad: g.output_padding });
+        const t = params(dims, g.input_shape, g.weight_shape, {
+          stride: g.stride,
+          dilation: g.dilation,
+          groups: g.groups,
+          pads: g.padding.map((p: number) => [p, p]),
+          outPad: g.output_padding,
+        });
         expectClose(`${backend} ${g.name}`, y.data, g.output, convTransposeReference(t, g.input, g.weight, g.bias, true));
       }
     });
@@ -100,7 +158,13 @@ for (const backend of backends()) {
           const y = transpose(c.dims)(c.input, c.weight, { ...c.options, backend, algorithm });
           const want = convTransposeReference(c.t, c.input.data, c.weight.data, c.options.bias ?? null);
           const S = convTransposeReference(c.t, c.input.data, c.weight.data, c.options.bias ?? null, true);
-          expectClose(`${backend} call ${i} ${JSON.stringify({ ...c.options, bias: !!c.options.bias })} ${c.input.shape} w ${c.weight.shape}`, y.data, want, S, tol);
+          expectClose(
+            `${backend} call ${i} ${JSON.stringify({ ...c.options, bias: !!c.options.bias })} ${c.input.shape} w ${c.weight.shape}`,
+            y.data,
+            want,
+            S,
+            tol
+          );
         }
       });
     }

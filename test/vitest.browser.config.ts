@@ -19,39 +19,41 @@ if (!chromiumInstalled) console.log(MISSING_MESSAGE);
 
 export default defineConfig({
   root,
-  test: chromiumInstalled ? {
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    projects: [
-      {
-        root,
-        test: {
-          name: 'page',
-          include: ['test/browser/page/**/*.page.ts'],
-          testTimeout: 120_000,
-          browser: {
-            enabled: true,
-            headless: true,
-            provider: playwright({ launchOptions: LAUNCH_OPTIONS }),
-            instances: [{ browser: 'chromium' }],
-            screenshotFailures: false,
+  test: chromiumInstalled
+    ? {
+        testTimeout: 120_000,
+        hookTimeout: 120_000,
+        projects: [
+          {
+            root,
+            test: {
+              name: 'page',
+              include: ['test/browser/page/**/*.page.ts'],
+              testTimeout: 120_000,
+              browser: {
+                enabled: true,
+                headless: true,
+                provider: playwright({ launchOptions: LAUNCH_OPTIONS }),
+                instances: [{ browser: 'chromium' }],
+                screenshotFailures: false,
+              },
+            },
           },
-        },
+          {
+            root,
+            test: {
+              name: 'e2e',
+              include: ['test/browser/e2e/**/*.e2e.ts'],
+              environment: 'node',
+              pool: 'forks',
+              testTimeout: 120_000,
+              hookTimeout: 120_000,
+            },
+          },
+        ],
+      }
+    : {
+        include: [],
+        passWithNoTests: !process.env.CI,
       },
-      {
-        root,
-        test: {
-          name: 'e2e',
-          include: ['test/browser/e2e/**/*.e2e.ts'],
-          environment: 'node',
-          pool: 'forks',
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
-        },
-      },
-    ],
-  } : {
-    include: [],
-    passWithNoTests: !process.env.CI,
-  },
 });

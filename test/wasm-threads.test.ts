@@ -10,15 +10,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2d, conv2dAsync, explain, setNumThreads } from '../src/index.node.js';
+import { convReference } from '../src/backends/js.js';
 import type { Algorithm } from '../src/backends/types.js';
 import { ALGORITHM_CODE, ALGORITHMS, PARAM_FIELDS, packParams } from '../src/backends/types.js';
 import type { WasmBackend, WasmVariant } from '../src/backends/wasm.js';
 import { createWasmBackend, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
-import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
 import { WasmPool } from '../src/backends/wasm-pool.js';
-import { convReference } from '../src/backends/js.js';
+import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
+import { conv2d, conv2dAsync, explain, setNumThreads } from '../src/index.node.js';
 import { Rng } from './random.js';
 import type { ConvProblem, ShapeSpace } from './tester.js';
 import { checkBackend, compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, randomProblem, TOLERANCE } from './tester.js';
@@ -27,13 +27,21 @@ const module = (v: WasmVariant | 'simd-threads') => new WebAssembly.Module(loadW
 const threadedModule = module('simd-threads');
 
 function threaded(threads: number): WasmBackend {
-  const be = createWasmBackend(module('simd'), 'simd', { module: threadedModule, spawn: spawnNodeWorker, canBlock: true, threads });
+  const be = createWasmBackend(module('simd'), 'simd', {
+    module: threadedModule,
+    spawn: spawnNodeWorker,
+    canBlock: true,
+    threads,
+  });
   be.minFlopsPerThread = 0; // split every call, however small
   return be;
 }
 
 const SPACE: Record<Algorithm, ShapeSpace> = {
-  direct: { large: true }, im2col: { large: true }, winograd: { kernel: '3x3s1', large: true }, fft: { kernel: 'stride1', large: true },
+  direct: { large: true },
+  im2col: { large: true },
+  winograd: { kernel: '3x3s1', large: true },
+  fft: { kernel: 'stride1', large: true },
 };
 
 function problems(algo: Algorithm, count: number, seed: number, be: WasmBackend): ConvProblem[] {
@@ -47,8 +55,17 @@ function problems(algo: Algorithm, count: number, seed: number, be: WasmBackend)
 }
 
 const backends = new Map<number, WasmBackend>();
-const pool = (t: number) => { let b = backends.get(t); if (!b) { b = threaded(t); backends.set(t, b); } return b; };
-afterAll(() => { for (const b of backends.values()) b.dispose(); });
+const pool = (t: number) => {
+  let b = backends.get(t);
+  if (!b) {
+    b = threaded(t);
+    backends.set(t, b);
+  }
+  return b;
+};
+afterAll(() => {
+  for (const b of backends.values()) b.dispose();
+});
 
 describe.runIf(wasmSimdSupported())('wasm threads', () => {
   it('reports its threads, and threads are on', () => {
@@ -71,7 +88,8 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
       const be = pool(2);
       for (const prob of problems(algo, 10, 77 + ALGORITHMS.indexOf(algo), be)) {
         const { p, input, weight, bias } = prob;
-        const want = convReference(p, input, weight, bias), S = convReference(p, input, weight, bias, true);
+        const want = convReference(p, input, weight, bias),
+          S = convReference(p, input, weight, bias, true);
         const out = new Float32Array(want.length).fill(-7.5e33);
         await be.conv2dAsync(p, input, weight, bias, out, algo);
         const c = compare(out, want, S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
@@ -83,8 +101,14 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
   it('run() on one instance laid out for 2 and 5 threads (slice 0 claims every chunk, dilated phases go round-robin) matches the reference', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
     const ex = new WebAssembly.Instance(threadedModule, { env: { memory } }).exports as unknown as {
-      paramsPtr(): number; prepare(...a: number[]): number; run(algo: number): number;
-      inputPtr(): number; weightPtr(): number; biasPtr(): number; outputPtr(): number; };
+      paramsPtr(): number;
+      prepare(...a: number[]): number;
+      run(algo: number): number;
+      inputPtr(): number;
+      weightPtr(): number;
+      biasPtr(): number;
+      outputPtr(): number;
+    };
     const be = pool(1);
     for (const algo of ALGORITHMS) {
       for (const slices of [2, 5]) {
@@ -99,7 +123,13 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
           expect(ex.run(ALGORITHM_CODE[algo])).toBe(0);
           const out = new Float32Array(memory.buffer, ex.outputPtr(), outLen).slice();
           const S = convReference(p, input, weight, bias, true);
-          const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+          const c = compare(
+            out,
+            convReference(p, input, weight, bias),
+            S,
+            TOLERANCE[algo],
+            planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])
+          );
           if (!c.ok) throw new Error(formatFailure(`wasm split ${slices}/${algo}`, p, c));
         }
       }
@@ -109,8 +139,16 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
   it('workers alone: with thread 0 idle until they finish, two workers compute every claimed chunk correctly', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
     const ex = new WebAssembly.Instance(threadedModule, { env: { memory } }).exports as unknown as {
-      paramsPtr(): number; prepare(...a: number[]): number; beginRun(algo: number): number; runSlice(i: number): number;
-      finishRun(): number; inputPtr(): number; weightPtr(): number; biasPtr(): number; outputPtr(): number; };
+      paramsPtr(): number;
+      prepare(...a: number[]): number;
+      beginRun(algo: number): number;
+      runSlice(i: number): number;
+      finishRun(): number;
+      inputPtr(): number;
+      weightPtr(): number;
+      biasPtr(): number;
+      outputPtr(): number;
+    };
     const workers = new WasmPool(threadedModule, memory, spawnNodeWorker);
     try {
       expect(workers.waitReady(3)).toBe(3);
@@ -132,7 +170,13 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
           expect(ex.finishRun()).toBe(0);
           const out = new Float32Array(memory.buffer, ex.outputPtr(), outLen).slice();
           const S = convReference(p, input, weight, bias, true);
-          const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+          const c = compare(
+            out,
+            convReference(p, input, weight, bias),
+            S,
+            TOLERANCE[algo],
+            planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])
+          );
           if (!c.ok) throw new Error(formatFailure(`wasm workers alone/${algo}`, p, c));
         }
       }
@@ -144,11 +188,41 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
   it('conv1d rows long enough to be cut into column pieces (im2col), at 2 and 3 threads', () => {
     const rng = new Rng(99);
     for (const t of [2, 3]) {
-      for (const [C, K, W, S, pad, N] of [[7, 9, 517, 5, 2, 1], [16, 12, 1024, 3, 1, 2], [5, 4, 130, 7, 0, 1], [3, 33, 300, 1, 0, 1]]) {
+      for (const [C, K, W, S, pad, N] of [
+        [7, 9, 517, 5, 2, 1],
+        [16, 12, 1024, 3, 1, 2],
+        [5, 4, 130, 7, 0, 1],
+        [3, 33, 300, 1, 0, 1],
+      ]) {
         const OW = W + 2 * pad - S + 1;
-        const p = { N, C, H: 1, W, K, R: 1, S, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-          padTop: 0, padBottom: 0, padLeft: pad, padRight: pad, OH: 1, OW, relu: false };
-        const prob: ConvProblem = { p, input: rng.floats(N * C * W), weight: rng.floats(K * C * S), bias: rng.floats(K), tag: 'conv1d pieces' };
+        const p = {
+          N,
+          C,
+          H: 1,
+          W,
+          K,
+          R: 1,
+          S,
+          groups: 1,
+          strideH: 1,
+          strideW: 1,
+          dilationH: 1,
+          dilationW: 1,
+          padTop: 0,
+          padBottom: 0,
+          padLeft: pad,
+          padRight: pad,
+          OH: 1,
+          OW,
+          relu: false,
+        };
+        const prob: ConvProblem = {
+          p,
+          input: rng.floats(N * C * W),
+          weight: rng.floats(K * C * S),
+          bias: rng.floats(K),
+          tag: 'conv1d pieces',
+        };
         for (const algo of ['im2col', 'winograd'] as const) {
           if (pool(t).supports(p, algo) !== null) continue;
           const c = checkBackend(pool(t), algo, prob);
@@ -160,13 +234,21 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
 
   it('many concurrent async calls (every algorithm, mixed shapes) each get their own result', async () => {
     const be = pool(2);
-    const jobs = ALGORITHMS.flatMap((algo) => problems(algo, 6, 900 + ALGORITHMS.indexOf(algo), be).map((prob) => ({ algo, prob })));
+    const jobs = ALGORITHMS.flatMap((algo) =>
+      problems(algo, 6, 900 + ALGORITHMS.indexOf(algo), be).map((prob) => ({ algo, prob }))
+    );
     const outs = jobs.map(({ prob }) => new Float32Array(prob.p.N * prob.p.K * prob.p.OH * prob.p.OW).fill(-7.5e33));
     await Promise.all(jobs.map(({ algo, prob }, i) => be.conv2dAsync(prob.p, prob.input, prob.weight, prob.bias, outs[i], algo)));
     jobs.forEach(({ algo, prob }, i) => {
       const { p, input, weight, bias } = prob;
       const S = convReference(p, input, weight, bias, true);
-      const c = compare(outs[i], convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+      const c = compare(
+        outs[i],
+        convReference(p, input, weight, bias),
+        S,
+        TOLERANCE[algo],
+        planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])
+      );
       if (!c.ok) throw new Error(formatFailure(`wasm-threads concurrent/${algo}`, p, c));
     });
   });
@@ -175,11 +257,15 @@ describe.runIf(wasmSimdSupported())('wasm threads', () => {
     const be = pool(2);
     const [a, b] = problems('winograd', 2, 31, be);
     const want = (q: ConvProblem) => convReference(q.p, q.input, q.weight, q.bias);
-    const outA = new Float32Array(want(a).length), outB = new Float32Array(want(b).length);
+    const outA = new Float32Array(want(a).length),
+      outB = new Float32Array(want(b).length);
     const pending = be.conv2dAsync(a.p, a.input, a.weight, a.bias, outA, 'winograd');
     be.conv2d(b.p, b.input, b.weight, b.bias, outB, 'winograd');
     await pending;
-    for (const [q, out] of [[a, outA], [b, outB]] as const) {
+    for (const [q, out] of [
+      [a, outA],
+      [b, outB],
+    ] as const) {
       const S = convReference(q.p, q.input, q.weight, q.bias, true);
       expect(compare(out, want(q), S, TOLERANCE.winograd, planeSlack(S, q.p.OH * q.p.OW, 0)).ok).toBe(true);
     }
@@ -229,7 +315,14 @@ describe('wasm pool with a worker that dies before it is ready', () => {
   // READY_TIMEOUT_MS (10 s) for it on every call. Now its death marks it failed at once.
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
   // Workers that die at once (while the pool still spawns) or a little later.
-  const dying = (now: boolean) => () => ({ postMessage() {}, terminate() {}, onDeath(died: () => void) { if (now) died(); else setTimeout(died, 5); } });
+  const dying = (now: boolean) => () => ({
+    postMessage() {},
+    terminate() {},
+    onDeath(died: () => void) {
+      if (now) died();
+      else setTimeout(died, 5);
+    },
+  });
   it('sync: waitReady returns 1 thread within a second and the pool says why', () => {
     const p = new WasmPool(threadedModule, memory, dying(true));
     const t0 = Date.now();

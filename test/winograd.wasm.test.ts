@@ -10,12 +10,12 @@
 
 import v8 from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
+import { convReference } from '../src/backends/js.js';
 import type { ConvParams } from '../src/backends/types.js';
 import type { WasmBackend, WasmVariant } from '../src/backends/wasm.js';
 import { createWasmBackend, wasmRelaxedSimdSupported, wasmSimdSupported } from '../src/backends/wasm.js';
 import { loadWasmBytes } from '../src/backends/wasm-bytes.node.js';
 import { spawnNodeWorker } from '../src/backends/wasm-pool.node.js';
-import { convReference } from '../src/backends/js.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';
 import { checkBackend, compare, formatFailure, NORMWISE_TOLERANCE, planeSlack, TOLERANCE } from './tester.js';
@@ -37,18 +37,40 @@ function problem(rng: Rng, kind: Kind, tag: string): ConvProblem {
   for (;;) {
     const large = rng.chance(0.1);
     const groups = rng.pick([1, 1, 2, 3]);
-    const Cg = rng.int(1, large ? 24 : 8), Kg = rng.int(1, large ? 24 : 8);
+    const Cg = rng.int(1, large ? 24 : 8),
+      Kg = rng.int(1, large ? 24 : 8);
     const R = kind === '1x3' ? 1 : 3;
-    const dh = kind === 'dilated' ? rng.int(1, 3) : 1, dw = kind === 'dilated' ? rng.int(dh === 1 ? 2 : 1, 3) : 1;
+    const dh = kind === 'dilated' ? rng.int(1, 3) : 1,
+      dw = kind === 'dilated' ? rng.int(dh === 1 ? 2 : 1, 3) : 1;
     // 1x3 rows longer than 64 tiles (256 outputs under F(4,3), 128 under F(2,3)) run as segments.
     const long = R === 1 && rng.chance(0.3);
-    const H = R === 1 ? rng.int(1, 3) : rng.int(3, large ? 56 : 24), W = long ? rng.int(130, 1500) : rng.int(3, large ? 70 : 40);
+    const H = R === 1 ? rng.int(1, 3) : rng.int(3, large ? 56 : 24),
+      W = long ? rng.int(130, 1500) : rng.int(3, large ? 70 : 40);
     const pad = (d: number) => rng.int(0, 2 * d);
-    const padTop = R === 1 ? 0 : pad(dh), padBottom = R === 1 ? 0 : pad(dh), padLeft = pad(dw), padRight = pad(dw);
+    const padTop = R === 1 ? 0 : pad(dh),
+      padBottom = R === 1 ? 0 : pad(dh),
+      padLeft = pad(dw),
+      padRight = pad(dw);
     const p: ConvParams = {
-      N: rng.int(1, 3), C: groups * Cg, H, W, K: groups * Kg, R, S: 3, groups,
-      strideH: 1, strideW: 1, dilationH: dh, dilationW: dw, padTop, padBottom, padLeft, padRight,
-      OH: H + padTop + padBottom - dh * (R - 1), OW: W + padLeft + padRight - 2 * dw, relu: rng.chance(0.3),
+      N: rng.int(1, 3),
+      C: groups * Cg,
+      H,
+      W,
+      K: groups * Kg,
+      R,
+      S: 3,
+      groups,
+      strideH: 1,
+      strideW: 1,
+      dilationH: dh,
+      dilationW: dw,
+      padTop,
+      padBottom,
+      padLeft,
+      padRight,
+      OH: H + padTop + padBottom - dh * (R - 1),
+      OW: W + padLeft + padRight - 2 * dw,
+      relu: rng.chance(0.3),
     };
     if (p.OH < 1 || p.OW < 1 || !runsF4(p)) continue;
     const input = rng.floats(p.N * p.C * H * W, rng.pick([1, 100]));
@@ -61,7 +83,9 @@ function problem(rng: Rng, kind: Kind, tag: string): ConvProblem {
 const KINDS: Kind[] = ['3x3', '1x3', 'dilated'];
 function problems(count: number, seed: number): ConvProblem[] {
   const rng = new Rng(seed);
-  return Array.from({ length: count }, (_, i) => problem(rng, KINDS[i % KINDS.length], `${KINDS[i % KINDS.length]} seed ${seed} #${i}`));
+  return Array.from({ length: count }, (_, i) =>
+    problem(rng, KINDS[i % KINDS.length], `${KINDS[i % KINDS.length]} seed ${seed} #${i}`)
+  );
 }
 
 function check(be: WasmBackend, label: string, probs: ConvProblem[], tile: number): void {
@@ -73,18 +97,56 @@ function check(be: WasmBackend, label: string, probs: ConvProblem[], tile: numbe
 }
 
 const made: WasmBackend[] = [];
-afterAll(() => { for (const b of made) b.dispose(); });
+afterAll(() => {
+  for (const b of made) b.dispose();
+});
 
 const builds: WasmVariant[] = ['scalar'];
 if (wasmSimdSupported()) builds.push('simd');
 if (wasmRelaxedSimdSupported()) builds.push('relaxed');
 
 const square = (C: number, H: number, pad: number, dilation = 1): ConvParams => ({
-  N: 1, C, H, W: H, K: C, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: dilation, dilationW: dilation,
-  padTop: pad, padBottom: pad, padLeft: pad, padRight: pad, OH: H + 2 * pad - 2 * dilation, OW: H + 2 * pad - 2 * dilation, relu: false });
+  N: 1,
+  C,
+  H,
+  W: H,
+  K: C,
+  R: 3,
+  S: 3,
+  groups: 1,
+  strideH: 1,
+  strideW: 1,
+  dilationH: dilation,
+  dilationW: dilation,
+  padTop: pad,
+  padBottom: pad,
+  padLeft: pad,
+  padRight: pad,
+  OH: H + 2 * pad - 2 * dilation,
+  OW: H + 2 * pad - 2 * dilation,
+  relu: false,
+});
 const line = (C: number, W: number, pad: number): ConvParams => ({
-  N: 1, C, H: 1, W, K: C, R: 1, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1,
-  padTop: 0, padBottom: 0, padLeft: pad, padRight: pad, OH: 1, OW: W + 2 * pad - 2, relu: false });
+  N: 1,
+  C,
+  H: 1,
+  W,
+  K: C,
+  R: 1,
+  S: 3,
+  groups: 1,
+  strideH: 1,
+  strideW: 1,
+  dilationH: 1,
+  dilationW: 1,
+  padTop: 0,
+  padBottom: 0,
+  padLeft: pad,
+  padRight: pad,
+  OH: 1,
+  OW: W + 2 * pad - 2,
+  relu: false,
+});
 
 describe('wasm Winograd tile sizes', () => {
   it('the rule picks F(4) where it measured faster and accurate, F(2) elsewhere', () => {
@@ -93,16 +155,28 @@ describe('wasm Winograd tile sizes', () => {
     made.push(be);
     const rng = new Rng(4000);
     const want: Array<[string, ConvParams, number]> = [
-      ['L2 64ch 56x56', square(64, 56, 1), 4], ['128ch 28x28', square(128, 28, 1), 4], ['L6 256ch 56x56', square(256, 56, 1), 4],
-      ['L3 256ch 14x14 (cold U)', square(256, 14, 1), 2], ['32ch 56x56 (transforms dominate)', square(32, 56, 1), 2],
+      ['L2 64ch 56x56', square(64, 56, 1), 4],
+      ['128ch 28x28', square(128, 28, 1), 4],
+      ['L6 256ch 56x56', square(256, 56, 1), 4],
+      ['L3 256ch 14x14 (cold U)', square(256, 14, 1), 2],
+      ['32ch 56x56 (transforms dominate)', square(32, 56, 1), 2],
       ['64ch 56x56 pad 2 (inaccurate)', square(64, 56, 2), 2],
       ['L8 dilated 64ch 112x112 (phases of 56x56)', square(64, 112, 2, 2), 4],
-      ['dilation 2, 32ch 112x112 (phases of 56x56)', square(32, 112, 2, 2), 2], ['dilation 2 pad 4 (inaccurate phases)', square(32, 40, 4, 2), 2],
-      ['conv1d 64ch 512', line(64, 512, 1), 4], ['conv1d 64ch 512 pad 2 (inaccurate)', line(64, 512, 2), 2],
+      ['dilation 2, 32ch 112x112 (phases of 56x56)', square(32, 112, 2, 2), 2],
+      ['dilation 2 pad 4 (inaccurate phases)', square(32, 40, 4, 2), 2],
+      ['conv1d 64ch 512', line(64, 512, 1), 4],
+      ['conv1d 64ch 512 pad 2 (inaccurate)', line(64, 512, 2), 2],
     ];
     for (const [name, p, tile] of want) {
       const Cg = p.C / p.groups;
-      be.conv2d(p, rng.floats(p.N * p.C * p.H * p.W), rng.floats(p.K * Cg * p.R * p.S), null, new Float32Array(p.N * p.K * p.OH * p.OW), 'winograd');
+      be.conv2d(
+        p,
+        rng.floats(p.N * p.C * p.H * p.W),
+        rng.floats(p.K * Cg * p.R * p.S),
+        null,
+        new Float32Array(p.N * p.K * p.OH * p.OW),
+        'winograd'
+      );
       expect(be.lastWinogradTile(), name).toBe(tile);
     }
     // The dispatcher sends conv1d of kernel 3 to Winograd from 32 channels (measured faster than im2col there).
@@ -133,7 +207,12 @@ describe('wasm Winograd tile sizes', () => {
   for (const [variant, build] of threadedBuilds) {
     for (const threads of [1, 2, 3]) {
       it(`${build}: ${threads} thread(s), sync, 21 random F(4) shapes`, () => {
-        const be = createWasmBackend(module(variant), variant, { module: module(build), spawn: spawnNodeWorker, canBlock: true, threads });
+        const be = createWasmBackend(module(variant), variant, {
+          module: module(build),
+          spawn: spawnNodeWorker,
+          canBlock: true,
+          threads,
+        });
         be.minFlopsPerThread = 0; // split every call, however small
         be.forceWinogradTile(4);
         made.push(be);
@@ -141,13 +220,19 @@ describe('wasm Winograd tile sizes', () => {
       });
     }
     it(`${build}: 2 threads, async, 12 random F(4) shapes`, async () => {
-      const be = createWasmBackend(module(variant), variant, { module: module(build), spawn: spawnNodeWorker, canBlock: true, threads: 2 });
+      const be = createWasmBackend(module(variant), variant, {
+        module: module(build),
+        spawn: spawnNodeWorker,
+        canBlock: true,
+        threads: 2,
+      });
       be.minFlopsPerThread = 0;
       be.forceWinogradTile(4);
       made.push(be);
       for (const prob of problems(12, 4300)) {
         const { p, input, weight, bias } = prob;
-        const want = convReference(p, input, weight, bias), S = convReference(p, input, weight, bias, true);
+        const want = convReference(p, input, weight, bias),
+          S = convReference(p, input, weight, bias, true);
         const out = new Float32Array(want.length).fill(-7.5e33);
         await be.conv2dAsync(p, input, weight, bias, out, 'winograd');
         const c = compare(out, want, S, TOLERANCE.winograd, planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE.winograd));

@@ -5,7 +5,7 @@
 import * as fastconv from '../../dist/src/index.browser.js';
 import { barChart } from './chart.mjs';
 import { FILTERS, featureMaps, grayscale, mapToRgba } from './edges.mjs';
-import { sampleImage, SAMPLE_HEIGHT, SAMPLE_WIDTH } from './sample.mjs';
+import { SAMPLE_HEIGHT, SAMPLE_WIDTH, sampleImage } from './sample.mjs';
 import { geomean, runSuite } from './suite.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -17,13 +17,17 @@ window.__fastconvDemo = state;
 window.__fastconvBench = { done: false, results: [] };
 
 function draw(canvas, rgba, width, height) {
-  canvas.width = width; canvas.height = height;
+  canvas.width = width;
+  canvas.height = height;
   canvas.getContext('2d').putImageData(new ImageData(rgba, width, height), 0, 0);
 }
 
 function grayRgba(gray) {
   const px = new Uint8ClampedArray(gray.length * 4);
-  for (let i = 0; i < gray.length; i++) { px[4 * i] = px[4 * i + 1] = px[4 * i + 2] = Math.round(gray[i] * 255); px[4 * i + 3] = 255; }
+  for (let i = 0; i < gray.length; i++) {
+    px[4 * i] = px[4 * i + 1] = px[4 * i + 2] = Math.round(gray[i] * 255);
+    px[4 * i + 3] = 255;
+  }
   return px;
 }
 
@@ -53,11 +57,22 @@ function render(rgba, width, height) {
     draw($(`map${k}`), mapToRgba(y.data.subarray(k * plane, (k + 1) * plane), f.kind), width, height);
     $(`cap${k}`).textContent = f.name;
   });
-  const how = fastconv.explain({ data: gray, shape: [1, 1, height, width] }, { data: new Float32Array(36), shape: [4, 1, 3, 3] },
-    { padding: 'same', ...OPTIONS });
+  const how = fastconv.explain(
+    { data: gray, shape: [1, 1, height, width] },
+    { data: new Float32Array(36), shape: [4, 1, 3, 3] },
+    { padding: 'same', ...OPTIONS }
+  );
   const isolated = globalThis.crossOriginIsolated === true;
-  Object.assign(state, { width, height, ms: times[2], explain: how, info: fastconv.backendInfo(), crossOriginIsolated: isolated });
-  $('status').textContent = `backend ${how.backend} · isa ${how.isa} · threads ${how.threads} · ${how.algorithm} · ` +
+  Object.assign(state, {
+    width,
+    height,
+    ms: times[2],
+    explain: how,
+    info: fastconv.backendInfo(),
+    crossOriginIsolated: isolated,
+  });
+  $('status').textContent =
+    `backend ${how.backend} · isa ${how.isa} · threads ${how.threads} · ${how.algorithm} · ` +
     `crossOriginIsolated ${isolated} · ${width}×${height} image, 4 filters: ${times[2].toFixed(2)} ms (median of 5)`;
 }
 
@@ -68,7 +83,8 @@ function showSample() {
 async function showFile(file) {
   const bitmap = await createImageBitmap(file);
   const k = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
-  const width = Math.max(1, Math.round(bitmap.width * k)), height = Math.max(1, Math.round(bitmap.height * k));
+  const width = Math.max(1, Math.round(bitmap.width * k)),
+    height = Math.max(1, Math.round(bitmap.height * k));
   const ctx = new OffscreenCanvas(width, height).getContext('2d');
   ctx.drawImage(bitmap, 0, 0, width, height);
   render(ctx.getImageData(0, 0, width, height).data, width, height);
@@ -82,21 +98,32 @@ async function benchmark() {
     const { layers } = await (await fetch('../layers.json')).json();
     const only = params.get('layers')?.split(',');
     const chosen = only ? layers.filter((l) => only.includes(l.id)) : layers;
-    const runs = Number(params.get("runs") ?? 7);
+    const runs = Number(params.get('runs') ?? 7);
     // ?backend=wasm-simd (or wasm-relaxed, wasm-scalar) times one named build: compare.mjs sets it so
     // that the page and Node run the same wasm.
     const backend = params.get('backend') ?? OPTIONS.backend;
     const results = await runSuite(fastconv, chosen, {
-      backend, runs,
-      onLayer: (r) => { $('bench-status').textContent = `${r.id} ${r.gflops.toFixed(1)} GFLOP/s…`; },
+      backend,
+      runs,
+      onLayer: (r) => {
+        $('bench-status').textContent = `${r.id} ${r.gflops.toFixed(1)} GFLOP/s…`;
+      },
       pause: () => new Promise((ok) => setTimeout(ok, 0)),
     });
     const info = fastconv.backendInfo();
-    const title = `fastconv wasm in ${navigator.userAgent.match(/Chrom\w+\/[\d.]+|Firefox\/[\d.]+|Version\/[\d.]+ Safari/)?.[0] ?? 'this browser'}` +
+    const title =
+      `fastconv wasm in ${navigator.userAgent.match(/Chrom\w+\/[\d.]+|Firefox\/[\d.]+|Version\/[\d.]+ Safari/)?.[0] ?? 'this browser'}` +
       ` (${results[0]?.isa}, ${results[0]?.threads} thread${results[0]?.threads === 1 ? '' : 's'}), GFLOP/s, median of ${runs}`;
     $('bench-out').innerHTML = barChart(results, { title });
     $('bench-status').textContent = `done: geometric mean ${geomean(results).toFixed(1)} GFLOP/s`;
-    window.__fastconvBench = { done: true, results, geomean: geomean(results), runs, info, crossOriginIsolated: globalThis.crossOriginIsolated === true };
+    window.__fastconvBench = {
+      done: true,
+      results,
+      geomean: geomean(results),
+      runs,
+      info,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    };
   } catch (e) {
     $('bench-status').textContent = `benchmark failed: ${e.message}`;
     window.__fastconvBench = { done: true, error: String(e), results: [] };
@@ -107,14 +134,21 @@ async function benchmark() {
 
 function wireInputs() {
   const drop = $('drop');
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
-    e.preventDefault(); drop.classList.remove('over');
+    e.preventDefault();
+    drop.classList.remove('over');
     const file = e.dataTransfer?.files?.[0];
     if (file) showFile(file).catch(fail);
   });
-  $('file').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f) showFile(f).catch(fail); });
+  $('file').addEventListener('change', (e) => {
+    const f = e.target.files?.[0];
+    if (f) showFile(f).catch(fail);
+  });
   $('sample').addEventListener('click', showSample);
   $('bench').addEventListener('click', benchmark);
 }

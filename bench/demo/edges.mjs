@@ -4,9 +4,9 @@
 
 /** The four output channels of the single conv2d call. */
 export const FILTERS = [
-  { name: 'vertical edges', kind: 'edge', taps: [-1, 0, 1, -2, 0, 2, -1, 0, 1] },     // Sobel x
-  { name: 'horizontal edges', kind: 'edge', taps: [-1, -2, -1, 0, 0, 0, 1, 2, 1] },   // Sobel y
-  { name: 'diagonal edges', kind: 'edge', taps: [0, 1, 2, -1, 0, 1, -2, -1, 0] },     // Sobel at 45 degrees
+  { name: 'vertical edges', kind: 'edge', taps: [-1, 0, 1, -2, 0, 2, -1, 0, 1] }, // Sobel x
+  { name: 'horizontal edges', kind: 'edge', taps: [-1, -2, -1, 0, 0, 0, 1, 2, 1] }, // Sobel y
+  { name: 'diagonal edges', kind: 'edge', taps: [0, 1, 2, -1, 0, 1, -2, -1, 0] }, // Sobel at 45 degrees
   { name: 'blur', kind: 'blur', taps: [1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16) }, // binomial 3x3
 ];
 

@@ -23,9 +23,13 @@ export function sampleImage(width = SAMPLE_WIDTH, height = SAMPLE_HEIGHT) {
   const put = (x, y, r, g, b) => {
     if (x < 0 || y < 0 || x >= width || y >= height) return;
     const i = 4 * (y * width + x);
-    px[i] = r; px[i + 1] = g; px[i + 2] = b; px[i + 3] = 255;
+    px[i] = r;
+    px[i + 1] = g;
+    px[i + 2] = b;
+    px[i + 3] = 255;
   };
-  const u = (v) => Math.round(v * width), w = (v) => Math.round(v * height);
+  const u = (v) => Math.round(v * width),
+    w = (v) => Math.round(v * height);
 
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -47,20 +51,29 @@ export function sampleImage(width = SAMPLE_WIDTH, height = SAMPLE_HEIGHT) {
   disc(u(0.2), w(0.72), w(0.06), [30, 30, 40]);
 
   // A square rotated by 30 degrees: edges at angles the vertical/horizontal kernels only half see.
-  const cx = u(0.55), cy = w(0.72), half = w(0.12), c = Math.cos(Math.PI / 6), s = Math.sin(Math.PI / 6);
+  const cx = u(0.55),
+    cy = w(0.72),
+    half = w(0.12),
+    c = Math.cos(Math.PI / 6),
+    s = Math.sin(Math.PI / 6);
   for (let y = cy - 2 * half; y <= cy + 2 * half; y++) {
     for (let x = cx - 2 * half; x <= cx + 2 * half; x++) {
-      const rx = (x - cx) * c + (y - cy) * s, ry = -(x - cx) * s + (y - cy) * c;
+      const rx = (x - cx) * c + (y - cy) * s,
+        ry = -(x - cx) * s + (y - cy) * c;
       if (Math.abs(rx) <= half && Math.abs(ry) <= half) put(x, y, 240, 240, 250);
     }
   }
   // A triangle with a 45-degree side, the diagonal kernel's favourite.
-  const tx = u(0.78), ty = w(0.9), side = w(0.25);
+  const tx = u(0.78),
+    ty = w(0.9),
+    side = w(0.25);
   for (let y = 0; y < side; y++) for (let x = 0; x <= y; x++) put(tx + x, ty - side + y, 120, 60, 200);
 
   // The banner: each font pixel becomes a `scale` x `scale` block.
-  const text = 'FASTCONV', scale = Math.max(2, Math.floor(width / 80));
-  const x0 = Math.round((width - text.length * 6 * scale) / 2), y0 = w(0.08);
+  const text = 'FASTCONV',
+    scale = Math.max(2, Math.floor(width / 80));
+  const x0 = Math.round((width - text.length * 6 * scale) / 2),
+    y0 = w(0.08);
   [...text].forEach((ch, k) => {
     GLYPHS[ch].forEach((row, gy) => {
       [...row].forEach((cell, gx) => {

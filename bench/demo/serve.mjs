@@ -37,7 +37,11 @@ function isolationHeaders(isolate) {
 /** Resolves a URL path inside root, or null when it would escape it (`..`, encoded slashes). */
 function fileFor(root, urlPath) {
   let path;
-  try { path = decodeURIComponent(urlPath.split('?')[0]); } catch { return null; }
+  try {
+    path = decodeURIComponent(urlPath.split('?')[0]);
+  } catch {
+    return null;
+  }
   if (path.includes('\0')) return null;
   const file = normalize(join(root, path));
   if (file !== root && !file.startsWith(root + sep)) return null;
@@ -55,8 +59,13 @@ export function startServer({ port = 8080, host = '127.0.0.1', root = PACKAGE_RO
     let st;
     try {
       st = file && statSync(file);
-      if (st?.isDirectory()) { file = join(file, 'index.html'); st = statSync(file); }
-    } catch { st = undefined; }
+      if (st?.isDirectory()) {
+        file = join(file, 'index.html');
+        st = statSync(file);
+      }
+    } catch {
+      st = undefined;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
     } else if (!file || !st?.isFile()) {

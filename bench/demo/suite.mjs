@@ -12,7 +12,11 @@ function floats(n, seed) {
   const a = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     a[i] = (s / 2 ** 32) * 2 - 1;
   }
   return a;
@@ -22,8 +26,12 @@ function floats(n, seed) {
 export function layerCall(layer) {
   const dims = layer.op === 'conv1d' ? 1 : 2;
   const [N, C, ...spatial] = layer.input;
-  const K = layer.out_channels, kernel = layer.kernel, g = layer.groups;
-  const out = spatial.map((n, i) => Math.floor((n + 2 * layer.padding - layer.dilation * (kernel[i] - 1) - 1) / layer.stride) + 1);
+  const K = layer.out_channels,
+    kernel = layer.kernel,
+    g = layer.groups;
+  const out = spatial.map(
+    (n, i) => Math.floor((n + 2 * layer.padding - layer.dilation * (kernel[i] - 1) - 1) / layer.stride) + 1
+  );
   const count = (shape) => shape.reduce((a, b) => a * b, 1);
   const wShape = [K, C / g, ...kernel];
   return {
@@ -31,21 +39,32 @@ export function layerCall(layer) {
     input: { data: floats(count(layer.input), 1), shape: layer.input },
     weight: { data: floats(count(wShape), 2), shape: wShape },
     options: {
-      bias: floats(K, 3), stride: layer.stride, padding: layer.padding, dilation: layer.dilation, groups: g,
+      bias: floats(K, 3),
+      stride: layer.stride,
+      padding: layer.padding,
+      dilation: layer.dilation,
+      groups: g,
       out: new Float32Array(N * K * count(out)),
     },
     flops: 2 * N * K * count(out) * (C / g) * count(kernel),
   };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
 
 /**
  * Times every layer: `runs` timed batches each (median), after `warmupMs` of untimed calls.
  * `api` is fastconv's module; `backend` goes into each call's options. `onLayer` sees each result as
  * it arrives; `pause` lets a page repaint between layers.
  */
-export async function runSuite(api, layers, { backend = 'wasm', runs = 5, warmupMs = 250, minBatchMs = 20, onLayer, pause } = {}) {
+export async function runSuite(
+  api,
+  layers,
+  { backend = 'wasm', runs = 5, warmupMs = 250, minBatchMs = 20, onLayer, pause } = {}
+) {
   const results = [];
   for (const layer of layers) {
     const call = layerCall(layer);
@@ -54,7 +73,10 @@ export async function runSuite(api, layers, { backend = 'wasm', runs = 5, warmup
     const once = () => conv(call.input, call.weight, options);
     const t0 = now();
     let warm = 0;
-    do { once(); warm++; } while (warm < 2 || now() - t0 < warmupMs);
+    do {
+      once();
+      warm++;
+    } while (warm < 2 || now() - t0 < warmupMs);
     const perCall = (now() - t0) / warm;
     const reps = Math.max(1, Math.ceil(minBatchMs / Math.max(perCall, 1e-3)));
     const times = [];
@@ -66,8 +88,15 @@ export async function runSuite(api, layers, { backend = 'wasm', runs = 5, warmup
     const ms = median(times);
     const how = api.explain ? api.explain(call.input, call.weight, options) : undefined;
     const result = {
-      id: layer.id, name: layer.name, ms, gflops: call.flops / (ms * 1e6), runs, reps,
-      algorithm: how?.algorithm, isa: how?.isa, threads: how?.threads,
+      id: layer.id,
+      name: layer.name,
+      ms,
+      gflops: call.flops / (ms * 1e6),
+      runs,
+      reps,
+      algorithm: how?.algorithm,
+      isa: how?.isa,
+      threads: how?.threads,
     };
     results.push(result);
     onLayer?.(result);

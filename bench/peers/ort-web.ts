@@ -13,9 +13,13 @@ class WorkerClient {
     this.worker.on('message', (m: { seq: number; value?: unknown; error?: string }) => {
       const p = this.pending.get(m.seq);
       this.pending.delete(m.seq);
-      if (m.error !== undefined) p?.reject(new Error(m.error)); else p?.resolve(m.value);
+      if (m.error !== undefined) p?.reject(new Error(m.error));
+      else p?.resolve(m.value);
     });
-    this.worker.on('error', (e) => { for (const p of this.pending.values()) p.reject(e); this.pending.clear(); });
+    this.worker.on('error', (e) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    });
   }
 
   call<T>(msg: object): Promise<T> {
@@ -28,18 +32,31 @@ class WorkerClient {
 }
 
 export const ortWeb: PeerFactory = {
-  name: 'ort-web', arena: 'wasm',
+  name: 'ort-web',
+  arena: 'wasm',
   async create(threads) {
     const clients = new Map<number, WorkerClient>();
     const impls: Impl[] = threads.map((t) => ({
-      id: `ort-web/${t}t`, family: 'peer', arena: 'wasm', threads: t,
+      id: `ort-web/${t}t`,
+      family: 'peer',
+      arena: 'wasm',
+      threads: t,
       async prepare(l, d) {
         let c = clients.get(t);
-        if (!c) { c = new WorkerClient(t); clients.set(t, c); }
+        if (!c) {
+          c = new WorkerClient(t);
+          clients.set(t, c);
+        }
         const client = c;
-        try { await client.call({ op: 'prepare', l, d }); } catch (e) { return `onnxruntime-web failed: ${(e as Error).message.split('\n')[0]}`; }
+        try {
+          await client.call({ op: 'prepare', l, d });
+        } catch (e) {
+          return `onnxruntime-web failed: ${(e as Error).message.split('\n')[0]}`;
+        }
         return {
-          run: async () => { await client.call({ op: 'batch', reps: 1 }); },
+          run: async () => {
+            await client.call({ op: 'batch', reps: 1 });
+          },
           batch: (reps: number) => client.call<number>({ op: 'batch', reps }),
           output: () => client.call<Float32Array>({ op: 'output' }),
           dispose: () => client.call({ op: 'dispose' }),

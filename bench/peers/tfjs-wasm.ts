@@ -12,16 +12,14 @@ type Tf = typeof import('@tensorflow/tfjs-core');
 function toNHWC(a: Float32Array, N: number, C: number, H: number, W: number): Float32Array {
   const o = new Float32Array(a.length);
   for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++)
-      for (let i = 0; i < H * W; i++) o[(n * H * W + i) * C + c] = a[(n * C + c) * H * W + i];
+    for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) o[(n * H * W + i) * C + c] = a[(n * C + c) * H * W + i];
   return o;
 }
 
 function toNCHW(a: Float32Array, N: number, C: number, H: number, W: number): Float32Array {
   const o = new Float32Array(a.length);
   for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++)
-      for (let i = 0; i < H * W; i++) o[(n * C + c) * H * W + i] = a[(n * H * W + i) * C + c];
+    for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) o[(n * C + c) * H * W + i] = a[(n * H * W + i) * C + c];
   return o;
 }
 
@@ -43,27 +41,47 @@ function prepare(tf: Tf, l: Layer, d: LayerData): Prepared | string {
     ? tf.tensor4d(toHWIO(d.w, l.C, 1, l.R, l.S), [l.R, l.S, l.C, 1]) // [R,S,1,C] and [R,S,C,1] share a memory order
     : tf.tensor4d(toHWIO(d.w, l.K, l.C, l.R, l.S), [l.R, l.S, l.C, l.K]);
   const bias = tf.tensor1d(d.b);
-  const pad: [[number, number], [number, number], [number, number], [number, number]] =
-    [[0, 0], [l.padH, l.padH], [l.padW, l.padW], [0, 0]];
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [l.padH, l.padH],
+    [l.padW, l.padW],
+    [0, 0],
+  ];
   const strides: [number, number] = [l.strideH, l.strideW];
   const dilations: [number, number] = [l.dilH, l.dilW];
   // Explicit padding is not implemented by every wasm kernel (tf.conv1d with a numeric pad returned
   // a wrongly shaped result), so pad with tf.pad inside the timed call and convolve 'valid'.
-  const call = () => tf.tidy(() => {
-    const xp = l.padH || l.padW ? tf.pad(x, pad) : x;
-    return depthwise
-      ? tf.fused.depthwiseConv2d({ x: xp, filter: filter as import('@tensorflow/tfjs-core').Tensor4D, strides, pad: 'valid', dilations, bias })
-      : tf.fused.conv2d({ x: xp, filter, strides, pad: 'valid', dilations, bias });
-  });
+  const call = () =>
+    tf.tidy(() => {
+      const xp = l.padH || l.padW ? tf.pad(x, pad) : x;
+      return depthwise
+        ? tf.fused.depthwiseConv2d({
+            x: xp,
+            filter: filter as import('@tensorflow/tfjs-core').Tensor4D,
+            strides,
+            pad: 'valid',
+            dilations,
+            bias,
+          })
+        : tf.fused.conv2d({ x: xp, filter, strides, pad: 'valid', dilations, bias });
+    });
   let last: import('@tensorflow/tfjs-core').Tensor | null = null;
   return {
-    run: () => { last?.dispose(); last = call(); },
+    run: () => {
+      last?.dispose();
+      last = call();
+    },
     output: async () => {
       if (!last) last = call();
       const nhwc = (await last.data()) as Float32Array;
       return toNCHW(nhwc, l.N, l.K, l.OH, l.OW);
     },
-    dispose: () => { last?.dispose(); x.dispose(); filter.dispose(); bias.dispose(); },
+    dispose: () => {
+      last?.dispose();
+      x.dispose();
+      filter.dispose();
+      bias.dispose();
+    },
   };
 }
 
@@ -82,16 +100,26 @@ async function load(): Promise<Tf> {
 }
 
 export const tfjsWasm: PeerFactory = {
-  name: 'tfjs', arena: 'wasm',
+  name: 'tfjs',
+  arena: 'wasm',
   async create(threads) {
     let tf: Tf;
     ready ??= load();
-    try { tf = await ready; } catch (e) { return `tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}`; }
+    try {
+      tf = await ready;
+    } catch (e) {
+      return `tfjs-backend-wasm not loadable: ${(e as Error).message.split('\n')[0]}`;
+    }
     // Node has no SharedArrayBuffer workers for TF.js wasm: it runs single-threaded whatever we ask.
     if (!threads.includes(1)) return 'TF.js wasm runs single-threaded in Node; no 1-thread run requested';
-    return [{
-      id: 'tfjs-wasm/1t', family: 'peer', arena: 'wasm', threads: 1,
-      prepare: async (l, d) => prepare(tf, l, d),
-    } satisfies Impl];
+    return [
+      {
+        id: 'tfjs-wasm/1t',
+        family: 'peer',
+        arena: 'wasm',
+        threads: 1,
+        prepare: async (l, d) => prepare(tf, l, d),
+      } satisfies Impl,
+    ];
   },
 };

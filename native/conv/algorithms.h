@@ -23,22 +23,22 @@ using AppliesFn = std::string (*)(const ConvParams& p);
 // Threads the algorithm runs p on (of its largest part, where parts differ): what explain() reports.
 using ThreadsFn = int (*)(const ConvParams& p);
 
-std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out,
-                        PackedWeights* packed = nullptr);   // every shape (depthwise: SIMD kernel)
+std::string conv_direct(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                        float* out,
+                        PackedWeights* packed = nullptr);  // every shape (depthwise: SIMD kernel)
 int direct_threads(const ConvParams& p);
-std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out,
-                        PackedWeights* packed = nullptr);   // every shape: implicit im2col + GEMM
+std::string conv_im2col(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                        float* out,
+                        PackedWeights* packed = nullptr);  // every shape: implicit im2col + GEMM
 
 std::string conv_winograd(const ConvParams& p, const float* input, const float* weight,
                           const float* bias, float* out,
-                        PackedWeights* packed = nullptr);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
+                          PackedWeights* packed = nullptr);  // 3x3 / 1x3 stride 1 (conv/winograd.h)
 std::string winograd_unsupported(const ConvParams& p);
 int winograd_threads(const ConvParams& p);
-std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
-                     const float* bias, float* out,
-                        PackedWeights* packed = nullptr);       // stride 1, tiled FFT (conv/fft.h)
+std::string conv_fft(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                     float* out,
+                     PackedWeights* packed = nullptr);  // stride 1, tiled FFT (conv/fft.h)
 std::string fft_applies(const ConvParams& p);
 int fft_threads(const ConvParams& p);
 

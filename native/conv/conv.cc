@@ -16,8 +16,8 @@ namespace {
 
 struct AlgorithmEntry {
   AlgorithmCode code;
-  ConvFn fn;            // null: not implemented on the native backend yet
-  AppliesFn applies;    // null: applies to every shape
+  ConvFn fn;          // null: not implemented on the native backend yet
+  AppliesFn applies;  // null: applies to every shape
   ThreadsFn threads;
 };
 
@@ -28,7 +28,8 @@ constexpr AlgorithmEntry kAlgorithms[] = {
     {kAlgorithmWinograd, conv_winograd, winograd_unsupported, winograd_threads},
     {kAlgorithmFft, conv_fft, fft_applies, fft_threads},
 };
-static_assert(sizeof(kAlgorithms) / sizeof(kAlgorithms[0]) == kAlgorithmCount, "one entry per algorithm code");
+static_assert(sizeof(kAlgorithms) / sizeof(kAlgorithms[0]) == kAlgorithmCount,
+              "one entry per algorithm code");
 
 constexpr bool indexed_by_code() {
   for (int i = 0; i < kAlgorithmCount; ++i)
@@ -65,11 +66,12 @@ int algorithm_threads(const ConvParams& p, int code) {
 
 std::string algorithm_applies(const ConvParams& p, int code) {
   if (code < 0 || code >= kAlgorithmCount) {
-    return "algo: expected an algorithm code in [0, " + std::to_string(kAlgorithmCount - 1) +
-           "], got " + std::to_string(code);
+    return "algo: expected an algorithm code in [0, " + std::to_string(kAlgorithmCount - 1) + "], got " +
+           std::to_string(code);
   }
   const AlgorithmEntry& a = kAlgorithms[code];
-  if (!a.fn) return std::string("algorithm '") + name_of(a) + "' is not implemented on the native backend";
+  if (!a.fn)
+    return std::string("algorithm '") + name_of(a) + "' is not implemented on the native backend";
   return a.applies ? a.applies(p) : "";
 }
 
@@ -87,7 +89,8 @@ std::string run_conv(const ConvParams& p, int code, const float* input, const fl
   // transform, on the values it loads.
   if (code == kAlgorithmWinograd) {
     auto weights_finite = [&] { return all_finite(weight, p.weight_size()); };
-    if (!((packed ? packed->weights_finite(weights_finite) : weights_finite()) && (!bias || all_finite(bias, p.K))))
+    if (!((packed ? packed->weights_finite(weights_finite) : weights_finite()) &&
+          (!bias || all_finite(bias, p.K))))
       code = kAlgorithmIm2col;
   }
   const AlgorithmEntry& a = kAlgorithms[code];

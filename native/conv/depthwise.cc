@@ -23,8 +23,10 @@ constexpr double kMaxPlaneFloats = double(int64_t(1) << 26);
 // rows x cols floats from a dense source into a destination with row stride dst_step. A plain loop
 // (vectorized by the compiler; the attribute stops GCC from turning it back into memmove calls)
 // instead of one memcpy call per short row.
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(
-    const float* __restrict src, int64_t rows, int64_t cols, float* __restrict dst, int64_t dst_step) {
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(const float* __restrict src,
+                                                                             int64_t rows, int64_t cols,
+                                                                             float* __restrict dst,
+                                                                             int64_t dst_step) {
   for (int64_t i = 0; i < rows; ++i) {
     const float* s = src + i * cols;
     float* d = dst + i * dst_step;
@@ -55,10 +57,13 @@ PlaneSplit split_planes(const ConvParams& p, double min_flops) {
 
 // The in-place kernel's case (the MobileNet one); the rest goes through phase planes.
 bool in_place_3x3(const ConvParams& p) {
-  return p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1;
+  return p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 &&
+         p.dilationW == 1;
 }
 
-PlaneSplit depthwise_split(const ConvParams& p) { return split_planes(p, in_place_3x3(p) ? 1.6e7 : 2e6); }
+PlaneSplit depthwise_split(const ConvParams& p) {
+  return split_planes(p, in_place_3x3(p) ? 1.6e7 : 2e6);
+}
 
 Depthwise3x3DirectKernel direct3x3_kernel() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -109,7 +114,8 @@ std::string conv_depthwise(const ConvParams& p, const float* input, const float*
                            const float* bias, float* out) {
   if (in_place_3x3(p)) return conv_depthwise3x3_direct(p, input, weight, bias, out);
   const PhaseLayout l = phase_layout(p);
-  if (l.total / (double(p.N) * p.C) > kMaxPlaneFloats) return conv_direct_generic(p, input, weight, bias, out);
+  if (l.total / (double(p.N) * p.C) > kMaxPlaneFloats)
+    return conv_direct_generic(p, input, weight, bias, out);
 
   const int64_t mult = p.K / p.groups;
   const int taps = p.R * p.S;

@@ -37,8 +37,8 @@ void add_nonfinite_tap(const ConvParams& p, const float* xc, float wv, int64_t r
 
 }  // namespace
 
-std::string conv_direct(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out, PackedWeights*) {
+std::string conv_direct(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                        float* out, PackedWeights*) {
   if (p.depthwise()) return conv_depthwise(p, input, weight, bias, out);
   return conv_direct_generic(p, input, weight, bias, out);
 }
@@ -79,7 +79,8 @@ std::string conv_direct_generic(const ConvParams& p, const float* input, const f
       }
     }
     if (p.relu6)
-      for (int64_t i = 0; i < P; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];  // NaN stays NaN
+      for (int64_t i = 0; i < P; ++i)
+        y[i] = y[i] < 0.0f ? 0.0f : y[i] > 6.0f ? 6.0f : y[i];  // NaN stays NaN
     else if (p.relu)
       for (int64_t i = 0; i < P; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];  // NaN stays NaN
   };

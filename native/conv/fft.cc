@@ -106,7 +106,9 @@ void recompute_sparse_outputs(const ConvParams& p, const float* input, const flo
       }
     }
     const float v = float(acc);
-    out[((n * p.K + k) * p.OH + oh) * p.OW + ow] = p.relu && v < 0.0f ? 0.0f : p.relu6 && v > 6.0f ? 6.0f : v;
+    out[((n * p.K + k) * p.OH + oh) * p.OW + ow] = p.relu && v < 0.0f    ? 0.0f
+                                                   : p.relu6 && v > 6.0f ? 6.0f
+                                                                         : v;
   };
   for (int oh = 0; oh < p.OH; ++oh) {
     const bool border_row = vr[size_t(oh)] < p.R;
@@ -198,9 +200,9 @@ std::string choose_tiles(const ConvParams& p, FftPlan* plan, bool filter_cached,
       }
     }
     if (!found)
-      return "fft: the frequency-domain filters would exceed " +
-             std::to_string(kMaxFilterFloats >> 18) + " MiB for every tile size that fits kernel extent " +
-             std::to_string(RE) + "x" + std::to_string(SE);
+      return "fft: the frequency-domain filters would exceed " + std::to_string(kMaxFilterFloats >> 18) +
+             " MiB for every tile size that fits kernel extent " + std::to_string(RE) + "x" +
+             std::to_string(SE);
   }
   return "";
 }
@@ -222,8 +224,7 @@ int64_t fft_filter_floats(const ConvParams& p, const FftPlan& plan) {
   return G * plan.bins() * Kg * Cg * 2;
 }
 
-void fft_transform_filter(const ConvParams& p, const FftPlan& plan, const float* weight,
-                          float* filter) {
+void fft_transform_filter(const ConvParams& p, const FftPlan& plan, const float* weight, float* filter) {
   const FftConfig& cfg = fft_config(current_isa());
   const FftTile t = plan.tile();
   const int W = cfg.lanes;
@@ -370,8 +371,8 @@ std::string conv_fft_transformed(const ConvParams& p, const FftPlan& plan, const
           cfg.cgemm(int(Kg), int(Cg), fg + b * Kg * Cg * 2, xv + b * xs, yv + b * ys);
         for (int64_t k = 0; k < Kg; ++k) {
           const int used = inverse_lanes(g, v, k, lanes);
-          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f, p.activation(),
-                      work);
+          cfg.inverse(t, yv + k * 2 * W, ys, lanes, used, p.OH, p.OW, bias ? bias[g * Kg + k] : 0.0f,
+                      p.activation(), work);
         }
       });
     }
@@ -428,8 +429,8 @@ void fft_release_buffers() {
   std::vector<TileOrigin>().swap(b.origins);
 }
 
-std::string conv_fft(const ConvParams& p, const float* input, const float* weight,
-                     const float* bias, float* out, PackedWeights* packed) {
+std::string conv_fft(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                     float* out, PackedWeights* packed) {
   FftPlan plan;
   std::string why = fft_make_plan(p, &plan, packed != nullptr);
   if (!why.empty()) return why;
@@ -443,9 +444,10 @@ std::string conv_fft(const ConvParams& p, const float* input, const float* weigh
   auto transform = [&](float* filter) { fft_transform_filter(p, plan, weight, filter); };
   const float* filter;
   if (packed) {
-    const std::string key = "fft/" + std::string(isa_name(current_isa())) + "/" + std::to_string(plan.th) +
-                            "x" + std::to_string(plan.tw) + "/" + std::to_string(p.dilationH) + "x" +
-                            std::to_string(p.dilationW) + "/" + std::to_string(p.weight_size());
+    const std::string key = "fft/" + std::string(isa_name(current_isa())) + "/" +
+                            std::to_string(plan.th) + "x" + std::to_string(plan.tw) + "/" +
+                            std::to_string(p.dilationH) + "x" + std::to_string(p.dilationW) + "/" +
+                            std::to_string(p.weight_size());
     filter = packed->get(key, floats, transform);
   } else {
     float* f = buffers().filter.grow(floats);

@@ -27,11 +27,11 @@
 namespace fastconv {
 
 struct FftPlan {
-  int th = 0, tw = 0;            // transform size
-  int oth = 0, otw = 0;          // outputs per tile
-  int RE = 0, SE = 0;            // kernel extent after dilation
+  int th = 0, tw = 0;                // transform size
+  int oth = 0, otw = 0;              // outputs per tile
+  int RE = 0, SE = 0;                // kernel extent after dilation
   int64_t tiles_h = 0, tiles_w = 0;  // tiles per image
-  int lanes = 1;                 // tiles per vector on the current ISA
+  int lanes = 1;                     // tiles per vector on the current ISA
   std::vector<float> row_tw, real_tw, col_tw;
   FftTile tile() const;
   int bins() const { return th * (tw / 2 + 1); }
@@ -41,8 +41,8 @@ struct FftPlan {
 // "" and *plan filled (tile size chosen by the cost model, or th x tw when both > 0) when the
 // FFT path applies to p, else the reason it does not. filter_cached: the caller keeps the
 // transformed filter across calls, so its cost is left out of the choice.
-std::string fft_make_plan(const ConvParams& p, FftPlan* plan, bool filter_cached = false,
-                          int th = 0, int tw = 0);
+std::string fft_make_plan(const ConvParams& p, FftPlan* plan, bool filter_cached = false, int th = 0,
+                          int tw = 0);
 
 // The algorithm table's AppliesFn: "" when conv_fft can run p (stride 1, kernel extent at most
 // 64 rows x 8192 columns, transformed filters under 256 MiB), else why not. Cheap, lock-free.
@@ -55,8 +55,7 @@ int64_t fft_chunk_vectors(const FftPlan& plan, int64_t Cg, int64_t Kg, int64_t v
 // Frequency-domain filters: groups * bins * (K/groups) * (C/groups) complex values, conjugated
 // and scaled by 1/(th*tw). Depends only on (weight, p, plan): cache it per layer.
 int64_t fft_filter_floats(const ConvParams& p, const FftPlan& plan);
-void fft_transform_filter(const ConvParams& p, const FftPlan& plan, const float* weight,
-                          float* filter);
+void fft_transform_filter(const ConvParams& p, const FftPlan& plan, const float* weight, float* filter);
 
 // The convolution with filters already transformed by fft_transform_filter for this plan
 // (weight is still read, for the few border outputs recomputed exactly). Does not check for

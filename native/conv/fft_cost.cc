@@ -82,8 +82,10 @@ double fft_estimated_seconds(const ConvParams& p, const FftPlan& plan, bool filt
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, bins = plan.bins();
   const double cols = plan.th > 1 ? (m + 1) * cfft_cycles(c, plan.th) : 0.0;
   const double row = cfft_cycles(c, m) + c.real_pass * m;
-  const double fwd = c.transform_scale * (plan.th * (row + c.lane_move * plan.tw) + cols + 2 * bins) + c.per_call;
-  const double inv = c.transform_scale * (2 * bins + cols + plan.oth * (row + c.lane_move * plan.otw)) + c.per_call;
+  const double fwd =
+      c.transform_scale * (plan.th * (row + c.lane_move * plan.tw) + cols + 2 * bins) + c.per_call;
+  const double inv =
+      c.transform_scale * (2 * bins + cols + plan.oth * (row + c.lane_move * plan.otw)) + c.per_call;
   const int64_t vecs = ceil_div(plan.tiles(p.N), W);
   const int64_t chunks = ceil_div(vecs, fft_chunk_vectors(plan, Cg, Kg, vecs));
   const double f_bytes = double(bins) * Kg * Cg * 8;
@@ -116,8 +118,9 @@ FftCalibration fft_calibration_from_times(double fft_ms, double im2col_ms) {
   c.scale = std::clamp(fft_ms / im2col_ms / kReferenceFftRatio, kFftScaleMin, kFftScaleMax);
   c.fft_ms = fft_ms;
   c.im2col_ms = im2col_ms;
-  c.note = "FFT/GEMM crossover calibrated at first use: on the probe FFT took " + fixed2(fft_ms / im2col_ms) +
-           "x im2col's time (reference " + fixed2(kReferenceFftRatio) + "), tap thresholds x" + fixed2(c.scale);
+  c.note = "FFT/GEMM crossover calibrated at first use: on the probe FFT took " +
+           fixed2(fft_ms / im2col_ms) + "x im2col's time (reference " + fixed2(kReferenceFftRatio) +
+           "), tap thresholds x" + fixed2(c.scale);
   return c;
 }
 

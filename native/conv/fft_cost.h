@@ -23,10 +23,11 @@ constexpr double kReferenceFftRatio = 0.57;
 constexpr double kFftScaleMin = 0.6, kFftScaleMax = 1.6;
 
 struct FftCalibration {
-  double scale = 1;      // multiplies every tap threshold: > 1 where FFT is relatively slower than on the reference
-  double fft_ms = 0;     // the probe's best times (0: not measured)
+  double scale =
+      1;  // multiplies every tap threshold: > 1 where FFT is relatively slower than on the reference
+  double fft_ms = 0;  // the probe's best times (0: not measured)
   double im2col_ms = 0;
-  std::string note;      // what explain() says about it
+  std::string note;  // what explain() says about it
 };
 
 // The crossover's calibration on the current ISA. The first call per ISA (in this process) times

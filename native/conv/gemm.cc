@@ -57,8 +57,8 @@ void pack_weight_block(const float* w, int64_t g, int64_t kb, int64_t Kg, int64_
 
 }  // namespace
 
-std::string conv_im2col(const ConvParams& p, const float* input, const float* weight,
-                        const float* bias, float* out, PackedWeights* packed) {
+std::string conv_im2col(const ConvParams& p, const float* input, const float* weight, const float* bias,
+                        float* out, PackedWeights* packed) {
   const GemmConfig& cfg = gemm_config(current_isa());
   const int mr = cfg.mr, nr = cfg.nr;
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G;
@@ -73,9 +73,9 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   const bool in_place = im2col_is_identity(p);
   // Phase planes hold about the padded input; only absurd padding makes them too big to be worth it.
   const bool shifted = in_place || phases.total <= 4.0 * double(p.input_size()) + double(1 << 24);
-  const int64_t chan = phases.channel;  // floats per input channel in the phase planes
+  const int64_t chan = phases.channel;                    // floats per input channel in the phase planes
   const int64_t cols = shifted ? int64_t(p.OH) * Wq : P;  // virtual columns of B and Y
-  const bool gaps = shifted && Wq != p.OW;                 // some columns are not outputs
+  const bool gaps = shifted && Wq != p.OW;                // some columns are not outputs
   const bool staged = gaps && nkb > 1;                    // k-blocks but the last go to scratch
   const int nv = nr / cfg.lanes;
 
@@ -117,11 +117,12 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
   // The panel layout depends on the kernel (mr) and the k-blocking (kc) only.
   const std::string key = std::string("im2col/") + cfg.name + "/" + std::to_string(kc) + "/" +
                           std::to_string(G) + "x" + std::to_string(Kg) + "x" + std::to_string(Kd);
-  const float* ap = transformed_weights(packed, key, size_t(G * Mpad * Kd), Shared::kPackedA, [&](float* a) {
-    pool.run(G * nkb, threads, [&](int64_t t, int) {
-      pack_weight_block(weight, t / nkb, t % nkb, Kg, Kd, Mpad, mr, kc, a);
-    });
-  });
+  const float* ap =
+      transformed_weights(packed, key, size_t(G * Mpad * Kd), Shared::kPackedA, [&](float* a) {
+        pool.run(G * nkb, threads, [&](int64_t t, int) {
+          pack_weight_block(weight, t / nkb, t % nkb, Kg, Kd, Mpad, mr, kc, a);
+        });
+      });
   const float* src = input;
   if (shifted && !in_place) {
     // Garbage columns of the last panel read up to nr + (S-1)*dw/sw floats past the last plane.
@@ -205,7 +206,8 @@ std::string conv_im2col(const ConvParams& p, const float* input, const float* we
           const bool prefetch = shifted && b == x + jc && jc + 3 * nr <= cols;
           for (int64_t i0 = ic; i0 < ic_end; i0 += mr) {
             const int m_valid = int(std::min<int64_t>(mr, Kg - i0));
-            const int pf = prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;
+            const int pf =
+                prefetch ? kGemmPrefetchNext | int(((i0 - ic) / mr) & 7) << kGemmPrefetchPhaseShift : 0;
             float* tile = stage ? stage + i0 * task_cols + jp * nr : nullptr;
             float* c = y + j0 + i0 * P + jp * nr;
             int64_t ldc = P;

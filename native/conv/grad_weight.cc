@@ -152,9 +152,9 @@ void pack_b_from_input(const ConvParams& p, const float* x, int64_t g, int64_t q
 // One nr-column panel of B. In place: b = planes of (image 0, group g) + off, row q at + boff[q].
 struct Panel {
   int64_t j0;
-  int n;             // valid columns
+  int n;  // valid columns
   bool in_place;
-  int64_t off;       // planes offset of column j0 (phase-plane path)
+  int64_t off;  // planes offset of column j0 (phase-plane path)
 };
 
 // Winograd does 2.25x fewer multiplies, but its transforms write 8x the input and gradOutput once
@@ -165,12 +165,14 @@ struct Panel {
 constexpr int kWinogradMinChannels = 96, kWinogradMinTiles = 40;
 bool winograd_pays(const ConvParams& p) {
   const int64_t tiles = int64_t(p.N) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2);
-  return p.C / p.groups >= kWinogradMinChannels && p.K / p.groups >= kWinogradMinChannels && tiles >= kWinogradMinTiles;
+  return p.C / p.groups >= kWinogradMinChannels && p.K / p.groups >= kWinogradMinChannels &&
+         tiles >= kWinogradMinTiles;
 }
 
 }  // namespace
 
-std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw, float* db) {
+std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* dy, float* dw,
+                             float* db) {
   const GemmConfig& cfg = gemm_config(current_isa());
   const int mr = cfg.mr, nr = cfg.nr;
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, RS = int64_t(p.R) * p.S;
@@ -204,7 +206,8 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
     pn.n = int(std::min<int64_t>(nr, J - pn.j0));
     pn.in_place = planes;
     pn.off = planes ? col_off[size_t(pn.j0)] : 0;
-    for (int jj = 1; jj < pn.n && pn.in_place; ++jj) pn.in_place = col_off[size_t(pn.j0 + jj)] == pn.off + jj;
+    for (int jj = 1; jj < pn.n && pn.in_place; ++jj)
+      pn.in_place = col_off[size_t(pn.j0 + jj)] == pn.off + jj;
   }
   // Row offsets: pixel q of the planes, or rows of a packed panel.
   std::vector<int64_t> boff(static_cast<size_t>(planes ? Q : kc));
@@ -212,13 +215,15 @@ std::string grad_weight_gemm(const ConvParams& p, const float* x, const float* d
     int64_t* o = boff.data();
     for (int64_t n = 0; n < p.N; ++n)
       for (int64_t oh = 0; oh < p.OH; ++oh)
-        for (int64_t ow = 0, base = n * G * group_block + oh * l.Wq * Cg; ow < p.OW; ++ow) *o++ = base + ow * Cg;
+        for (int64_t ow = 0, base = n * G * group_block + oh * l.Wq * Cg; ow < p.OW; ++ow)
+          *o++ = base + ow * Cg;
   }
   std::vector<int64_t> packed_off(static_cast<size_t>(kc));
   for (int64_t k = 0; k < kc; ++k) packed_off[size_t(k)] = k * nr;
 
   // Column blocks: each task's C block stays in L2; enough tasks for the pool to even out.
-  int64_t blocks = ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
+  int64_t blocks =
+      ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
   if (threads > 1) blocks = std::max(blocks, ceil_div(4 * threads, G));
   blocks = std::min(blocks, npanels);
   const int64_t block_panels = ceil_div(npanels, blocks);
@@ -303,17 +308,22 @@ GradWeightChoice grad_weight_choose(const ConvParams& p, int requested) {
   // Depthwise: one row and a few columns of the GEMM's register tile do work, and the forward
   // depthwise kernels behind src/backward.ts's formulations run several times faster (bench/README.md).
   const bool kernel_pays = !(p.groups > 1 && p.C == p.groups);
-  const std::string why_not = kernel_pays ? "" : "; one input channel per group (depthwise): grad-weight from forward depthwise convolutions is faster";
+  const std::string why_not = kernel_pays ? ""
+                                          : "; one input channel per group (depthwise): grad-weight "
+                                            "from forward depthwise convolutions is faster";
   const std::string no_winograd = grad_weight_winograd_unsupported(p);
-  if (requested == kGradWeightGemm) return {kGradWeightGemm, kernel_pays, "the GEMM, as asked" + why_not};
+  if (requested == kGradWeightGemm)
+    return {kGradWeightGemm, kernel_pays, "the GEMM, as asked" + why_not};
   if (requested == kGradWeightWinograd) {
-    if (no_winograd.empty()) return {kGradWeightWinograd, kernel_pays, "Winograd F(3x3, 2x2), as asked" + why_not};
+    if (no_winograd.empty())
+      return {kGradWeightWinograd, kernel_pays, "Winograd F(3x3, 2x2), as asked" + why_not};
     return {kGradWeightGemm, kernel_pays, no_winograd + ": the GEMM instead" + why_not};
   }
   if (no_winograd.empty() && winograd_pays(p))
     return {kGradWeightWinograd, kernel_pays,
-            "3x3 stride 1 with >= " + std::to_string(kWinogradMinChannels) + " channels in and out per group and >= " +
-                std::to_string(kWinogradMinTiles) + " 2x2 tiles: Winograd F(3x3, 2x2), 2.25x fewer multiplies" + why_not};
+            "3x3 stride 1 with >= " + std::to_string(kWinogradMinChannels) +
+                " channels in and out per group and >= " + std::to_string(kWinogradMinTiles) +
+                " 2x2 tiles: Winograd F(3x3, 2x2), 2.25x fewer multiplies" + why_not};
   return {kGradWeightGemm, kernel_pays, "the packed GEMM" + why_not};
 }
 

@@ -36,10 +36,12 @@ constexpr int64_t kTileCBytes = 384 << 10;
 }  // namespace
 
 std::string grad_weight_winograd_unsupported(const ConvParams& p) {
-  if (p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1) return "";
-  return "grad-weight Winograd needs a 3x3 kernel at stride 1 and dilation 1, got " + std::to_string(p.R) + "x" +
-         std::to_string(p.S) + " stride " + std::to_string(p.strideH) + "x" + std::to_string(p.strideW) +
-         " dilation " + std::to_string(p.dilationH) + "x" + std::to_string(p.dilationW);
+  if (p.R == 3 && p.S == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 && p.dilationW == 1)
+    return "";
+  return "grad-weight Winograd needs a 3x3 kernel at stride 1 and dilation 1, got " +
+         std::to_string(p.R) + "x" + std::to_string(p.S) + " stride " + std::to_string(p.strideH) + "x" +
+         std::to_string(p.strideW) + " dilation " + std::to_string(p.dilationH) + "x" +
+         std::to_string(p.dilationW);
 }
 
 std::string grad_weight_winograd(const ConvParams& p, const float* x, const float* dy, float* dw) {
@@ -59,7 +61,8 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
   // transforms are 8x the input and gradOutput (25 MB on a 256-channel 56x56 layer), and written all
   // at once they went to DRAM and back. ~4 MB per block stays in L3.
   const int64_t rows_total = int64_t(p.N) * TH;
-  const int64_t block_tiles = std::max<int64_t>(TW, (int64_t(4) << 20) / (int64_t(sizeof(float)) * kPoints * (Mpad + Cg)));
+  const int64_t block_tiles =
+      std::max<int64_t>(TW, (int64_t(4) << 20) / (int64_t(sizeof(float)) * kPoints * (Mpad + Cg)));
   const int64_t block_rows = std::max<int64_t>(1, block_tiles / TW);
   const int64_t nblocks = ceil_div(rows_total, block_rows);
   const int64_t Tb = std::min(rows_total, block_rows) * TW;  // tiles of the largest block
@@ -91,7 +94,8 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
   const int64_t kc = ceil_div(Tb, ceil_div(Tb, cfg.kc));
   std::vector<int64_t> boff(static_cast<size_t>(kc));
   for (int64_t k = 0; k < kc; ++k) boff[size_t(k)] = k * Cg;
-  int64_t blocks = ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
+  int64_t blocks =
+      ceil_div(npanels, std::max<int64_t>(1, kTileCBytes / (int64_t(sizeof(float)) * Mpad * nr)));
   if (threads > 1) blocks = std::max(blocks, ceil_div(2 * threads, G * kPoints));
   blocks = std::min(blocks, npanels);
   const int64_t block_panels = ceil_div(npanels, blocks);
@@ -133,19 +137,22 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
       const int64_t n = rr / TH, th = rr % TH;
       float* rows = scratch(slot, Scratch::kPlane, size_t(buf_floats));
       float* tcol = rows + 4 * Wr * Cg;  // [a][b][Cg]: B^T d for the 4 columns of one tile
-      for (int a = 0; a < 4; ++a) fill_channels_last_row(p, rows_layout, x, n, g, 0, 2 * th + a, rows + a * Wr * Cg);
+      for (int a = 0; a < 4; ++a)
+        fill_channels_last_row(p, rows_layout, x, n, g, 0, 2 * th + a, rows + a * Wr * Cg);
       float* out = vb + g * kPoints * vstride;
       for (int64_t tw = 0; tw < TW; ++tw) {
         for (int b = 0; b < 4; ++b) {
           const float* q = rows + (2 * tw + b) * Cg;
           float* t0 = tcol + b * Cg;
-          wk.data(q, q + Wr * Cg, q + 2 * Wr * Cg, q + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg, t0 + 12 * Cg, Cg);
+          wk.data(q, q + Wr * Cg, q + 2 * Wr * Cg, q + 3 * Wr * Cg, t0, t0 + 4 * Cg, t0 + 8 * Cg,
+                  t0 + 12 * Cg, Cg);
         }
         const int64_t t = (rr - r0) * TW + tw;
         for (int a = 0; a < 4; ++a) {
           const float* q0 = tcol + a * 4 * Cg;
           float* v0 = out + (a * 4) * vstride + t * Cg;
-          wk.data(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride, v0 + 3 * vstride, Cg);
+          wk.data(q0, q0 + Cg, q0 + 2 * Cg, q0 + 3 * Cg, v0, v0 + vstride, v0 + 2 * vstride,
+                  v0 + 3 * vstride, Cg);
         }
       }
     });
@@ -163,8 +170,10 @@ std::string grad_weight_winograd(const ConvParams& p, const float* x, const floa
           const float* b = vb + gx * vstride + t0 * Cg + j0;
           for (int64_t ip = 0; ip < mpanels; ++ip) {
             const int m = int(std::min<int64_t>(mr, Kg - ip * mr));
-            const float* a = ub + ((gx / kPoints * mpanels + ip) * kPoints + gx % kPoints) * ustride + t0 * mr;
-            cfg.kernel(kcb, a, b, boff.data(), mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid, nullptr, flags, nullptr);
+            const float* a =
+                ub + ((gx / kPoints * mpanels + ip) * kPoints + gx % kPoints) * ustride + t0 * mr;
+            cfg.kernel(kcb, a, b, boff.data(), mb + (gx * Kg + ip * mr) * Cg + j0, Cg, m, n_valid,
+                       nullptr, flags, nullptr);
           }
         }
       }

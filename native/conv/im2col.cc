@@ -6,8 +6,8 @@
 namespace fastconv {
 
 bool im2col_is_identity(const ConvParams& p) {
-  return p.R == 1 && p.S == 1 && p.strideH == 1 && p.strideW == 1 && p.padTop == 0 &&
-         p.padBottom == 0 && p.padLeft == 0 && p.padRight == 0;
+  return p.R == 1 && p.S == 1 && p.strideH == 1 && p.strideW == 1 && p.padTop == 0 && p.padBottom == 0 &&
+         p.padLeft == 0 && p.padRight == 0;
 }
 
 namespace {

@@ -29,7 +29,8 @@ std::string set_knob(int code, int value) {
   if (code < 0 || code >= kKnobCodeCount || !knob_on_native(code))
     return "knob: expected the code of a native knob, got " + std::to_string(code);
   if (!knob_value_ok(code, value))
-    return std::string("knob ") + kKnobNames[code] + ": expected one of " + kKnobValues[code] + ", got " + std::to_string(value);
+    return std::string("knob ") + kKnobNames[code] + ": expected one of " + kKnobValues[code] +
+           ", got " + std::to_string(value);
   std::lock_guard<std::mutex> lock(ThreadPool::get().exec_mutex());
   values().v[code].store(value, std::memory_order_relaxed);
   return "";

@@ -11,9 +11,15 @@ namespace {
 // 2.36 symbols) into the prebuilt addons, which link libstdc++ statically (native/prebuild.mjs).
 class Msg {
  public:
-  Msg& operator<<(const char* s) { s_ += s; return *this; }
+  Msg& operator<<(const char* s) {
+    s_ += s;
+    return *this;
+  }
   template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
-  Msg& operator<<(T v) { s_ += std::to_string(v); return *this; }
+  Msg& operator<<(T v) {
+    s_ += std::to_string(v);
+    return *this;
+  }
   std::string str() const { return s_; }
 
  private:
@@ -70,7 +76,8 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
   FASTCONV_FOR_EACH_PARAM(FASTCONV_READ_PARAM)
 #undef FASTCONV_READ_PARAM
   // Each epilogue applies the upper bound only inside its ReLU branch.
-  if (q.relu6 && !q.relu) return "params.relu6: expected 0 when relu is 0 (ReLU6 is ReLU clamped at 6), got 1";
+  if (q.relu6 && !q.relu)
+    return "params.relu6: expected 0 when relu is 0 (ReLU6 is ReLU clamped at 6), got 1";
   if (q.C % q.groups != 0) {
     Msg s;
     s << "params.groups: expected a divisor of C = " << q.C << ", got " << q.groups;
@@ -87,7 +94,8 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
     Msg s;
     s << "params: the dilated kernel (" << (int64_t(q.dilationH) * (q.R - 1) + 1) << "x"
       << (int64_t(q.dilationW) * (q.S - 1) + 1) << ") is larger than the padded input ("
-      << (int64_t(q.H) + q.padTop + q.padBottom) << "x" << (int64_t(q.W) + q.padLeft + q.padRight) << ")";
+      << (int64_t(q.H) + q.padTop + q.padBottom) << "x" << (int64_t(q.W) + q.padLeft + q.padRight)
+      << ")";
     return s.str();
   }
   if (q.OH != oh) {
@@ -103,7 +111,8 @@ std::string parse_params(const int32_t* raw, int64_t count, ConvParams* p) {
   // Every index a kernel forms, oh*stride - pad + r*dilation (and the padded extent), lies within
   // [-pad, (OH-1)*stride + (R-1)*dilation] and [0, H + pads]: both must stay in int32.
   constexpr int64_t kMaxIndex = 2147483647;
-  if (int64_t(q.H) + q.padTop + q.padBottom > kMaxIndex || int64_t(q.W) + q.padLeft + q.padRight > kMaxIndex ||
+  if (int64_t(q.H) + q.padTop + q.padBottom > kMaxIndex ||
+      int64_t(q.W) + q.padLeft + q.padRight > kMaxIndex ||
       int64_t(q.OH - 1) * q.strideH + int64_t(q.R - 1) * q.dilationH >= kMaxIndex ||
       int64_t(q.OW - 1) * q.strideW + int64_t(q.S - 1) * q.dilationW >= kMaxIndex) {
     return "params: the padded input or the strided, dilated window reaches past index 2^31 - 1";

@@ -44,7 +44,8 @@ void fill_phases(const ConvParams& p, const PhaseLayout& l, const float* x, floa
       // Columns j whose input column j*sw + b - padLeft lies in [0, W).
       const int64_t off = b - p.padLeft;
       const int64_t j_lo = std::min(Wq, off >= 0 ? 0 : (-off + sw - 1) / sw);
-      const int64_t j_hi = std::max(j_lo, std::min(Wq, (p.W - 1 - off) < 0 ? 0 : (p.W - 1 - off) / sw + 1));
+      const int64_t j_hi =
+          std::max(j_lo, std::min(Wq, (p.W - 1 - off) < 0 ? 0 : (p.W - 1 - off) / sw + 1));
       for (int64_t i = 0; i < Hq; ++i) {
         float* d = plane + i * Wq;
         const int64_t ih = i * sh + a - p.padTop;

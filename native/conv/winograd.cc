@@ -33,12 +33,12 @@ namespace {
 struct Plan {
   const WinogradKernels* kern;
   const WinogradGemm* gk;  // register tile (wide or narrow)
-  int m;        // outputs per tile along W (and H in 2-D)
-  bool two_d;   // 3x3 kernel; else 1x3 (conv1d, or each row of a 1x3 2-D kernel)
-  int a;        // alpha = m + 2
-  int mh;       // outputs per tile along H
-  int64_t a2;   // tuple elements per tile
-  int64_t th, tw, tiles;  // tile grid of one image
+  int m;                   // outputs per tile along W (and H in 2-D)
+  bool two_d;              // 3x3 kernel; else 1x3 (conv1d, or each row of a 1x3 2-D kernel)
+  int a;                   // alpha = m + 2
+  int mh;                  // outputs per tile along H
+  int64_t a2;              // tuple elements per tile
+  int64_t th, tw, tiles;   // tile grid of one image
   int64_t G, Kg, Cg, Mpad, kc, nkb;
 };
 
@@ -143,8 +143,8 @@ std::string winograd_unsupported(const ConvParams& p) {
   if (k3x3 || k1x3) return "";
   return "winograd needs a 3x3 kernel with stride 1 (or a 1x3 / conv1d kernel of 3 with stride 1 "
          "along W); got " +
-         std::to_string(p.R) + "x" + std::to_string(p.S) + " stride " + std::to_string(p.strideH) +
-         "x" + std::to_string(p.strideW);
+         std::to_string(p.R) + "x" + std::to_string(p.S) + " stride " + std::to_string(p.strideH) + "x" +
+         std::to_string(p.strideW);
 }
 
 namespace {
@@ -238,9 +238,8 @@ std::string winograd_transform_filter(const ConvParams& p, const float* weight, 
   const int64_t panels = q.Mpad / q.gk->mr;
   ThreadPool& pool = ThreadPool::get();
   const int threads = std::min(threads_for(double(q.G * q.Kg * q.Cg * q.a2 * 20)), pool.threads());
-  pool.run(q.G * panels, threads, [&](int64_t t, int) {
-    transform_panel(q, weight, t / panels, t % panels, u);
-  });
+  pool.run(q.G * panels, threads,
+           [&](int64_t t, int) { transform_panel(q, weight, t / panels, t % panels, u); });
   return "";
 }
 
@@ -255,7 +254,8 @@ class InputPrefetch {
  public:
   // Starts over with a block whose first channel plane is x and whose tiles read `rows` input
   // rows from each run's y0; add_run then lists its runs of tiles within one tile row.
-  void start(const float* x, int64_t plane_stride, int64_t channels, int64_t H, int64_t W, int64_t rows) {
+  void start(const float* x, int64_t plane_stride, int64_t channels, int64_t H, int64_t W,
+             int64_t rows) {
     x_ = x, plane_stride_ = plane_stride, channels_ = channels, H_ = H, W_ = W, rows_ = rows;
     runs_ = 0, total_ = 0, done_ = 0, run_ = 0, c_ = 0, r_ = 0;
   }
@@ -298,8 +298,8 @@ class InputPrefetch {
 // A dense (dilation 1) problem, padding-only outputs not yet restored (the caller does it once for
 // the whole problem). Returns false, leaving `out` unspecified, when an input the tiles read is NaN or Inf. The input transform checks the values it loads, so the check costs no pass
 // of its own (a scan of each block's input rows, run before the transform, took 24 % of L5).
-bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u,
-               const float* bias, float* out) {
+bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u, const float* bias,
+               float* out) {
   const Plan q = make_plan(p, c.m, c.gemm);
   const WinogradKernels& kern = *q.kern;
   const WinogradInputFn input_tiles = kern.input[q.m == 4][q.two_d];
@@ -339,13 +339,15 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     for (int64_t t = 0; t < whole; ++t) place(double(kpanels) + kTransformUnits);
     for (int64_t t = 0; t < (base_tasks - whole) * kp; ++t) {
       const int64_t part = t % kp;
-      place(double(std::max<int64_t>(0, std::min(kpanels, (part + 1) * per) - part * per)) + kTransformUnits);
+      place(double(std::max<int64_t>(0, std::min(kpanels, (part + 1) * per) - part * per)) +
+            kTransformUnits);
     }
     return *std::max_element(free_at.begin(), free_at.end());
   };
   int64_t kparts = 1, whole = base_tasks;
   double best = makespan(base_tasks, 1);
-  for (int64_t kp = 2; threads > 1 && base_tasks < 64 * threads && kp <= std::min<int64_t>(kpanels, 4); ++kp) {
+  for (int64_t kp = 2; threads > 1 && base_tasks < 64 * threads && kp <= std::min<int64_t>(kpanels, 4);
+       ++kp) {
     for (int64_t split = 1; split <= base_tasks; ++split) {
       // Splitting more blocks than twice the threads only adds transforms, except all of them.
       if (split > 2 * threads && split != base_tasks) continue;
@@ -384,7 +386,8 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     const int64_t jb = rest % blocks, t0 = jb * ldv;
     const int64_t ip0 = split ? (t - whole) % kparts * kpp : 0;
     const int64_t ip1 = split ? std::min(kpanels, ip0 + kpp) : kpanels;
-    return Block{rest / (blocks * q.G), (rest / blocks) % q.G, t0, std::min(ldv, q.tiles - t0), ip0, ip1};
+    return Block{
+        rest / (blocks * q.G), (rest / blocks) % q.G, t0, std::min(ldv, q.tiles - t0), ip0, ip1};
   };
   // Prefetching (with the guided schedule below) pays where the input comes from DRAM: L5 (12.8 MB)
   // ran 8-10 % faster at 1 and at 2 threads. An input of a few MB (L2: 0.8, L6: 3.2) is still in the
@@ -438,7 +441,7 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
           for (int64_t ip = ip0; ip < ip1; ++ip) {
             const int64_t i0 = ip * mr;
             q.gk->fn(kcb, a_blk + i0 * kcb, v_xi + k0 * ldv + jp * nr, ldv, m_xi + i0 * ldv + jp * nr,
-                      ldv, int(std::min(mr, q.Kg - i0)), nv, kb > 0);
+                     ldv, int(std::min(mr, q.Kg - i0)), nv, kb > 0);
           }
         }
       }
@@ -450,8 +453,9 @@ bool run_dense(const ConvParams& p, Choice c, const float* input, const float* u
     pf.advance(1, 1);
     for_each_run(t0, tn, [&](int64_t j, int64_t ty, int64_t tx, int64_t cnt) {
       const int64_t oy = ty * q.mh;
-      output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.activation(), y + oy * p.OW,
-                   OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m), int(cnt));
+      output_tiles(mb + k_lo * ldv + j, ldv, m_stride, int(k_hi - k_lo), bg, p.activation(),
+                   y + oy * p.OW, OHW, p.OW, int(std::min<int64_t>(q.mh, p.OH - oy)), int(tx * q.m),
+                   int(cnt));
     });
   };
   // Prefetching needs to know each slot's next task: the guided schedule claims it ahead.
@@ -501,7 +505,8 @@ std::string conv_winograd_transformed(const ConvParams& p, const float* input, c
   auto sub_ow = [&](int b) { return ceil_div(p.OW - b, dw); };
 
   ThreadPool& pool = ThreadPool::get();
-  const int threads = std::min(threads_for(double(p.input_size() + p.output_size()) * 4), pool.threads());
+  const int threads =
+      std::min(threads_for(double(p.input_size() + p.output_size()) * 4), pool.threads());
   pool.run(int64_t(p.N) * p.C, threads, [&](int64_t plane, int) {
     for (int i = 0; i < p.H; ++i) {
       const float* row = input + (plane * p.H + i) * p.W;

@@ -12,8 +12,8 @@ using Depthwise3x3DirectKernel = void (*)(const float* x, int H, int W, int padT
                                           const float* zero_row, const float* w, float* out, int OH,
                                           int OW, float bias, int relu);
 
-#define FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(name)                                               \
-  void name(const float* x, int H, int W, int padTop, int padLeft, const float* zero_row,        \
+#define FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(name)                                        \
+  void name(const float* x, int H, int W, int padTop, int padLeft, const float* zero_row, \
             const float* w, float* out, int OH, int OW, float bias, int relu)
 
 FASTCONV_DECLARE_DEPTHWISE3X3_DIRECT(depthwise3x3_direct_scalar);

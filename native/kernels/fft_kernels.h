@@ -37,13 +37,12 @@ struct FftLane {
 
 // Forward: gathers `lanes` tiles, 2-D real FFT (unnormalized), writes th*(m+1) bins to dst.
 //   work: th * (m + 1) * 2 * kFftMaxLanes floats.
-using FftForwardFn = void (*)(const FftTile& t, const FftLane* lanes, int nlanes, int rows,
-                              int cols, float* work, float* dst, int64_t bin_stride);
+using FftForwardFn = void (*)(const FftTile& t, const FftLane* lanes, int nlanes, int rows, int cols,
+                              float* work, float* dst, int64_t bin_stride);
 // Inverse: reads the bins at src, unnormalized inverse 2-D real FFT, keeps the first oth x otw
 // samples, adds bias, applies activation relu (0 none, 1 ReLU, 2 ReLU6), and writes them to each lane's plane (rows x cols).
-using FftInverseFn = void (*)(const FftTile& t, const float* src, int64_t bin_stride,
-                              FftLane* lanes, int nlanes, int rows, int cols, float bias,
-                              int relu, float* work);
+using FftInverseFn = void (*)(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes,
+                              int nlanes, int rows, int cols, float bias, int relu, float* work);
 // For one bin and one vector of tiles: y[k] = sum_c f[k][c] * x[c] (complex), for k < K.
 //   f: [K][C] (re, im) pairs; x: [C] lane vectors [re][im]; y: [K] lane vectors [re][im].
 using FftCgemmFn = void (*)(int K, int C, const float* f, const float* x, float* y);
@@ -56,7 +55,7 @@ constexpr int kFftMaxLanes = 16;
   void fft_forward_##isa(const FftTile& t, const FftLane* lanes, int nlanes, int rows, int cols, \
                          float* work, float* dst, int64_t bin_stride);                           \
   void fft_inverse_##isa(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes, \
-                         int nlanes, int rows, int cols, float bias, int relu, float* work);    \
+                         int nlanes, int rows, int cols, float bias, int relu, float* work);     \
   void fft_cgemm_##isa(int K, int C, const float* f, const float* x, float* y);                  \
   bool fft_all_finite_##isa(const float* x, int64_t n)
 

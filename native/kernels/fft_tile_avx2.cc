@@ -14,8 +14,12 @@ struct Lanes {
     return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
                             _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
   }
-  static __m256 load_range(const float* p, int lo, int hi) { return _mm256_maskload_ps(p, range(lo, hi)); }
-  static void store_range(float* p, __m256 v, int lo, int hi) { _mm256_maskstore_ps(p, range(lo, hi), v); }
+  static __m256 load_range(const float* p, int lo, int hi) {
+    return _mm256_maskload_ps(p, range(lo, hi));
+  }
+  static void store_range(float* p, __m256 v, int lo, int hi) {
+    _mm256_maskstore_ps(p, range(lo, hi), v);
+  }
   // 8 x 8: unpack pairs of rows, then 4 x 4 blocks within 128-bit lanes, then swap the lanes.
   static void transpose(__m256* r) {
     __m256 t[8];
@@ -44,8 +48,8 @@ void fft_forward_avx2(const FftTile& t, const FftLane* lanes, int nlanes, int ro
                       float* work, float* dst, int64_t bin_stride) {
   forward_impl(t, lanes, nlanes, rows, cols, work, dst, bin_stride);
 }
-void fft_inverse_avx2(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes,
-                      int nlanes, int rows, int cols, float bias, int relu, float* work) {
+void fft_inverse_avx2(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes, int nlanes,
+                      int rows, int cols, float bias, int relu, float* work) {
   inverse_impl(t, src, bin_stride, lanes, nlanes, rows, cols, bias, relu, work);
 }
 void fft_cgemm_avx2(int K, int C, const float* f, const float* x, float* y) {

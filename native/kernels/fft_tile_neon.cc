@@ -38,8 +38,8 @@ void fft_forward_neon(const FftTile& t, const FftLane* lanes, int nlanes, int ro
                       float* work, float* dst, int64_t bin_stride) {
   forward_impl(t, lanes, nlanes, rows, cols, work, dst, bin_stride);
 }
-void fft_inverse_neon(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes,
-                      int nlanes, int rows, int cols, float bias, int relu, float* work) {
+void fft_inverse_neon(const FftTile& t, const float* src, int64_t bin_stride, FftLane* lanes, int nlanes,
+                      int rows, int cols, float bias, int relu, float* work) {
   inverse_impl(t, src, bin_stride, lanes, nlanes, rows, cols, bias, relu, work);
 }
 void fft_cgemm_neon(int K, int C, const float* f, const float* x, float* y) {

@@ -9,6 +9,8 @@ namespace {
 #include "kernels/gemm_tile.inc"
 }  // namespace
 
-FASTCONV_DECLARE_GEMM(gemm_avx2_6x16) { gemm_tile<6, 2>(kc, a, b, boff, c, ldc, m, n, bias, flags, map); }
+FASTCONV_DECLARE_GEMM(gemm_avx2_6x16) {
+  gemm_tile<6, 2>(kc, a, b, boff, c, ldc, m, n, bias, flags, map);
+}
 
 }  // namespace fastconv

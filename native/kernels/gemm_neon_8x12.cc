@@ -10,6 +10,8 @@ namespace {
 #include "kernels/gemm_tile.inc"
 }  // namespace
 
-FASTCONV_DECLARE_GEMM(gemm_neon_8x12) { gemm_tile<8, 3>(kc, a, b, boff, c, ldc, m, n, bias, flags, map); }
+FASTCONV_DECLARE_GEMM(gemm_neon_8x12) {
+  gemm_tile<8, 3>(kc, a, b, boff, c, ldc, m, n, bias, flags, map);
+}
 
 }  // namespace fastconv

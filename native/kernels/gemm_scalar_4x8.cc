@@ -9,6 +9,8 @@ namespace {
 #include "kernels/gemm_tile.inc"
 }  // namespace
 
-FASTCONV_DECLARE_GEMM(gemm_scalar_4x8) { gemm_tile<4, 8>(kc, a, b, boff, c, ldc, m, n, bias, flags, map); }
+FASTCONV_DECLARE_GEMM(gemm_scalar_4x8) {
+  gemm_tile<4, 8>(kc, a, b, boff, c, ldc, m, n, bias, flags, map);
+}
 
 }  // namespace fastconv

@@ -8,7 +8,8 @@ namespace fastconv {
 namespace {
 #include "kernels/grad_weight_winograd_f2x2.inc"
 
-constexpr GradWeightWinogradKernels kKernels{"grad_weight_winograd_f2x2_neon", gw_data_step, gw_grad_out, gw_output};
+constexpr GradWeightWinogradKernels kKernels{"grad_weight_winograd_f2x2_neon", gw_data_step, gw_grad_out,
+                                             gw_output};
 }  // namespace
 
 const GradWeightWinogradKernels* grad_weight_winograd_neon() { return &kKernels; }

@@ -15,8 +15,11 @@ struct IsaKernels {
   FmaPeakConfig fma_peak;
 };
 
-#define FASTCONV_FFT_CONFIG(isa, lanes) \
-  FftConfig { "fft_tile_" #isa, lanes, fft_forward_##isa, fft_inverse_##isa, fft_cgemm_##isa, fft_all_finite_##isa }
+#define FASTCONV_FFT_CONFIG(isa, lanes)                                             \
+  FftConfig {                                                                       \
+    "fft_tile_" #isa, lanes, fft_forward_##isa, fft_inverse_##isa, fft_cgemm_##isa, \
+        fft_all_finite_##isa                                                        \
+  }
 
 // GEMM blocking tuned on an Emerald Rapids Xeon (48 KiB L1d, 2 MiB L2 per core) and kept on a Zen 5
 // EPYC (48 KiB L1d, 1 MiB L2), where the kc x nr panel and mc x kc block fit as well. On AVX-512,

@@ -42,8 +42,8 @@ struct GemmColumnMap {
 //   c: C rows c[i * ldc + j]; only i < m, j < n are read or written.
 //   bias: per row (bias[i], i < m) or null; used only with kGemmFirst.
 //   map: null, or the column map above (then n counts the columns of map->src, if set).
-using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* boff,
-                             float* c, int64_t ldc, int m, int n, const float* bias, int flags,
+using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const int64_t* boff, float* c,
+                             int64_t ldc, int m, int n, const float* bias, int flags,
                              const GemmColumnMap* map);
 
 // One output plane of a depthwise convolution for one channel, in phase space (conv/phases.h),
@@ -51,18 +51,18 @@ using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, const i
 //   out[oh*OW + ow] = bias + sum_t w[t] * in[oh*row_step + ow + tap_off[t]] (t < taps), then ReLU
 //   if relu (0 none, 1 ReLU, 2 ReLU6). Every (oh, ow, t) index is readable; nothing else is read.
 using DepthwisePlaneKernel = void (*)(const float* in, int64_t row_step, const int64_t* tap_off,
-                                      const float* w, int taps, float* out, int OH, int OW,
-                                      float bias, int relu);
+                                      const float* w, int taps, float* out, int OH, int OW, float bias,
+                                      int relu);
 
 // The FMA peak probe: iters rounds of independent vector FMAs; returns a value that depends on all
 // of them (so the loop cannot be dropped). See fma_peak.inc.
 using FmaPeakKernel = float (*)(int64_t iters);
 
 #define FASTCONV_DECLARE_FMA_PEAK(name) float name(int64_t iters)
-#define FASTCONV_DECLARE_GEMM(name)                                                            \
+#define FASTCONV_DECLARE_GEMM(name)                                                                 \
   void name(int64_t kc, const float* a, const float* b, const int64_t* boff, float* c, int64_t ldc, \
             int m, int n, const float* bias, int flags, const GemmColumnMap* map)
-#define FASTCONV_DECLARE_DEPTHWISE(name)                                                    \
+#define FASTCONV_DECLARE_DEPTHWISE(name)                                                         \
   void name(const float* in, int64_t row_step, const int64_t* tap_off, const float* w, int taps, \
             float* out, int OH, int OW, float bias, int relu)
 

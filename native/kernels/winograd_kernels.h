@@ -28,8 +28,8 @@ using WinogradInputFn = bool (*)(const float* in, int64_t plane_stride, int chan
 //   out: first output row of the tile row in channel 0 (row stride OW, plane stride
 //        plane_stride); writes `rows` rows (<= m in 2-D, 1 in 1-D) and columns ox + j*m + e < OW.
 using WinogradOutputFn = void (*)(const float* m, int64_t k_stride, int64_t xi_stride, int channels,
-                                  const float* bias, int relu, float* out, int64_t plane_stride,
-                                  int OW, int rows, int ox, int count);
+                                  const float* bias, int relu, float* out, int64_t plane_stride, int OW,
+                                  int rows, int ox, int count);
 
 // Filter transform of one channel for up to mr output channels (rows) at once.
 //   w: the 3x3 (or 1x3) filter of row 0; row i's is at w + i * row_stride.

@@ -10,10 +10,16 @@ import type { Algorithm, Backend, ConvParams } from './types.js';
  * Padding is zeros that take part in the products, as in PyTorch's definition (pad, then correlate): a
  * padded tap contributes 0 * w, which is 0 for finite w and NaN for w = ±Inf/NaN.
  */
-export function convReference(p: ConvParams, input: ArrayLike<number>, weight: ArrayLike<number>,
-                              bias: ArrayLike<number> | null, abs = false): Float64Array {
+export function convReference(
+  p: ConvParams,
+  input: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  abs = false
+): Float64Array {
   const { N, C, H, W, K, R, S, groups, OH, OW } = p;
-  const Cg = C / groups, Kg = K / groups;
+  const Cg = C / groups,
+    Kg = K / groups;
   const out = new Float64Array(N * K * OH * OW);
   const f = abs ? Math.abs : (v: number) => v;
   for (let n = 0; n < N; n++) {
@@ -30,7 +36,10 @@ export function convReference(p: ConvParams, input: ArrayLike<number>, weight: A
               for (let s = 0; s < S; s++) {
                 const iw = ow * p.strideW - p.padLeft + s * p.dilationW;
                 const w = f(weight[((k * Cg + c) * R + r) * S + s]);
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) { acc += 0 * w; continue; }
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+                  acc += 0 * w;
+                  continue;
+                }
                 acc += f(input[((n * C + ci) * H + ih) * W + iw]) * w;
               }
             }

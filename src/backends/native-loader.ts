@@ -64,7 +64,7 @@ function detectLibc(platform: string): LoaderHost['libc'] {
   if (!report?.getReport) return null;
   const before = report.excludeNetwork;
   try {
-    report.excludeNetwork = true;  // the network part of a report can take long; only the header is read
+    report.excludeNetwork = true; // the network part of a report can take long; only the header is read
     const header = (report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
     return header?.glibcVersionRuntime ? { family: 'glibc', version: header.glibcVersionRuntime } : { family: 'musl' };
   } catch {
@@ -102,7 +102,8 @@ export function platformKey(host: Pick<LoaderHost, 'platform' | 'arch' | 'libc'>
 }
 
 function versionBelow(have: string, need: string): boolean {
-  const a = have.split('.').map(Number), b = need.split('.').map(Number);
+  const a = have.split('.').map(Number),
+    b = need.split('.').map(Number);
   for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
   return false;
 }
@@ -151,7 +152,11 @@ export function loadNativeAddon<T>(host: LoaderHost, check: (addon: T) => void):
   const expected = PREBUILT_PLATFORMS.includes(key);
   if (!expected) {
     const libcNote = host.libc?.family === 'musl' ? ' (musl libc: the shipped Linux addons need glibc)' : '';
-    tried.push({ file: prebuild, kind: 'prebuild', error: `none shipped for ${key}${libcNote}; the package has ${PREBUILT_PLATFORMS.join(', ')}` });
+    tried.push({
+      file: prebuild,
+      kind: 'prebuild',
+      error: `none shipped for ${key}${libcNote}; the package has ${PREBUILT_PLATFORMS.join(', ')}`,
+    });
   } else if (!host.exists(path.join(root, prebuild))) {
     tried.push({ file: prebuild, kind: 'prebuild', error: 'missing from the installed package' });
   } else {
@@ -159,7 +164,10 @@ export function loadNativeAddon<T>(host: LoaderHost, check: (addon: T) => void):
     if (addon) {
       const skipped = tried.filter((t) => t.error).map((t) => `${t.file}: ${t.error}`);
       return {
-        addon, file: prebuild, kind: 'prebuild', tried,
+        addon,
+        file: prebuild,
+        kind: 'prebuild',
+        tried,
         source: `${prebuild} (the prebuilt addon for ${key})${skipped.length ? `; ${skipped.join('; ')}` : ''}`,
       };
     }
@@ -170,13 +178,17 @@ export function loadNativeAddon<T>(host: LoaderHost, check: (addon: T) => void):
     }
   }
 
-  const fix = expected && !localBroken && !tried.some((t) => t.kind === 'prebuild' && t.error?.startsWith('failed'))
-    ? `reinstall fastconv, or build the addon: ${buildCommand(host)}`
-    : `build the addon: ${buildCommand(host)}`;
+  const fix =
+    expected && !localBroken && !tried.some((t) => t.kind === 'prebuild' && t.error?.startsWith('failed'))
+      ? `reinstall fastconv, or build the addon: ${buildCommand(host)}`
+      : `build the addon: ${buildCommand(host)}`;
   const error = `no native addon loaded (${tried.map((t) => `${t.file}: ${t.error}`).join('; ')}); fix: ${fix}`;
   // A platform without a prebuild expects WebAssembly unless someone built the addon: no noise then.
   const warned = expected || localBroken;
-  if (warned) host.warn(`fastconv runs on WebAssembly (3-4x slower): ${error}. Set FASTCONV_NATIVE=off to choose WebAssembly without this warning.`);
+  if (warned)
+    host.warn(
+      `fastconv runs on WebAssembly (3-4x slower): ${error}. Set FASTCONV_NATIVE=off to choose WebAssembly without this warning.`
+    );
   return { error, tried, warned };
 }
 

@@ -5,8 +5,8 @@
 
 import { ChoiceMemo } from './choice-memo.js';
 import { loadNativeAddon, nodeHost } from './native-loader.js';
-import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams } from './types.js';
 import type { Algorithm, Backend, ConvParams, GradWeightAlgorithm, WeightStore } from './types.js';
+import { ALGORITHM_CODE, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams } from './types.js';
 
 export type NativeIsa = 'avx512' | 'avx2' | 'neon' | 'scalar';
 
@@ -23,17 +23,43 @@ export interface NativeInfo {
 type PackedHandle = { readonly __packed: unique symbol };
 
 interface Addon {
-  conv2d(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
-         bias: Float32Array | null, out: Float32Array, packed?: PackedHandle): void;
-  conv2dAsync(params: Int32Array, algo: number, input: Float32Array, weight: Float32Array,
-              bias: Float32Array | null, out: Float32Array, packed?: PackedHandle): Promise<void>;
+  conv2d(
+    params: Int32Array,
+    algo: number,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    packed?: PackedHandle
+  ): void;
+  conv2dAsync(
+    params: Int32Array,
+    algo: number,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    packed?: PackedHandle
+  ): Promise<void>;
   packedWeights(): PackedHandle;
   releasePacked(h: PackedHandle): void;
   packedBytes(h: PackedHandle): number;
-  gradWeight(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-             gradBiasOut: Float32Array | null, algo: number): void;
-  gradWeightAsync(params: Int32Array, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-                  gradBiasOut: Float32Array | null, algo: number): Promise<void>;
+  gradWeight(
+    params: Int32Array,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    out: Float32Array,
+    gradBiasOut: Float32Array | null,
+    algo: number
+  ): void;
+  gradWeightAsync(
+    params: Int32Array,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    out: Float32Array,
+    gradBiasOut: Float32Array | null,
+    algo: number
+  ): Promise<void>;
   /** null when the addon can take this problem at all (parse_params' limits), else why not. */
   accepts(params: Int32Array): string | null;
   /** null when the algorithm can run this problem on the addon, else why not. */
@@ -57,7 +83,11 @@ interface Addon {
 }
 
 /** What one core's FMA units give right now on the addon's ISA (a pure register loop). */
-export interface FmaPeak { gflops: number; isa: string; kernel: string }
+export interface FmaPeak {
+  gflops: number;
+  isa: string;
+  kernel: string;
+}
 
 /**
  * The FFT/GEMM crossover's calibration on the current ISA (native/conv/fft_cost.h): the tap thresholds
@@ -65,7 +95,12 @@ export interface FmaPeak { gflops: number; isa: string; kernel: string }
  * clamped to `limits`; fftMs and im2colMs are null where nothing was timed.
  */
 export interface NativeFftCalibration {
-  scale: number; fftMs: number | null; im2colMs: number | null; referenceRatio: number; limits: [number, number]; note: string;
+  scale: number;
+  fftMs: number | null;
+  im2colMs: number | null;
+  referenceRatio: number;
+  limits: [number, number];
+  note: string;
 }
 
 type GradWeightChoice = { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
@@ -81,7 +116,9 @@ function loadAddon(): { addon: Addon } | { error: string } {
   if (loaded) return loaded;
   // FASTCONV_NATIVE=off (handled by the loader) lets a whole run (the test suite's no-native leg, a
   // user's bug report) see the machine as if no addon could load.
-  const r = loadNativeAddon<Addon>(nodeHost(), (addon) => { addon.info(); });
+  const r = loadNativeAddon<Addon>(nodeHost(), (addon) => {
+    addon.info();
+  });
   if ('addon' in r) {
     source = r.source;
     loaded = { addon: r.addon };
@@ -113,7 +150,10 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
   if ('error' in a) return a;
   const addon = a.addon;
   // info() builds a fresh object in C++; the per-call path reads this copy, refreshed when the ISA changes.
-  refreshInfo = () => { info = addon.info(); choices.clear(); };
+  refreshInfo = () => {
+    info = addon.info();
+    choices.clear();
+  };
   refreshInfo();
   const current = (): NativeInfo => {
     // refreshInfo() above ran before this backend existed; undefined here would be a broken module state.
@@ -124,9 +164,15 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
 
   const backend: Backend = {
     name: 'native',
-    get isa() { return current().isa; },
-    get threads() { return addon.getNumThreads(); },
-    get algorithms() { return implemented(); },
+    get isa() {
+      return current().isa;
+    },
+    get threads() {
+      return addon.getNumThreads();
+    },
+    get algorithms() {
+      return implemented();
+    },
     accepts: (p) => addon.accepts(pack(p)),
     // Shape limits and the choice live in the addon next to the algorithms (native/conv/conv.cc, choose.cc).
     supports: (p, algo) => addon.supports(pack(p), ALGORITHM_CODE[algo]),
@@ -141,7 +187,7 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
     },
     gradWeightChoose: (p, requested) => addon.gradWeightChoose(pack(p), GRAD_WEIGHT_ALGORITHM_CODE[requested]),
     setKnob(name, value) {
-      const k = KNOBS[name] as (typeof KNOBS)[typeof name] | undefined;  // a name from untyped JS may be no knob
+      const k = KNOBS[name] as (typeof KNOBS)[typeof name] | undefined; // a name from untyped JS may be no knob
       if (!k?.engines.includes('native')) throw new RangeError(`knob: expected a native knob, got ${String(name)}`);
       addon.setKnob(k.code, value);
       choices.clear();
@@ -166,7 +212,9 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
       const store: NativeStore = {
         handle,
         clear: () => addon.releasePacked(handle),
-        get bytes() { return addon.packedBytes(handle); },
+        get bytes() {
+          return addon.packedBytes(handle);
+        },
       };
       return store;
     },
@@ -185,7 +233,9 @@ export function loadNativeBackend(): { backend: Backend } | { error: string } {
 }
 
 /** A store made by this backend: the addon handle behind the WeightStore interface. */
-interface NativeStore extends WeightStore { readonly handle: PackedHandle }
+interface NativeStore extends WeightStore {
+  readonly handle: PackedHandle;
+}
 
 function handleOf(store: WeightStore | undefined): PackedHandle | undefined {
   return store && 'handle' in store ? (store as NativeStore).handle : undefined;

@@ -11,22 +11,40 @@ import type { Algorithm, GradWeightAlgorithm, KnobName } from './interface.gener
 
 export type { Algorithm, GradWeightAlgorithm, KnobName } from './interface.generated.js';
 export {
-  ALGORITHM_CODE, ALGORITHMS, GRAD_WEIGHT_ALGORITHM_CODE, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE,
+  ALGORITHM_CODE,
+  ALGORITHMS,
+  GRAD_WEIGHT_ALGORITHM_CODE,
+  KNOBS,
+  PARAM_FIELDS,
+  packParams,
+  WASM_STATUS,
+  WASM_STATUS_MESSAGE,
 } from './interface.generated.js';
 
 export type BackendName = 'native' | 'wasm' | 'js';
 
 /** A normalized 2-D convolution. All fields are non-negative integers except `relu`. */
 export interface ConvParams {
-  N: number; C: number; H: number; W: number;      // input [N, C, H, W]
-  K: number; R: number; S: number;                 // weight [K, C/groups, R, S]
+  N: number;
+  C: number;
+  H: number;
+  W: number; // input [N, C, H, W]
+  K: number;
+  R: number;
+  S: number; // weight [K, C/groups, R, S]
   groups: number;
-  strideH: number; strideW: number;
-  dilationH: number; dilationW: number;
-  padTop: number; padBottom: number; padLeft: number; padRight: number;
-  OH: number; OW: number;                          // output [N, K, OH, OW]
-  relu: boolean;                                   // fused max(0, x) after bias
-  relu6?: boolean;                                 // with relu: min(6, .) after it (ReLU6)
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+  OH: number;
+  OW: number; // output [N, K, OH, OW]
+  relu: boolean; // fused max(0, x) after bias
+  relu6?: boolean; // with relu: min(6, .) after it (ReLU6)
 }
 
 /**
@@ -62,11 +80,25 @@ export interface Backend {
    * `out` has exactly N*K*OH*OW elements and never overlaps input/weight/bias. Inputs are not modified.
    * `store` (from createWeightStore) holds transformed weights valid for `weight`.
    */
-  conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-         out: Float32Array, algo: Algorithm, store?: WeightStore): void;
+  conv2d(
+    p: ConvParams,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    algo: Algorithm,
+    store?: WeightStore
+  ): void;
   /** Same as conv2d but off the JS thread where the backend can; resolves when `out` is written. */
-  conv2dAsync(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-              out: Float32Array, algo: Algorithm, store?: WeightStore): Promise<void>;
+  conv2dAsync(
+    p: ConvParams,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    algo: Algorithm,
+    store?: WeightStore
+  ): Promise<void>;
   /**
    * Threads a call of `p` with `algo` actually uses (small calls stay on one); `call` (default 'async')
    * matters where a sync call cannot use them all (wasm on a browser's main thread). Absent: `threads`.
@@ -80,18 +112,32 @@ export interface Backend {
    * gradBiasOut [K] is given, the bias gradient. Outputs never overlap the inputs. Others leave these out
    * and backward builds grad-weight from forward convolutions.
    */
-  gradWeight?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-              gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): void;
-  gradWeightAsync?(p: ConvParams, input: Float32Array, gradOutput: Float32Array, out: Float32Array,
-                   gradBiasOut?: Float32Array | null, algorithm?: GradWeightAlgorithm): Promise<void>;
+  gradWeight?(
+    p: ConvParams,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    out: Float32Array,
+    gradBiasOut?: Float32Array | null,
+    algorithm?: GradWeightAlgorithm
+  ): void;
+  gradWeightAsync?(
+    p: ConvParams,
+    input: Float32Array,
+    gradOutput: Float32Array,
+    out: Float32Array,
+    gradBiasOut?: Float32Array | null,
+    algorithm?: GradWeightAlgorithm
+  ): Promise<void>;
   /**
    * Backends with a grad-weight kernel, which decides its own rules: the kernel algorithm a caller that
    * prefers `requested` should run on p ('auto': the kernel's choice; 'winograd' becomes 'gemm' where the
    * kernel's Winograd does not apply), and whether the kernel pays at all: where `kernelPays` is false,
    * grad-weight built from forward convolutions is faster (src/backward.ts builds it then).
    */
-  gradWeightChoose?(p: ConvParams, requested: GradWeightAlgorithm):
-    { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
+  gradWeightChoose?(
+    p: ConvParams,
+    requested: GradWeightAlgorithm
+  ): { algorithm: Exclude<GradWeightAlgorithm, 'auto'>; kernelPays: boolean; reason: string };
   /**
    * Tests and benchmarks: sets one of this engine's forcing knobs (KNOBS, native/interface.mjs; each
    * knob's `dflt` restores the engine's own rule). Throws a RangeError for a knob this engine does not

@@ -11,11 +11,16 @@ export type WasmSource = string | URL | ArrayBuffer | Uint8Array;
 export function wasmUrl(variant: WasmBuild): URL {
   // Literal URLs per variant, so bundlers can see and copy every asset.
   switch (variant) {
-    case 'simd': return new URL('../../../assembly/build/fastconv-simd.wasm', import.meta.url);
-    case 'relaxed': return new URL('../../../assembly/build/fastconv-relaxed.wasm', import.meta.url);
-    case 'scalar': return new URL('../../../assembly/build/fastconv-scalar.wasm', import.meta.url);
-    case 'simd-threads': return new URL('../../../assembly/build/fastconv-simd-threads.wasm', import.meta.url);
-    case 'relaxed-threads': return new URL('../../../assembly/build/fastconv-relaxed-threads.wasm', import.meta.url);
+    case 'simd':
+      return new URL('../../../assembly/build/fastconv-simd.wasm', import.meta.url);
+    case 'relaxed':
+      return new URL('../../../assembly/build/fastconv-relaxed.wasm', import.meta.url);
+    case 'scalar':
+      return new URL('../../../assembly/build/fastconv-scalar.wasm', import.meta.url);
+    case 'simd-threads':
+      return new URL('../../../assembly/build/fastconv-simd-threads.wasm', import.meta.url);
+    case 'relaxed-threads':
+      return new URL('../../../assembly/build/fastconv-relaxed-threads.wasm', import.meta.url);
   }
 }
 

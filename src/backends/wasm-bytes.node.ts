@@ -2,7 +2,7 @@
 // The package root is found by walking up from this file, which runs both as src/backends/*.ts
 // (vitest) and as dist/src/backends/*.js (after tsc).
 
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WasmBuild } from './wasm.js';

@@ -12,6 +12,8 @@ export const spawnWebWorker: SpawnWorker = (source) => {
   return {
     postMessage: (m) => w.postMessage(m),
     terminate: () => w.terminate(),
-    onDeath: (died) => { w.addEventListener('error', died); },
+    onDeath: (died) => {
+      w.addEventListener('error', died);
+    },
   };
 };

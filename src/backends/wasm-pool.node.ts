@@ -21,12 +21,18 @@ export const spawnNodeWorker: SpawnWorker = (source) => {
   w.unref();
   // The 'error' event must be handled, or Node treats it as an uncaught exception.
   const deaths: (() => void)[] = [];
-  const died = () => { for (const d of deaths) d(); };
+  const died = () => {
+    for (const d of deaths) d();
+  };
   w.on('error', died);
   w.on('exit', died);
   return {
     postMessage: (m) => w.postMessage(m),
-    terminate: () => { void w.terminate(); },
-    onDeath: (d) => { deaths.push(d); },
+    terminate: () => {
+      void w.terminate();
+    },
+    onDeath: (d) => {
+      deaths.push(d);
+    },
   };
 };

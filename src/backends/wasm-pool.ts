@@ -14,7 +14,12 @@
 
 import { WORKER_SOURCE } from './wasm-worker-source.js';
 
-const RUN = 0, PENDING = 1, ERROR = 2, STOP = 3, SLOTS = 8, THREAD_BITS = 7;
+const RUN = 0,
+  PENDING = 1,
+  ERROR = 2,
+  STOP = 3,
+  SLOTS = 8,
+  THREAD_BITS = 7;
 /** MAX_THREADS of assembly/threads_max.ts. */
 export const MAX_WASM_THREADS = 64;
 const READY_TIMEOUT_MS = 10_000;
@@ -50,7 +55,9 @@ function waitChange(control: Int32Array, index: number, value: number): Promise<
   const r = waitAsync ? waitAsync(control, index, value) : null;
   if (r && !r.async) return Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = new Promise((ok) => { timer = setTimeout(ok, POLL_MS); });
+  const tick = new Promise((ok) => {
+    timer = setTimeout(ok, POLL_MS);
+  });
   return (r ? Promise.race([r.value, tick]) : tick).finally(() => clearTimeout(timer));
 }
 
@@ -60,11 +67,16 @@ export class WasmPool {
   private seq = 0;
   private broken: string | null = null;
 
-  constructor(private readonly module: WebAssembly.Module, private readonly memory: WebAssembly.Memory,
-              private readonly spawn: SpawnWorker) {}
+  constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+    private readonly spawn: SpawnWorker
+  ) {}
 
   /** Why the pool cannot run threads (a worker failed to start), or null. */
-  get failure(): string | null { return this.broken; }
+  get failure(): string | null {
+    return this.broken;
+  }
 
   /** Starts workers until `threads` - 1 exist (the caller is thread 0). Does not wait for them. */
   grow(threads: number): void {

@@ -14,14 +14,23 @@
 // one sync calls use while an async call holds the threaded one), so a store keeps one wasm handle
 // per instance it met. Blocks a running async call may read are freed only when it is done.
 
-import { ALGORITHM_CODE, ALGORITHMS, EngineLimitError, KNOBS, PARAM_FIELDS, packParams, WASM_STATUS, WASM_STATUS_MESSAGE } from './types.js';
-import type { Algorithm, Backend, ConvParams, KnobName, WeightStore } from './types.js';
-import type { SpawnWorker } from './wasm-pool.js';
-import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
-import { ChoiceMemo } from './choice-memo.js';
 import type { HeldArgs } from '../async-args.js';
 import { checkAllIntact } from '../async-args.js';
 import { trueLength } from '../shape.js';
+import { ChoiceMemo } from './choice-memo.js';
+import type { Algorithm, Backend, ConvParams, KnobName, WeightStore } from './types.js';
+import {
+  ALGORITHM_CODE,
+  ALGORITHMS,
+  EngineLimitError,
+  KNOBS,
+  PARAM_FIELDS,
+  packParams,
+  WASM_STATUS,
+  WASM_STATUS_MESSAGE,
+} from './types.js';
+import type { SpawnWorker } from './wasm-pool.js';
+import { MAX_WASM_THREADS, WasmPool } from './wasm-pool.js';
 
 /** 'relaxed' = SIMD128 + relaxed-simd (FMA through relaxed_madd); 'scalar' = no SIMD at all. */
 export type WasmVariant = 'simd' | 'relaxed' | 'scalar';
@@ -66,23 +75,79 @@ const IMPLEMENTED: readonly Algorithm[] = ALGORITHMS;
 
 /** A 1-function module using one SIMD128 instruction (i32x4.splat): validates iff SIMD is supported. */
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,       // type section: () -> v128
-  0x03, 0x02, 0x01, 0x00,                         // function section: one function of type 0
-  0x0a, 0x08, 0x01, 0x06, 0x00,                   // code section: one body of 6 bytes, no locals
-  0x41, 0x00, 0xfd, 0x11, 0x0b,                   // i32.const 0; i32x4.splat; end
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type section: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x08,
+  0x01,
+  0x06,
+  0x00, // code section: one body of 6 bytes, no locals
+  0x41,
+  0x00,
+  0xfd,
+  0x11,
+  0x0b, // i32.const 0; i32x4.splat; end
 ]);
 
 /** The same with f32x4.relaxed_madd of three splats: validates iff relaxed SIMD is supported. */
 const RELAXED_SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,       // type section: () -> v128
-  0x03, 0x02, 0x01, 0x00,                         // function section: one function of type 0
-  0x0a, 0x13, 0x01, 0x11, 0x00,                   // code section: one body of 17 bytes, no locals
-  0x41, 0x00, 0xfd, 0x11,                         // i32.const 0; i32x4.splat
-  0x41, 0x00, 0xfd, 0x11,
-  0x41, 0x00, 0xfd, 0x11,
-  0xfd, 0x85, 0x02, 0x0b,                         // f32x4.relaxed_madd (0xfd 261); end
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version 1
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type section: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x13,
+  0x01,
+  0x11,
+  0x00, // code section: one body of 17 bytes, no locals
+  0x41,
+  0x00,
+  0xfd,
+  0x11, // i32.const 0; i32x4.splat
+  0x41,
+  0x00,
+  0xfd,
+  0x11,
+  0x41,
+  0x00,
+  0xfd,
+  0x11,
+  0xfd,
+  0x85,
+  0x02,
+  0x0b, // f32x4.relaxed_madd (0xfd 261); end
 ]);
 
 function validates(bytes: BufferSource): boolean {
@@ -151,11 +216,15 @@ const decoder = new TextDecoder();
 
 /** One instance of a build and the call protocol over it. */
 class Engine {
-  constructor(readonly wasm: FastconvExports, private readonly describeCall: (p: ConvParams) => string) {}
+  constructor(
+    readonly wasm: FastconvExports,
+    private readonly describeCall: (p: ConvParams) => string
+  ) {}
 
   check(code: number, what: string, p: ConvParams): void {
     // The module explains a shape the algorithm does not take (prepare writes it as supports does).
-    if (code === WASM_STATUS.ERR_ALGORITHM && this.wasm.reasonLength() > 0) throw new RangeError(`fastconv wasm: ${this.reason()}`);
+    if (code === WASM_STATUS.ERR_ALGORITHM && this.wasm.reasonLength() > 0)
+      throw new RangeError(`fastconv wasm: ${this.reason()}`);
     if (code !== 0) {
       const message = `fastconv wasm: ${what} failed: ${WASM_STATUS_MESSAGE[code] ?? `error ${code}`} (${this.describeCall(p)})`;
       throw code === WASM_STATUS.ERR_MEMORY ? new EngineLimitError(message) : new RangeError(message);
@@ -178,8 +247,16 @@ class Engine {
   }
 
   /** Params, prepare and the copies in; returns the algorithm code. `store`: a wasm store handle or 0. */
-  load(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null, outLen: number,
-       algo: Algorithm, threads: number, store = 0): number {
+  load(
+    p: ConvParams,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    outLen: number,
+    algo: Algorithm,
+    threads: number,
+    store = 0
+  ): number {
     const wasm = this.wasm;
     const code = ALGORITHM_CODE[algo];
     if (!this.params(p)) this.check(WASM_STATUS.ERR_MEMORY, 'prepare', p);
@@ -210,7 +287,8 @@ class Engine {
    * length-tracking view whose buffer grew, would read past the output; a shorter `out` throws.
    */
   store(out: Float32Array, length: number): void {
-    if (trueLength(out) < length) throw new RangeError(`fastconv wasm: out has ${trueLength(out)} elements, the output ${length}`);
+    if (trueLength(out) < length)
+      throw new RangeError(`fastconv wasm: out has ${trueLength(out)} elements, the output ${length}`);
     out.set(new Float32Array(this.wasm.memory.buffer, this.wasm.outputPtr(), length));
   }
 }
@@ -224,7 +302,10 @@ class WasmStore implements WeightStore {
    * must neither use nor fill the store, or it would leave the old weights' transform behind.
    */
   epoch = 0;
-  constructor(readonly backend: object, private readonly release: (e: Engine, handle: number) => void) {}
+  constructor(
+    readonly backend: object,
+    private readonly release: (e: Engine, handle: number) => void
+  ) {}
 
   /** This store's handle in `e`'s memory (made on first use); 0 if memory cannot grow (run without). */
   handleIn(e: Engine): number {
@@ -251,8 +332,12 @@ class WasmStore implements WeightStore {
 }
 
 /** `noThreads`: why the caller could not offer threading (reported by threadsOff). */
-export function createWasmBackend(module: WebAssembly.Module, variant: WasmVariant, threading?: WasmThreading,
-                                  noThreads?: string): WasmBackend {
+export function createWasmBackend(
+  module: WebAssembly.Module,
+  variant: WasmVariant,
+  threading?: WasmThreading,
+  noThreads?: string
+): WasmBackend {
   let plain: Engine | undefined;
   // Knobs set so far, replayed on an instance made later (knobs are per instance).
   const knobs = new Map<number, number>();
@@ -265,15 +350,20 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   };
   let engine: Engine;
   let pool: WasmPool | null = null;
-  let threadsOff: string | null = threading ? null
+  let threadsOff: string | null = threading
+    ? null
     : `threads are off: ${noThreads ?? (variant === 'scalar' ? 'the scalar build has no threaded variant' : 'no threaded build was given')}`;
   let wanted = 1;
   if (threading) {
     try {
-      if (typeof SharedArrayBuffer !== 'function') throw new Error('SharedArrayBuffer is not available (the page is not cross-origin isolated)');
+      if (typeof SharedArrayBuffer !== 'function')
+        throw new Error('SharedArrayBuffer is not available (the page is not cross-origin isolated)');
       // 4 GiB maximum, as the builds declare: address space only, committed as the arena grows.
       const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
-      engine = new Engine(new WebAssembly.Instance(threading.module, { env: { memory } }).exports as unknown as FastconvExports, describe);
+      engine = new Engine(
+        new WebAssembly.Instance(threading.module, { env: { memory } }).exports as unknown as FastconvExports,
+        describe
+      );
       pool = new WasmPool(threading.module, memory, threading.spawn);
       wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(threading.threads)));
     } catch (e) {
@@ -301,9 +391,12 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     for (const h of handles) engine.wasm.storeDelete(h);
   }
   // A store dropped without clear() (a layer collected without dispose()) gives its blocks back too.
-  const finalizer = typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<Map<Engine, number>>((handles) => { for (const [e, h] of handles) release(e, h); })
-    : null;
+  const finalizer =
+    typeof FinalizationRegistry === 'function'
+      ? new FinalizationRegistry<Map<Engine, number>>((handles) => {
+          for (const [e, h] of handles) release(e, h);
+        })
+      : null;
   const storeKey = {};
   /** The store if it is this backend's and was not cleared since `epoch` (when given). */
   function ours(store: WeightStore | undefined, epoch?: number): WasmStore | undefined {
@@ -335,7 +428,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     }
     e.begin(() => e.wasm.beginRun(code), weight, p);
     let own = 0;
-    const workers = pool.runSync(threads, () => { own = e.wasm.runSlice(0); });
+    const workers = pool.runSync(threads, () => {
+      own = e.wasm.runSlice(0);
+    });
     e.check(own || workers, 'run', p);
     e.check(e.wasm.finishRun(), 'run', p);
   }
@@ -367,19 +462,27 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   }
 
   function setKnob(name: KnobName, value: number): void {
-    const k = KNOBS[name] as (typeof KNOBS)[KnobName] | undefined;  // a name from untyped JS may be no knob
+    const k = KNOBS[name] as (typeof KNOBS)[KnobName] | undefined; // a name from untyped JS may be no knob
     if (!k?.engines.includes('wasm')) throw new RangeError(`knob: expected a wasm knob, got ${String(name)}`);
     if (typeof value !== 'number') throw new TypeError(`knob ${name}: expected a number, got ${typeof value}`);
     if (!Number.isInteger(value)) throw new RangeError(`knob ${name}: expected an integer (${k.valid}), got ${value}`);
     for (const e of plain && plain !== engine ? [engine, plain] : [engine]) {
-      if (e.wasm.setKnob(k.code, value) !== WASM_STATUS.OK) throw new RangeError(`knob ${name}: expected one of ${k.valid}, got ${value}`);
+      if (e.wasm.setKnob(k.code, value) !== WASM_STATUS.OK)
+        throw new RangeError(`knob ${name}: expected one of ${k.valid}, got ${value}`);
     }
     knobs.set(k.code, value);
     choices.clear();
   }
 
-  function conv2d(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                  out: Float32Array, algo: Algorithm, store?: WeightStore): void {
+  function conv2d(
+    p: ConvParams,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    algo: Algorithm,
+    store?: WeightStore
+  ): void {
     const e = busy ? plainEngine() : engine;
     let threads = e === engine && threading?.canBlock ? threadsFor(p) : 1;
     if (threads > 1) {
@@ -398,9 +501,17 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   // workers' start-up, their slices), during which the caller may have resized or detached any of
   // them: each is checked before it is read and all of them again before `out` is written
   // (src/async-args.ts has the rule).
-  async function conv2dThreaded(p: ConvParams, input: Float32Array, weight: Float32Array, bias: Float32Array | null,
-                                out: Float32Array, algo: Algorithm, store: WasmStore | undefined, epoch: number,
-                                held: HeldArgs): Promise<void> {
+  async function conv2dThreaded(
+    p: ConvParams,
+    input: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    algo: Algorithm,
+    store: WasmStore | undefined,
+    epoch: number,
+    held: HeldArgs
+  ): Promise<void> {
     // Refuse a shape the algorithm does not take before waiting for the workers.
     const why = supports(p, algo);
     if (why !== null) throw new RangeError(`fastconv wasm: ${why}`);
@@ -417,7 +528,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
       } else {
         engine.begin(() => engine.wasm.beginRun(code), weight, p);
         let own = 0;
-        const workers = await workerPool().runAsync(threads, () => { own = engine.wasm.runSlice(0); });
+        const workers = await workerPool().runAsync(threads, () => {
+          own = engine.wasm.runSlice(0);
+        });
         engine.check(own || workers, 'run', p);
         engine.check(engine.wasm.finishRun(), 'run', p);
         checkAllIntact('conv2dAsync', held);
@@ -432,13 +545,15 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
   const backend: WasmBackend = {
     name: 'wasm',
     isa: ISA[variant],
-    get threads() { return off() === null ? wanted : 1; },
+    get threads() {
+      return off() === null ? wanted : 1;
+    },
     algorithms: IMPLEMENTED,
     accepts(p) {
       const e = queryEngine();
       if (!e.params(p)) return WASM_STATUS_MESSAGE[WASM_STATUS.ERR_MEMORY];
       const code = e.wasm.accepts();
-      return code === 0 ? null : WASM_STATUS_MESSAGE[code] ?? `error ${code}`;
+      return code === 0 ? null : (WASM_STATUS_MESSAGE[code] ?? `error ${code}`);
     },
     supports,
     choose,
@@ -458,17 +573,26 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
           return Promise.reject(e);
         }
       }
-      const s = ours(store), epoch = s?.epoch ?? 0;
-      const held: HeldArgs = [['input', input, trueLength(input)], ['weight', weight, trueLength(weight)],
-        ['bias', bias, bias ? trueLength(bias) : 0], ['out', out, trueLength(out)]];
+      const s = ours(store),
+        epoch = s?.epoch ?? 0;
+      const held: HeldArgs = [
+        ['input', input, trueLength(input)],
+        ['weight', weight, trueLength(weight)],
+        ['bias', bias, bias ? trueLength(bias) : 0],
+        ['out', out, trueLength(out)],
+      ];
       const done = queue.then(() => conv2dThreaded(p, input, weight, bias, out, algo, s, epoch, held));
       queue = done.catch(() => {});
       return done;
     },
     memoryUse() {
       const engines = plain && plain !== engine ? [engine, plain] : [engine];
-      let memory = 0, stores = 0;
-      for (const e of engines) { memory += e.wasm.memory.buffer.byteLength; stores += e.wasm.storeHeapBytes(); }
+      let memory = 0,
+        stores = 0;
+      for (const e of engines) {
+        memory += e.wasm.memory.buffer.byteLength;
+        stores += e.wasm.storeHeapBytes();
+      }
       return { memory, stores };
     },
     createWeightStore() {
@@ -479,7 +603,9 @@ export function createWasmBackend(module: WebAssembly.Module, variant: WasmVaria
     minFlopsPerThread: MIN_FLOPS_PER_THREAD,
     // A sync call splits only where this thread may block (not a browser's main thread).
     threadsFor: (p, _algo, call = 'async') => (call === 'sync' && !threading?.canBlock ? 1 : threadsFor(p)),
-    get threadsOff() { return off(); },
+    get threadsOff() {
+      return off();
+    },
     setThreads(n: number) {
       wanted = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(n)));
     },

@@ -5,8 +5,8 @@ import type { FastconvApi } from './compile.js';
 import type { LoadOptions, OnnxModel } from './model.js';
 import { createModel } from './model.js';
 
-export { OnnxModel } from './model.js';
 export type { ExplainedStep, LoadOptions, OnnxTensorInfo } from './model.js';
+export { OnnxModel } from './model.js';
 export { OnnxError } from './parse.js';
 
 const api = fastconv as unknown as FastconvApi;

@@ -1,15 +1,15 @@
 // `fastconv/onnx` in Node: ONNX CNN models on fastconv's layers. Loading this entry loads fastconv's Node
 // entry (native addon, wasm, js) too, and the runner reaches the engines only through that public API.
 
-import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as fastconv from '../index.node.js';
 import type { FastconvApi } from './compile.js';
 import type { LoadOptions, OnnxModel } from './model.js';
 import { createModel } from './model.js';
 
-export { OnnxModel } from './model.js';
 export type { ExplainedStep, LoadOptions, OnnxTensorInfo } from './model.js';
+export { OnnxModel } from './model.js';
 export { OnnxError } from './parse.js';
 
 const api = fastconv as unknown as FastconvApi;

@@ -4,11 +4,14 @@
 import type { Tensor } from '../index.node.js';
 import type { BackendOption, FastconvApi, ModelState, Plan } from './compile.js';
 import { compile } from './compile.js';
-import type { OnnxGraph } from './parse.js';
+import type { OnnxGraph, Value } from './parse.js';
 import { OnnxError, parseModel } from './parse.js';
-import type { Value } from './parse.js';
 
-export interface OnnxTensorInfo { name: string; shape: (number | string)[]; dtype: 'float32' }
+export interface OnnxTensorInfo {
+  name: string;
+  shape: (number | string)[];
+  dtype: 'float32';
+}
 
 export interface LoadOptions {
   /** fastconv backend of the convolutions (default 'auto'); the other ops run in JavaScript. */
@@ -42,21 +45,29 @@ export class OnnxModel {
   private queue: Promise<unknown> = Promise.resolve();
   private busy = false;
 
-  constructor(private readonly graph: OnnxGraph, private readonly state: ModelState) {
+  constructor(
+    private readonly graph: OnnxGraph,
+    private readonly state: ModelState
+  ) {
     if (graph.inputs.length === 0) throw new OnnxError('the graph has no inputs');
     this.inputs = graph.inputs.map((v) => {
-      if (v.dtype !== 'float32') throw new OnnxError(`graph input '${v.name}' is not a float tensor (only float inputs are supported)`);
+      if (v.dtype !== 'float32')
+        throw new OnnxError(`graph input '${v.name}' is not a float tensor (only float inputs are supported)`);
       if (!v.shape) throw new OnnxError(`graph input '${v.name}' has no declared shape`);
-      for (const d of v.shape) if (typeof d === 'number' && !(Number.isInteger(d) && d >= 1)) throw new OnnxError(`graph input '${v.name}' has dimension ${d}`);
+      for (const d of v.shape)
+        if (typeof d === 'number' && !(Number.isInteger(d) && d >= 1))
+          throw new OnnxError(`graph input '${v.name}' has dimension ${d}`);
       // The load-time plan runs the graph once on this shape: a corrupt dimension must not allocate gigabytes.
       const n = v.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
-      if (n > MAX_INPUT_ELEMENTS) throw new OnnxError(`graph input '${v.name}' declares ${n} elements, more than the supported ${MAX_INPUT_ELEMENTS}`);
+      if (n > MAX_INPUT_ELEMENTS)
+        throw new OnnxError(`graph input '${v.name}' declares ${n} elements, more than the supported ${MAX_INPUT_ELEMENTS}`);
       return { name: v.name, shape: v.shape, dtype: 'float32' as const };
     });
     // The declared shape with every symbolic dimension (a dynamic batch) at 1 is the load-time plan.
     const plan = this.plan(this.inputs.map((i) => i.shape.map((d) => (typeof d === 'number' ? d : 1))));
     this.outputs = graph.outputs.map((o, i) => ({
-      name: o.name, dtype: 'float32' as const,
+      name: o.name,
+      dtype: 'float32' as const,
       shape: plan.outputShapes[i].map((d, j) => (typeof o.shape?.[j] === 'string' ? (o.shape[j] as string) : d)),
     }));
   }
@@ -74,23 +85,35 @@ export class OnnxModel {
 
   private feeds(feeds: unknown): { plan: Plan; values: Value[] } {
     if (this.disposed) throw new Error('this model was disposed');
-    if (feeds === null || typeof feeds !== 'object') throw new TypeError(`feeds must be an object { [inputName]: { data, shape } }, got ${feeds === null ? 'null' : typeof feeds}`);
+    if (feeds === null || typeof feeds !== 'object')
+      throw new TypeError(
+        `feeds must be an object { [inputName]: { data, shape } }, got ${feeds === null ? 'null' : typeof feeds}`
+      );
     const f = feeds as Record<string, unknown>;
-    for (const k of Object.keys(f)) if (!this.inputs.some((i) => i.name === k)) throw new RangeError(`feeds.${k}: the model has no input '${k}' (inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
+    for (const k of Object.keys(f))
+      if (!this.inputs.some((i) => i.name === k))
+        throw new RangeError(`feeds.${k}: the model has no input '${k}' (inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
     const values = this.inputs.map((info) => {
       const t = f[info.name] as Partial<Tensor> | undefined;
-      if (!t || typeof t !== 'object') throw new TypeError(`feeds['${info.name}'] must be a tensor { data: Float32Array, shape }, got ${t === null ? 'null' : typeof t}`);
+      if (!t || typeof t !== 'object')
+        throw new TypeError(
+          `feeds['${info.name}'] must be a tensor { data: Float32Array, shape }, got ${t === null ? 'null' : typeof t}`
+        );
       if (!(t.data instanceof Float32Array)) throw new TypeError(`feeds['${info.name}'].data must be a Float32Array`);
       const shape = t.shape;
-      if (!Array.isArray(shape) || shape.length !== info.shape.length) throw new RangeError(`feeds['${info.name}'].shape must have rank ${info.shape.length} ([${info.shape.join(', ')}])`);
+      if (!Array.isArray(shape) || shape.length !== info.shape.length)
+        throw new RangeError(`feeds['${info.name}'].shape must have rank ${info.shape.length} ([${info.shape.join(', ')}])`);
       shape.forEach((d, i) => {
         const want = info.shape[i];
         if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || (typeof want === 'number' && d !== want)) {
-          throw new RangeError(`feeds['${info.name}'].shape[${i}] must be ${typeof want === 'number' ? want : 'a positive integer'}, got ${d}`);
+          throw new RangeError(
+            `feeds['${info.name}'].shape[${i}] must be ${typeof want === 'number' ? want : 'a positive integer'}, got ${d}`
+          );
         }
       });
       const n = shape.reduce((a: number, b: number) => a * b, 1);
-      if (t.data.length !== n) throw new RangeError(`feeds['${info.name}'].data has ${t.data.length} elements, shape [${shape.join(', ')}] needs ${n}`);
+      if (t.data.length !== n)
+        throw new RangeError(`feeds['${info.name}'].data has ${t.data.length} elements, shape [${shape.join(', ')}] needs ${n}`);
       return { dtype: 'float32' as const, shape: shape.slice(), data: t.data };
     });
     return { plan: this.plan(values.map((v) => v.shape)), values };
@@ -98,7 +121,9 @@ export class OnnxModel {
 
   private begin(plan: Plan, values: Value[]): (Value | undefined)[] {
     const slots = plan.initial.slice();
-    plan.inputSlots.forEach((s, i) => { slots[s] = values[i]; });
+    plan.inputSlots.forEach((s, i) => {
+      slots[s] = values[i];
+    });
     this.last = plan;
     return slots;
   }
@@ -106,7 +131,10 @@ export class OnnxModel {
   private finish(plan: Plan, slots: (Value | undefined)[]): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     // Copies: an output may alias an input (Identity) or a constant the plan keeps.
-    plan.outputSlots.forEach((s, i) => { const v = slots[s]!; out[this.graph.outputs[i].name] = { data: Float32Array.from(v.data), shape: v.shape.slice() }; });
+    plan.outputSlots.forEach((s, i) => {
+      const v = slots[s]!;
+      out[this.graph.outputs[i].name] = { data: Float32Array.from(v.data), shape: v.shape.slice() };
+    });
     return out;
   }
 
@@ -122,7 +150,9 @@ export class OnnxModel {
     plan.steps.forEach((step, i) => {
       const t0 = performance.now();
       const ys = step.run(step.inputs.map((s) => (s >= 0 ? slots[s] : undefined)));
-      step.outputs.forEach((s, j) => { if (s >= 0) slots[s] = ys[j]; });
+      step.outputs.forEach((s, j) => {
+        if (s >= 0) slots[s] = ys[j];
+      });
       step.ms = performance.now() - t0;
       this.release(plan, slots, i, step.inputs);
     });
@@ -142,11 +172,14 @@ export class OnnxModel {
     try {
       const slots = this.begin(plan, values);
       for (let i = 0; i < plan.steps.length; i++) {
-        const step = plan.steps[i], xs = step.inputs.map((s) => (s >= 0 ? slots[s] : undefined));
+        const step = plan.steps[i],
+          xs = step.inputs.map((s) => (s >= 0 ? slots[s] : undefined));
         const t0 = performance.now();
         const ys = step.runAsync ? await step.runAsync(xs) : step.run(xs);
         step.ms = performance.now() - t0;
-        step.outputs.forEach((s, j) => { if (s >= 0) slots[s] = ys[j]; });
+        step.outputs.forEach((s, j) => {
+          if (s >= 0) slots[s] = ys[j];
+        });
         this.release(plan, slots, i, step.inputs);
       }
       return this.finish(plan, slots);
@@ -161,14 +194,24 @@ export class OnnxModel {
     if (!plan) return [];
     const total = plan.steps.reduce((a, s) => a + s.ms, 0);
     return plan.steps.map((s) => {
-      let backend = 'js', algorithm: string | undefined, threads: number | undefined;
+      let backend = 'js',
+        algorithm: string | undefined,
+        threads: number | undefined;
       if (s.conv) {
         const e = this.state.api.explain(s.conv.x, s.conv.w, s.conv.options);
-        backend = `${e.backend}${e.isa ? `-${e.isa}` : ''}`; algorithm = s.conv.layer?.algorithm ?? e.algorithm; threads = e.threads;
+        backend = `${e.backend}${e.isa ? `-${e.isa}` : ''}`;
+        algorithm = s.conv.layer?.algorithm ?? e.algorithm;
+        threads = e.threads;
       } else if (s.kind === 'ConvTranspose') backend = 'fastconv';
       return {
-        op: s.kind, nodes: s.nodes.map((n) => n.name), backend, algorithm, threads,
-        outputShape: s.outShape?.slice() ?? [], ms: s.ms, share: total > 0 ? s.ms / total : 0,
+        op: s.kind,
+        nodes: s.nodes.map((n) => n.name),
+        backend,
+        algorithm,
+        threads,
+        outputShape: s.outShape?.slice() ?? [],
+        ms: s.ms,
+        share: total > 0 ? s.ms / total : 0,
       };
     });
   }
@@ -184,9 +227,11 @@ export class OnnxModel {
 }
 
 export function createModel(api: FastconvApi, bytes: Uint8Array, options: LoadOptions | undefined): OnnxModel {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError('options must be an object { backend }');
+  if (options !== undefined && (options === null || typeof options !== 'object'))
+    throw new TypeError('options must be an object { backend }');
   const backend = options?.backend ?? 'auto';
-  if (!BACKENDS.includes(backend)) throw new RangeError(`options.backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`);
+  if (!BACKENDS.includes(backend))
+    throw new RangeError(`options.backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`);
   const graph = parseModel(bytes);
   try {
     return new OnnxModel(graph, { api, backend, layers: new Map() });

@@ -15,17 +15,28 @@ export class OnnxError extends Error {
  * precision, which only the INT64_MAX/MIN "to the end" sentinels of Slice reach, and those clamp anyway).
  */
 export type DType = 'float32' | 'int' | 'bool';
-export interface Value { dtype: DType; shape: number[]; data: Float32Array | Float64Array }
+export interface Value {
+  dtype: DType;
+  shape: number[];
+  data: Float32Array | Float64Array;
+}
 
 export type AttrValue = number | number[] | string | string[] | Value;
 export interface OnnxNode {
-  name: string; op: string; domain: string;
-  inputs: string[]; outputs: string[];
+  name: string;
+  op: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
   attrs: Map<string, { type: number; value: AttrValue }>;
   /** "Conv 'conv1'" for messages. */
   label: string;
 }
-export interface ValueInfo { name: string; dtype: DType | 'other'; shape: (number | string)[] | null }
+export interface ValueInfo {
+  name: string;
+  dtype: DType | 'other';
+  shape: (number | string)[] | null;
+}
 export interface OnnxGraph {
   opset: number;
   producer: string;
@@ -38,11 +49,36 @@ export interface OnnxGraph {
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
 
 // TensorProto.DataType
-const FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7, BOOL = 9, DOUBLE = 11, UINT32 = 12, UINT64 = 13;
+const FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  UINT16 = 4,
+  INT16 = 5,
+  INT32 = 6,
+  INT64 = 7,
+  BOOL = 9,
+  DOUBLE = 11,
+  UINT32 = 12,
+  UINT64 = 13;
 const INT_TYPES = new Set([UINT8, INT8, UINT16, INT16, INT32, INT64, UINT32, UINT64]);
 const TYPE_NAMES: Record<number, string> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
-  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+  0: 'UNDEFINED',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  16: 'BFLOAT16',
 };
 export const typeName = (t: number): string => TYPE_NAMES[t] ?? `type ${t}`;
 
@@ -66,27 +102,59 @@ function checkedDims(dims: Int64[], what: string): number[] {
 }
 
 const ELEMENT_BYTES: Record<number, number> = {
-  [FLOAT]: 4, [DOUBLE]: 8, [UINT8]: 1, [INT8]: 1, [UINT16]: 2, [INT16]: 2, [INT32]: 4, [INT64]: 8, [UINT32]: 4, [UINT64]: 8, [BOOL]: 1,
+  [FLOAT]: 4,
+  [DOUBLE]: 8,
+  [UINT8]: 1,
+  [INT8]: 1,
+  [UINT16]: 2,
+  [INT16]: 2,
+  [INT32]: 4,
+  [INT64]: 8,
+  [UINT32]: 4,
+  [UINT64]: 8,
+  [BOOL]: 1,
 };
 
 function readRaw(raw: Uint8Array, type: number, n: number, what: string): Float32Array | Float64Array {
   const size = ELEMENT_BYTES[type];
-  if (raw.length !== n * size) throw new OnnxError(`${what}: raw_data holds ${raw.length} bytes, ${n} ${typeName(type)} elements need ${n * size}`);
+  if (raw.length !== n * size)
+    throw new OnnxError(`${what}: raw_data holds ${raw.length} bytes, ${n} ${typeName(type)} elements need ${n * size}`);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out = type === FLOAT || type === DOUBLE ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * size;
     switch (type) {
-      case FLOAT: out[i] = v.getFloat32(o, true); break;
-      case DOUBLE: out[i] = v.getFloat64(o, true); break;
-      case UINT8: case BOOL: out[i] = v.getUint8(o); break;
-      case INT8: out[i] = v.getInt8(o); break;
-      case UINT16: out[i] = v.getUint16(o, true); break;
-      case INT16: out[i] = v.getInt16(o, true); break;
-      case INT32: out[i] = v.getInt32(o, true); break;
-      case UINT32: out[i] = v.getUint32(o, true); break;
-      case INT64: out[i] = Number(v.getBigInt64(o, true)); break;
-      case UINT64: out[i] = Number(v.getBigUint64(o, true)); break;
+      case FLOAT:
+        out[i] = v.getFloat32(o, true);
+        break;
+      case DOUBLE:
+        out[i] = v.getFloat64(o, true);
+        break;
+      case UINT8:
+      case BOOL:
+        out[i] = v.getUint8(o);
+        break;
+      case INT8:
+        out[i] = v.getInt8(o);
+        break;
+      case UINT16:
+        out[i] = v.getUint16(o, true);
+        break;
+      case INT16:
+        out[i] = v.getInt16(o, true);
+        break;
+      case INT32:
+        out[i] = v.getInt32(o, true);
+        break;
+      case UINT32:
+        out[i] = v.getUint32(o, true);
+        break;
+      case INT64:
+        out[i] = Number(v.getBigInt64(o, true));
+        break;
+      case UINT64:
+        out[i] = Number(v.getBigUint64(o, true));
+        break;
     }
   }
   return out;
@@ -94,16 +162,26 @@ function readRaw(raw: Uint8Array, type: number, n: number, what: string): Float3
 
 export function parseTensor(t: TensorProto, what: string): Value {
   what = t.name ? `${what} '${t.name}'` : what;
-  if (t.dataLocation === 1 || t.externalData.length > 0) throw new OnnxError(`${what}: external data files are not supported (save the model with its weights inside)`);
+  if (t.dataLocation === 1 || t.externalData.length > 0)
+    throw new OnnxError(`${what}: external data files are not supported (save the model with its weights inside)`);
   const dtype = dtypeOf(t.dataType);
-  if (!dtype) throw new OnnxError(`${what}: element type ${typeName(t.dataType)} is not supported (float, double, integers and bool are)`);
+  if (!dtype)
+    throw new OnnxError(`${what}: element type ${typeName(t.dataType)} is not supported (float, double, integers and bool are)`);
   const shape = checkedDims(t.dims, what);
   const n = shape.reduce((a, b) => a * b, 1);
   let data: Float32Array | Float64Array;
   if (t.rawData.length > 0) data = readRaw(t.rawData, t.dataType, n, what);
   else {
-    const src: ArrayLike<Int64> = t.dataType === FLOAT ? t.floatData : t.dataType === DOUBLE ? t.doubleData
-      : t.dataType === INT64 ? t.int64Data : t.dataType === UINT32 || t.dataType === UINT64 ? t.uint64Data : t.int32Data;
+    const src: ArrayLike<Int64> =
+      t.dataType === FLOAT
+        ? t.floatData
+        : t.dataType === DOUBLE
+          ? t.doubleData
+          : t.dataType === INT64
+            ? t.int64Data
+            : t.dataType === UINT32 || t.dataType === UINT64
+              ? t.uint64Data
+              : t.int32Data;
     if (src.length !== n) throw new OnnxError(`${what}: holds ${src.length} values, its shape [${shape.join(', ')}] needs ${n}`);
     data = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
     for (let i = 0; i < n; i++) data[i] = toNumber(src[i]);
@@ -119,16 +197,23 @@ function parseAttr(a: AttributeProto, label: string): { type: number; value: Att
   const what = `${label} attribute '${a.name}'`;
   if (a.refAttrName) throw new OnnxError(`${what}: references a function attribute, which only functions have`);
   switch (a.type) {
-    case ATTR.FLOAT: return { type: a.type, value: a.f };
-    case ATTR.INT: return { type: a.type, value: toNumber(a.i) };
-    case ATTR.STRING: return { type: a.type, value: decoder.decode(a.s) };
+    case ATTR.FLOAT:
+      return { type: a.type, value: a.f };
+    case ATTR.INT:
+      return { type: a.type, value: toNumber(a.i) };
+    case ATTR.STRING:
+      return { type: a.type, value: decoder.decode(a.s) };
     case ATTR.TENSOR:
       if (!a.t) throw new OnnxError(`${what}: a TENSOR attribute without its tensor`);
       return { type: a.type, value: parseTensor(a.t, what) };
-    case ATTR.FLOATS: return { type: a.type, value: Array.from(a.floats) };
-    case ATTR.INTS: return { type: a.type, value: a.ints.map(toNumber) };
-    case ATTR.STRINGS: return { type: a.type, value: a.strings.map((s) => decoder.decode(s)) };
-    default: throw new OnnxError(`${what}: attribute type ${a.type} (graphs, sparse tensors, type protos) is not supported`);
+    case ATTR.FLOATS:
+      return { type: a.type, value: Array.from(a.floats) };
+    case ATTR.INTS:
+      return { type: a.type, value: a.ints.map(toNumber) };
+    case ATTR.STRINGS:
+      return { type: a.type, value: a.strings.map((s) => decoder.decode(s)) };
+    default:
+      throw new OnnxError(`${what}: attribute type ${a.type} (graphs, sparse tensors, type protos) is not supported`);
   }
 }
 
@@ -151,7 +236,9 @@ function parseValueInfo(v: ValueInfoProto): ValueInfo {
   return {
     name: v.name,
     dtype: dtypeOf(tt.elemType) ?? 'other',
-    shape: dims ? dims.map((d) => (d.dimValue !== undefined && d.value === 'dimValue' ? toNumber(d.dimValue) : d.dimParam || '?')) : null,
+    shape: dims
+      ? dims.map((d) => (d.dimValue !== undefined && d.value === 'dimValue' ? toNumber(d.dimValue) : d.dimParam || '?'))
+      : null,
   };
 }
 

@@ -123,22 +123,69 @@ const descriptor = {
 export type Int64 = number | { toNumber(): number };
 
 export interface TensorProto {
-  dims: Int64[]; dataType: number; name: string;
-  floatData: number[]; int32Data: number[]; int64Data: Int64[]; doubleData: number[]; uint64Data: Int64[];
-  stringData: Uint8Array[]; rawData: Uint8Array; externalData: { key: string; value: string }[]; dataLocation: number;
+  dims: Int64[];
+  dataType: number;
+  name: string;
+  floatData: number[];
+  int32Data: number[];
+  int64Data: Int64[];
+  doubleData: number[];
+  uint64Data: Int64[];
+  stringData: Uint8Array[];
+  rawData: Uint8Array;
+  externalData: { key: string; value: string }[];
+  dataLocation: number;
 }
 export interface AttributeProto {
-  name: string; refAttrName: string; type: number; f: number; i: Int64; s: Uint8Array; t?: TensorProto; g?: GraphProto;
-  floats: number[]; ints: Int64[]; strings: Uint8Array[]; tensors: TensorProto[]; graphs: GraphProto[];
+  name: string;
+  refAttrName: string;
+  type: number;
+  f: number;
+  i: Int64;
+  s: Uint8Array;
+  t?: TensorProto;
+  g?: GraphProto;
+  floats: number[];
+  ints: Int64[];
+  strings: Uint8Array[];
+  tensors: TensorProto[];
+  graphs: GraphProto[];
 }
-export interface NodeProto { input: string[]; output: string[]; name: string; opType: string; domain: string; attribute: AttributeProto[] }
-export interface DimensionProto { dimValue?: Int64; dimParam?: string; value?: string }
-export interface TypeProto { tensorType?: { elemType: number; shape?: { dim: DimensionProto[] } }; value?: string }
-export interface ValueInfoProto { name: string; type?: TypeProto }
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name: string;
+  opType: string;
+  domain: string;
+  attribute: AttributeProto[];
+}
+export interface DimensionProto {
+  dimValue?: Int64;
+  dimParam?: string;
+  value?: string;
+}
+export interface TypeProto {
+  tensorType?: { elemType: number; shape?: { dim: DimensionProto[] } };
+  value?: string;
+}
+export interface ValueInfoProto {
+  name: string;
+  type?: TypeProto;
+}
 export interface GraphProto {
-  node: NodeProto[]; name: string; initializer: TensorProto[]; input: ValueInfoProto[]; output: ValueInfoProto[]; valueInfo: ValueInfoProto[];
+  node: NodeProto[];
+  name: string;
+  initializer: TensorProto[];
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  valueInfo: ValueInfoProto[];
 }
-export interface ModelProto { irVersion: Int64; opsetImport: { domain: string; version: Int64 }[]; producerName: string; graph?: GraphProto }
+export interface ModelProto {
+  irVersion: Int64;
+  opsetImport: { domain: string; version: Int64 }[];
+  producerName: string;
+  graph?: GraphProto;
+}
 
 let modelType: protobuf.Type | undefined;
 

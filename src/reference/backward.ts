@@ -9,10 +9,15 @@ import type { TransposeParams } from '../transpose.js';
 const id = (v: number) => v;
 
 /** d(sum(y * gy))/dx for the forward convolution `p`: every output tap scatters gy * w back to its input. */
-export function convGradInputReference(p: ConvParams, gradOutput: ArrayLike<number>, weight: ArrayLike<number>,
-                                       abs = false): Float64Array {
+export function convGradInputReference(
+  p: ConvParams,
+  gradOutput: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  abs = false
+): Float64Array {
   const { N, C, H, W, K, R, S, groups, OH, OW } = p;
-  const Cg = C / groups, Kg = K / groups;
+  const Cg = C / groups,
+    Kg = K / groups;
   const f = abs ? Math.abs : id;
   const gx = new Float64Array(N * C * H * W);
   for (let n = 0; n < N; n++) {
@@ -40,10 +45,15 @@ export function convGradInputReference(p: ConvParams, gradOutput: ArrayLike<numb
 }
 
 /** d(sum(y * gy))/dw: [K, C/groups, R, S]. */
-export function convGradWeightReference(p: ConvParams, input: ArrayLike<number>, gradOutput: ArrayLike<number>,
-                                        abs = false): Float64Array {
+export function convGradWeightReference(
+  p: ConvParams,
+  input: ArrayLike<number>,
+  gradOutput: ArrayLike<number>,
+  abs = false
+): Float64Array {
   const { N, C, H, W, K, R, S, groups, OH, OW } = p;
-  const Cg = C / groups, Kg = K / groups;
+  const Cg = C / groups,
+    Kg = K / groups;
   const f = abs ? Math.abs : id;
   const gw = new Float64Array(K * Cg * R * S);
   for (let k = 0; k < K; k++) {
@@ -85,10 +95,16 @@ export function convGradBiasReference(p: ConvParams, gradOutput: ArrayLike<numbe
 }
 
 /** PyTorch's ConvTranspose: each input element scatters x * w over its output window (before cropping the padding). */
-export function convTransposeReference(p: TransposeParams, input: ArrayLike<number>, weight: ArrayLike<number>,
-                                       bias: ArrayLike<number> | null, abs = false): Float64Array {
+export function convTransposeReference(
+  p: TransposeParams,
+  input: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  abs = false
+): Float64Array {
   const { N, C, H, W, K, R, S, groups, OH, OW } = p;
-  const Cg = C / groups, Kg = K / groups;
+  const Cg = C / groups,
+    Kg = K / groups;
   const f = abs ? Math.abs : id;
   const out = new Float64Array(N * K * OH * OW);
   for (let n = 0; n < N; n++) {
@@ -122,12 +138,19 @@ export function convTransposeReference(p: TransposeParams, input: ArrayLike<numb
 
 /** A 2-D pooling window geometry over an [N, C, H, W] input (NC = N * C planes). */
 export interface PoolParams {
-  NC: number; H: number; W: number;
-  kH: number; kW: number;
-  strideH: number; strideW: number;
-  padH: number; padW: number;
-  dilationH: number; dilationW: number;
-  OH: number; OW: number;
+  NC: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilationH: number;
+  dilationW: number;
+  OH: number;
+  OW: number;
 }
 
 /**
@@ -141,7 +164,8 @@ export function maxPoolReference(p: PoolParams, input: ArrayLike<number>): { out
   for (let plane = 0; plane < NC; plane++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        let best = -Infinity, at = -1;
+        let best = -Infinity,
+          at = -1;
         for (let r = 0; r < p.kH; r++) {
           const ih = oh * p.strideH - p.padH + r * p.dilationH;
           if (ih < 0 || ih >= H) continue;
@@ -149,7 +173,10 @@ export function maxPoolReference(p: PoolParams, input: ArrayLike<number>): { out
             const iw = ow * p.strideW - p.padW + s * p.dilationW;
             if (iw < 0 || iw >= W) continue;
             const v = input[(plane * H + ih) * W + iw];
-            if (at < 0 || v > best || Number.isNaN(v)) { best = v; at = ih * W + iw; }
+            if (at < 0 || v > best || Number.isNaN(v)) {
+              best = v;
+              at = ih * W + iw;
+            }
           }
         }
         output[(plane * OH + oh) * OW + ow] = best;
@@ -181,9 +208,16 @@ export function avgPoolReference(p: PoolParams, input: ArrayLike<number>, countI
 }
 
 /** The in-range taps of one average-pooling window and its divisor. */
-export function avgWindow(p: PoolParams, oh: number, ow: number, countIncludePad: boolean): { divisor: number; taps: [number, number][] } {
-  const h0 = oh * p.strideH - p.padH, w0 = ow * p.strideW - p.padW;
-  const h1 = Math.min(h0 + p.kH, p.H + p.padH), w1 = Math.min(w0 + p.kW, p.W + p.padW);
+export function avgWindow(
+  p: PoolParams,
+  oh: number,
+  ow: number,
+  countIncludePad: boolean
+): { divisor: number; taps: [number, number][] } {
+  const h0 = oh * p.strideH - p.padH,
+    w0 = ow * p.strideW - p.padW;
+  const h1 = Math.min(h0 + p.kH, p.H + p.padH),
+    w1 = Math.min(w0 + p.kW, p.W + p.padW);
   const taps: [number, number][] = [];
   for (let ih = Math.max(h0, 0); ih < Math.min(h1, p.H); ih++) {
     for (let iw = Math.max(w0, 0); iw < Math.min(w1, p.W); iw++) taps.push([ih, iw]);

@@ -11,9 +11,9 @@
 // still see them: an array read out (readSync/read: dataSync() hands out the array itself) or viewed by
 // another tensor (tfjs-backend-cpu's Slice returns a subarray of its input) is never reused.
 
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { DataId, KernelConfig, KernelFunc, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { getKernel, getKernelsForBackend, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { allFinite } from './geometry.js';
 import { PackedConv } from './packed.js';
 
@@ -108,8 +108,12 @@ export class FastconvBackend extends MathBackendCPU {
   }
 
   /** Records that `a` (a kernel's fresh output) holds only +0, positives, +Inf and NaN. */
-  markNonNegative(a: Float32Array): void { this.nonNegativeArrays.add(a); }
-  isNonNegative(a: Float32Array): boolean { return this.nonNegativeArrays.has(a); }
+  markNonNegative(a: Float32Array): void {
+    this.nonNegativeArrays.add(a);
+  }
+  isNonNegative(a: Float32Array): boolean {
+    return this.nonNegativeArrays.has(a);
+  }
 
   /**
    * A float32 tensor of `shape` computed by `compute` on first read of its values (by any kernel,
@@ -123,7 +127,8 @@ export class FastconvBackend extends MathBackendCPU {
     // new id: a second one would look like a leak to the engine's checks).
     const entry = this.data.get(info.dataId) as unknown as object;
     Object.defineProperty(entry, 'values', {
-      configurable: true, enumerable: true,
+      configurable: true,
+      enumerable: true,
       get: () => {
         this.evaluations++;
         const values = rec.compute();
@@ -152,7 +157,10 @@ export class FastconvBackend extends MathBackendCPU {
     rec.meta = undefined;
     for (const a of rec.pins) {
       const left = (this.pins.get(a.buffer) ?? 1) - 1;
-      if (left > 0) { this.pins.set(a.buffer, left); continue; }
+      if (left > 0) {
+        this.pins.set(a.buffer, left);
+        continue;
+      }
       this.pins.delete(a.buffer);
       if (this.awaitingUnpin.delete(a)) this.recycle(a);
     }
@@ -255,7 +263,9 @@ export class FastconvBackend extends MathBackendCPU {
   }
 
   /** Filters with derived data held (tests: the cache must empty when the tensors are disposed). */
-  get cachedFilters(): number { return this.filters.size; }
+  get cachedFilters(): number {
+    return this.filters.size;
+  }
 
   /** Bytes of fastconv's transformed weights the filters' PackedConvs hold. */
   get packedWeightBytes(): number {
@@ -265,10 +275,14 @@ export class FastconvBackend extends MathBackendCPU {
   }
 
   /** Buffers unevaluated tensors still read (tests: none once they are evaluated or disposed). */
-  get pinnedBuffers(): number { return this.pins.size; }
+  get pinnedBuffers(): number {
+    return this.pins.size;
+  }
 
   /** Idle arrays held for reuse, in bytes. */
-  get pooledArrayBytes(): number { return this.pooledBytes; }
+  get pooledArrayBytes(): number {
+    return this.pooledBytes;
+  }
 
   override disposeData(dataId: DataId, force = false): boolean {
     // DataStorage.get of an id it does not hold would fetch it from another backend.
@@ -301,8 +315,13 @@ export class FastconvBackend extends MathBackendCPU {
     this.pooledBytes += a.byteLength;
   }
 
-  override move(dataId: DataId, values: Parameters<MathBackendCPU['move']>[1], shape: number[],
-                dtype: Parameters<MathBackendCPU['move']>[3], refCount: number): void {
+  override move(
+    dataId: DataId,
+    values: Parameters<MathBackendCPU['move']>[1],
+    shape: number[],
+    dtype: Parameters<MathBackendCPU['move']>[3],
+    refCount: number
+  ): void {
     this.dropFilter(dataId);
     this.dropDependents(dataId);
     this.escape(values);
@@ -328,9 +347,13 @@ export class FastconvBackend extends MathBackendCPU {
  * tfjs-backend-cpu's kernel of that name run on our backend (a MathBackendCPU: same data store), with
  * its outputs checked for views of our arrays.
  */
-export function runCpuKernel(name: string, args: { inputs: NamedTensorInfoMap; backend: FastconvBackend; attrs?: unknown }): TensorInfo {
+export function runCpuKernel(
+  name: string,
+  args: { inputs: NamedTensorInfoMap; backend: FastconvBackend; attrs?: unknown }
+): TensorInfo {
   const k = getKernel(name, 'cpu');
-  if (!k) throw new Error(`fastconv/tfjs: tfjs-backend-cpu has no '${name}' kernel registered (import '@tensorflow/tfjs-backend-cpu')`);
+  if (!k)
+    throw new Error(`fastconv/tfjs: tfjs-backend-cpu has no '${name}' kernel registered (import '@tensorflow/tfjs-backend-cpu')`);
   const out = k.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo | TensorInfo[];
   args.backend.noteOutputs(args.inputs, out);
   return out as TensorInfo;

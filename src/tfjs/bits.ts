@@ -13,7 +13,7 @@ export function bitsOf(a: Float32Array): Int32Array {
   return new Int32Array(a.buffer, a.byteOffset, a.length);
 }
 
-const SIX = 0x40c00000;   // 6.0f
+const SIX = 0x40c00000; // 6.0f
 
 /** float32 bits of v rounded to float32. */
 export function f32bits(v: number): number {
@@ -35,7 +35,7 @@ export function activateBits(x: Int32Array, y: Int32Array, act: BitsActivation):
     for (let i = 0; i < n; i++) {
       const b = x[i];
       const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;
-      const r = b & ~(b >> 31);        // non-negative floats order as their bits
+      const r = b & ~(b >> 31); // non-negative floats order as their bits
       const d = r - SIX;
       const m = SIX + (d & (d >> 31));
       y[i] = (b & nan) | (m & ~nan);
@@ -53,8 +53,10 @@ function key(b: number): number {
 
 /** y = TF.js's clipByValue(x, lo, hi) on bit patterns; lo <= hi, neither NaN. */
 export function clipBits(x: Int32Array, y: Int32Array, lo: number, hi: number): void {
-  const loBits = f32bits(lo), hiBits = f32bits(hi);
-  const klo = key(loBits), khi = key(hiBits);
+  const loBits = f32bits(lo),
+    hiBits = f32bits(hi);
+  const klo = key(loBits),
+    khi = key(hiBits);
   const n = x.length;
   for (let i = 0; i < n; i++) {
     const b = x[i];
@@ -76,7 +78,8 @@ export function clipBits(x: Int32Array, y: Int32Array, lo: number, hi: number): 
  * integer min/max without overflow.
  */
 export function clipNonNegativeBits(x: Int32Array, y: Int32Array, lo: number, hi: number): void {
-  const loBits = f32bits(lo), hiBits = f32bits(hi);
+  const loBits = f32bits(lo),
+    hiBits = f32bits(hi);
   const n = x.length;
   for (let i = 0; i < n; i++) {
     const b = x[i];
@@ -90,7 +93,8 @@ export function clipNonNegativeBits(x: Int32Array, y: Int32Array, lo: number, hi
 
 /** Whether clipNonNegativeBits takes these bounds: both +0 or positive (as float32 bits), lo <= hi. */
 export function nonNegativeBounds(lo: number, hi: number): boolean {
-  const l = f32bits(lo), h = f32bits(hi);
+  const l = f32bits(lo),
+    h = f32bits(hi);
   return l >= 0 && h >= l && h <= 0x7f800000;
 }
 
@@ -106,9 +110,16 @@ export function lastToFirst(src: Int32Array, N: number, P: number, C: number, ds
     for (; p + 8 <= P; p += 8) {
       const row = base + p * C;
       for (let c = 0; c < C; c++) {
-        const o = base + c * P + p, s = row + c;
-        dst[o] = src[s]; dst[o + 1] = src[s + C]; dst[o + 2] = src[s + 2 * C]; dst[o + 3] = src[s + 3 * C];
-        dst[o + 4] = src[s + 4 * C]; dst[o + 5] = src[s + 5 * C]; dst[o + 6] = src[s + 6 * C]; dst[o + 7] = src[s + 7 * C];
+        const o = base + c * P + p,
+          s = row + c;
+        dst[o] = src[s];
+        dst[o + 1] = src[s + C];
+        dst[o + 2] = src[s + 2 * C];
+        dst[o + 3] = src[s + 3 * C];
+        dst[o + 4] = src[s + 4 * C];
+        dst[o + 5] = src[s + 5 * C];
+        dst[o + 6] = src[s + 6 * C];
+        dst[o + 7] = src[s + 7 * C];
       }
     }
     for (; p < P; p++) {
@@ -127,9 +138,16 @@ export function firstToLast(src: Int32Array, N: number, C: number, P: number, ds
     for (; c + 8 <= C; c += 8) {
       const plane = base + c * P;
       for (let p = 0; p < P; p++) {
-        const o = base + p * C + c, s = plane + p;
-        dst[o] = src[s]; dst[o + 1] = src[s + P]; dst[o + 2] = src[s + 2 * P]; dst[o + 3] = src[s + 3 * P];
-        dst[o + 4] = src[s + 4 * P]; dst[o + 5] = src[s + 5 * P]; dst[o + 6] = src[s + 6 * P]; dst[o + 7] = src[s + 7 * P];
+        const o = base + p * C + c,
+          s = plane + p;
+        dst[o] = src[s];
+        dst[o + 1] = src[s + P];
+        dst[o + 2] = src[s + 2 * P];
+        dst[o + 3] = src[s + 3 * P];
+        dst[o + 4] = src[s + 4 * P];
+        dst[o + 5] = src[s + 5 * P];
+        dst[o + 6] = src[s + 6 * P];
+        dst[o + 7] = src[s + 7 * P];
       }
     }
     for (; c < C; c++) {

@@ -89,9 +89,17 @@ function effective(spec: ConvSpec, bn: BatchNormFold | null): { weight: Float32A
 export function makeJob(backend: FastconvBackend, spec: ConvSpec, bn: BatchNormFold | null): ConvJob | null {
   const { g, pointwise, depthwise } = spec;
   const { info } = g;
-  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
-  const OH = info.outHeight, OW = info.outWidth, R = info.filterHeight, S = info.filterWidth;
-  const key = `${pointwise ? 'pw' : depthwise ? 'dw' : 'conv'} ${g.stride} ${g.dilation} ${g.padding} bias ${idOf(spec.biasId)}` +
+  const C = info.inChannels,
+    K = info.outChannels,
+    N = info.batchSize,
+    H = info.inHeight,
+    W = info.inWidth;
+  const OH = info.outHeight,
+    OW = info.outWidth,
+    R = info.filterHeight,
+    S = info.filterWidth;
+  const key =
+    `${pointwise ? 'pw' : depthwise ? 'dw' : 'conv'} ${g.stride} ${g.dilation} ${g.padding} bias ${idOf(spec.biasId)}` +
     (bn ? ` bn ${bn.deps.map(idOf)} ${bn.eps}` : '');
   const deps = [...(spec.biasId ? [spec.biasId] : []), ...(bn ? bn.deps : [])];
   const conv = backend.packedConv(spec.filterId, key, deps);
@@ -106,7 +114,10 @@ export function makeJob(backend: FastconvBackend, spec: ConvSpec, bn: BatchNormF
   const hasBiasRow = pointwise && weight.length === (C + 1) * K;
   const job: ConvJob = {
     // The weights are the PackedConv's copies; only the input array is TF.js's.
-    size: N * K * OH * OW, K, channelsLast: g.channelsLast, pins: [spec.xv],
+    size: N * K * OH * OW,
+    K,
+    channelsLast: g.channelsLast,
+    pins: [spec.xv],
     fold: bn ? undefined : (next) => makeJob(backend, spec, next),
     run(out, epi) {
       if (job.size === 0) return;
@@ -157,12 +168,25 @@ function finish(out: Float32Array, epi: Epilogue, nativeRelu: boolean, K: number
   }
 }
 
-function runPointwise(backend: FastconvBackend, spec: ConvSpec, weight: Float32Array, hasBiasRow: boolean, out: Float32Array,
-                      activation: 'none' | 'relu' | 'relu6', M: number): void {
+function runPointwise(
+  backend: FastconvBackend,
+  spec: ConvSpec,
+  weight: Float32Array,
+  hasBiasRow: boolean,
+  out: Float32Array,
+  activation: 'none' | 'relu' | 'relu6',
+  M: number
+): void {
   const { g, xv } = spec;
   const { info } = g;
-  const C = info.inChannels, K = info.outChannels, N = info.batchSize, H = info.inHeight, W = info.inWidth;
-  const OH = info.outHeight, OW = info.outWidth, [sh, sw] = g.stride;
+  const C = info.inChannels,
+    K = info.outChannels,
+    N = info.batchSize,
+    H = info.inHeight,
+    W = info.inWidth;
+  const OH = info.outHeight,
+    OW = info.outWidth,
+    [sh, sw] = g.stride;
   const gather = sh !== 1 || sw !== 1 || OH !== H || OW !== W;
   const Ca = hasBiasRow ? C + 1 : C;
   let xs = xv;

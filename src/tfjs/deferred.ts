@@ -15,8 +15,8 @@
 
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { FastconvBackend } from './backend.js';
-import type { BatchNormFold } from './convjob.js';
 import { bitsOf, f32bits, nonNegativeBounds } from './bits.js';
+import type { BatchNormFold } from './convjob.js';
 
 export type EpilogueActivation = 'linear' | 'relu' | 'relu6' | 'reluclip';
 
@@ -48,7 +48,10 @@ export interface ConvJob {
 }
 
 /** What a pending tensor is: a job and the epilogue that gives this tensor's values. */
-export interface PendingConv { job: ConvJob; epi: Epilogue }
+export interface PendingConv {
+  job: ConvJob;
+  epi: Epilogue;
+}
 
 /** The tensor p describes, unevaluated (see FastconvBackend.makePending). */
 export function pendingTensor(backend: FastconvBackend, shape: number[], p: PendingConv): TensorInfo {
@@ -66,7 +69,7 @@ export function evaluate(backend: FastconvBackend, p: PendingConv): Float32Array
 
 /** The pending conv behind a float32 tensor, if it is one. */
 export function pendingConvOf(backend: FastconvBackend, t: TensorInfo | undefined | null): PendingConv | undefined {
-  return t?.dtype === 'float32' ? backend.pendingMeta(t.dataId) as PendingConv | undefined : undefined;
+  return t?.dtype === 'float32' ? (backend.pendingMeta(t.dataId) as PendingConv | undefined) : undefined;
 }
 
 /**
@@ -92,10 +95,15 @@ export function withAddend(p: PendingConv, addend: Float32Array): PendingConv | 
 export function withActivation(p: PendingConv, op: 'relu' | 'relu6' | 'clip', lo = 0, hi = 0): PendingConv | null {
   const e = p.epi;
   let act: EpilogueActivation | null = null;
-  let nlo = e.lo, nhi = e.hi;
+  let nlo = e.lo,
+    nhi = e.hi;
   if (op === 'relu') act = e.act === 'linear' ? 'relu' : e.act;
   else if (op === 'relu6') act = e.act === 'linear' || e.act === 'relu' || e.act === 'relu6' ? 'relu6' : null;
-  else if (e.act === 'relu' && nonNegativeBounds(lo, hi)) { act = 'reluclip'; nlo = lo; nhi = hi; }
+  else if (e.act === 'relu' && nonNegativeBounds(lo, hi)) {
+    act = 'reluclip';
+    nlo = lo;
+    nhi = hi;
+  }
   return act ? { job: p.job, epi: { ...e, act, lo: nlo, hi: nhi } } : null;
 }
 
@@ -142,7 +150,8 @@ export function applyEpilogue(y: Float32Array, e: Epilogue, K: number, channelsL
     }
   } else if (e.act === 'reluclip') {
     // relu, then clipNonNegativeBits's clamp, in one pass.
-    const loBits = f32bits(e.lo), hiBits = f32bits(e.hi);
+    const loBits = f32bits(e.lo),
+      hiBits = f32bits(e.hi);
     for (let i = 0; i < n; i++) {
       const b = bits[i];
       const nan = (0x7f800000 - (b & 0x7fffffff)) >> 31;

@@ -28,10 +28,15 @@ function floats(backend: FastconvBackend, t: TensorInfo | undefined | null): Flo
  * the op to its epilogue; otherwise `loop` gets the input's array too (clip asks the backend what it knows
  * of it) and returns false, before writing, to leave the call to the cpu kernel.
  */
-function unary(name: string, nonNegativeOutput: boolean, extend: (p: PendingConv, attrs: NamedAttrMap) => PendingConv | null,
-               loop: (x: Int32Array, y: Int32Array, attrs: NamedAttrMap, xv: Float32Array, backend: FastconvBackend) => boolean): KernelConfig {
+function unary(
+  name: string,
+  nonNegativeOutput: boolean,
+  extend: (p: PendingConv, attrs: NamedAttrMap) => PendingConv | null,
+  loop: (x: Int32Array, y: Int32Array, attrs: NamedAttrMap, xv: Float32Array, backend: FastconvBackend) => boolean
+): KernelConfig {
   return {
-    kernelName: name, backendName: 'fastconv',
+    kernelName: name,
+    backendName: 'fastconv',
     kernelFunc: ((args: Args): TensorInfo => {
       const x = args.inputs.x as TensorInfo | undefined;
       const pending = pendingConvOf(args.backend, x);
@@ -49,24 +54,33 @@ function unary(name: string, nonNegativeOutput: boolean, extend: (p: PendingConv
 
 /** clipByValue's bounds when this code takes them: numbers, lo <= hi (NaN or lo > hi: the cpu kernel's order of tests decides). */
 function clipBounds(attrs: NamedAttrMap): [number, number] | null {
-  const lo = attrs.clipValueMin, hi = attrs.clipValueMax;
+  const lo = attrs.clipValueMin,
+    hi = attrs.clipValueMax;
   return typeof lo === 'number' && typeof hi === 'number' && lo <= hi ? [lo, hi] : null;
 }
 
-const activation = (act: BitsActivation) => (x: Int32Array, y: Int32Array) => { activateBits(x, y, act); return true; };
+const activation = (act: BitsActivation) => (x: Int32Array, y: Int32Array) => {
+  activateBits(x, y, act);
+  return true;
+};
 const relu = unary('Relu', true, (p) => withActivation(p, 'relu'), activation('relu'));
 const relu6 = unary('Relu6', true, (p) => withActivation(p, 'relu6'), activation('relu6'));
-const clip = unary('ClipByValue', false, (p, attrs) => {
-  const b = clipBounds(attrs);
-  return b ? withActivation(p, 'clip', b[0], b[1]) : null;
-}, (x, y, attrs, xv, backend) => {
-  const b = clipBounds(attrs);
-  if (!b) return false;
-  // tf.layers' ReLU(maxValue) is relu then clipByValue(0, maxValue): the clip of a ReLU's output is cheaper.
-  if (backend.isNonNegative(xv) && nonNegativeBounds(b[0], b[1])) clipNonNegativeBits(x, y, b[0], b[1]);
-  else clipBits(x, y, b[0], b[1]);
-  return true;
-});
+const clip = unary(
+  'ClipByValue',
+  false,
+  (p, attrs) => {
+    const b = clipBounds(attrs);
+    return b ? withActivation(p, 'clip', b[0], b[1]) : null;
+  },
+  (x, y, attrs, xv, backend) => {
+    const b = clipBounds(attrs);
+    if (!b) return false;
+    // tf.layers' ReLU(maxValue) is relu then clipByValue(0, maxValue): the clip of a ReLU's output is cheaper.
+    if (backend.isNonNegative(xv) && nonNegativeBounds(b[0], b[1])) clipNonNegativeBits(x, y, b[0], b[1]);
+    else clipBits(x, y, b[0], b[1]);
+    return true;
+  }
+);
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -75,12 +89,16 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * same-shape add onto a pending convolution (a residual connection) joins its epilogue.
  */
 const add: KernelConfig = {
-  kernelName: 'Add', backendName: 'fastconv',
+  kernelName: 'Add',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { a, b } = args.inputs as Record<string, TensorInfo>;
     const { backend } = args;
     if (a?.dtype === 'float32' && b?.dtype === 'float32' && sameShape(a.shape, b.shape)) {
-      for (const [p, other] of [[a, b], [b, a]] as const) {
+      for (const [p, other] of [
+        [a, b],
+        [b, a],
+      ] as const) {
         if (!pendingConvOf(backend, p)) continue;
         const ov = floats(backend, other);
         // Reading the other operand may have evaluated this one (add(y, y)).
@@ -89,7 +107,8 @@ const add: KernelConfig = {
         if (extended) return pendingTensor(backend, a.shape.slice(), extended);
       }
     }
-    const av = floats(backend, a), bv = floats(backend, b);
+    const av = floats(backend, a),
+      bv = floats(backend, b);
     if (!av || !bv) return cpu('Add', args);
     if (sameShape(a.shape, b.shape)) {
       const y = backend.alloc(av.length);
@@ -127,24 +146,37 @@ function addPerChannel(a: Float32Array, b: Float32Array, C: number, y: Float32Ar
  * pending channels-last convolution it joins the epilogue.
  */
 const batchNorm: KernelConfig = {
-  kernelName: 'FusedBatchNorm', backendName: 'fastconv',
+  kernelName: 'FusedBatchNorm',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { backend } = args;
     const { x, mean, variance, scale, offset } = args.inputs as Record<string, TensorInfo | undefined>;
-    const mv = floats(backend, mean), vv = floats(backend, variance);
+    const mv = floats(backend, mean),
+      vv = floats(backend, variance);
     const sv = scale ? floats(backend, scale) : new Float32Array([1]);
     const ov = offset ? floats(backend, offset) : new Float32Array([0]);
-    if (x?.dtype !== 'float32' || !mean || !variance || !mv || !vv || !sv || !ov || x.shape.length === 0) return cpu('FusedBatchNorm', args);
+    if (x?.dtype !== 'float32' || !mean || !variance || !mv || !vv || !sv || !ov || x.shape.length === 0)
+      return cpu('FusedBatchNorm', args);
     // The cpu kernel's rank checks (and their errors) stay its own.
-    if (mean.shape.length !== variance.shape.length || (offset && offset.shape.length !== mean.shape.length)
-        || (scale && scale.shape.length !== mean.shape.length)) return cpu('FusedBatchNorm', args);
+    if (
+      mean.shape.length !== variance.shape.length ||
+      (offset && offset.shape.length !== mean.shape.length) ||
+      (scale && scale.shape.length !== mean.shape.length)
+    )
+      return cpu('FusedBatchNorm', args);
     const C = x.shape[x.shape.length - 1];
     const perChannel = (v: Float32Array) => v.length === C || v.length === 1;
     if (C < 1 || !perChannel(mv) || !perChannel(vv) || !perChannel(sv) || !perChannel(ov)) return cpu('FusedBatchNorm', args);
     const eps = (args.attrs?.varianceEpsilon as number | undefined) ?? 0.001;
     const at = (v: Float32Array, c: number) => (v.length === 1 ? v[0] : v[c]);
-    const k = new Float64Array(C), m = new Float64Array(C), o = new Float64Array(C);
-    for (let c = 0; c < C; c++) { k[c] = at(sv, c) / Math.sqrt(at(vv, c) + eps); m[c] = at(mv, c); o[c] = at(ov, c); }
+    const k = new Float64Array(C),
+      m = new Float64Array(C),
+      o = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      k[c] = at(sv, c) / Math.sqrt(at(vv, c) + eps);
+      m[c] = at(mv, c);
+      o[c] = at(ov, c);
+    }
     const pending = pendingConvOf(backend, x);
     const deps = [mean.dataId, variance.dataId, ...(scale ? [scale.dataId] : []), ...(offset ? [offset.dataId] : [])];
     const extended = pending && withBatchNorm(pending, C, { m, k, o, deps, eps });

@@ -25,23 +25,42 @@ const isCount = (v: number, min: number) => Number.isInteger(v) && v >= min;
  * plane, a negative or fractional pad, an attribute TF.js itself would reject): the caller then runs
  * tfjs-backend-cpu's kernel, which gives TF.js's answer or TF.js's error.
  */
-export function convGeometry(xShape: number[], filterShape: number[], strides: number | [number, number],
-                             dilations: number | [number, number] | undefined | null, pad: Pad,
-                             rounding: 'floor' | 'round' | 'ceil' | undefined, depthwise: boolean,
-                             dataFormat: DataFormat | undefined): ConvGeometry | null {
+export function convGeometry(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  dilations: number | [number, number] | undefined | null,
+  pad: Pad,
+  rounding: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+  dataFormat: DataFormat | undefined
+): ConvGeometry | null {
   if (xShape.length !== 4 || filterShape.length !== 4) return null;
   const channelsLast = dataFormat !== 'NCHW';
   let info: backend_util.Conv2DInfo;
   try {
-    info = backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-      strides, dilations ?? 1, pad, rounding, depthwise, channelsLast ? 'channelsLast' : 'channelsFirst');
+    info = backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      strides,
+      dilations ?? 1,
+      pad,
+      rounding,
+      depthwise,
+      channelsLast ? 'channelsLast' : 'channelsFirst'
+    );
   } catch {
     return null;
   }
   const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, padInfo } = info;
-  const sh = info.strideHeight, sw = info.strideWidth, dh = info.dilationHeight, dw = info.dilationWidth;
-  const eh = info.effectiveFilterHeight, ew = info.effectiveFilterWidth;
-  if (!isCount(batchSize, 0) || !isCount(C, 1) || !isCount(H, 1) || !isCount(W, 1) || !isCount(OH, 1) || !isCount(OW, 1)) return null;
+  const sh = info.strideHeight,
+    sw = info.strideWidth,
+    dh = info.dilationHeight,
+    dw = info.dilationWidth;
+  const eh = info.effectiveFilterHeight,
+    ew = info.effectiveFilterWidth;
+  if (!isCount(batchSize, 0) || !isCount(C, 1) || !isCount(H, 1) || !isCount(W, 1) || !isCount(OH, 1) || !isCount(OW, 1))
+    return null;
   if (!isCount(sh, 1) || !isCount(sw, 1) || !isCount(dh, 1) || !isCount(dw, 1)) return null;
   if (!isCount(info.filterHeight, 1) || !isCount(info.filterWidth, 1) || !isCount(filterShape[3], 1)) return null;
   if (filterShape[2] !== C) return null;
@@ -56,7 +75,8 @@ export function convGeometry(xShape: number[], filterShape: number[], strides: n
   const right = Math.max(0, (OW - 1) * sw + ew - W - left);
   if (Math.floor((H + top + bottom - eh) / sh) + 1 !== OH || Math.floor((W + left + right - ew) / sw) + 1 !== OW) return null;
   return {
-    info, channelsLast,
+    info,
+    channelsLast,
     padding: [top, bottom, left, right],
     stride: [sh, sw],
     dilation: [dh, dw],

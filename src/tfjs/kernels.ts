@@ -8,11 +8,11 @@
 
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { conv2dBackward, convTranspose2d } from '../api.js';
+import type { FastconvBackend } from './backend.js';
+import { runCpuKernel } from './backend.js';
 import { makeJob } from './convjob.js';
 import type { PendingConv } from './deferred.js';
 import { evaluate, LINEAR, pendingTensor } from './deferred.js';
-import type { FastconvBackend } from './backend.js';
-import { runCpuKernel } from './backend.js';
 import type { ConvGeometry, DataFormat } from './geometry.js';
 import { allFinite, convGeometry, depthwiseToKCRS, filterToKCRS, kcrsToDepthwise, kcrsToFilter } from './geometry.js';
 
@@ -35,7 +35,9 @@ interface ConvAttrs {
  * the fast path is the one they exercise).
  */
 export const kernelCounts: { fastconv: Record<string, number>; cpu: Record<string, number> } = { fastconv: {}, cpu: {} };
-const count = (where: Record<string, number>, name: string) => { where[name] = (where[name] ?? 0) + 1; };
+const count = (where: Record<string, number>, name: string) => {
+  where[name] = (where[name] ?? 0) + 1;
+};
 
 /** A kernel call fastconv does not run: tfjs-backend-cpu's kernel of the same name. */
 function fallbackTo(name: string, args: Args): TensorInfo {
@@ -72,7 +74,9 @@ function depthwiseFilter(backend: FastconvBackend, f: TensorInfo): Float32Array 
   return backend.filterCopy(f.dataId, 'depthwise', (v) => depthwiseToKCRS(v, R, S, C, M));
 }
 
-function layoutOf(g: ConvGeometry): 'NHWC' | 'NCHW' { return g.channelsLast ? 'NHWC' : 'NCHW'; }
+function layoutOf(g: ConvGeometry): 'NHWC' | 'NCHW' {
+  return g.channelsLast ? 'NHWC' : 'NCHW';
+}
 
 /**
  * A per-output-channel vector for `t` when it is one (a scalar, [K], or NHWC's [1, ..., K]); undefined for a
@@ -94,23 +98,49 @@ const ACTIVATIONS = new Set(['linear', 'relu', 'relu6', 'prelu', 'leakyrelu', 'e
  * TF.js's activation formulas (tfjs-backend-cpu's, so NaN, -0 and the float rounding agree), in place, for
  * the activations the convolution's last pass does not apply (bits.ts does linear, relu, relu6).
  */
-function activateInPlace(y: Float32Array, activation: string, alpha: Float32Array | null, leak: number,
-                         K: number, channelsLast: boolean, P: number): void {
+function activateInPlace(
+  y: Float32Array,
+  activation: string,
+  alpha: Float32Array | null,
+  leak: number,
+  K: number,
+  channelsLast: boolean,
+  P: number
+): void {
   switch (activation) {
-    case 'elu': for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v >= 0 ? v : Math.exp(v) - 1; } break;
-    case 'sigmoid': for (let i = 0; i < y.length; i++) y[i] = 1 / (1 + Math.exp(-y[i])); break;
-    case 'leakyrelu': for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v < 0 ? leak * v : v; } break;
+    case 'elu':
+      for (let i = 0; i < y.length; i++) {
+        const v = y[i];
+        y[i] = v >= 0 ? v : Math.exp(v) - 1;
+      }
+      break;
+    case 'sigmoid':
+      for (let i = 0; i < y.length; i++) y[i] = 1 / (1 + Math.exp(-y[i]));
+      break;
+    case 'leakyrelu':
+      for (let i = 0; i < y.length; i++) {
+        const v = y[i];
+        y[i] = v < 0 ? leak * v : v;
+      }
+      break;
     case 'prelu': {
       // The callers pass alpha whenever the activation is prelu.
       const a = alpha ?? new Float32Array(K);
       if (channelsLast) {
-        for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v < 0 ? a[i % K] * v : v; }
+        for (let i = 0; i < y.length; i++) {
+          const v = y[i];
+          y[i] = v < 0 ? a[i % K] * v : v;
+        }
       } else {
-        for (let i = 0; i < y.length; i++) { const v = y[i]; y[i] = v < 0 ? a[Math.floor(i / P) % K] * v : v; }
+        for (let i = 0; i < y.length; i++) {
+          const v = y[i];
+          y[i] = v < 0 ? a[Math.floor(i / P) % K] * v : v;
+        }
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -131,7 +161,11 @@ function depthwiseFallback(name: string, args: Args): TensorInfo {
   const xt = cpu('Transpose', { inputs: { x }, backend, attrs: { perm: [0, 2, 3, 1] } });
   const pad = Array.isArray(attrs.pad) ? [[0, 0], attrs.pad[2], attrs.pad[3], [0, 0]] : attrs.pad;
   try {
-    const y = fallback(name, { ...args, inputs: { ...args.inputs, x: xt }, attrs: { ...args.attrs, pad, dataFormat: 'NHWC' } as NamedAttrMap });
+    const y = fallback(name, {
+      ...args,
+      inputs: { ...args.inputs, x: xt },
+      attrs: { ...args.attrs, pad, dataFormat: 'NHWC' } as NamedAttrMap,
+    });
     const out = cpu('Transpose', { inputs: { x: y }, backend, attrs: { perm: [0, 3, 1, 2] } });
     backend.disposeIntermediateTensorInfo(y);
     return out;
@@ -149,10 +183,21 @@ function forward(name: string, kind: Forward): KernelFunc {
     const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
     const activation = kind.fused ? (attrs.activation ?? 'linear') : 'linear';
     // An unknown activation or prelu without weights: TF.js's own error.
-    if (!x || !filter || !ACTIVATIONS.has(activation) || (activation === 'prelu' && !preluActivationWeights)) return fallback(name, args);
+    if (!x || !filter || !ACTIVATIONS.has(activation) || (activation === 'prelu' && !preluActivationWeights))
+      return fallback(name, args);
     const xv = floats(backend, x);
-    const g = xv && convGeometry(x.shape, filter.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
-      kind.depthwise, attrs.dataFormat);
+    const g =
+      xv &&
+      convGeometry(
+        x.shape,
+        filter.shape,
+        attrs.strides,
+        attrs.dilations,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        kind.depthwise,
+        attrs.dataFormat
+      );
     if (!xv || !g) return fallback(name, args);
     const { info } = g;
     const K = info.outChannels;
@@ -161,13 +206,15 @@ function forward(name: string, kind: Forward): KernelFunc {
     let biasLater = false;
     if (bias) {
       const v = channelVector(backend, bias, K, g.channelsLast);
-      if (v) biasVec = v; else biasLater = true;
+      if (v) biasVec = v;
+      else biasLater = true;
     }
     let alpha: Float32Array | null = null;
     let alphaLater = false;
     if (activation === 'prelu') {
       const v = preluActivationWeights ? channelVector(backend, preluActivationWeights, K, g.channelsLast) : undefined;
-      if (v) alpha = v; else alphaLater = true;
+      if (v) alpha = v;
+      else alphaLater = true;
     }
     // A bias broadcast some other way comes before the activation: from there on TF.js's kernels run.
     const activationHere = !biasLater && !alphaLater;
@@ -175,10 +222,24 @@ function forward(name: string, kind: Forward): KernelFunc {
     const isPointwise = pointwise(g, kind.depthwise);
     const fv = floats(backend, filter);
     const kcrs = isPointwise ? null : kind.depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
-    const job = fv && (isPointwise || kcrs) ? makeJob(backend, {
-      pointwise: isPointwise, depthwise: kind.depthwise, g, xv, filterId: filter.dataId, filter: fv, kcrs,
-      bias: biasVec, biasId: biasVec && bias ? bias.dataId : null,
-    }, null) : null;
+    const job =
+      fv && (isPointwise || kcrs)
+        ? makeJob(
+            backend,
+            {
+              pointwise: isPointwise,
+              depthwise: kind.depthwise,
+              g,
+              xv,
+              filterId: filter.dataId,
+              filter: fv,
+              kcrs,
+              bias: biasVec,
+              biasId: biasVec && bias ? bias.dataId : null,
+            },
+            null
+          )
+        : null;
     if (!job) return fallback(name, args);
     count(kernelCounts.fastconv, name);
     if (activationHere && EPILOGUE_ACTIVATIONS.has(activation)) {
@@ -216,14 +277,25 @@ function pointwise(g: ConvGeometry, depthwise: boolean): boolean {
 }
 
 /** The activation through TF.js's own kernels (the shapes activateInPlace does not take). */
-function applyActivationByKernel(backend: FastconvBackend, x: TensorInfo, activation: string, alpha: TensorInfo | undefined,
-                                 leak: number | undefined, channelsLast: boolean): TensorInfo {
+function applyActivationByKernel(
+  backend: FastconvBackend,
+  x: TensorInfo,
+  activation: string,
+  alpha: TensorInfo | undefined,
+  leak: number | undefined,
+  channelsLast: boolean
+): TensorInfo {
   switch (activation) {
-    case 'relu': return cpu('Relu', { inputs: { x }, backend });
-    case 'relu6': return cpu('Relu6', { inputs: { x }, backend });
-    case 'elu': return cpu('Elu', { inputs: { x }, backend });
-    case 'sigmoid': return cpu('Sigmoid', { inputs: { x }, backend });
-    case 'leakyrelu': return cpu('LeakyRelu', { inputs: { x }, backend, attrs: { alpha: leak ?? 0.2 } });
+    case 'relu':
+      return cpu('Relu', { inputs: { x }, backend });
+    case 'relu6':
+      return cpu('Relu6', { inputs: { x }, backend });
+    case 'elu':
+      return cpu('Elu', { inputs: { x }, backend });
+    case 'sigmoid':
+      return cpu('Sigmoid', { inputs: { x }, backend });
+    case 'leakyrelu':
+      return cpu('LeakyRelu', { inputs: { x }, backend, attrs: { alpha: leak ?? 0.2 } });
     case 'prelu': {
       if (!alpha) throw new Error('Error in fused conv2d: prelu activation needs preluActivationWeights');
       if (!channelsLast && alpha.shape.length === 1 && alpha.shape[0] !== 1) {
@@ -235,7 +307,8 @@ function applyActivationByKernel(backend: FastconvBackend, x: TensorInfo, activa
       }
       return cpu('Prelu', { inputs: { x, alpha }, backend });
     }
-    default: return cpu('Identity', { inputs: { x }, backend });
+    default:
+      return cpu('Identity', { inputs: { x }, backend });
   }
 }
 
@@ -249,19 +322,38 @@ function backpropInput(name: string, depthwise: boolean): KernelFunc {
     if (!dy || !filter || !Array.isArray(inputShape)) return fallback(name, args);
     const dyv = floats(backend, dy);
     // Conv2DBackpropInput has no dilations attribute (TF.js: 1); the depthwise one has.
-    const g = dyv && convGeometry(inputShape.slice(), filter.shape, attrs.strides, depthwise ? attrs.dilations : 1, attrs.pad,
-      attrs.dimRoundingMode, depthwise, depthwise ? 'NHWC' : attrs.dataFormat);
+    const g =
+      dyv &&
+      convGeometry(
+        inputShape.slice(),
+        filter.shape,
+        attrs.strides,
+        depthwise ? attrs.dilations : 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        depthwise,
+        depthwise ? 'NHWC' : attrs.dataFormat
+      );
     if (!dyv || !g || !sameShape(dy.shape, g.info.outShape) || !allFinite(dyv)) return fallback(name, args);
     const { info } = g;
-    const C = info.inChannels, K = info.outChannels;
+    const C = info.inChannels,
+      K = info.outChannels;
     const w = depthwise ? depthwiseFilter(backend, filter) : regularFilter(backend, filter);
     if (!w) return fallback(name, args);
     count(kernelCounts.fastconv, name);
     // The forward weight [K, C/groups, R, S] is exactly the transposed convolution's [C_t, K_t/groups, R, S].
-    const dx = convTranspose2d({ data: dyv, shape: dy.shape.slice() }, { data: w, shape: [K, depthwise ? 1 : C, info.filterHeight, info.filterWidth] }, {
-      stride: g.stride, dilation: g.dilation, padding: g.padding, outputPadding: g.outputPadding,
-      layout: layoutOf(g), groups: depthwise ? C : 1,
-    }).data;
+    const dx = convTranspose2d(
+      { data: dyv, shape: dy.shape.slice() },
+      { data: w, shape: [K, depthwise ? 1 : C, info.filterHeight, info.filterWidth] },
+      {
+        stride: g.stride,
+        dilation: g.dilation,
+        padding: g.padding,
+        outputPadding: g.outputPadding,
+        layout: layoutOf(g),
+        groups: depthwise ? C : 1,
+      }
+    ).data;
     return backend.makeTensorInfo(inputShape.slice(), 'float32', dx);
   }) as unknown as KernelFunc;
 }
@@ -274,19 +366,43 @@ function backpropFilter(name: string, depthwise: boolean): KernelFunc {
     const { x, dy } = inputs as Record<string, TensorInfo | undefined>;
     const filterShape = attrs.filterShape;
     if (!x || !dy || !Array.isArray(filterShape)) return fallback(name, args);
-    const xv = floats(backend, x), dyv = floats(backend, dy);
-    const g = xv && dyv && convGeometry(x.shape, filterShape.slice(), attrs.strides, depthwise ? attrs.dilations : 1, attrs.pad,
-      attrs.dimRoundingMode, depthwise, depthwise ? 'NHWC' : attrs.dataFormat);
+    const xv = floats(backend, x),
+      dyv = floats(backend, dy);
+    const g =
+      xv &&
+      dyv &&
+      convGeometry(
+        x.shape,
+        filterShape.slice(),
+        attrs.strides,
+        depthwise ? attrs.dilations : 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        depthwise,
+        depthwise ? 'NHWC' : attrs.dataFormat
+      );
     if (!xv || !dyv || !g || !sameShape(dy.shape, g.info.outShape) || !allFinite(dyv)) return fallback(name, args);
     const { info } = g;
-    const C = info.inChannels, K = info.outChannels, R = info.filterHeight, S = info.filterWidth;
+    const C = info.inChannels,
+      K = info.outChannels,
+      R = info.filterHeight,
+      S = info.filterWidth;
     const wShape = [K, depthwise ? 1 : C, R, S];
     count(kernelCounts.fastconv, name);
     // The weight's values are not read for grad-weight, only its shape: zeros stand in.
-    const { gradWeight } = conv2dBackward({ data: xv, shape: x.shape.slice() }, { data: new Float32Array(size(wShape)), shape: wShape },
-      { data: dyv, shape: dy.shape.slice() }, {
-        stride: g.stride, dilation: g.dilation, padding: g.padding, layout: layoutOf(g), groups: depthwise ? C : 1, needs: ['weight'],
-      });
+    const { gradWeight } = conv2dBackward(
+      { data: xv, shape: x.shape.slice() },
+      { data: new Float32Array(size(wShape)), shape: wShape },
+      { data: dyv, shape: dy.shape.slice() },
+      {
+        stride: g.stride,
+        dilation: g.dilation,
+        padding: g.padding,
+        layout: layoutOf(g),
+        groups: depthwise ? C : 1,
+        needs: ['weight'],
+      }
+    );
     if (!gradWeight) throw new Error('fastconv/tfjs: conv2dBackward returned no weight gradient');
     const gw = gradWeight.data;
     const out = depthwise ? kcrsToDepthwise(gw, R, S, C, K / C) : kcrsToFilter(gw, R, S, C, K);
@@ -308,4 +424,8 @@ export const FASTCONV_KERNELS: KernelConfig[] = [
   ['DepthwiseConv2dNativeBackpropInput', backpropInput('DepthwiseConv2dNativeBackpropInput', true)],
   ['Conv2DBackpropFilter', backpropFilter('Conv2DBackpropFilter', false)],
   ['DepthwiseConv2dNativeBackpropFilter', backpropFilter('DepthwiseConv2dNativeBackpropFilter', true)],
-].map(([kernelName, kernelFunc]) => ({ kernelName: kernelName as string, backendName: 'fastconv', kernelFunc: kernelFunc as KernelFunc }));
+].map(([kernelName, kernelFunc]) => ({
+  kernelName: kernelName as string,
+  backendName: 'fastconv',
+  kernelFunc: kernelFunc as KernelFunc,
+}));

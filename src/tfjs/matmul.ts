@@ -33,18 +33,35 @@ function transpose(src: Float32Array, R: number, C: number): Float32Array {
   return dst;
 }
 
-interface Product { out: Float32Array; shape: number[]; M: number; N: number }
+interface Product {
+  out: Float32Array;
+  shape: number[];
+  M: number;
+  N: number;
+}
 
 /** The product of a and b as TF.js's matMul defines it, or null where the cpu kernel should run. */
-function product(backend: FastconvBackend, a: TensorInfo | undefined, b: TensorInfo | undefined, tA: boolean, tB: boolean): Product | null {
-  const av = floats(backend, a), bv = floats(backend, b);
+function product(
+  backend: FastconvBackend,
+  a: TensorInfo | undefined,
+  b: TensorInfo | undefined,
+  tA: boolean,
+  tB: boolean
+): Product | null {
+  const av = floats(backend, a),
+    bv = floats(backend, b);
   if (!a || !b || !av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
-  const ra = a.shape.length, rb = b.shape.length;
-  const K = tA ? a.shape[ra - 2] : a.shape[ra - 1], M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
-  const Kb = tB ? b.shape[rb - 1] : b.shape[rb - 2], N = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const ra = a.shape.length,
+    rb = b.shape.length;
+  const K = tA ? a.shape[ra - 2] : a.shape[ra - 1],
+    M = tA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const Kb = tB ? b.shape[rb - 1] : b.shape[rb - 2],
+    N = tB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (K !== Kb || K < 1 || M < 1 || N < 1) return null;
-  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
-  const batchA = size(outerA), batchB = size(outerB);
+  const outerA = a.shape.slice(0, -2),
+    outerB = b.shape.slice(0, -2);
+  const batchA = size(outerA),
+    batchB = size(outerB);
   let outer: number[];
   if (sameShape(outerA, outerB)) outer = outerA;
   else if (batchB === 1 && outerB.length <= outerA.length) outer = outerA;
@@ -58,13 +75,19 @@ function product(backend: FastconvBackend, a: TensorInfo | undefined, b: TensorI
     let B = bv.subarray((batchB === 1 ? 0 : i) * K * N, ((batchB === 1 ? 0 : i) + 1) * K * N);
     if (tA) A = transpose(A, K, M);
     if (tB) B = transpose(B, N, K);
-    convolve(2, { data: B, shape: [1, K, 1, N] }, { data: A, shape: [M, K, 1, 1] }, { out: out.subarray(i * M * N, (i + 1) * M * N) });
+    convolve(
+      2,
+      { data: B, shape: [1, K, 1, N] },
+      { data: A, shape: [M, K, 1, 1] },
+      { out: out.subarray(i * M * N, (i + 1) * M * N) }
+    );
   }
   return { out, shape: [...outer, M, N], M, N };
 }
 
 const batchMatMul: KernelConfig = {
-  kernelName: 'BatchMatMul', backendName: 'fastconv',
+  kernelName: 'BatchMatMul',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { a, b } = args.inputs as Record<string, TensorInfo | undefined>;
     const p = product(args.backend, a, b, args.attrs?.transposeA === true, args.attrs?.transposeB === true);
@@ -75,7 +98,8 @@ const batchMatMul: KernelConfig = {
 };
 
 const fusedMatMul: KernelConfig = {
-  kernelName: '_FusedMatMul', backendName: 'fastconv',
+  kernelName: '_FusedMatMul',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { a, b, bias } = args.inputs as Record<string, TensorInfo | undefined>;
     const activation = (args.attrs?.activation as string | undefined) ?? 'linear';

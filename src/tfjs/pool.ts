@@ -28,8 +28,20 @@ function floats(backend: FastconvBackend, t: TensorInfo | undefined): Float32Arr
 }
 
 interface Window {
-  N: number; H: number; W: number; C: number; OH: number; OW: number;
-  sh: number; sw: number; top: number; left: number; eh: number; ew: number; fh: number; fw: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+  eh: number;
+  ew: number;
+  fh: number;
+  fw: number;
 }
 
 const isCount = (v: number, min: number) => Number.isInteger(v) && v >= min;
@@ -39,18 +51,37 @@ function windowOf(shape: number[], attrs: NamedAttrMap, rounding: boolean): Wind
   if (shape.length !== 4) return null;
   let info: backend_util.Conv2DInfo;
   try {
-    info = backend_util.computePool2DInfo(shape as [number, number, number, number], attrs.filterSize as [number, number],
-      attrs.strides as [number, number], 1, attrs.pad as 'same', rounding ? attrs.dimRoundingMode as 'floor' : undefined);
+    info = backend_util.computePool2DInfo(
+      shape as [number, number, number, number],
+      attrs.filterSize as [number, number],
+      attrs.strides as [number, number],
+      1,
+      attrs.pad as 'same',
+      rounding ? (attrs.dimRoundingMode as 'floor') : undefined
+    );
   } catch {
     return null;
   }
   const w: Window = {
-    N: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels, OH: info.outHeight, OW: info.outWidth,
-    sh: info.strideHeight, sw: info.strideWidth, top: info.padInfo.top, left: info.padInfo.left,
-    eh: info.effectiveFilterHeight, ew: info.effectiveFilterWidth, fh: info.filterHeight, fw: info.filterWidth,
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    C: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+    eh: info.effectiveFilterHeight,
+    ew: info.effectiveFilterWidth,
+    fh: info.filterHeight,
+    fw: info.filterWidth,
   };
-  if (!isCount(w.N, 0) || !isCount(w.H, 0) || !isCount(w.W, 0) || !isCount(w.C, 0) || !isCount(w.OH, 0) || !isCount(w.OW, 0)) return null;
-  if (!isCount(w.sh, 1) || !isCount(w.sw, 1) || !isCount(w.fh, 1) || !isCount(w.fw, 1) || w.eh !== w.fh || w.ew !== w.fw) return null;
+  if (!isCount(w.N, 0) || !isCount(w.H, 0) || !isCount(w.W, 0) || !isCount(w.C, 0) || !isCount(w.OH, 0) || !isCount(w.OW, 0))
+    return null;
+  if (!isCount(w.sh, 1) || !isCount(w.sw, 1) || !isCount(w.fh, 1) || !isCount(w.fw, 1) || w.eh !== w.fh || w.ew !== w.fw)
+    return null;
   if (!Number.isInteger(w.top) || !Number.isInteger(w.left)) return null;
   return w;
 }
@@ -122,7 +153,8 @@ function avgPoolLoop(x: Float32Array, w: Window, y: Float32Array): void {
 
 function forwardPool(name: 'MaxPool' | 'AvgPool'): KernelConfig {
   return {
-    kernelName: name, backendName: 'fastconv',
+    kernelName: name,
+    backendName: 'fastconv',
     kernelFunc: ((args: Args): TensorInfo => {
       const x = args.inputs.x as TensorInfo | undefined;
       const xv = floats(args.backend, x);
@@ -139,7 +171,8 @@ function forwardPool(name: 'MaxPool' | 'AvgPool'): KernelConfig {
 /** dx of max pooling: each output's dy goes to its window's first strict maximum (none if no tap beats -Inf). */
 function maxPoolGradLoop(x: Float32Array, dy: Float32Array, w: Window, dx: Float64Array): void {
   const { N, H, W, C, OH, OW } = w;
-  const best = new Float64Array(C), at = new Int32Array(C);
+  const best = new Float64Array(C),
+    at = new Int32Array(C);
   let o = 0;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
@@ -153,7 +186,10 @@ function maxPoolGradLoop(x: Float32Array, dy: Float32Array, w: Window, dx: Float
             const src = ((n * H + r) * W + s) * C;
             for (let c = 0; c < C; c++) {
               const v = x[src + c];
-              if (v > best[c]) { best[c] = v; at[c] = src + c; }
+              if (v > best[c]) {
+                best[c] = v;
+                at[c] = src + c;
+              }
             }
           }
         }
@@ -184,10 +220,12 @@ function avgPoolGradLoop(dy: Float32Array, w: Window, dx: Float64Array): void {
 }
 
 const maxPoolGrad: KernelConfig = {
-  kernelName: 'MaxPoolGrad', backendName: 'fastconv',
+  kernelName: 'MaxPoolGrad',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { dy, input } = args.inputs as Record<string, TensorInfo | undefined>;
-    const xv = floats(args.backend, input), dyv = floats(args.backend, dy);
+    const xv = floats(args.backend, input),
+      dyv = floats(args.backend, dy);
     const w = input && xv && dyv ? windowOf(input.shape, args.attrs ?? {}, true) : null;
     if (!input || !dy || !xv || !dyv || !w || !sameShape(dy.shape, outShape(w))) return runCpuKernel('MaxPoolGrad', args);
     poolCounts.MaxPoolGrad = (poolCounts.MaxPoolGrad ?? 0) + 1;
@@ -200,7 +238,8 @@ const maxPoolGrad: KernelConfig = {
 };
 
 const avgPoolGrad: KernelConfig = {
-  kernelName: 'AvgPoolGrad', backendName: 'fastconv',
+  kernelName: 'AvgPoolGrad',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const { dy, input } = args.inputs as Record<string, TensorInfo | undefined>;
     const dyv = floats(args.backend, dy);
@@ -222,7 +261,8 @@ const avgPoolGrad: KernelConfig = {
  * NHWC). As the cpu kernel: each element divided by the count in float32 first, then summed in float64.
  */
 const mean: KernelConfig = {
-  kernelName: 'Mean', backendName: 'fastconv',
+  kernelName: 'Mean',
+  backendName: 'fastconv',
   kernelFunc: ((args: Args): TensorInfo => {
     const x = args.inputs.x as TensorInfo | undefined;
     const xv = floats(args.backend, x);
@@ -230,13 +270,17 @@ const mean: KernelConfig = {
     const shape = x.shape;
     let axes: number[];
     try {
-      axes = util.parseAxisParam(args.attrs?.axis as number[], shape).slice().sort((a, b) => a - b);
+      axes = util
+        .parseAxisParam(args.attrs?.axis as number[], shape)
+        .slice()
+        .sort((a, b) => a - b);
     } catch {
       return runCpuKernel('Mean', args);
     }
     const contiguous = axes.length > 0 && axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
     if (!contiguous) return runCpuKernel('Mean', args);
-    const first = axes[0], last = axes[axes.length - 1];
+    const first = axes[0],
+      last = axes[axes.length - 1];
     const outer = shape.slice(0, first).reduce((a, b) => a * b, 1);
     const mid = shape.slice(first, last + 1).reduce((a, b) => a * b, 1);
     const inner = shape.slice(last + 1).reduce((a, b) => a * b, 1);

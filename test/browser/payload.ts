@@ -16,13 +16,18 @@ export function moduleGraph(entry: string): string[] {
     if (seen.has(file)) return;
     seen.add(file);
     const src = readFileSync(file, 'utf8');
-    for (const m of src.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g)) visit(resolve(dirname(file), m[1]));
+    for (const m of src.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g))
+      visit(resolve(dirname(file), m[1]));
   };
   visit(resolve(entry));
   return [...seen].sort();
 }
 
-export interface Payload { files: { file: string; bytes: number; gzip: number }[]; bytes: number; gzip: number }
+export interface Payload {
+  files: { file: string; bytes: number; gzip: number }[];
+  bytes: number;
+  gzip: number;
+}
 
 export function payload(files: string[]): Payload {
   const rows = files.map((file) => {

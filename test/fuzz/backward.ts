@@ -4,16 +4,16 @@
 // correlates x with gy), and which of them a NaN reaches is not part of any contract yet; NaN/Inf
 // propagation is fuzzed on the forward pass, where the reference defines it.
 
-import { channelsLastToFirst } from '../../src/layout.js';
-import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape } from '../../src/index.node.js';
 import type { BackwardOptions, Gradients, Tensor } from '../../src/index.node.js';
+import { conv1dBackward, conv1dBackwardAsync, conv2dBackward, conv2dBackwardAsync, outputShape } from '../../src/index.node.js';
+import { channelsLastToFirst } from '../../src/layout.js';
 import { convGradBiasReference, convGradInputReference, convGradWeightReference } from '../../src/reference/backward.js';
 import { normalizeConv } from '../../src/shape.js';
 import { Rng } from '../random.js';
 import { compare, describeParams, TOLERANCE } from '../tester.js';
 import type { FuzzCase } from './case.js';
 import { buildCall, describeCase } from './case.js';
-import { transformOperandSlack, normwiseSlack, subnormalSlack } from './check.js';
+import { normwiseSlack, subnormalSlack, transformOperandSlack } from './check.js';
 import type { ValueKind } from './data.js';
 import { hashBacking } from './data.js';
 import type { Target } from './targets.js';
@@ -73,11 +73,15 @@ export async function checkBackwardCase(c0: FuzzCase, targets: readonly Target[]
         // Each gradient is a convolution of two of x, w, gy over at most this many terms.
         const terms = p.N * p.OH * p.OW * p.K * p.R * p.S;
         const operands = which === 'input' ? [gy, weight.data] : [input.data, gy];
-        const tiny = subnormalSlack(c, algo, input.data, weight.data, terms) + transformOperandSlack(algo, operands[0], operands[1], terms);
+        const tiny =
+          subnormalSlack(c, algo, input.data, weight.data, terms) + transformOperandSlack(algo, operands[0], operands[1], terms);
         if (tiny > 0) for (let i = 0; i < slack.length; i++) slack[i] += tiny;
         const cmp = compare(have, want, scale, TOLERANCE[algo], slack);
         if (!cmp.ok) {
-          const m = cmp.mismatches.slice(0, 4).map((e) => `  [${e.index}] got ${e.got} want ${e.want} (S=${e.scale})`).join('\n');
+          const m = cmp.mismatches
+            .slice(0, 4)
+            .map((e) => `  [${e.index}] got ${e.got} want ${e.want} (S=${e.scale})`)
+            .join('\n');
           throw new Error(`${label}: grad ${which}: ${cmp.mismatches.length} of ${cmp.checked} wrong\n${m}\n${where()}`);
         }
       }

@@ -4,8 +4,8 @@
 
 import { convReference } from '../../src/backends/js.js';
 import type { Algorithm } from '../../src/backends/types.js';
-import { conv1d, conv1dAsync, conv2d, conv2dAsync } from '../../src/index.node.js';
 import { convolve, convolveAsync } from '../../src/conv.js';
+import { conv1d, conv1dAsync, conv2d, conv2dAsync } from '../../src/index.node.js';
 import { channelsLastToFirst } from '../../src/layout.js';
 import type { ConvOptions, Tensor } from '../../src/shape.js';
 import { normalizeConv } from '../../src/shape.js';
@@ -72,7 +72,10 @@ export function transformOperandSlack(algo: Algorithm, a: Float32Array, b: Float
   return algo === 'fft' || algo === 'winograd' ? 1e-6 * terms * maxAbs(a) * maxAbs(b) : 0;
 }
 
-export interface CaseStats { runs: number; skipped: number }
+export interface CaseStats {
+  runs: number;
+  skipped: number;
+}
 
 type Runner = (x: Tensor, w: Tensor, o: ConvOptions) => Tensor | Promise<Tensor>;
 const RUNNERS: Record<'1' | '2', { sync: Runner; async: Runner }> = {
@@ -83,7 +86,8 @@ const RUNNERS: Record<'1' | '2', { sync: Runner; async: Runner }> = {
 /** [N, K, P] float64 -> [N, P, K]. */
 function toChannelsLast(a: Float64Array, N: number, K: number, P: number): Float64Array {
   const b = new Float64Array(a.length);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) for (let q = 0; q < P; q++) b[(n * P + q) * K + k] = a[(n * K + k) * P + q];
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) for (let q = 0; q < P; q++) b[(n * P + q) * K + k] = a[(n * K + k) * P + q];
   return b;
 }
 
@@ -100,7 +104,8 @@ export async function checkCase(c: FuzzCase, targets: readonly Target[], report?
   const refFirst = convReference(p, xFirst, weight.data, n.bias);
   const scaleFirst = convReference(p, xFirst, weight.data, n.bias, true);
   const layoutOf = (a: Float64Array) => (c.channelsLast ? toChannelsLast(a, p.N, p.K, P) : a);
-  const want = layoutOf(refFirst), scale = layoutOf(scaleFirst);
+  const want = layoutOf(refFirst),
+    scale = layoutOf(scaleFirst);
   const count = want.length;
 
   const tensors = [input.data, weight.data, n.bias];
@@ -118,22 +123,28 @@ export async function checkCase(c: FuzzCase, targets: readonly Target[], report?
     t.path.enter();
     const store = stored ? t.path.backend.createWeightStore?.() : undefined;
     for (const algo of t.algorithms) {
-      if (t.path.backend.supports(p, algo) !== null || exempt(c, algo) !== null) { stats.skipped++; continue; }
+      if (t.path.backend.supports(p, algo) !== null || exempt(c, algo) !== null) {
+        stats.skipped++;
+        continue;
+      }
       const { out, backing } = makeOut(c.out, count);
       const label = `${t.label}/${algo}${c.async ? ' (async)' : ''}${store ? ' (weight store)' : ''}`;
       const opts: ConvOptions = { ...options, backend: t.choice, algorithm: algo, out };
       let result: Tensor;
       if (store) {
         const ctx = { store: () => store };
-        const once = async () => (c.async ? (await convolveAsync(c.dims, input, weight, opts, ctx)).y : convolve(c.dims, input, weight, opts, ctx).y);
+        const once = async () =>
+          c.async ? (await convolveAsync(c.dims, input, weight, opts, ctx)).y : convolve(c.dims, input, weight, opts, ctx).y;
         await once();
         result = await once();
       } else {
         result = await run(input, weight, opts);
       }
       stats.runs++;
-      if (result.shape.join() !== n.outShape.join()) throw new Error(`${label}: shape [${result.shape}] instead of [${n.outShape}]\n${where()}`);
-      if (result.data.length !== count) throw new Error(`${label}: ${result.data.length} outputs instead of ${count}\n${where()}`);
+      if (result.shape.join() !== n.outShape.join())
+        throw new Error(`${label}: shape [${result.shape}] instead of [${n.outShape}]\n${where()}`);
+      if (result.data.length !== count)
+        throw new Error(`${label}: ${result.data.length} outputs instead of ${count}\n${where()}`);
       if (out && backing) {
         if (result.data.buffer !== backing.buffer || result.data.byteOffset !== out.byteOffset) {
           throw new Error(`${label}: the result is not a view at the start of options.out\n${where()}`);
@@ -146,17 +157,22 @@ export async function checkCase(c: FuzzCase, targets: readonly Target[], report?
         }
       }
       const hashes = tensors.map((t) => [hashView(t), hashBacking(t)].join());
-      if (hashes.join() !== before.join()) throw new Error(`${label}: modified its input, weight or bias (or memory around them)\n${where()}`);
+      if (hashes.join() !== before.join())
+        throw new Error(`${label}: modified its input, weight or bias (or memory around them)\n${where()}`);
       // Wide-range data: the bound is over the whole output, as the FFT pairs planes (groups, images)
       // in one complex transform and its rounding crosses between them.
       const wide = normwiseSlack(c, algo) > NORMWISE_TOLERANCE[algo];
       const slackFirst = planeSlack(scaleFirst, wide ? scaleFirst.length : P, normwiseSlack(c, algo));
       const taps = (p.C / p.groups) * p.R * p.S;
-      const tiny = subnormalSlack(c, algo, input.data, weight.data, taps) + transformOperandSlack(algo, input.data, weight.data, taps);
+      const tiny =
+        subnormalSlack(c, algo, input.data, weight.data, taps) + transformOperandSlack(algo, input.data, weight.data, taps);
       if (tiny > 0) for (let i = 0; i < slackFirst.length; i++) slackFirst[i] += tiny;
       const cmp = compare(result.data, want, scale, TOLERANCE[algo], layoutOf(slackFirst));
       if (!cmp.ok) {
-        const m = cmp.mismatches.slice(0, 5).map((x) => `  [${x.index}] got ${x.got} want ${x.want} (S=${x.scale})`).join('\n');
+        const m = cmp.mismatches
+          .slice(0, 5)
+          .map((x) => `  [${x.index}] got ${x.got} want ${x.want} (S=${x.scale})`)
+          .join('\n');
         const msg = `${label}: ${cmp.mismatches.length} of ${count} outputs wrong (tolerance ${TOLERANCE[algo]} * S)\n${m}\n${where()}`;
         if (!report) throw new Error(msg);
         report(t.label, algo, msg);

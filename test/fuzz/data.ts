@@ -5,7 +5,7 @@
 import type { Rng } from '../random.js';
 
 export const VALUE_KINDS = ['normal', 'zeros', 'denormal', 'huge', 'tiny', 'mixed', 'special', 'overflow'] as const;
-export type ValueKind = typeof VALUE_KINDS[number];
+export type ValueKind = (typeof VALUE_KINDS)[number];
 
 /** How a tensor's Float32Array sits in memory: its own buffer, a view at an offset, or SharedArrayBuffer-backed. */
 /**
@@ -15,7 +15,7 @@ export type ValueKind = typeof VALUE_KINDS[number];
 export const WIDE_RANGE: ReadonlySet<ValueKind> = new Set(['mixed', 'denormal']);
 
 export const STORAGES = ['plain', 'offset', 'shared'] as const;
-export type Storage = typeof STORAGES[number];
+export type Storage = (typeof STORAGES)[number];
 
 const sign = (rng: Rng) => (rng.chance(0.5) ? -1 : 1);
 
@@ -24,14 +24,19 @@ const magnitude = (rng: Rng, lo: number, hi: number) => 10 ** (lo + rng.next() *
 
 function value(rng: Rng, kind: ValueKind): number {
   switch (kind) {
-    case 'normal': return rng.next() * 2 - 1;
-    case 'zeros': return rng.chance(0.5) ? 0 : -0;
+    case 'normal':
+      return rng.next() * 2 - 1;
+    case 'zeros':
+      return rng.chance(0.5) ? 0 : -0;
     // Float32 subnormals lie in [1.4e-45, 1.18e-38).
-    case 'denormal': return sign(rng) * magnitude(rng, -44.8, -38);
+    case 'denormal':
+      return sign(rng) * magnitude(rng, -44.8, -38);
     // One decade each: scale alone, far from 1 (wide ranges are 'mixed'). Bounded so that |x|·|w| sums
     // stay below FLT_MAX even when both operands are huge.
-    case 'huge': return sign(rng) * magnitude(rng, 14, 15);
-    case 'tiny': return sign(rng) * magnitude(rng, -20, -19);
+    case 'huge':
+      return sign(rng) * magnitude(rng, 14, 15);
+    case 'tiny':
+      return sign(rng) * magnitude(rng, -20, -19);
     case 'mixed': {
       const r = rng.next();
       if (r < 0.15) return rng.chance(0.5) ? 0 : -0;
@@ -41,12 +46,13 @@ function value(rng: Rng, kind: ValueKind): number {
       const r = rng.next();
       if (r < 0.04) return NaN;
       if (r < 0.07) return Infinity;
-      if (r < 0.10) return -Infinity;
+      if (r < 0.1) return -Infinity;
       return rng.next() * 2 - 1;
     }
     // Positive only: products of two overflow tensors are +Inf in float32 and beyond FLT_MAX in float64,
     // so the reference and every exact summation agree on +Inf (mixed signs would give Inf - Inf = NaN).
-    case 'overflow': return magnitude(rng, 19.5, 20.5);
+    case 'overflow':
+      return magnitude(rng, 19.5, 20.5);
   }
 }
 
@@ -60,10 +66,12 @@ export function place(values: readonly number[], storage: Storage, rng: Rng): Fl
   let a: Float32Array;
   if (storage === 'plain') a = new Float32Array(n);
   else {
-    const before = rng.int(1, 7), after = rng.int(0, 5);
-    const backing = storage === 'shared'
-      ? new Float32Array(new SharedArrayBuffer(4 * (before + n + after)))
-      : new Float32Array(before + n + after);
+    const before = rng.int(1, 7),
+      after = rng.int(0, 5);
+    const backing =
+      storage === 'shared'
+        ? new Float32Array(new SharedArrayBuffer(4 * (before + n + after)))
+        : new Float32Array(before + n + after);
     backing.fill(-123.25);
     a = backing.subarray(before, before + n);
   }

@@ -56,7 +56,8 @@ function rngOf(seed: number): () => number {
   };
 }
 
-const num = (v: Num): number => (v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === '-0' ? -0 : v);
+const num = (v: Num): number =>
+  v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === '-0' ? -0 : v;
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 class HArray extends Array<unknown> {}
@@ -67,7 +68,13 @@ const ResizableBuffer = ArrayBuffer as unknown as new (bytes: number, o: { maxBy
 const GrowableShared = SharedArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => SharedArrayBuffer;
 /** Typed-array constructors of either element type, as one signature. */
 type View = Float32Array | Int32Array;
-type ViewCtor = { new (n: number): View; new (b: ArrayBufferLike, offset?: number, length?: number): View; new (a: ArrayLike<number>): View; BYTES_PER_ELEMENT: number; from(a: ArrayLike<number>): View };
+type ViewCtor = {
+  new (n: number): View;
+  new (b: ArrayBufferLike, offset?: number, length?: number): View;
+  new (a: ArrayLike<number>): View;
+  BYTES_PER_ELEMENT: number;
+  from(a: ArrayLike<number>): View;
+};
 const ctorOf = (v: View): ViewCtor => (v instanceof Int32Array ? Int32Array : Float32Array) as unknown as ViewCtor;
 class Sub extends Float32Array {}
 
@@ -76,22 +83,38 @@ function detach(a: ArrayBufferView): void {
   structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
 }
 
-interface Realized { actual: unknown; sem: unknown; ambiguous: string | null; getter: { first: unknown; later: unknown } | null; throws: Error | null }
+interface Realized {
+  actual: unknown;
+  sem: unknown;
+  ambiguous: string | null;
+  getter: { first: unknown; later: unknown } | null;
+  throws: Error | null;
+}
 
 /** A hostile value: what the library gets and what it means (`base`, `baseSem`: the value the option had). */
 function realize(h: HValue, base: unknown, baseSem: unknown = base): Realized {
   const plain = (actual: unknown, sem = actual): Realized => ({ actual, sem, ambiguous: null, getter: null, throws: null });
   switch (h.kind) {
-    case 'keep': return plain(base, baseSem);
-    case 'num': return plain(num(h.v));
-    case 'str': return plain(h.v);
-    case 'bigint': return plain(BigInt(h.v));
-    case 'boxed': return { ...plain(Object(h.v), h.v), ambiguous: `a boxed ${typeof h.v}` };
-    case 'bool': return plain(h.v);
-    case 'null': return plain(null);
-    case 'undefined': return plain(undefined);
-    case 'object': return plain({});
-    case 'symbol': return plain(Symbol('hostile'));
+    case 'keep':
+      return plain(base, baseSem);
+    case 'num':
+      return plain(num(h.v));
+    case 'str':
+      return plain(h.v);
+    case 'bigint':
+      return plain(BigInt(h.v));
+    case 'boxed':
+      return { ...plain(Object(h.v), h.v), ambiguous: `a boxed ${typeof h.v}` };
+    case 'bool':
+      return plain(h.v);
+    case 'null':
+      return plain(null);
+    case 'undefined':
+      return plain(undefined);
+    case 'object':
+      return plain({});
+    case 'symbol':
+      return plain(Symbol('hostile'));
     case 'typed': {
       const T = h.type === 'Int32Array' ? Int32Array : Float64Array;
       return { ...plain(T.from(h.items), h.items.slice()), ambiguous: `an ${h.type} option` };
@@ -102,7 +125,9 @@ function realize(h: HValue, base: unknown, baseSem: unknown = base): Realized {
       const holes = new Set(h.holes ?? []);
       const make = (which: 'actual' | 'sem', arr: unknown[]) => {
         arr.length = length;
-        items.forEach((it, i) => { if (!holes.has(i)) arr[i] = it[which]; });
+        items.forEach((it, i) => {
+          if (!holes.has(i)) arr[i] = it[which];
+        });
         return arr;
       };
       // A sparse array of length up to 2^32 - 1: both sides are the sparse array itself (no copy of it).
@@ -115,10 +140,24 @@ function realize(h: HValue, base: unknown, baseSem: unknown = base): Realized {
       return { actual, sem, ambiguous: amb, getter: null, throws: null };
     }
     case 'getter': {
-      const first = realize(h.first, base, baseSem), later = realize(h.later, base, baseSem);
-      return { actual: undefined, sem: first.sem, ambiguous: 'a switching getter (a read-twice check may reject it)', getter: { first: first.actual, later: later.actual }, throws: null };
+      const first = realize(h.first, base, baseSem),
+        later = realize(h.later, base, baseSem);
+      return {
+        actual: undefined,
+        sem: first.sem,
+        ambiguous: 'a switching getter (a read-twice check may reject it)',
+        getter: { first: first.actual, later: later.actual },
+        throws: null,
+      };
     }
-    case 'throwing-getter': return { actual: undefined, sem: undefined, ambiguous: null, getter: null, throws: new Error('hostile getter threw (this exact error must surface)') };
+    case 'throwing-getter':
+      return {
+        actual: undefined,
+        sem: undefined,
+        ambiguous: null,
+        getter: null,
+        throws: new Error('hostile getter threw (this exact error must surface)'),
+      };
   }
 }
 
@@ -126,13 +165,13 @@ function realize(h: HValue, base: unknown, baseSem: unknown = base): Realized {
 
 interface TensorBuild {
   label: string;
-  values: Float32Array | Int32Array;   // what the caller means
+  values: Float32Array | Int32Array; // what the caller means
   shape: number[];
-  data: unknown;                       // what the library is given
+  data: unknown; // what the library is given
   semData: unknown;
   shapeActual: unknown;
   semShape: unknown;
-  object: unknown;                     // the tensor object (or the bare array for bias/out)
+  object: unknown; // the tensor object (or the bare array for bias/out)
   ambiguous: string[];
   /** The real buffers behind it, for the unchanged checks (absent when detached on purpose). */
   buffers: ArrayBufferView[];
@@ -165,19 +204,31 @@ function presentData(values: Float32Array | Int32Array, form: DataForm | undefin
     return v;
   };
   b.semData = values;
-  if (!form) { b.data = values; b.buffers.push(values); return; }
+  if (!form) {
+    b.data = values;
+    b.buffers.push(values);
+    return;
+  }
   switch (form.kind) {
-    case 'offset': b.data = withGuards(false); break;
-    case 'shared': b.data = withGuards(true); break;
-    case 'growable-shared': case 'resizable': {
+    case 'offset':
+      b.data = withGuards(false);
+      break;
+    case 'shared':
+      b.data = withGuards(true);
+      break;
+    case 'growable-shared':
+    case 'resizable': {
       const bytes = n * T.BYTES_PER_ELEMENT;
-      const buf = form.kind === 'resizable'
-        ? new ResizableBuffer(bytes, { maxByteLength: 2 * bytes + 8 })
-        : new GrowableShared(bytes, { maxByteLength: 2 * bytes + 8 });
+      const buf =
+        form.kind === 'resizable'
+          ? new ResizableBuffer(bytes, { maxByteLength: 2 * bytes + 8 })
+          : new GrowableShared(bytes, { maxByteLength: 2 * bytes + 8 });
       const v = form.kind === 'resizable' && !form.tracking ? new T(buf, 0, n) : new T(buf);
       v.set(values);
       b.data = v;
-      b.ambiguous.push(`${slot}: a ${form.kind === 'resizable' ? (form.tracking ? 'length-tracking resizable' : 'resizable') : 'growable shared'} buffer`);
+      b.ambiguous.push(
+        `${slot}: a ${form.kind === 'resizable' ? (form.tracking ? 'length-tracking resizable' : 'resizable') : 'growable shared'} buffer`
+      );
       break;
     }
     case 'subclass': {
@@ -186,8 +237,13 @@ function presentData(values: Float32Array | Int32Array, form: DataForm | undefin
       break;
     }
     case 'lying': {
-      const claim = n + form.claim, truth = Math.max(0, n + form.truth);
-      class Liar extends (T as typeof Float32Array) { override get length() { return claim; } }
+      const claim = n + form.claim,
+        truth = Math.max(0, n + form.truth);
+      class Liar extends (T as typeof Float32Array) {
+        override get length() {
+          return claim;
+        }
+      }
       const v = new Liar(truth);
       v.set(values.subarray(0, Math.min(n, truth)) as Float32Array);
       b.data = v;
@@ -212,9 +268,16 @@ function presentData(values: Float32Array | Int32Array, form: DataForm | undefin
       return;
     }
     case 'wrong-type': {
-      const w = form.type === 'Float64Array' ? Float64Array.from(values) : form.type === 'Int32Array' ? Int32Array.from(values)
-        : form.type === 'Uint8Array' ? new Uint8Array(values.buffer.slice(0)) : form.type === 'Array' ? Array.from(values)
-          : new DataView(new ArrayBuffer(4 * n));
+      const w =
+        form.type === 'Float64Array'
+          ? Float64Array.from(values)
+          : form.type === 'Int32Array'
+            ? Int32Array.from(values)
+            : form.type === 'Uint8Array'
+              ? new Uint8Array(values.buffer.slice(0))
+              : form.type === 'Array'
+                ? Array.from(values)
+                : new DataView(new ArrayBuffer(4 * n));
       // Int32Array is the right type for indices: then it is the values themselves.
       b.data = T === Int32Array && form.type === 'Int32Array' ? values : w;
       b.semData = b.data;
@@ -235,16 +298,29 @@ function presentData(values: Float32Array | Int32Array, form: DataForm | undefin
 
 function presentShape(shape: number[], form: ShapeForm | undefined, b: TensorBuild): void {
   b.semShape = shape.slice();
-  if (!form) { b.shapeActual = shape.slice(); b.shapeTargets.push(b.shapeActual); return; }
+  if (!form) {
+    b.shapeActual = shape.slice();
+    b.shapeTargets.push(b.shapeActual);
+    return;
+  }
   switch (form.kind) {
     case 'typed': {
       const T = form.type === 'Int32Array' ? Int32Array : form.type === 'Float64Array' ? Float64Array : Uint32Array;
       b.shapeActual = T.from(shape);
       break;
     }
-    case 'proxy': { const target = shape.slice(); b.shapeActual = new Proxy(target, {}); b.shapeTargets.push(target); return; }
-    case 'frozen': b.shapeActual = Object.freeze(shape.slice()); break;
-    case 'extra-prop': b.shapeActual = Object.assign(shape.slice(), { extra: 1 }); break;
+    case 'proxy': {
+      const target = shape.slice();
+      b.shapeActual = new Proxy(target, {});
+      b.shapeTargets.push(target);
+      return;
+    }
+    case 'frozen':
+      b.shapeActual = Object.freeze(shape.slice());
+      break;
+    case 'extra-prop':
+      b.shapeActual = Object.assign(shape.slice(), { extra: 1 });
+      break;
     case 'holey': {
       const s = shape.slice();
       delete s[form.at % s.length];
@@ -304,7 +380,11 @@ function laterValue(field: 'data' | 'shape', later: string, b: TensorBuild): unk
   if (field === 'data') {
     const T = b.values instanceof Int32Array ? Int32Array : Float32Array;
     if (later === 'short') return new T(1);
-    if (later === 'detached') { const v = new T(b.values.length); detach(v); return v; }
+    if (later === 'detached') {
+      const v = new T(b.values.length);
+      detach(v);
+      return v;
+    }
     return (b.values as Float32Array).map((v) => 2 * v + 1);
   }
   if (later === 'short') return b.shape.map(() => 1);
@@ -315,20 +395,38 @@ function laterValue(field: 'data' | 'shape', later: string, b: TensorBuild): unk
 
 function presentObject(form: ObjectForm | undefined, b: TensorBuild, slot: string): void {
   const t: Record<string, unknown> = { data: b.data, shape: b.shapeActual };
-  if (!form) { b.object = t; return; }
+  if (!form) {
+    b.object = t;
+    return;
+  }
   switch (form.kind) {
-    case 'proxy': b.object = new Proxy(t, {}); return;
-    case 'frozen': b.object = Object.freeze(t); return;
-    case 'extra-key': b.object = { ...t, grad: null, name: 'x' }; return;
+    case 'proxy':
+      b.object = new Proxy(t, {});
+      return;
+    case 'frozen':
+      b.object = Object.freeze(t);
+      return;
+    case 'extra-key':
+      b.object = { ...t, grad: null, name: 'x' };
+      return;
     case 'class': {
-      const data = b.data, shape = b.shapeActual;
-      class HostileTensor { get data() { return data; } get shape() { return shape; } }
+      const data = b.data,
+        shape = b.shapeActual;
+      class HostileTensor {
+        get data() {
+          return data;
+        }
+        get shape() {
+          return shape;
+        }
+      }
       b.object = new HostileTensor();
       return;
     }
     case 'getter': {
       let reads = 0;
-      const first = t[form.field], later = laterValue(form.field, form.later, b);
+      const first = t[form.field],
+        later = laterValue(form.field, form.later, b);
       if (later instanceof Float32Array || later instanceof Int32Array) b.buffers.push(later);
       else if (Array.isArray(later)) b.shapeTargets.push(later);
       const o: Record<string, unknown> = { ...t };
@@ -341,14 +439,26 @@ function presentObject(form: ObjectForm | undefined, b: TensorBuild, slot: strin
     case 'throwing-getter': {
       const err = new Error(`hostile ${slot}.${form.field} getter threw (this exact error must surface)`);
       const o: Record<string, unknown> = { ...t };
-      Object.defineProperty(o, form.field, { get: () => { throw err; }, enumerable: true });
+      Object.defineProperty(o, form.field, {
+        get: () => {
+          throw err;
+        },
+        enumerable: true,
+      });
       b.object = o;
       b.throws = err;
       b.throwsField = form.field;
       return;
     }
-    case 'null': b.object = null; b.semShape = undefined; b.semData = undefined; return;
-    case 'bare-array': b.object = b.data; b.semShape = undefined; return;
+    case 'null':
+      b.object = null;
+      b.semShape = undefined;
+      b.semData = undefined;
+      return;
+    case 'bare-array':
+      b.object = b.data;
+      b.semShape = undefined;
+      return;
   }
 }
 
@@ -359,7 +469,9 @@ const BOOLEAN_KEYS = new Set(['ceilMode', 'returnIndices', 'countIncludePad']);
 
 /** The options of the clean call the geometry describes (bias: the bias array to pass, if any). */
 function renderOptions(c: HostileCase, bias: Float32Array | null): Record<string, unknown> {
-  const g = c.geom, f = familyOf(c.op), dims = g.dims;
+  const g = c.geom,
+    f = familyOf(c.op),
+    dims = g.dims;
   const o: Record<string, unknown> = {};
   const perDim = (v: number[]) => (v.every((x) => x === v[0]) && g.strideForm === 'scalar' ? v[0] : v.slice());
   const isPool = f === 'maxPool' || f === 'avgPool' || f === 'maxPoolBackward' || f === 'avgPoolBackward';
@@ -392,12 +504,23 @@ function renderOptions(c: HostileCase, bias: Float32Array | null): Record<string
     if (g.outPad.some((p) => p !== 0)) o.outputPadding = g.outPad.slice();
   } else {
     switch (g.padForm) {
-      case 'none': break;
-      case 'valid': o.padding = 'valid'; break;
-      case 'same': o.padding = 'same'; break;
-      case 'int': o.padding = g.pad[0]; break;
-      case 'perdim': o.padding = dims === 2 ? [g.pad[0], g.pad[2]] : [g.pad[0]]; break;
-      case 'explicit': o.padding = g.pad.slice(); break;
+      case 'none':
+        break;
+      case 'valid':
+        o.padding = 'valid';
+        break;
+      case 'same':
+        o.padding = 'same';
+        break;
+      case 'int':
+        o.padding = g.pad[0];
+        break;
+      case 'perdim':
+        o.padding = dims === 2 ? [g.pad[0], g.pad[2]] : [g.pad[0]];
+        break;
+      case 'explicit':
+        o.padding = g.pad.slice();
+        break;
     }
   }
   if (g.dilation.some((d) => d !== 1)) o.dilation = g.dilation.slice();
@@ -415,7 +538,11 @@ function renderOptions(c: HostileCase, bias: Float32Array | null): Record<string
 
 const ids = new WeakMap<object, number>();
 let lastId = 0;
-const idOf = (o: object) => { let i = ids.get(o); if (i === undefined) ids.set(o, (i = ++lastId)); return i; };
+const idOf = (o: object) => {
+  let i = ids.get(o);
+  if (i === undefined) ids.set(o, (i = ++lastId));
+  return i;
+};
 
 /**
  * Snapshot of what the call must not modify: a typed array's whole buffer; an object's own properties,
@@ -432,34 +559,49 @@ function snapshot(v: unknown): string {
   if (v !== null && typeof v === 'object') {
     const keys = Reflect.ownKeys(v as object);
     // Sparse arrays of length 2^32 - 1: own keys only, never an iteration over the length.
-    return keys.map((k) => {
-      const d = Object.getOwnPropertyDescriptor(v as object, k)!;
-      const val = 'value' in d ? d.value : d.get;
-      return `${String(k)}=${(typeof val === 'object' || typeof val === 'function') && val !== null ? `#${idOf(val)}` : typeof val === 'symbol' ? 'symbol' : String(val)}`;
-    }).join(',');
+    return keys
+      .map((k) => {
+        const d = Object.getOwnPropertyDescriptor(v as object, k)!;
+        const val = 'value' in d ? d.value : d.get;
+        return `${String(k)}=${(typeof val === 'object' || typeof val === 'function') && val !== null ? `#${idOf(val)}` : typeof val === 'symbol' ? 'symbol' : String(val)}`;
+      })
+      .join(',');
   }
   return String(v);
 }
 
 function watch(label: string, v: unknown, into: (() => string | null)[]): void {
   const before = snapshot(v);
-  into.push(() => { const after = snapshot(v); return after === before ? null : `${label} was modified`; });
+  into.push(() => {
+    const after = snapshot(v);
+    return after === before ? null : `${label} was modified`;
+  });
 }
 
 // ---- the whole call ----
 
 export function materialize(c: HostileCase, api: Api): Materialized {
-  const f = familyOf(c.op), g = c.geom, dims = g.dims, rnd = rngOf(c.dataSeed);
+  const f = familyOf(c.op),
+    g = c.geom,
+    dims = g.dims,
+    rnd = rngOf(c.dataSeed);
   const byslot = new Map<TensorSlot, { data?: DataForm; shape?: ShapeForm; object?: ObjectForm }>();
   const optionMuts: (Mutation & { m: 'option' })[] = [];
   let container: (Mutation & { m: 'container' })['form'] | null = null;
   const midcalls: (Mutation & { m: 'midcall' })[] = [];
   const names = new Set<string>();
   for (const m of c.mutations) {
-    if (m.m === 'option') { optionMuts.push(m); names.add(m.key); names.add('options'); }
-    else if (m.m === 'container') { container = m.form; names.add('options'); }
-    else if (m.m === 'midcall') { midcalls.push(m); names.add(m.slot); }
-    else {
+    if (m.m === 'option') {
+      optionMuts.push(m);
+      names.add(m.key);
+      names.add('options');
+    } else if (m.m === 'container') {
+      container = m.form;
+      names.add('options');
+    } else if (m.m === 'midcall') {
+      midcalls.push(m);
+      names.add(m.slot);
+    } else {
       const s = byslot.get(m.slot) ?? {};
       (s as Record<string, unknown>)[m.m] = m.form;
       byslot.set(m.slot, s);
@@ -473,14 +615,29 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     // A tensor too large to allocate here gets no data: such calls must fail (the oracle sees the mismatch).
     const values = values0.length > 2 ** 26 ? new Float32Array(0) : values0;
     const b: TensorBuild = {
-      label: slot, values, shape, data: undefined, semData: undefined, shapeActual: undefined, semShape: undefined, object: undefined,
-      ambiguous: [], buffers: [], shapeTargets: [], getterReads: [], throws: null, throwsField: null, midcall: null, onlyGrown: false,
+      label: slot,
+      values,
+      shape,
+      data: undefined,
+      semData: undefined,
+      shapeActual: undefined,
+      semShape: undefined,
+      object: undefined,
+      ambiguous: [],
+      buffers: [],
+      shapeTargets: [],
+      getterReads: [],
+      throws: null,
+      throwsField: null,
+      midcall: null,
+      onlyGrown: false,
     };
     const forms = byslot.get(slot) ?? {};
     const mine = midcalls.filter((m) => m.slot === slot);
     if (mine.length) {
       // The data on a buffer the actions can change; the caller means the values as they were.
-      const n = values.length, T = ctorOf(values);
+      const n = values.length,
+        T = ctorOf(values);
       const bytes = n * T.BYTES_PER_ELEMENT;
       const buf = new ResizableBuffer(bytes, { maxByteLength: 2 * bytes + 8 });
       const v = new T(buf, 0, n);
@@ -492,7 +649,12 @@ export function materialize(c: HostileCase, api: Api): Materialized {
         const act = m.action;
         b.midcall.set(m, () => {
           if (buf.byteLength === 0 && v.buffer.byteLength === 0 && act !== 'grow') return;
-          try { if (act === 'detach') detach(v); else buf.resize(act === 'shrink' ? 0 : 2 * bytes + 8); } catch { /* already detached */ }
+          try {
+            if (act === 'detach') detach(v);
+            else buf.resize(act === 'shrink' ? 0 : 2 * bytes + 8);
+          } catch {
+            /* already detached */
+          }
         });
         if (act !== 'grow') b.ambiguous.push(`${slot}: its buffer ${act === 'shrink' ? 'shrunk' : 'detached'} during the call`);
       }
@@ -518,23 +680,30 @@ export function materialize(c: HostileCase, api: Api): Materialized {
 
   // The clean call's result shape (for gradOutput and out): the oracle's own reading of the geometry.
   const cleanOptions = renderOptions(c, biasVals);
-  const forward = f === 'layer' || f === 'backward' ? 'conv' : f === 'maxPoolBackward' ? 'maxPool' : f === 'avgPoolBackward' ? 'avgPool' : f;
+  const forward =
+    f === 'layer' || f === 'backward' ? 'conv' : f === 'maxPoolBackward' ? 'maxPool' : f === 'avgPoolBackward' ? 'avgPool' : f;
   const clean = verdict(forward, dims, {
     options: f === 'layer' ? layerAsConv(cleanOptions) : without(cleanOptions, 'indices', 'needs'),
-    input: { shape: xShape, data: x.values }, weight: w ? { shape: wShape, data: w.values } : undefined,
+    input: { shape: xShape, data: x.values },
+    weight: w ? { shape: wShape, data: w.values } : undefined,
   });
   const outShape = clean.kind === 'valid' && 'outShape' in clean.exp ? clean.exp.outShape : null;
   const outCount = outShape ? prod(outShape) : 0;
   // An output too large to allocate here gets a stand-in (such calls must fail before reading it).
   const ok = outShape !== null && outCount <= 2 ** 26;
   const needsGy = f === 'backward' || f === 'layer' || f === 'maxPoolBackward' || f === 'avgPoolBackward';
-  const gy = needsGy ? mk('gradOutput', fillF32(ok ? outCount : 1, rnd), ok ? outShape! : outShape ? outShape.map(() => 1) : [1]) : null;
-  const outArr = g.out !== 'none' && (f === 'conv' || f === 'layer') && ok
-    ? mk('out', new Float32Array(outCount + (g.out === 'larger' ? 3 : 0)).fill(-7.5e33), [outCount]) : null;
+  const gy = needsGy
+    ? mk('gradOutput', fillF32(ok ? outCount : 1, rnd), ok ? outShape! : outShape ? outShape.map(() => 1) : [1])
+    : null;
+  const outArr =
+    g.out !== 'none' && (f === 'conv' || f === 'layer') && ok
+      ? mk('out', new Float32Array(outCount + (g.out === 'larger' ? 3 : 0)).fill(-7.5e33), [outCount])
+      : null;
   let indices: TensorBuild | null = null;
   if (f === 'maxPoolBackward' && g.givenIndices && ok && clean.kind === 'valid' && clean.exp.kind === 'maxPool') {
     // The forward's argmax positions from the float64 oracle, in the user's layout.
-    const e = clean.exp, C = e.pp.NC / Math.max(1, e.N);
+    const e = clean.exp,
+      C = e.pp.NC / Math.max(1, e.N);
     const idx = maxPool(e.pp, e.x).indices;
     indices = mk('indices', e.channelsLast ? toLast(idx, e.N, C, e.pp.OH * e.pp.OW) : idx, outShape!);
   }
@@ -550,19 +719,32 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   // out is judged by identity (the result must be a view of it): the presented array itself where it is one.
   if (outArr && f !== 'layer') semOpts.out = ArrayBuffer.isView(outArr.data) ? outArr.data : outArr.semData;
   if (indices) semOpts.indices = { data: indices.semData, shape: indices.semShape };
-  if (f === 'outputShape') { delete semOpts.bias; delete semOpts.out; }
+  if (f === 'outputShape') {
+    delete semOpts.bias;
+    delete semOpts.out;
+  }
   const ambiguous: string[] = [];
   // Per option key: a later mutation of the same key replaces what an earlier one did.
-  const perKey = new Map<string, { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] }>();
+  const perKey = new Map<
+    string,
+    { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] }
+  >();
   for (const m of optionMuts) {
-    const k: { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] } = { ambiguous: [], alternatives: [], error: null, reads: [] };
+    const k: { ambiguous: string[]; alternatives: Record<string, unknown>[]; error: Error | null; reads: Materialized['reads'] } =
+      { ambiguous: [], alternatives: [], error: null, reads: [] };
     perKey.set(m.key, k);
     // The value so far, without calling a getter an earlier mutation of the same key put there.
     const d = Object.getOwnPropertyDescriptor(opts, m.key);
     const r = realize(m.value, d && 'value' in d ? d.value : undefined, semOpts[m.key]);
     if (r.throws) {
       const err = r.throws;
-      Object.defineProperty(opts, m.key, { get: () => { throw err; }, enumerable: true, configurable: true });
+      Object.defineProperty(opts, m.key, {
+        get: () => {
+          throw err;
+        },
+        enumerable: true,
+        configurable: true,
+      });
       k.error = err;
       semOpts[m.key] = undefined;
       continue;
@@ -592,23 +774,57 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   let semOptions: unknown = semOpts;
   const withDescriptors = (target: object) => Object.defineProperties(target, Object.getOwnPropertyDescriptors(opts));
   switch (container) {
-    case null: break;
-    case 'array-empty': options = []; semOptions = {}; ambiguous.push('options: an empty array'); break;
-    case 'array-props': options = withDescriptors([]); ambiguous.push('options: an array with option properties'); break;
-    case 'class': { class HostileOptions {} options = withDescriptors(new HostileOptions()); ambiguous.push('options: a class instance'); break; }
-    case 'proxy': options = new Proxy(opts, {}); break;
-    case 'frozen': options = Object.freeze(opts); break;
-    case 'null-proto': options = withDescriptors(Object.create(null)); break;
-    case 'extra-key': opts.hostileUnknownOption = 1; semOpts.hostileUnknownOption = 1; names.add('hostileUnknownOption'); break;
-    case 'null': options = null; semOptions = isPool || f === 'layer' ? null : {}; ambiguous.push('options: null'); break;
-    case 'number': options = 3; semOptions = 3; break;
+    case null:
+      break;
+    case 'array-empty':
+      options = [];
+      semOptions = {};
+      ambiguous.push('options: an empty array');
+      break;
+    case 'array-props':
+      options = withDescriptors([]);
+      ambiguous.push('options: an array with option properties');
+      break;
+    case 'class': {
+      class HostileOptions {}
+      options = withDescriptors(new HostileOptions());
+      ambiguous.push('options: a class instance');
+      break;
+    }
+    case 'proxy':
+      options = new Proxy(opts, {});
+      break;
+    case 'frozen':
+      options = Object.freeze(opts);
+      break;
+    case 'null-proto':
+      options = withDescriptors(Object.create(null));
+      break;
+    case 'extra-key':
+      opts.hostileUnknownOption = 1;
+      semOpts.hostileUnknownOption = 1;
+      names.add('hostileUnknownOption');
+      break;
+    case 'null':
+      options = null;
+      semOptions = isPool || f === 'layer' ? null : {};
+      ambiguous.push('options: null');
+      break;
+    case 'number':
+      options = 3;
+      semOptions = 3;
+      break;
   }
   // A layer given a number is the positional form `new Conv2d(inChannels, outChannels, kernelSize)`, missing two.
   if (f === 'layer' && container === 'number') ['inChannels', 'outChannels', 'kernelSize'].forEach((n) => names.add(n));
   // Options that lose maxPool2dBackward's indices leave an input of { shape } only without the data it then needs.
-  if (f === 'maxPoolBackward' && g.givenIndices && (container !== null || optionMuts.some((m) => m.key === 'indices'))) names.add('input');
+  if (f === 'maxPoolBackward' && g.givenIndices && (container !== null || optionMuts.some((m) => m.key === 'indices')))
+    names.add('input');
   // Each midcall action fires once: after the call was made, or at the n-th read of an option.
-  const actionOf = (m: Mutation) => tensorsWithMidcall().find((t) => t.midcall!.has(m))?.midcall!.get(m);
+  const actionOf = (m: Mutation) =>
+    tensorsWithMidcall()
+      .find((t) => t.midcall!.has(m))
+      ?.midcall!.get(m);
   const tensorsWithMidcall = () => [x, w, bias, gy, outArr].filter((t): t is TensorBuild => t !== null && t.midcall !== null);
   const onRead = midcalls.filter((m) => m.when === 'option-read');
   if (onRead.length && options !== null && typeof options === 'object') {
@@ -617,7 +833,11 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     options = new Proxy(options as object, {
       get(t, k, r) {
         n++;
-        for (const m of pending) if (m.read === n) { pending.delete(m); actionOf(m)?.(); }
+        for (const m of pending)
+          if (m.read === n) {
+            pending.delete(m);
+            actionOf(m)?.();
+          }
         return Reflect.get(t, k, r);
       },
     });
@@ -634,10 +854,16 @@ export function materialize(c: HostileCase, api: Api): Materialized {
 
   const sem = (t: TensorBuild | null): SemTensor | undefined => (t ? { shape: t.semShape, data: t.semData } : undefined);
   const baseSem: SemArgs = {
-    options: semOptions, input: sem(x), weight: sem(w), gradOutput: sem(gy),
+    options: semOptions,
+    input: sem(x),
+    weight: sem(w),
+    gradOutput: sem(gy),
     layerOut: outArr ? outArr.data : undefined,
   };
-  if (f === 'outputShape') { baseSem.input = { shape: x.semShape, data: undefined }; baseSem.weight = { shape: w!.semShape, data: undefined }; }
+  if (f === 'outputShape') {
+    baseSem.input = { shape: x.semShape, data: undefined };
+    baseSem.weight = { shape: w!.semShape, data: undefined };
+  }
   if (shapeOnlyInput) baseSem.input = x.object === null ? undefined : { shape: x.semShape, data: undefined };
   if (f === 'layer') {
     baseSem.layerBias = biasVals ?? new Float32Array(g.K);
@@ -658,11 +884,17 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   // A grown buffer keeps the view's memory: its values must not change (out's are the result).
   for (const t of tensors) {
     if (!t.midcall || !t.onlyGrown || t === outArr) continue;
-    const v = t.data as Float32Array, before = Array.from(v);
-    unchanged.push(() => (Array.from(v.subarray(0, before.length)).every((e, i) => Object.is(e, before[i])) ? null : `${t.label} data (grown buffer) was modified`));
+    const v = t.data as Float32Array,
+      before = Array.from(v);
+    unchanged.push(() =>
+      Array.from(v.subarray(0, before.length)).every((e, i) => Object.is(e, before[i]))
+        ? null
+        : `${t.label} data (grown buffer) was modified`
+    );
   }
   for (const [k, v] of Object.entries(Object.getOwnPropertyDescriptors(opts))) {
-    if ('value' in v && v.value !== null && typeof v.value === 'object' && !ArrayBuffer.isView(v.value)) watch(`options.${k}`, v.value, unchanged);
+    if ('value' in v && v.value !== null && typeof v.value === 'object' && !ArrayBuffer.isView(v.value))
+      watch(`options.${k}`, v.value, unchanged);
   }
   watch('options', opts, unchanged);
 
@@ -672,8 +904,10 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     const bytes = new Uint8Array(v.buffer.slice(0));
     outGuard = (count) => {
       const now = new Uint8Array(v.buffer);
-      const lo = v.byteOffset, hi = v.byteOffset + 4 * count;
-      for (let i = 0; i < now.length; i++) if ((i < lo || i >= hi) && now[i] !== bytes[i]) return `wrote byte ${i} of out's buffer, outside the ${count} results`;
+      const lo = v.byteOffset,
+        hi = v.byteOffset + 4 * count;
+      for (let i = 0; i < now.length; i++)
+        if ((i < lo || i >= hi) && now[i] !== bytes[i]) return `wrote byte ${i} of out's buffer, outside the ${count} results`;
       return null;
     };
   }
@@ -684,19 +918,34 @@ export function materialize(c: HostileCase, api: Api): Materialized {
     return h;
   };
   const afterCalls = midcalls.filter((m) => m.when === 'after-call');
-  const runAfter = (which: (m: Mutation & { m: 'midcall' }) => boolean) => { for (const m of afterCalls) if (which(m)) actionOf(m)?.(); };
+  const runAfter = (which: (m: Mutation & { m: 'midcall' }) => boolean) => {
+    for (const m of afterCalls) if (which(m)) actionOf(m)?.();
+  };
   const afterCall = afterCalls.length ? () => runAfter(() => true) : null;
   const inputArg = shapeOnlyInput && x.object !== null ? shapeOnly(x.object) : x.object;
   let run: () => Promise<unknown>;
   switch (f) {
-    case 'conv': case 'transpose':
+    case 'conv':
+    case 'transpose':
       run = call(() => fn(c.op)(x.object, w!.object, options), isAsync(c.op), afterCall);
       break;
-    case 'explain': run = call(() => fn('explain')(x.object, w!.object, options), false, null); break;
-    case 'outputShape': run = call(() => fn('outputShape')(x.shapeActual, w!.shapeActual, options), false, null); break;
-    case 'backward': run = call(() => fn(c.op)(x.object, w!.object, gy!.object, options), isAsync(c.op), afterCall); break;
-    case 'maxPool': case 'avgPool': run = call(() => fn(c.op)(x.object, options), isAsync(c.op), afterCall); break;
-    case 'maxPoolBackward': case 'avgPoolBackward': run = call(() => fn(c.op)(gy!.object, inputArg, options), isAsync(c.op), afterCall); break;
+    case 'explain':
+      run = call(() => fn('explain')(x.object, w!.object, options), false, null);
+      break;
+    case 'outputShape':
+      run = call(() => fn('outputShape')(x.shapeActual, w!.shapeActual, options), false, null);
+      break;
+    case 'backward':
+      run = call(() => fn(c.op)(x.object, w!.object, gy!.object, options), isAsync(c.op), afterCall);
+      break;
+    case 'maxPool':
+    case 'avgPool':
+      run = call(() => fn(c.op)(x.object, options), isAsync(c.op), afterCall);
+      break;
+    case 'maxPoolBackward':
+    case 'avgPoolBackward':
+      run = call(() => fn(c.op)(gy!.object, inputArg, options), isAsync(c.op), afterCall);
+      break;
     case 'layer': {
       const L = dims === 2 ? api.Conv2d : api.Conv1d;
       const asyncLayer = isAsync(c.op);
@@ -718,7 +967,8 @@ export function materialize(c: HostileCase, api: Api): Materialized {
           runAfter(onBackward);
           grads = await p;
         } else grads = layer.backward(gy!.object);
-        const wp = layer.weight as { grad: Float32Array }, bp = layer.bias as { grad: Float32Array } | null;
+        const wp = layer.weight as { grad: Float32Array },
+          bp = layer.bias as { grad: Float32Array } | null;
         return { y, grads, weightGrad: wp.grad.slice(), biasGrad: bp ? bp.grad.slice() : null, algorithm: layer.algorithm };
       };
       break;
@@ -727,7 +977,9 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   return { run, sems, ambiguous, userErrors, names: [...names], unchanged, reads, outGuard };
 }
 
-function isObj(v: unknown): v is Record<string, unknown> { return v !== null && typeof v === 'object'; }
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object';
+}
 
 function without(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));

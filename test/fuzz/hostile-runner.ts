@@ -5,8 +5,8 @@
 // the build. One child runs one case at a time; a crash, a hang past the time limit, or RSS past the kill
 // limit ends it, the case is reported as that failure, and the next case starts a fresh child.
 
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +31,12 @@ export interface Limits {
   rssRecycle: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { caseMs: 10_000, rssLimit: 1.5 * 2 ** 30, rssKill: 2 * 2 ** 30, rssRecycle: 512 * 2 ** 20 };
+export const DEFAULT_LIMITS: Limits = {
+  caseMs: 10_000,
+  rssLimit: 1.5 * 2 ** 30,
+  rssKill: 2 * 2 ** 30,
+  rssRecycle: 512 * 2 ** 20,
+};
 
 /** dist/ must be at least as new as src/, or the child would test old code. */
 export function checkBuild(): string | null {
@@ -47,7 +52,9 @@ export function checkBuild(): string | null {
     }
   };
   walk(path.join(root, 'src'));
-  return stale.length ? `dist/ is older than ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', ...' : ''}: run \`npm run build:ts\` first (npm test does)` : null;
+  return stale.length
+    ? `dist/ is older than ${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', ...' : ''}: run \`npm run build:ts\` first (npm test does)`
+    : null;
 }
 
 /** Transpiles the child and the test files it imports into a temporary directory; returns the child's path. */
@@ -71,7 +78,8 @@ export function prepareChild(): { script: string; dir: string } {
       const target = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts');
       const rel = path.relative(root, target);
       if (rel.startsWith(`src${path.sep}`)) continue;
-      if (!rel.startsWith(`test${path.sep}`) || !fs.existsSync(target)) throw new Error(`the hostile child imports ${spec} from ${file}, which is neither src/ nor a test file`);
+      if (!rel.startsWith(`test${path.sep}`) || !fs.existsSync(target))
+        throw new Error(`the hostile child imports ${spec} from ${file}, which is neither src/ nor a test file`);
       emit(target);
     }
   };
@@ -79,13 +87,25 @@ export function prepareChild(): { script: string; dir: string } {
   return { script: path.join(dir, 'test', 'fuzz', 'hostile-child.js'), dir };
 }
 
-interface Pending { id: number; c: HostileCase; child: ChildProcess; resolve: (o: Outcome) => void; timer: NodeJS.Timeout; poll: NodeJS.Timeout; started: number }
+interface Pending {
+  id: number;
+  c: HostileCase;
+  child: ChildProcess;
+  resolve: (o: Outcome) => void;
+  timer: NodeJS.Timeout;
+  poll: NodeJS.Timeout;
+  started: number;
+}
 
 /** The child's stderr, last few KiB: crash reports and aborts print there. */
 class Tail {
   private text = '';
-  push(s: string) { this.text = (this.text + s).slice(-6000); }
-  get(): string { return this.text.trim(); }
+  push(s: string) {
+    this.text = (this.text + s).slice(-6000);
+  }
+  get(): string {
+    return this.text.trim();
+  }
 }
 
 export class HostilePool {
@@ -99,7 +119,10 @@ export class HostilePool {
   available: Record<string, boolean> = {};
   spawned = 0;
 
-  constructor(private readonly script: string, private readonly limits: Limits = DEFAULT_LIMITS) {}
+  constructor(
+    private readonly script: string,
+    private readonly limits: Limits = DEFAULT_LIMITS
+  ) {}
 
   private start(): Promise<Record<string, boolean>> {
     this.stderr = new Tail();
@@ -107,14 +130,19 @@ export class HostilePool {
     // Relaxed SIMD validates in Node 20 only with this flag; the JS heap is capped below the kill limit so a
     // runaway JS allocation aborts (a crash the report names) rather than swapping.
     const child = spawn(process.execPath, ['--experimental-wasm-relaxed-simd', '--max-old-space-size=1536', this.script], {
-      cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FASTCONV_HOSTILE_CASE_MS: String(this.limits.caseMs) },
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, FASTCONV_HOSTILE_CASE_MS: String(this.limits.caseMs) },
     });
     this.child = child;
     this.spawned++;
     let buf = '';
     let onReady: (a: Record<string, boolean>) => void, onFail: (e: Error) => void;
-    const ready = new Promise<Record<string, boolean>>((res, rej) => { onReady = res; onFail = rej; });
-    ready.catch(() => {});   // awaited by run(); a child stopped before it was ready needs no handler
+    const ready = new Promise<Record<string, boolean>>((res, rej) => {
+      onReady = res;
+      onFail = rej;
+    });
+    ready.catch(() => {}); // awaited by run(); a child stopped before it was ready needs no handler
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       buf += d;
@@ -122,33 +150,63 @@ export class HostilePool {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (!line.startsWith('@@ ')) { this.stderr.push(`[stdout] ${line}\n`); continue; }
+        if (!line.startsWith('@@ ')) {
+          this.stderr.push(`[stdout] ${line}\n`);
+          continue;
+        }
         const msg = JSON.parse(line.slice(3));
-        if (msg.ready) { this.available = msg.available; onReady(msg.available); continue; }
+        if (msg.ready) {
+          this.available = msg.available;
+          onReady(msg.available);
+          continue;
+        }
         const p = this.pending;
         if (p && msg.id === p.id) {
-          this.settle({ status: msg.status, what: msg.what, detail: msg.detail, ms: msg.ms, callMs: msg.callMs, peakRss: msg.peakRss, error: msg.error, ran: msg.ran });
+          this.settle({
+            status: msg.status,
+            what: msg.what,
+            detail: msg.detail,
+            ms: msg.ms,
+            callMs: msg.callMs,
+            peakRss: msg.peakRss,
+            error: msg.error,
+            ran: msg.ran,
+          });
         }
       }
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => this.stderr.push(d));
     child.on('exit', (code, signal) => {
-      if (this.child === child) { this.child = null; this.ready = null; }
+      if (this.child === child) {
+        this.child = null;
+        this.ready = null;
+      }
       const why = this.killedFor;
       const tail = this.stderr.get();
       onFail(new Error(`the hostile child exited before it was ready (code ${code}, signal ${signal}):\n${tail}`));
       // A child replaced after its case (recycled) exits while the next child runs the next case.
       if (!this.pending || this.pending.child !== child) return;
-      if (why) { this.settle({ status: 'fail', what: why.split(':')[0], detail: `${why}\nstderr tail:\n${tail}`, ms: Date.now() - this.pending.started, peakRss: 0 }); return; }
+      if (why) {
+        this.settle({
+          status: 'fail',
+          what: why.split(':')[0],
+          detail: `${why}\nstderr tail:\n${tail}`,
+          ms: Date.now() - this.pending.started,
+          peakRss: 0,
+        });
+        return;
+      }
       const oom = /heap out of memory|Allocation failed|OOM|out of memory/i.test(tail);
       this.settle({
-        status: 'fail', what: oom ? 'oom-abort' : 'crash',
+        status: 'fail',
+        what: oom ? 'oom-abort' : 'crash',
         detail: `the child process died: ${signal ? `signal ${signal}` : `exit code ${code}`}\nstderr tail:\n${tail}`,
-        ms: Date.now() - this.pending.started, peakRss: 0,
+        ms: Date.now() - this.pending.started,
+        peakRss: 0,
       });
     });
-    child.stdin!.on('error', () => {});   // a dead child's stdin: the exit handler reports the case
+    child.stdin!.on('error', () => {}); // a dead child's stdin: the exit handler reports the case
     return ready;
   }
 
@@ -159,7 +217,12 @@ export class HostilePool {
     clearTimeout(p.timer);
     clearInterval(p.poll);
     if (o.status === 'pass' && o.peakRss > this.limits.rssLimit) {
-      o = { ...o, status: 'fail', what: 'rss', detail: `peak RSS ${(o.peakRss / 2 ** 20).toFixed(0)} MiB, over the ${(this.limits.rssLimit / 2 ** 20).toFixed(0)} MiB limit (${o.detail})` };
+      o = {
+        ...o,
+        status: 'fail',
+        what: 'rss',
+        detail: `peak RSS ${(o.peakRss / 2 ** 20).toFixed(0)} MiB, over the ${(this.limits.rssLimit / 2 ** 20).toFixed(0)} MiB limit (${o.detail})`,
+      };
     }
     // Keep each case's peak its own: a child that has grown is replaced.
     if (o.peakRss > this.limits.rssRecycle && this.child) this.stop();
@@ -176,7 +239,9 @@ export class HostilePool {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
       return m ? Number(m[1]) * 1024 : 0;
-    } catch { return 0; }
+    } catch {
+      return 0;
+    }
   }
 
   /** Runs one case; with `selfCheck` the child perturbs the result before judging it (the oracle must object). */
@@ -191,7 +256,10 @@ export class HostilePool {
       const timer = setTimeout(() => this.kill(`hang: no answer after ${limit} ms`), limit);
       const poll = setInterval(() => {
         const rss = this.rssOf(child.pid!);
-        if (rss > this.limits.rssKill) this.kill(`rss: ${(rss / 2 ** 20).toFixed(0)} MiB while running, over the ${(this.limits.rssKill / 2 ** 20).toFixed(0)} MiB kill limit`);
+        if (rss > this.limits.rssKill)
+          this.kill(
+            `rss: ${(rss / 2 ** 20).toFixed(0)} MiB while running, over the ${(this.limits.rssKill / 2 ** 20).toFixed(0)} MiB kill limit`
+          );
       }, 20);
       this.pending = { id, c, child, resolve, timer, poll, started };
       child.stdin!.write(`${JSON.stringify({ id, c, selfCheck })}\n`);

@@ -6,32 +6,62 @@
 // loads this file too.
 
 export const BACKENDS = ['native', 'wasm-relaxed', 'wasm-simd', 'wasm-scalar', 'js'] as const;
-export type BackendName = typeof BACKENDS[number];
+export type BackendName = (typeof BACKENDS)[number];
 
 export const ALGOS = ['auto', 'direct', 'im2col', 'winograd', 'fft'] as const;
-export type Algo = typeof ALGOS[number];
+export type Algo = (typeof ALGOS)[number];
 
 /**
  * Every public entry point the layer covers. Conv1d/Conv2d construct a layer, set its weight and bias,
  * then run forward and backward; Conv1dAsync/Conv2dAsync do the same with forwardAsync/backwardAsync.
  */
 export const OPS = [
-  'conv1d', 'conv2d', 'conv1dAsync', 'conv2dAsync', 'explain', 'outputShape',
-  'conv1dBackward', 'conv2dBackward', 'conv1dBackwardAsync', 'conv2dBackwardAsync',
-  'convTranspose1d', 'convTranspose2d', 'convTranspose1dAsync', 'convTranspose2dAsync',
-  'maxPool2d', 'maxPool2dAsync', 'avgPool2d', 'avgPool2dAsync',
-  'maxPool2dBackward', 'maxPool2dBackwardAsync', 'avgPool2dBackward', 'avgPool2dBackwardAsync',
-  'Conv1d', 'Conv2d', 'Conv1dAsync', 'Conv2dAsync',
+  'conv1d',
+  'conv2d',
+  'conv1dAsync',
+  'conv2dAsync',
+  'explain',
+  'outputShape',
+  'conv1dBackward',
+  'conv2dBackward',
+  'conv1dBackwardAsync',
+  'conv2dBackwardAsync',
+  'convTranspose1d',
+  'convTranspose2d',
+  'convTranspose1dAsync',
+  'convTranspose2dAsync',
+  'maxPool2d',
+  'maxPool2dAsync',
+  'avgPool2d',
+  'avgPool2dAsync',
+  'maxPool2dBackward',
+  'maxPool2dBackwardAsync',
+  'avgPool2dBackward',
+  'avgPool2dBackwardAsync',
+  'Conv1d',
+  'Conv2d',
+  'Conv1dAsync',
+  'Conv2dAsync',
 ] as const;
-export type Op = typeof OPS[number];
+export type Op = (typeof OPS)[number];
 
-export type Family = 'conv' | 'explain' | 'outputShape' | 'backward' | 'transpose' | 'maxPool' | 'avgPool'
-  | 'maxPoolBackward' | 'avgPoolBackward' | 'layer';
+export type Family =
+  | 'conv'
+  | 'explain'
+  | 'outputShape'
+  | 'backward'
+  | 'transpose'
+  | 'maxPool'
+  | 'avgPool'
+  | 'maxPoolBackward'
+  | 'avgPoolBackward'
+  | 'layer';
 
 export function familyOf(op: Op): Family {
   if (op === 'explain' || op === 'outputShape') return op;
   if (op.startsWith('Conv')) return 'layer';
-  if (op.includes('Backward')) return op.startsWith('maxPool') ? 'maxPoolBackward' : op.startsWith('avgPool') ? 'avgPoolBackward' : 'backward';
+  if (op.includes('Backward'))
+    return op.startsWith('maxPool') ? 'maxPoolBackward' : op.startsWith('avgPool') ? 'avgPoolBackward' : 'backward';
   if (op.startsWith('convTranspose')) return 'transpose';
   if (op.startsWith('maxPool')) return 'maxPool';
   if (op.startsWith('avgPool')) return 'avgPool';
@@ -41,25 +71,32 @@ export function familyOf(op: Op): Family {
 export const isAsync = (op: Op): boolean => op.endsWith('Async');
 export const dimsOf = (op: Op): 1 | 2 => (op.includes('1d') ? 1 : 2);
 /** Pooling and outputShape run no backend: `backend` and `algorithm` do not apply. */
-export const takesBackend = (f: Family): boolean => !['outputShape', 'maxPool', 'avgPool', 'maxPoolBackward', 'avgPoolBackward'].includes(f);
+export const takesBackend = (f: Family): boolean =>
+  !['outputShape', 'maxPool', 'avgPool', 'maxPoolBackward', 'avgPoolBackward'].includes(f);
 
 /** A number as JSON can carry it. */
 export type Num = number | 'NaN' | 'Infinity' | '-Infinity' | '-0';
 
 /** A hostile value for one option. */
 export type HValue =
-  | { kind: 'keep' }                                  // the value the base geometry gives
+  | { kind: 'keep' } // the value the base geometry gives
   | { kind: 'num'; v: Num }
   | { kind: 'str'; v: string }
   | { kind: 'bigint'; v: string }
-  | { kind: 'boxed'; v: number | string | boolean }   // new Number(v) / new String(v) / new Boolean(v)
+  | { kind: 'boxed'; v: number | string | boolean } // new Number(v) / new String(v) / new Boolean(v)
   | { kind: 'bool'; v: boolean }
   | { kind: 'null' }
-  | { kind: 'undefined' }                             // the key present, with value undefined
-  | { kind: 'object' }                                // {}
+  | { kind: 'undefined' } // the key present, with value undefined
+  | { kind: 'object' } // {}
   | { kind: 'symbol' }
   /** An array: `holes` are indices left empty; `length` makes it longer (sparse) than its items. */
-  | { kind: 'array'; items: HValue[]; holes?: number[]; length?: number; form?: 'plain' | 'subclass' | 'frozen' | 'proxy' | 'extra-prop' }
+  | {
+      kind: 'array';
+      items: HValue[];
+      holes?: number[];
+      length?: number;
+      form?: 'plain' | 'subclass' | 'frozen' | 'proxy' | 'extra-prop';
+    }
   | { kind: 'typed'; type: 'Int32Array' | 'Float64Array'; items: number[] }
   /** An accessor on the options object: `first` on the first read, `later` on every read after it. */
   | { kind: 'getter'; first: HValue; later: HValue }
@@ -67,17 +104,17 @@ export type HValue =
 
 /** How a tensor's (or bias / out's) Float32Array is presented. */
 export type DataForm =
-  | { kind: 'offset' }                                // a view into a larger buffer, guards around it
-  | { kind: 'shared' }                                // SharedArrayBuffer-backed, at an offset
-  | { kind: 'growable-shared' }                       // a growable SharedArrayBuffer (length-tracking view)
-  | { kind: 'resizable'; tracking: boolean }          // resizable ArrayBuffer: fixed-length or length-tracking view
+  | { kind: 'offset' } // a view into a larger buffer, guards around it
+  | { kind: 'shared' } // SharedArrayBuffer-backed, at an offset
+  | { kind: 'growable-shared' } // a growable SharedArrayBuffer (length-tracking view)
+  | { kind: 'resizable'; tracking: boolean } // resizable ArrayBuffer: fixed-length or length-tracking view
   | { kind: 'subclass' }
   /** A subclass whose `length` getter says count + claim while the array really has count + truth elements. */
   | { kind: 'lying'; claim: number; truth: number }
-  | { kind: 'proxy' }                                 // a Proxy around the Float32Array
+  | { kind: 'proxy' } // a Proxy around the Float32Array
   | { kind: 'detached' }
   | { kind: 'wrong-type'; type: 'Float64Array' | 'Int32Array' | 'Uint8Array' | 'Array' | 'DataView' }
-  | { kind: 'length'; delta: number };                // a plain Float32Array of count + delta elements
+  | { kind: 'length'; delta: number }; // a plain Float32Array of count + delta elements
 
 /** How a tensor's shape array is presented (for outputShape: the shape arguments themselves). */
 export type ShapeForm =
@@ -86,12 +123,12 @@ export type ShapeForm =
   | { kind: 'frozen' }
   | { kind: 'extra-prop' }
   | { kind: 'holey'; at: number }
-  | { kind: 'array-like' }                            // { length, 0: ..., 1: ... }, not an array
+  | { kind: 'array-like' } // { length, 0: ..., 1: ... }, not an array
   | { kind: 'string-dim'; at: number }
-  | { kind: 'value'; at: number; v: Num }             // one entry replaced (data unchanged)
-  | { kind: 'long'; length: number }                  // the right entries, then a sparse tail to `length`
-  | { kind: 'lying-proxy'; length: number }           // a Proxy whose `length` says `length`
-  | { kind: 'rank'; delta: 1 | -1 };                  // a trailing 1 appended, or the last entry dropped
+  | { kind: 'value'; at: number; v: Num } // one entry replaced (data unchanged)
+  | { kind: 'long'; length: number } // the right entries, then a sparse tail to `length`
+  | { kind: 'lying-proxy'; length: number } // a Proxy whose `length` says `length`
+  | { kind: 'rank'; delta: 1 | -1 }; // a trailing 1 appended, or the last entry dropped
 
 /** What a switching getter returns after its first read. */
 export type Later = 'short' | 'other-values' | 'detached' | 'other-shape';
@@ -100,14 +137,23 @@ export type Later = 'short' | 'other-values' | 'detached' | 'other-shape';
 export type ObjectForm =
   | { kind: 'proxy' }
   | { kind: 'frozen' }
-  | { kind: 'class' }                                 // data and shape as prototype getters of a class instance
+  | { kind: 'class' } // data and shape as prototype getters of a class instance
   | { kind: 'getter'; field: 'data' | 'shape'; later: Later }
   | { kind: 'throwing-getter'; field: 'data' | 'shape' }
   | { kind: 'null' }
-  | { kind: 'bare-array' }                            // the Float32Array itself instead of { data, shape }
-  | { kind: 'extra-key' };                            // an unknown extra field (allowed: tensors are duck-typed)
+  | { kind: 'bare-array' } // the Float32Array itself instead of { data, shape }
+  | { kind: 'extra-key' }; // an unknown extra field (allowed: tensors are duck-typed)
 
-export type OptionsContainer = 'array-empty' | 'array-props' | 'class' | 'proxy' | 'frozen' | 'null-proto' | 'extra-key' | 'null' | 'number';
+export type OptionsContainer =
+  | 'array-empty'
+  | 'array-props'
+  | 'class'
+  | 'proxy'
+  | 'frozen'
+  | 'null-proto'
+  | 'extra-key'
+  | 'null'
+  | 'number';
 
 /** The argument slots a tensor mutation can target. */
 export type TensorSlot = 'input' | 'weight' | 'gradOutput' | 'bias' | 'out' | 'indices';

@@ -27,7 +27,8 @@ console.log(`fuzz: ${minutes} min from seed ${seed}`);
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const files = ['test/fuzz.test.ts', 'test/hostile.property.test.ts'];
 const r = spawnSync(process.execPath, [vitest, 'run', '--config', 'test/vitest.config.ts', ...files], {
-  cwd: root, stdio: 'inherit',
+  cwd: root,
+  stdio: 'inherit',
   env: { ...process.env, FASTCONV_FUZZ_MINUTES: String(minutes), FASTCONV_FUZZ_SEED: String(seed) },
 });
 process.exit(r.status ?? 1);

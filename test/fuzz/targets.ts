@@ -3,9 +3,9 @@
 // object) also fuzzes argument normalization, layouts, `out` buffers and the async plumbing.
 
 import type { Algorithm } from '../../src/backends/types.js';
-import type { BackendChoice } from '../../src/shape.js';
 import { dispatcher } from '../../src/dispatch.js';
 import { backendInfo } from '../../src/index.node.js';
+import type { BackendChoice } from '../../src/shape.js';
 import type { Path } from '../paths.js';
 import { allPaths } from '../paths.js';
 
@@ -39,7 +39,11 @@ export function splitWasmCalls(on: boolean): number {
   let switched = 0;
   for (const choice of ['wasm-simd', 'wasm-relaxed'] as const) {
     let be: unknown;
-    try { be = dispatcher().backendFor(choice); } catch { continue; }
+    try {
+      be = dispatcher().backendFor(choice);
+    } catch {
+      continue;
+    }
     const w = be as { minFlopsPerThread?: number; threadsOff?: string | null; threads?: number };
     if (typeof w.minFlopsPerThread !== 'number' || w.threadsOff || (w.threads ?? 1) < 2) continue;
     DEFAULT_MIN_FLOPS.set(w, DEFAULT_MIN_FLOPS.get(w) ?? w.minFlopsPerThread);

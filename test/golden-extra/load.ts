@@ -14,15 +14,19 @@ const FLOAT_FIELDS = ['input', 'weight', 'bias', 'output', 'grad_output', 'grad_
 
 function decode(b64: string, kind: 'f32' | 'i32'): Float32Array | Int32Array {
   const buf = Buffer.from(b64, 'base64');
-  const copy = new Uint8Array(buf).buffer;   // aligned
+  const copy = new Uint8Array(buf).buffer; // aligned
   return kind === 'f32' ? new Float32Array(copy) : new Int32Array(copy);
 }
 
 export function loadExtra(opPrefix: string): ExtraCase[] {
-  return readdirSync(here).filter((f) => f.endsWith('.json')).sort().map((f) => {
-    const j = JSON.parse(readFileSync(join(here, f), 'utf8'));
-    for (const k of FLOAT_FIELDS) if (typeof j[k] === 'string') j[k] = decode(j[k], 'f32');
-    if (typeof j.indices === 'string') j.indices = decode(j.indices, 'i32');
-    return j as ExtraCase;
-  }).filter((c) => c.op.startsWith(opPrefix));
+  return readdirSync(here)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const j = JSON.parse(readFileSync(join(here, f), 'utf8'));
+      for (const k of FLOAT_FIELDS) if (typeof j[k] === 'string') j[k] = decode(j[k], 'f32');
+      if (typeof j.indices === 'string') j.indices = decode(j.indices, 'i32');
+      return j as ExtraCase;
+    })
+    .filter((c) => c.op.startsWith(opPrefix));
 }

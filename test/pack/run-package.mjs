@@ -13,7 +13,9 @@
 import { pathToFileURL } from 'node:url';
 
 const [entry, tolJson] = process.argv.slice(2);
-const { tol, normwise } = JSON.parse(tolJson ?? '{"tol":{"direct":1e-5,"im2col":1e-5,"winograd":1e-4,"fft":1e-4},"normwise":{"fft":1e-6}}');
+const { tol, normwise } = JSON.parse(
+  tolJson ?? '{"tol":{"direct":1e-5,"im2col":1e-5,"winograd":1e-4,"fft":1e-4},"normwise":{"fft":1e-6}}'
+);
 const warnings = [];
 process.on('warning', (w) => warnings.push(`${w.name}${w.code ? ` [${w.code}]` : ''}: ${w.message}`));
 
@@ -40,8 +42,10 @@ const CASES = [
 const ALGOS = ['direct', 'im2col', 'winograd', 'fft'];
 
 function check(got, want, scale, planeSize, algorithm) {
-  const t = tol[algorithm] ?? 1e-4, nw = normwise[algorithm] ?? 0;
-  let worst = 0, bad = 0;
+  const t = tol[algorithm] ?? 1e-4,
+    nw = normwise[algorithm] ?? 0;
+  let worst = 0,
+    bad = 0;
   for (let base = 0; base < want.length; base += planeSize) {
     let planeMax = 0;
     for (let i = base; i < base + planeSize; i++) planeMax = Math.max(planeMax, scale[i]);
@@ -58,11 +62,17 @@ function check(got, want, scale, planeSize, algorithm) {
 const cases = [];
 const backend = info.selected;
 for (const c of CASES) {
-  const x = { data: fill(prod(c.x), 1), shape: c.x }, w = { data: fill(prod(c.w), 2), shape: c.w };
+  const x = { data: fill(prod(c.x), 1), shape: c.x },
+    w = { data: fill(prod(c.w), 2), shape: c.w };
   const bias = fill(c.w[0], 3);
-  const conv = c.d1 ? fc.conv1d : fc.conv2d, convAsync = c.d1 ? fc.conv1dAsync : fc.conv2dAsync;
+  const conv = c.d1 ? fc.conv1d : fc.conv2d,
+    convAsync = c.d1 ? fc.conv1dAsync : fc.conv2dAsync;
   const want = conv(x, w, { ...c.o, bias, backend: 'js' }).data;
-  const scale = conv({ data: abs(x.data), shape: c.x }, { data: abs(w.data), shape: c.w }, { ...c.o, bias: abs(bias), backend: 'js' });
+  const scale = conv(
+    { data: abs(x.data), shape: c.x },
+    { data: abs(w.data), shape: c.w },
+    { ...c.o, bias: abs(bias), backend: 'js' }
+  );
   const planeSize = prod(scale.shape.slice(2));
   for (const threads of [1, 2]) {
     if (fc.setNumThreads) fc.setNumThreads(threads);
@@ -76,14 +86,28 @@ for (const c of CASES) {
           cases.push({ ...row, used, ...check(y.data, want, scale.data, planeSize, used) });
         } catch (e) {
           // An algorithm that does not apply to the shape says so with a RangeError; anything else fails.
-          cases.push({ ...row, ok: e instanceof RangeError, unsupported: e instanceof RangeError, error: String(e.message).split('\n')[0] });
+          cases.push({
+            ...row,
+            ok: e instanceof RangeError,
+            unsupported: e instanceof RangeError,
+            error: String(e.message).split('\n')[0],
+          });
         }
       }
     }
   }
 }
 if (fc.disposeWasmThreads) fc.disposeWasmThreads();
-console.log(JSON.stringify({
-  info: { selected: info.selected, isa: info.isa, nativeAddon: info.nativeAddon, errors: info.errors, available: info.available },
-  warnings, cases,
-}));
+console.log(
+  JSON.stringify({
+    info: {
+      selected: info.selected,
+      isa: info.isa,
+      nativeAddon: info.nativeAddon,
+      errors: info.errors,
+      available: info.available,
+    },
+    warnings,
+    cases,
+  })
+);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS modules of the demo
 import { FILTERS, grayscale, mapToRgba } from '../../../bench/demo/edges.mjs';
 // @ts-expect-error plain JS module of the demo
-import { sampleImage, SAMPLE_HEIGHT, SAMPLE_WIDTH } from '../../../bench/demo/sample.mjs';
+import { SAMPLE_HEIGHT, SAMPLE_WIDTH, sampleImage } from '../../../bench/demo/sample.mjs';
 // @ts-expect-error plain JS module of the demo
 import { startServer } from '../../../bench/demo/serve.mjs';
 import { convReference } from '../../../src/backends/js.js';
@@ -21,8 +21,21 @@ const SIMD_ISA = /^wasm-(relaxed-)?simd$/;
 // What bench/demo/demo.js publishes for these tests (info and explain once it is ready).
 declare global {
   interface Window {
-    __fastconvDemo?: { ready: boolean; error: string | null; width: number; ms: number | null; info: BackendInfo; explain: Explanation };
-    __fastconvBench?: { done: boolean; error?: string; results: Array<{ id: string; gflops: number; isa: string }>; runs: number; geomean: number };
+    __fastconvDemo?: {
+      ready: boolean;
+      error: string | null;
+      width: number;
+      ms: number | null;
+      info: BackendInfo;
+      explain: Explanation;
+    };
+    __fastconvBench?: {
+      done: boolean;
+      error?: string;
+      results: Array<{ id: string; gflops: number; isa: string }>;
+      runs: number;
+      geomean: number;
+    };
   }
 }
 
@@ -39,8 +52,9 @@ afterAll(async () => {
 
 async function demo(url: string): Promise<{ page: Page; errors: string[] }> {
   const opened = await openPage(browser, url);
-  await opened.page.waitForFunction(() => window.__fastconvDemo?.ready || window.__fastconvDemo?.error,
-    null, { timeout: 30_000 });
+  await opened.page.waitForFunction(() => window.__fastconvDemo?.ready || window.__fastconvDemo?.error, null, {
+    timeout: 30_000,
+  });
   const error = await opened.page.evaluate(() => window.__fastconvDemo!.error);
   expect(error, 'demo page error').toBeNull();
   return opened;
@@ -61,8 +75,25 @@ async function canvasPixels(page: Page, id: string): Promise<{ width: number; he
 /** The four feature maps of a grayscale image in float64: the demo's filters, 'same' padding. */
 function referenceMaps(gray: Float32Array, width: number, height: number): Float64Array {
   const p: ConvParams = {
-    N: 1, C: 1, H: height, W: width, K: FILTERS.length, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1,
-    dilationH: 1, dilationW: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: height, OW: width, relu: false,
+    N: 1,
+    C: 1,
+    H: height,
+    W: width,
+    K: FILTERS.length,
+    R: 3,
+    S: 3,
+    groups: 1,
+    strideH: 1,
+    strideW: 1,
+    dilationH: 1,
+    dilationW: 1,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+    OH: height,
+    OW: width,
+    relu: false,
   };
   const weight = Float32Array.from(FILTERS.flatMap((f: { taps: number[] }) => f.taps));
   return convReference(p, gray, weight, null);
@@ -70,7 +101,8 @@ function referenceMaps(gray: Float32Array, width: number, height: number): Float
 
 /** Largest byte difference between a canvas and the expected RGBA, and how many bytes differ by more than 1. */
 function diff(got: Uint8Array, want: ArrayLike<number>): { max: number; over1: number } {
-  let max = 0, over1 = 0;
+  let max = 0,
+    over1 = 0;
   for (let i = 0; i < want.length; i++) {
     const d = Math.abs(got[i] - want[i]);
     max = Math.max(max, d);
@@ -83,13 +115,21 @@ describe('demo page (COOP/COEP)', () => {
   let page: Page;
   let errors: string[];
   // Three timed runs per layer keep the button test short; the page defaults to 7.
-  beforeAll(async () => { ({ page, errors } = await demo(`${server.demoUrl}?runs=3`)); });
+  beforeAll(async () => {
+    ({ page, errors } = await demo(`${server.demoUrl}?runs=3`));
+  });
 
   it('loads without errors, cross-origin isolated, on wasm SIMD', async () => {
     const s = await page.evaluate(() => {
       const d = window.__fastconvDemo!;
-      return { isolated: globalThis.crossOriginIsolated, sab: typeof SharedArrayBuffer, info: d.info, explain: d.explain, ms: d.ms,
-        status: document.getElementById('status')!.textContent };
+      return {
+        isolated: globalThis.crossOriginIsolated,
+        sab: typeof SharedArrayBuffer,
+        info: d.info,
+        explain: d.explain,
+        ms: d.ms,
+        status: document.getElementById('status')!.textContent,
+      };
     });
     expect(errors).toEqual([]);
     expect(s.isolated).toBe(true);
@@ -114,7 +154,10 @@ describe('demo page (COOP/COEP)', () => {
     const src = await canvasPixels(page, 'source');
     expect([src.width, src.height]).toEqual([SAMPLE_WIDTH, SAMPLE_HEIGHT]);
     const wantSrc = new Uint8Array(gray.length * 4);
-    gray.forEach((g, i) => { wantSrc.fill(Math.round(g * 255), 4 * i, 4 * i + 3); wantSrc[4 * i + 3] = 255; });
+    gray.forEach((g, i) => {
+      wantSrc.fill(Math.round(g * 255), 4 * i, 4 * i + 3);
+      wantSrc[4 * i + 3] = 255;
+    });
     expect(diff(src.data, wantSrc).max).toBe(0);
 
     const maps = referenceMaps(gray, SAMPLE_WIDTH, SAMPLE_HEIGHT);
@@ -135,12 +178,16 @@ describe('demo page (COOP/COEP)', () => {
     await page.evaluate(async () => {
       const c = new OffscreenCanvas(64, 48);
       const ctx = c.getContext('2d')!;
-      ctx.fillStyle = '#000'; ctx.fillRect(0, 0, 64, 48);
-      ctx.fillStyle = '#fff'; ctx.fillRect(16, 12, 32, 24);
+      ctx.fillStyle = '#000';
+      ctx.fillRect(0, 0, 64, 48);
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(16, 12, 32, 24);
       const file = new File([await c.convertToBlob({ type: 'image/png' })], 'box.png', { type: 'image/png' });
       const dt = new DataTransfer();
       dt.items.add(file);
-      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      document
+        .getElementById('drop')!
+        .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
     });
     await page.waitForFunction(() => window.__fastconvDemo!.width === 64, null, { timeout: 10_000 });
     const v = await canvasPixels(page, 'map0');
@@ -157,15 +204,30 @@ describe('demo page (COOP/COEP)', () => {
     await page.waitForFunction(() => window.__fastconvBench?.done, null, { timeout: 100_000, polling: 250 });
     const bench = await page.evaluate(() => window.__fastconvBench!);
     expect(bench.error).toBeUndefined();
-    expect(bench.results.map((r: { id: string }) => r.id)).toEqual(['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9', 'L10', 'L11', 'L12']);
+    expect(bench.results.map((r: { id: string }) => r.id)).toEqual([
+      'L1',
+      'L2',
+      'L3',
+      'L4',
+      'L5',
+      'L6',
+      'L7',
+      'L8',
+      'L9',
+      'L10',
+      'L11',
+      'L12',
+    ]);
     for (const r of bench.results) {
       expect(Number.isFinite(r.gflops) && r.gflops > 0, `${r.id} ${r.gflops}`).toBe(true);
       expect(r.isa).toMatch(SIMD_ISA);
     }
     expect(await page.locator('#bench-out svg rect').count()).toBe(12);
-    console.log(`in-page suite (runs ${bench.runs}): ` +
-      bench.results.map((r: { id: string; gflops: number }) => `${r.id} ${r.gflops.toFixed(1)}`).join(', ') +
-      `; geomean ${bench.geomean.toFixed(1)} GFLOP/s`);
+    console.log(
+      `in-page suite (runs ${bench.runs}): ` +
+        bench.results.map((r: { id: string; gflops: number }) => `${r.id} ${r.gflops.toFixed(1)}`).join(', ') +
+        `; geomean ${bench.geomean.toFixed(1)} GFLOP/s`
+    );
     expect(errors).toEqual([]);
   });
 });

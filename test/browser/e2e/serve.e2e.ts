@@ -7,7 +7,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startServer } from '../../../bench/demo/serve.mjs';
 
 let server: { origin: string; close(): Promise<void> };
-beforeAll(async () => { server = await startServer({ port: 0 }); });
+beforeAll(async () => {
+  server = await startServer({ port: 0 });
+});
 afterAll(() => server?.close());
 
 /** A raw GET: fetch() would normalize `..` away before the server sees it. */
@@ -17,13 +19,19 @@ function get(path: string): Promise<{ status: number; headers: Record<string, un
     request({ hostname, port, path, method: 'GET' }, (res) => {
       res.resume();
       res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers }));
-    }).on('error', fail).end();
+    })
+      .on('error', fail)
+      .end();
   });
 }
 
 it('serves the demo and the wasm with isolation headers and the right types', async () => {
-  for (const [path, type] of [['/bench/demo/index.html', 'text/html'], ['/assembly/build/fastconv-simd.wasm', 'application/wasm'],
-    ['/dist/src/index.browser.js', 'text/javascript'], ['/bench/demo/', 'text/html']]) {
+  for (const [path, type] of [
+    ['/bench/demo/index.html', 'text/html'],
+    ['/assembly/build/fastconv-simd.wasm', 'application/wasm'],
+    ['/dist/src/index.browser.js', 'text/javascript'],
+    ['/bench/demo/', 'text/html'],
+  ]) {
     const r = await get(path);
     expect(r.status, path).toBe(200);
     expect(String(r.headers['content-type'])).toContain(type);

@@ -16,7 +16,7 @@ import { convReference } from '../../../src/backends/js.js';
 import type { ConvParams } from '../../../src/backends/types.js';
 import type { BackendInfo, Explanation } from '../../../src/index.browser.js';
 import { compare } from '../../tester.js';
-import { gz, kB, moduleGraph, payload, PAYLOAD_LIMIT } from '../payload.js';
+import { gz, kB, moduleGraph, PAYLOAD_LIMIT, payload } from '../payload.js';
 import { launchChromium, openPage } from '../session.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -45,8 +45,25 @@ try {
 }
 `;
 const PARAMS: ConvParams = {
-  N: 1, C: 2, H: 9, W: 11, K: 3, R: 3, S: 3, groups: 1, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1,
-  padTop: 1, padBottom: 0, padLeft: 2, padRight: 1, OH: 4, OW: 6, relu: false,
+  N: 1,
+  C: 2,
+  H: 9,
+  W: 11,
+  K: 3,
+  R: 3,
+  S: 3,
+  groups: 1,
+  strideH: 2,
+  strideW: 2,
+  dilationH: 1,
+  dilationW: 1,
+  padTop: 1,
+  padBottom: 0,
+  padLeft: 2,
+  padRight: 1,
+  OH: 4,
+  OW: 6,
+  relu: false,
 };
 
 let app: string;
@@ -60,7 +77,10 @@ beforeAll(async () => {
   mkdirSync(join(app, 'node_modules'));
   symlinkSync(ROOT, join(app, 'node_modules', 'fastconv'), 'dir');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  writeFileSync(join(app, 'index.html'), '<!doctype html><link rel="icon" href="data:,"><title>consumer</title><script type="module" src="/main.js"></script>');
+  writeFileSync(
+    join(app, 'index.html'),
+    '<!doctype html><link rel="icon" href="data:,"><title>consumer</title><script type="module" src="/main.js"></script>'
+  );
   writeFileSync(join(app, 'main.js'), APP_JS);
   outDir = join(app, 'dist');
   const [b] = await Promise.all([
@@ -93,7 +113,11 @@ describe('a Vite app depending on fastconv', () => {
     const variants = [...new Set([...loader.matchAll(/fastconv-([\w-]+)\.wasm/g)].map((m) => m[1]))];
     expect(variants).toEqual(expect.arrayContaining(['simd', 'scalar', 'simd-threads']));
     // Vite's 8-character hash, so 'simd' does not also match 'simd-threads-<hash>'.
-    for (const v of variants) expect(assets.filter((f) => new RegExp(`^fastconv-${v}-[\\w-]{8}\\.wasm$`).test(f)), v).toHaveLength(1);
+    for (const v of variants)
+      expect(
+        assets.filter((f) => new RegExp(`^fastconv-${v}-[\\w-]{8}\\.wasm$`).test(f)),
+        v
+      ).toHaveLength(1);
   });
 
   it('runs in Chromium on wasm SIMD and computes the convolution', async () => {
@@ -121,18 +145,22 @@ describe('a Vite app depending on fastconv', () => {
 describe('browser payload (gzip -9)', () => {
   it(`is under ${PAYLOAD_LIMIT / 1024} kB unbundled and through Vite, with one engine's wasm`, () => {
     // An engine fetches one build; which one depends on the engine, so count the largest.
-    const builds = readdirSync(join(ROOT, 'assembly/build')).filter((f) => /^fastconv-\w+\.wasm$/.test(f))
-      .map((f) => ({ f, gzip: gz(readFileSync(join(ROOT, 'assembly/build', f))) })).sort((a, b) => b.gzip - a.gzip);
+    const builds = readdirSync(join(ROOT, 'assembly/build'))
+      .filter((f) => /^fastconv-\w+\.wasm$/.test(f))
+      .map((f) => ({ f, gzip: gz(readFileSync(join(ROOT, 'assembly/build', f))) }))
+      .sort((a, b) => b.gzip - a.gzip);
     const wasm = builds[0];
     const modules = moduleGraph(join(ROOT, 'dist/src/index.browser.js'));
     const unbundled = payload([...modules, join(ROOT, 'assembly/build', wasm.f)]);
     const bundleJs = assets.filter((f) => f.endsWith('.js')).map((f) => join(outDir, 'assets', f));
     const bundled = payload(bundleJs);
     bundled.gzip += wasm.gzip;
-    console.log(`browser payload, gzip -9: unbundled dist/ ${modules.length} modules ${kB(unbundled.gzip - wasm.gzip)} + ` +
-      `${wasm.f} ${kB(wasm.gzip)} (largest build) = ${kB(unbundled.gzip)} (raw ${kB(unbundled.bytes)}); ` +
-      `Vite bundle JS ${kB(bundled.gzip - wasm.gzip)} + wasm = ${kB(bundled.gzip)}; builds: ` +
-      builds.map((b) => `${b.f} ${kB(b.gzip)}`).join(', '));
+    console.log(
+      `browser payload, gzip -9: unbundled dist/ ${modules.length} modules ${kB(unbundled.gzip - wasm.gzip)} + ` +
+        `${wasm.f} ${kB(wasm.gzip)} (largest build) = ${kB(unbundled.gzip)} (raw ${kB(unbundled.bytes)}); ` +
+        `Vite bundle JS ${kB(bundled.gzip - wasm.gzip)} + wasm = ${kB(bundled.gzip)}; builds: ` +
+        builds.map((b) => `${b.f} ${kB(b.gzip)}`).join(', ')
+    );
     expect(unbundled.gzip).toBeLessThan(PAYLOAD_LIMIT);
     expect(bundled.gzip).toBeLessThan(PAYLOAD_LIMIT);
     // The unbundled graph must not reach the node-only modules.

@@ -20,7 +20,11 @@ let isolated: { origin: string; close(): Promise<void> };
 let plain: { origin: string; close(): Promise<void> };
 
 beforeAll(async () => {
-  [browser, isolated, plain] = await Promise.all([launchChromium(), startServer({ port: 0 }), startServer({ port: 0, isolate: false })]);
+  [browser, isolated, plain] = await Promise.all([
+    launchChromium(),
+    startServer({ port: 0 }),
+    startServer({ port: 0, isolate: false }),
+  ]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -28,7 +32,13 @@ afterAll(async () => {
   await plain?.close();
 });
 
-interface Case { algo: Algorithm; p: ConvParams; input: number[]; weight: number[]; bias: number[] }
+interface Case {
+  algo: Algorithm;
+  p: ConvParams;
+  input: number[];
+  weight: number[];
+  bias: number[];
+}
 
 /** Shapes big enough to split in two (>= 2 x minFlopsPerThread = 8 MFLOP: explain() says 1 thread below), with odd sizes, batch, groups, dilation. */
 function cases(): Case[] {
@@ -36,10 +46,50 @@ function cases(): Case[] {
   const base = { strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, relu: false };
   const shapes: [Algorithm, Partial<ConvParams>][] = [
     ['winograd', { N: 2, C: 24, H: 37, W: 41, K: 20, R: 3, S: 3, groups: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1 }],
-    ['winograd', { N: 1, C: 32, H: 30, W: 29, K: 32, R: 3, S: 3, groups: 2, dilationH: 2, dilationW: 2, padTop: 2, padBottom: 2, padLeft: 2, padRight: 2, relu: true }],
+    [
+      'winograd',
+      {
+        N: 1,
+        C: 32,
+        H: 30,
+        W: 29,
+        K: 32,
+        R: 3,
+        S: 3,
+        groups: 2,
+        dilationH: 2,
+        dilationW: 2,
+        padTop: 2,
+        padBottom: 2,
+        padLeft: 2,
+        padRight: 2,
+        relu: true,
+      },
+    ],
     ['im2col', { N: 1, C: 40, H: 33, W: 35, K: 36, R: 3, S: 3, groups: 1, padTop: 1, padBottom: 0, padLeft: 2, padRight: 1 }],
-    ['im2col', { N: 4, C: 16, H: 31, W: 27, K: 24, R: 5, S: 3, groups: 1, strideH: 2, strideW: 2, padTop: 2, padBottom: 2, padLeft: 1, padRight: 1 }],
-    ['direct', { N: 2, C: 96, H: 61, W: 39, K: 96, R: 3, S: 3, groups: 96, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, relu: true }],
+    [
+      'im2col',
+      {
+        N: 4,
+        C: 16,
+        H: 31,
+        W: 27,
+        K: 24,
+        R: 5,
+        S: 3,
+        groups: 1,
+        strideH: 2,
+        strideW: 2,
+        padTop: 2,
+        padBottom: 2,
+        padLeft: 1,
+        padRight: 1,
+      },
+    ],
+    [
+      'direct',
+      { N: 2, C: 96, H: 61, W: 39, K: 96, R: 3, S: 3, groups: 96, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, relu: true },
+    ],
     ['fft', { N: 1, C: 12, H: 50, W: 47, K: 10, R: 9, S: 9, groups: 1, padTop: 4, padBottom: 4, padLeft: 4, padRight: 4 }],
   ];
   return shapes.map(([algo, s]) => {
@@ -47,12 +97,25 @@ function cases(): Case[] {
     q.OH = Math.floor((q.H + q.padTop + q.padBottom - q.dilationH * (q.R - 1) - 1) / q.strideH) + 1;
     q.OW = Math.floor((q.W + q.padLeft + q.padRight - q.dilationW * (q.S - 1) - 1) / q.strideW) + 1;
     const wLen = q.K * (q.C / q.groups) * q.R * q.S;
-    return { algo, p: q, input: Array.from(rng.floats(q.N * q.C * q.H * q.W)), weight: Array.from(rng.floats(wLen)), bias: Array.from(rng.floats(q.K)) };
+    return {
+      algo,
+      p: q,
+      input: Array.from(rng.floats(q.N * q.C * q.H * q.W)),
+      weight: Array.from(rng.floats(wLen)),
+      bias: Array.from(rng.floats(q.K)),
+    };
   });
 }
 
-interface PageResult { info: { threads: number; threadsOff: string | null; isolated: boolean; isa: string }; outs: { used: number; data: number[] }[] }
-interface LayersResult { bytes: number[]; after: number[]; outs: { data: number[] }[] }
+interface PageResult {
+  info: { threads: number; threadsOff: string | null; isolated: boolean; isa: string };
+  outs: { used: number; data: number[] }[];
+}
+interface LayersResult {
+  bytes: number[];
+  after: number[];
+  outs: { data: number[] }[];
+}
 
 // What test/browser/threads.html publishes.
 declare global {
@@ -101,7 +164,8 @@ it('layers with weight stores alternate on the Web Workers (3 rounds, all in fli
   const list = cases();
   const r = await page.evaluate(({ list }) => window.__runLayers(2, list), { list });
   check(list, r.outs, 'layers, 2 threads');
-  for (const [i, c] of list.entries()) expect(r.bytes[i] > 0, `${c.algo} holds its transformed weights`).toBe(c.algo !== 'direct');
+  for (const [i, c] of list.entries())
+    expect(r.bytes[i] > 0, `${c.algo} holds its transformed weights`).toBe(c.algo !== 'direct');
   expect(r.after.every((b) => b === 0)).toBe(true);
   expect(errors).toEqual([]);
   await page.close();

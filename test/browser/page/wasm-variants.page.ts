@@ -19,7 +19,8 @@ const URLS: Record<string, string> = Object.fromEntries(
     .map(([path, url]) => [/fastconv-([\w-]+)\.wasm$/.exec(path)![1], url as string])
     // The threaded builds import a shared memory, which this page (not cross-origin isolated) cannot
     // create: test/browser/e2e/wasm-threads.e2e.ts runs them in a COOP/COEP page.
-    .filter(([variant]) => !variant.endsWith('-threads')));
+    .filter(([variant]) => !variant.endsWith('-threads'))
+);
 const VARIANTS = Object.keys(URLS).sort();
 const RANDOM_CASES = 120;
 const golden = forwardGolden();
@@ -89,7 +90,10 @@ for (const variant of VARIANTS) {
         const rng = new Rng(0x570e + be.algorithms.indexOf(algo));
         const probs = [];
         while (probs.length < 2) {
-          const prob = randomProblem(rng, { kernel: algo === 'im2col' ? 'any' : algo === 'winograd' ? '3x3s1' : 'stride1', large: true });
+          const prob = randomProblem(rng, {
+            kernel: algo === 'im2col' ? 'any' : algo === 'winograd' ? '3x3s1' : 'stride1',
+            large: true,
+          });
           if (be.supports(prob.p, algo) === null) probs.push(prob);
         }
         const stores = probs.map(() => be.createWeightStore!());
@@ -102,14 +106,27 @@ for (const variant of VARIANTS) {
             if (round === 0) {
               first.push(out);
               const S = convReference(p, input, weight, bias, true);
-              const c = compare(out, convReference(p, input, weight, bias), S, TOLERANCE[algo], planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo]));
+              const c = compare(
+                out,
+                convReference(p, input, weight, bias),
+                S,
+                TOLERANCE[algo],
+                planeSlack(S, p.OH * p.OW, NORMWISE_TOLERANCE[algo])
+              );
               if (!c.ok) expect.fail(formatFailure(`wasm-${variant}/${algo} stored ${prob.tag}`, p, c));
             } else {
-              expect(out.every((v, j) => Object.is(v, first[i][j])), `${algo} layer ${i} round ${round}`).toBe(true);
+              expect(
+                out.every((v, j) => Object.is(v, first[i][j])),
+                `${algo} layer ${i} round ${round}`
+              ).toBe(true);
             }
           });
         }
-        for (const s of stores) { expect(s.bytes).toBeGreaterThan(0); s.clear(); expect(s.bytes).toBe(0); }
+        for (const s of stores) {
+          expect(s.bytes).toBeGreaterThan(0);
+          s.clear();
+          expect(s.bytes).toBe(0);
+        }
       }
     });
   });
