@@ -87,6 +87,7 @@ function reference(p, x, w, b) {
               }
             }
           const i = ((n * K + k) * OH + oh) * OW + ow;
+          // biome-ignore lint/complexity/useMathMinMax: the ternary keeps -0 and NaN as they are; Math.max(0, -0) is +0
           ref[i] = p.relu ? (acc < 0 ? 0 : acc) : acc;
           mag[i] = m;
         }

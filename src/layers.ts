@@ -123,7 +123,10 @@ abstract class ConvLayer {
     store: (backend) => {
       if (this.disposed || !backend.createWeightStore) return undefined;
       let s = this.stores.get(backend);
-      if (!s) this.stores.set(backend, (s = backend.createWeightStore()));
+      if (!s) {
+        s = backend.createWeightStore();
+        this.stores.set(backend, s);
+      }
       return s;
     },
   };

@@ -87,7 +87,12 @@ export function checkThreadCount(name: string, v: unknown): number {
 // The built-in accessors: a subclass may override `length` or `buffer` to lie about its memory, and a
 // Proxy passes `instanceof` without being a typed array at all. Validation trusts only these.
 const typedArrayProto = Object.getPrototypeOf(Float32Array.prototype) as object;
-const intrinsic = (key: string) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
+const intrinsic = (key: string) => {
+  const get = Object.getOwnPropertyDescriptor(typedArrayProto, key)?.get;
+  // ES2015 defines these getters; an engine without them cannot run this library at all.
+  if (!get) throw new Error(`fastconv: %TypedArray%.prototype.${key} has no getter in this JavaScript engine`);
+  return get;
+};
 const lengthOf = intrinsic('length'),
   bufferOf = intrinsic('buffer'),
   byteOffsetOf = intrinsic('byteOffset');

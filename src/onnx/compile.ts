@@ -97,11 +97,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
   for (const n of g.nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
   for (const o of g.outputs) readers.set(o.name, (readers.get(o.name) ?? 0) + 1e9);
   const producer = new Map<string, number>();
-  g.nodes.forEach((n, i) =>
-    n.outputs.forEach((o) => {
-      if (o) producer.set(o, i);
-    })
-  );
+  for (const [i, n] of g.nodes.entries()) for (const o of n.outputs) if (o) producer.set(o, i);
   const soleReader = (name: string, from: number): number | undefined => {
     if (readers.get(name) !== 1) return undefined;
     for (let j = from + 1; j < g.nodes.length; j++) if (g.nodes[j].inputs.includes(name)) return j;
@@ -160,7 +156,10 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
       opset: g.opset,
       at,
       present: (i) => ins[i] !== undefined,
-      constant: (i) => (ins[i] && !ins[i]!.dynamic ? ins[i]!.value : undefined),
+      constant: (i) => {
+        const e = ins[i];
+        return e && !e.dynamic ? e.value : undefined;
+      },
       requireConst: (i, what) => {
         const e = ins[i];
         if (!e) return undefined;
@@ -202,7 +201,7 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
         },
         ready: (name) => {
           const e = env.get(name);
-          return e && e.dynamic ? e : undefined;
+          return e?.dynamic ? e : undefined;
         },
       };
       const built =
@@ -213,7 +212,9 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
             : linearStep(ctx, ins, g, ni, fuse, state);
       const unread = at.unread();
       if (unread.length) at.fail(unread[0], `of ${node.op} is not supported`);
-      const stepIns = [ins[0]!, ...(built.extra ?? [])];
+      const first = ins[0];
+      if (!first) ctx.fail('needs an input');
+      const stepIns = [first, ...(built.extra ?? [])];
       const y = built.run(stepIns.map((e) => e.value));
       built.step.inputs = stepIns.map((e) => e.slot);
       built.step.outputs = define(y, true, [built.outName]);
@@ -262,20 +263,17 @@ export function compile(g: OnnxGraph, inputShapes: number[][], state: ModelState
     });
   }
 
-  const outputSlots = g.outputs.map((o) => {
+  const outputs = g.outputs.map((o) => {
     const e = env.get(o.name);
     if (!e) throw new OnnxError(`graph output '${o.name}' is produced by no node`);
     if (e.value.dtype !== 'float32') throw new OnnxError(`graph output '${o.name}' is not a float tensor (${e.value.dtype})`);
-    return e.slot;
+    return e;
   });
+  const outputSlots = outputs.map((e) => e.slot);
   const lastUse = initial.map(() => -1);
-  steps.forEach((s, i) =>
-    s.inputs.forEach((slot) => {
-      if (slot >= 0) lastUse[slot] = i;
-    })
-  );
+  for (const [i, s] of steps.entries()) for (const slot of s.inputs) if (slot >= 0) lastUse[slot] = i;
   for (const s of outputSlots) lastUse[s] = steps.length;
-  const outputShapes = g.outputs.map((o) => env.get(o.name)!.value.shape);
+  const outputShapes = outputs.map((e) => e.value.shape);
   return { steps, initial, inputSlots, outputSlots, lastUse, outputShapes };
 }
 
@@ -336,13 +334,19 @@ interface Fuse {
   constOf(name: string): Value | undefined;
 }
 
+/** A step's data input at run time: compile() checked it exists, so a gap here is a planner bug. */
+function stepInput(c: OpContext, v: Value | undefined): Value {
+  if (!v) c.fail('a step ran without its input');
+  return v;
+}
+
 function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: number, fuse: Fuse, state: ModelState): Built {
   const { soleReader, absorbed } = fuse;
   const x = ins[0],
     w = ins[1],
     b = ins[2];
   if (!x || !w) c.fail('needs an input and a weight');
-  if (w.dynamic || (b && b.dynamic)) c.fail('the weight and bias must be constants (initializers)');
+  if (w.dynamic || b?.dynamic) c.fail('the weight and bias must be constants (initializers)');
   if (w.value.dtype !== 'float32' || x.value.dtype !== 'float32') c.fail('only float tensors are supported');
   const rank = w.value.shape.length - 2;
   if (rank !== 1 && rank !== 2)
@@ -564,7 +568,10 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     epilogue?.(d);
     return [{ dtype: 'float32', data: d, shape: y.shape }];
   };
-  const run = ([v, skip]: (Value | undefined)[]): Value[] => epi(L.forward(v as Tensor, outFor(v!)), skip);
+  const run = ([v, skip]: (Value | undefined)[]): Value[] => {
+    const x = stepInput(c, v);
+    return epi(L.forward(x as Tensor, outFor(x)), skip);
+  };
   const step: Step = {
     nodes,
     kind: nodes.map((n) => n.op).join('+'),
@@ -572,7 +579,10 @@ function convStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: nu
     outputs: [],
     run,
     ms: 0,
-    runAsync: async ([v, skip]) => epi(await L.forwardAsync(v as Tensor, outFor(v!)), skip),
+    runAsync: async ([v, skip]) => {
+      const x = stepInput(c, v);
+      return epi(await L.forwardAsync(x as Tensor, outFor(x)), skip);
+    },
     conv: {
       layer: L,
       x: { data: x.value.data as Float32Array, shape: x.value.shape },
@@ -595,7 +605,7 @@ function convTransposeStep(c: OpContext, ins: (Entry | undefined)[], state: Mode
     w = ins[1],
     b = ins[2];
   if (!x || !w) c.fail('needs an input and a weight');
-  if (w.dynamic || (b && b.dynamic)) c.fail('the weight and bias must be constants (initializers)');
+  if (w.dynamic || b?.dynamic) c.fail('the weight and bias must be constants (initializers)');
   const rank = w.value.shape.length - 2;
   if (rank !== 1 && rank !== 2) c.fail('only 1-D and 2-D transposed convolutions are supported');
   const kernel = w.value.shape.slice(2);
@@ -646,9 +656,11 @@ function linearStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: 
     beta = isGemm ? c.at.float('beta', 1) : 1;
   const tA = isGemm ? c.at.int('transA', 0) : 0,
     tB = isGemm ? c.at.int('transB', 0) : 0;
-  const x = ins[0]!,
-    Bv = ins[1]!.value,
+  const x = ins[0],
+    B = ins[1],
     Cv = ins[2];
+  if (!x || !B) c.fail('needs A and B');
+  const Bv = B.value;
   if (Cv?.dynamic) c.fail('a bias computed at run time is not supported');
   if (tA) c.at.fail('transA', '= 1 is not supported with a run-time A');
   const Bt = tB ? Bv : transpose(Bv, [1, 0]); // [N, K]: the conv weight
@@ -699,7 +711,10 @@ function linearStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: 
     return [biasFull ? binary(out, biasFull, 'float32', (p, q) => p + beta * q, c.node.label) : out];
   };
   const asImages = (v: Value): Tensor => ({ data: v.data as Float32Array, shape: [v.data.length / K, K, 1, 1] });
-  const run = ([v]: (Value | undefined)[]): Value[] => finish(v!, L.forward(asImages(v!)));
+  const run = ([v]: (Value | undefined)[]): Value[] => {
+    const a = stepInput(c, v);
+    return finish(a, L.forward(asImages(a)));
+  };
   const step: Step = {
     nodes,
     kind: nodes.map((n) => n.op).join('+'),
@@ -707,7 +722,10 @@ function linearStep(c: OpContext, ins: (Entry | undefined)[], g: OnnxGraph, ni: 
     outputs: [],
     run,
     ms: 0,
-    runAsync: async ([v]) => finish(v!, await L.forwardAsync(asImages(v!))),
+    runAsync: async ([v]) => {
+      const a = stepInput(c, v);
+      return finish(a, await L.forwardAsync(asImages(a)));
+    },
     conv: { layer: L, x: asImages(x.value), w: L.weight, options: { activation, backend: state.backend } },
   };
   return { step, outName, run };

@@ -76,7 +76,8 @@ export class OnnxModel {
     const key = shapes.map((s) => s.join('x')).join(';');
     let p = this.plans.get(key);
     if (!p) {
-      if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
+      const oldest = this.plans.keys().next();
+      if (this.plans.size >= MAX_PLANS && !oldest.done) this.plans.delete(oldest.value);
       p = compile(this.graph, shapes, this.state);
       this.plans.set(key, p);
     }
@@ -132,7 +133,8 @@ export class OnnxModel {
     const out: Record<string, Tensor> = {};
     // Copies: an output may alias an input (Identity) or a constant the plan keeps.
     plan.outputSlots.forEach((s, i) => {
-      const v = slots[s]!;
+      const v = slots[s];
+      if (!v) throw new OnnxError(`graph output '${this.graph.outputs[i].name}' was not computed`);
       out[this.graph.outputs[i].name] = { data: Float32Array.from(v.data), shape: v.shape.slice() };
     });
     return out;

@@ -97,6 +97,13 @@ function afail(c: OpContext, attr: string, msg: string): never {
 }
 
 const ints = (v: Value): number[] => Array.from(v.data);
+
+/** Input i, which this op needs at load time and which must be given (the caller checked c.present(i)). */
+function constInput(c: OpContext, i: number, what: string): Value {
+  const v = c.requireConst(i, what);
+  if (!v) fail(c, `input ${i} (${what}) is missing`);
+  return v;
+}
 const F32 = 'float32';
 
 function wantFloat(c: OpContext, x: Value | undefined): Value {
@@ -218,7 +225,7 @@ function compare(f: (x: number, y: number) => boolean): Prepare {
 export type InPlace = (d: Float32Array) => void;
 
 /** 2^(i - 127) for the exponent part of fastExpNeg. */
-const POW2 = Float64Array.from({ length: 256 }, (_, i) => Math.pow(2, i - 127));
+const POW2 = Float64Array.from({ length: 256 }, (_, i) => 2 ** (i - 127));
 
 /**
  * exp(-v) as 2^k * p(f) (t = -v log2 e = k + f, |f| <= 1/2, p of degree 6): within 2.5e-7 relative,
@@ -227,13 +234,13 @@ const POW2 = Float64Array.from({ length: 256 }, (_, i) => Math.pow(2, i - 127));
  */
 function fastExpNeg(v: number): number {
   let t = -v * Math.LOG2E;
-  t = t > 126 ? 126 : t < -126 ? -126 : t;
+  t = Math.min(126, Math.max(-126, t));
   const k = Math.round(t),
     f = t - k;
   const p =
     1 +
     f *
-      (0.6931471805599453 +
+      (Math.LN2 +
         f *
           (0.2402265069591007 +
             f * (0.05550410866482158 + f * (0.009618129107628477 + f * (0.0013333558146428443 + f * 0.00015403530393381606)))));
@@ -314,7 +321,8 @@ export function activationOf(c: OpContext): InPlace | undefined {
 }
 
 function activationOp(c: OpContext): Kernel {
-  const f = activationOf(c)!;
+  const f = activationOf(c);
+  if (!f) fail(c, 'is not an elementwise activation');
   return ([x]) => {
     const v = wantFloat(c, x);
     const data = v.dtype === F32 ? new Float32Array(v.data) : Float32Array.from(v.data);
@@ -482,6 +490,7 @@ function pool(kind: 'max' | 'avg'): Prepare {
                 if (w < 0 || w >= W) continue;
                 const val = d[base + h * W + w];
                 if (kind === 'max') {
+                  // biome-ignore lint/suspicious/noSelfCompare: the NaN test of the pooling inner loop, a compare rather than a call per element
                   if (val > acc || val !== val) acc = val;
                 } else {
                   acc += val;
@@ -546,8 +555,8 @@ function maxPoolSeparable(
           rows[ro + ow] = kW === 3 ? Math.max(Math.max(d[j], d[j + 1]), d[j + 2]) : kW === 2 ? Math.max(d[j], d[j + 1]) : d[j];
           continue;
         }
-        const a = w0 < 0 ? 0 : w0,
-          e = w0 + kW > W ? W : w0 + kW;
+        const a = Math.max(0, w0),
+          e = Math.min(W, w0 + kW);
         let m = -Infinity;
         for (let j = r + a; j < r + e; j++) m = Math.max(m, d[j]);
         rows[ro + ow] = m;
@@ -555,8 +564,8 @@ function maxPoolSeparable(
     }
     for (let oh = 0; oh < OH; oh++) {
       const h0 = oh * sH - bH,
-        a = h0 < 0 ? 0 : h0,
-        e = h0 + kH > H ? H : h0 + kH,
+        a = Math.max(0, h0),
+        e = Math.min(H, h0 + kH),
         t = ob + oh * OW;
       if (e - a === 3) {
         const r0 = a * OW,
@@ -611,7 +620,7 @@ function reduce(kind: 'mean' | 'sum' | 'max' | 'min'): Prepare {
   return (c) => {
     const axesAsInput = (kind === 'sum' && c.opset >= 13) || c.opset >= 18;
     const attrAxes = axesAsInput ? undefined : c.at.ints('axes');
-    const inputAxes = axesAsInput && c.present(1) ? ints(c.requireConst(1, 'axes')!) : undefined;
+    const inputAxes = axesAsInput && c.present(1) ? ints(constInput(c, 1, 'axes')) : undefined;
     const keep = c.at.int('keepdims', 1) === 1;
     const noop = c.at.int('noop_with_empty_axes', 0) === 1;
     return ([x]) => {
@@ -805,7 +814,7 @@ const reshape: Prepare = (c) => {
   const allowZero = c.at.int('allowzero', 0) === 1;
   const attrShape = c.opset < 5 ? c.at.ints('shape') : undefined;
   if (c.opset >= 5) c.requireConst(1, 'shape');
-  return ([x, s]) => [reshapeTo(c, wantFloatOrInt(c, x), attrShape ?? ints(s!), allowZero)];
+  return ([x, s]) => [reshapeTo(c, wantFloatOrInt(c, x), attrShape ?? ints(wantFloatOrInt(c, s)), allowZero)];
 };
 
 function wantFloatOrInt(c: OpContext, x: Value | undefined): Value {
@@ -814,7 +823,7 @@ function wantFloatOrInt(c: OpContext, x: Value | undefined): Value {
 }
 
 function axesFrom(c: OpContext, attr: string, inputIndex: number): number[] | undefined {
-  if (c.opset >= 13) return c.present(inputIndex) ? ints(c.requireConst(inputIndex, 'axes')!) : undefined;
+  if (c.opset >= 13) return c.present(inputIndex) ? ints(constInput(c, inputIndex, 'axes')) : undefined;
   return c.at.ints(attr);
 }
 
@@ -893,7 +902,7 @@ const concat: Prepare = (c) => {
 
 const split: Prepare = (c) => {
   const axisAttr = c.at.int('axis', 0);
-  const sizes = c.opset >= 13 ? (c.present(1) ? ints(c.requireConst(1, 'split')!) : undefined) : c.at.ints('split');
+  const sizes = c.opset >= 13 ? (c.present(1) ? ints(constInput(c, 1, 'split')) : undefined) : c.at.ints('split');
   const numOutputs = c.at.intOpt('num_outputs');
   const n = c.node.outputs.length;
   return ([x]) => {
@@ -969,8 +978,8 @@ const slice: Prepare = (c) => {
   return ([x, st, en, ax, sp]) => {
     const v = wantFloatOrInt(c, x),
       r = v.shape.length;
-    const starts = fixed?.starts ?? ints(st!),
-      ends = fixed?.ends ?? ints(en!);
+    const starts = fixed?.starts ?? ints(wantFloatOrInt(c, st)),
+      ends = fixed?.ends ?? ints(wantFloatOrInt(c, en));
     const axes = (fixed ? fixed.axes : ax && ints(ax)) ?? starts.map((_, i) => i),
       steps = (sp && ints(sp)) ?? starts.map(() => 1);
     if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length)
@@ -1013,7 +1022,7 @@ const pad: Prepare = (c) => {
   return ([x, p, cv, ax]) => {
     const v = wantFloatOrInt(c, x),
       r = v.shape.length;
-    let pads = attrPads ?? ints(p!);
+    let pads = attrPads ?? ints(wantFloatOrInt(c, p));
     if (ax) {
       const axes = ints(ax).map((a) => normAxis(a, r, c.node.label)),
         full = new Array<number>(2 * r).fill(0);
@@ -1069,7 +1078,7 @@ const expand: Prepare = (c) => {
   c.requireConst(1, 'shape');
   return ([x, s]) => {
     const v = wantFloatOrInt(c, x);
-    return [expandTo(v, broadcastShape(v.shape, ints(s!), c.node.label), c.node.label)];
+    return [expandTo(v, broadcastShape(v.shape, ints(wantFloatOrInt(c, s)), c.node.label), c.node.label)];
   };
 };
 
@@ -1113,14 +1122,15 @@ const batchNorm: Prepare = (c) => {
   c.at.expect('spatial', (v) => v === 1, 'only 1');
   if (c.node.outputs.filter((o) => o !== '').length > 1) fail(c, 'the training outputs (running mean/var) are not supported');
   for (let i = 1; i < 5; i++) c.requireConst(i, ['scale', 'B', 'input_mean', 'input_var'][i - 1]);
-  return ([x, sc, b, mean, vr]) => {
+  return ([x, scIn, bIn, meanIn, varIn]) => {
+    const [sc, b, mean, vr] = [scIn, bIn, meanIn, varIn].map((t) => wantFloat(c, t));
     const v = wantFloat(c, x),
       C = v.shape[1],
       S = numel(v.shape.slice(2));
     const out = alloc(F32, v.shape.slice());
     for (let ch = 0; ch < C; ch++) {
-      const a = sc!.data[ch] / Math.sqrt(vr!.data[ch] + eps),
-        sh = b!.data[ch] - mean!.data[ch] * a;
+      const a = sc.data[ch] / Math.sqrt(vr.data[ch] + eps),
+        sh = b.data[ch] - mean.data[ch] * a;
       for (let n = 0; n < v.shape[0]; n++) {
         const base = (n * C + ch) * S;
         for (let j = base; j < base + S; j++) out.data[j] = v.data[j] * a + sh;
@@ -1133,10 +1143,7 @@ const batchNorm: Prepare = (c) => {
 /** The lower and upper bound of a Clip node, for fusion (null when they are computed at run time). */
 export function clipBounds(c: OpContext): [number, number] {
   if (c.opset < 11) return [c.at.float('min', -Infinity), c.at.float('max', Infinity)];
-  return [
-    c.present(1) ? c.requireConst(1, 'min')!.data[0] : -Infinity,
-    c.present(2) ? c.requireConst(2, 'max')!.data[0] : Infinity,
-  ];
+  return [c.present(1) ? constInput(c, 1, 'min').data[0] : -Infinity, c.present(2) ? constInput(c, 2, 'max').data[0] : Infinity];
 }
 
 // ---- resize ------------------------------------------------------------------------------------------
@@ -1167,11 +1174,14 @@ const resize =
     return (xs) => {
       const v = wantFloat(c, xs[0]),
         r = v.shape.length;
-      const sc = attrScales ?? (xs[scalesAt] && xs[scalesAt]!.data.length > 0 ? Array.from(xs[scalesAt]!.data) : undefined);
-      const sz = sizesAt > 0 && xs[sizesAt] && xs[sizesAt]!.data.length > 0 ? ints(xs[sizesAt]!) : undefined;
-      if (!sc && !sz) fail(c, 'needs scales or sizes');
-      if ((sc ?? sz)!.length !== r) fail(c, `scales/sizes must have one entry per input dimension (${r})`);
-      const outShape = sz ?? v.shape.map((d, i) => Math.floor(d * sc![i]));
+      const scIn = xs[scalesAt],
+        szIn = sizesAt > 0 ? xs[sizesAt] : undefined;
+      const sc = attrScales ?? (scIn && scIn.data.length > 0 ? Array.from(scIn.data) : undefined);
+      const sz = szIn && szIn.data.length > 0 ? ints(szIn) : undefined;
+      const given = sc ?? sz;
+      if (!given) fail(c, 'needs scales or sizes');
+      if (given.length !== r) fail(c, `scales/sizes must have one entry per input dimension (${r})`);
+      const outShape = sz ?? v.shape.map((d, i) => Math.floor(d * given[i]));
       const scales = sc ?? outShape.map((o, i) => o / v.shape[i]);
       if (r < 3 || outShape[0] !== v.shape[0] || outShape[1] !== v.shape[1])
         fail(c, 'only the spatial dimensions of [N, C, ...] may be resized');
@@ -1267,7 +1277,7 @@ export const OPS: Record<string, Prepare> = {
     if (c.node.outputs.length > 1 && c.node.outputs[1] !== '') fail(c, 'the mask output of Dropout is not supported');
     if (c.present(2)) {
       const t = c.requireConst(2, 'training_mode');
-      if (t && t.data[0]) fail(c, 'training_mode = true is not supported');
+      if (t?.data[0]) fail(c, 'training_mode = true is not supported');
     }
     return ([x]) => [wantFloatOrInt(c, x)];
   },
@@ -1299,13 +1309,14 @@ export const OPS: Record<string, Prepare> = {
   },
   Range:
     (c) =>
-    ([a, b, d]) => {
-      const start = a!.data[0],
-        limit = b!.data[0],
-        delta = d!.data[0];
+    ([aIn, bIn, dIn]) => {
+      const [a, b, d] = [aIn, bIn, dIn].map((t) => wantFloatOrInt(c, t));
+      const start = a.data[0],
+        limit = b.data[0],
+        delta = d.data[0];
       const n = Math.max(Math.ceil((limit - start) / delta), 0);
       if (!Number.isFinite(n) || n > 1e8) fail(c, 'the range is too long or infinite');
-      const out = alloc(a!.dtype, [n]);
+      const out = alloc(a.dtype, [n]);
       for (let i = 0; i < n; i++) out.data[i] = start + i * delta;
       return [out];
     },
@@ -1329,7 +1340,7 @@ export const OPS: Record<string, Prepare> = {
     (x, y) => Math.trunc(x / y),
     'div'
   ),
-  Pow: arith((x, y) => Math.pow(x, y)),
+  Pow: arith((x, y) => x ** y),
   Max: arith((x, y) => Math.max(x, y)),
   Min: arith((x, y) => Math.min(x, y)),
   PRelu: arith((x, s) => (x < 0 ? x * s : x)),

@@ -245,7 +245,7 @@ function parseValueInfo(v: ValueInfoProto): ValueInfo {
 export function parseModel(bytes: Uint8Array): OnnxGraph {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('the model must be a Uint8Array (or a file path in Node)');
   if (bytes.length === 0) throw new OnnxError('the model file is empty');
-  let m;
+  let m: ReturnType<typeof decodeModel>;
   try {
     m = decodeModel(bytes);
   } catch (e) {
