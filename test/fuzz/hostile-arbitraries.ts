@@ -54,7 +54,7 @@ interface Raw {
 
 const ints = (n: number, lo: number, hi: number) => fc.array(fc.integer({ min: lo, max: hi }), { minLength: n, maxLength: n });
 
-const rawArb = (dims: 1 | 2, f: Family, algorithm: Algo): fc.Arbitrary<Raw> => {
+const rawArb = (dims: 1 | 2, algorithm: Algo): fc.Arbitrary<Raw> => {
   // Winograd and FFT apply to 3x3 (or 3-tap) stride-1 kernels: draw those often when they are forced.
   const fastAlgo = algorithm === 'winograd' || algorithm === 'fft';
   const kArb = fastAlgo
@@ -204,7 +204,7 @@ const opArb = fc.constantFrom<Op>(...OPS);
 function geomArb(op: Op, algorithm: Algo): fc.Arbitrary<Geom> {
   const f = familyOf(op);
   const dimsArb = f === 'explain' || f === 'outputShape' ? fc.constantFrom<1 | 2>(2, 1) : fc.constant(dimsOf(op));
-  return dimsArb.chain((dims) => rawArb(dims, f, algorithm)).map((r) => buildGeom(f, r));
+  return dimsArb.chain((dims) => rawArb(dims, algorithm)).map((r) => buildGeom(f, r));
 }
 
 /** op, backend, algorithm, geometry, seed; then the property's mutations. */
@@ -883,7 +883,7 @@ export const PROPERTIES = {
           const f = familyOf(op);
           return fc
             .constantFrom<1 | 2>(1, 2)
-            .chain((d) => rawArb(f === 'explain' || f === 'outputShape' ? d : dimsOf(op), f, algo))
+            .chain((d) => rawArb(f === 'explain' || f === 'outputShape' ? d : dimsOf(op), algo))
             .map((r) => ({ ...buildGeom(f, r), N: 0, unbatched: false, template: 'empty-batch' }));
         }
       ),

@@ -153,7 +153,7 @@ async function runCase(c: HostileCase, selfCheck = false): Promise<Outcome> {
   });
   if (takesBackend(f) && !available[SLOT[c.backend]])
     return done({ status: 'skip', what: 'skip', detail: `backend ${c.backend} not available here` });
-  let m;
+  let m: ReturnType<typeof materialize>;
   try {
     m = materialize(c, lib as unknown as Api);
   } catch (e) {
@@ -241,7 +241,7 @@ async function runCase(c: HostileCase, selfCheck = false): Promise<Outcome> {
     });
     if (problems.every((p) => p !== null)) fail('wrong-result', problems[0]!);
     else if (m.outGuard) {
-      const v = valid[problems.findIndex((p) => p === null)];
+      const v = valid[problems.indexOf(null)];
       const count =
         'outShape' in v.exp
           ? v.exp.outShape.reduce((a, b) => a * b, 1)

@@ -5,7 +5,7 @@
 
 import type { SemArgs, SemTensor } from './hostile-oracle.js';
 import { maxPool, toLast, verdict } from './hostile-oracle.js';
-import type { DataForm, Geom, HostileCase, HValue, Mutation, Num, ObjectForm, ShapeForm, TensorSlot } from './hostile-types.js';
+import type { DataForm, HostileCase, HValue, Mutation, Num, ObjectForm, ShapeForm, TensorSlot } from './hostile-types.js';
 import { familyOf, isAsync, takesBackend } from './hostile-types.js';
 
 /** The library's public API, as the child imported it from dist/. */
@@ -540,7 +540,10 @@ const ids = new WeakMap<object, number>();
 let lastId = 0;
 const idOf = (o: object) => {
   let i = ids.get(o);
-  if (i === undefined) ids.set(o, (i = ++lastId));
+  if (i === undefined) {
+    i = ++lastId;
+    ids.set(o, i);
+  }
   return i;
 };
 
@@ -816,15 +819,15 @@ export function materialize(c: HostileCase, api: Api): Materialized {
       break;
   }
   // A layer given a number is the positional form `new Conv2d(inChannels, outChannels, kernelSize)`, missing two.
-  if (f === 'layer' && container === 'number') ['inChannels', 'outChannels', 'kernelSize'].forEach((n) => names.add(n));
+  if (f === 'layer' && container === 'number') for (const n of ['inChannels', 'outChannels', 'kernelSize']) names.add(n);
   // Options that lose maxPool2dBackward's indices leave an input of { shape } only without the data it then needs.
   if (f === 'maxPoolBackward' && g.givenIndices && (container !== null || optionMuts.some((m) => m.key === 'indices')))
     names.add('input');
   // Each midcall action fires once: after the call was made, or at the n-th read of an option.
-  const actionOf = (m: Mutation) =>
-    tensorsWithMidcall()
-      .find((t) => t.midcall!.has(m))
-      ?.midcall!.get(m);
+  const actionOf = (m: Mutation) => {
+    for (const t of tensorsWithMidcall()) if (t.midcall?.has(m)) return t.midcall.get(m);
+    return undefined;
+  };
   const tensorsWithMidcall = () => [x, w, bias, gy, outArr].filter((t): t is TensorBuild => t !== null && t.midcall !== null);
   const onRead = midcalls.filter((m) => m.when === 'option-read');
   if (onRead.length && options !== null && typeof options === 'object') {
@@ -878,8 +881,12 @@ export function materialize(c: HostileCase, api: Api): Materialized {
   const unchanged: (() => string | null)[] = [];
   for (const t of tensors) {
     if (t === outArr || t.midcall) continue;
-    t.buffers.forEach((buf, i) => watch(`${t.label} data${i ? ` (#${i})` : ''}`, buf, unchanged));
-    t.shapeTargets.forEach((s, i) => watch(`${t.label} shape${i ? ` (#${i})` : ''}`, s, unchanged));
+    t.buffers.forEach((buf, i) => {
+      watch(`${t.label} data${i ? ` (#${i})` : ''}`, buf, unchanged);
+    });
+    t.shapeTargets.forEach((s, i) => {
+      watch(`${t.label} shape${i ? ` (#${i})` : ''}`, s, unchanged);
+    });
   }
   // A grown buffer keeps the view's memory: its values must not change (out's are the result).
   for (const t of tensors) {

@@ -146,8 +146,7 @@ export class HostilePool {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => {
       buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         if (!line.startsWith('@@ ')) {
