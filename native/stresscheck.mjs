@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { PARAM_FIELDS } from './interface.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const addonFile = path.join(here, '..', 'build', 'Release', 'fastconv.node');
@@ -16,7 +17,29 @@ const fail = (msg) => {
 };
 
 // A valid problem: 1x4x10x10 input, 6 3x3 filters, padding 1.
-const P = [1, 4, 10, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 10, 10, 0];
+const packed = (fields) => Int32Array.from(PARAM_FIELDS, (f) => fields[f.name] ?? 0);
+const P = [
+  ...packed({
+    N: 1,
+    C: 4,
+    H: 10,
+    W: 10,
+    K: 6,
+    R: 3,
+    S: 3,
+    groups: 1,
+    strideH: 1,
+    strideW: 1,
+    dilationH: 1,
+    dilationW: 1,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+    OH: 10,
+    OW: 10,
+  }),
+];
 const mk = () => ({
   params: Int32Array.from(P),
   algo: 1,
@@ -262,7 +285,29 @@ for (const [fn, arg, cls] of [
 
 // Concurrency: many async calls, sync calls and thread-count changes interleaved.
 // N 2, C 32, 40x40, K 48, 3x3 kernel, groups/stride/dilation 1, padding 1, output 40x40, relu.
-const bp = Int32Array.from([2, 32, 40, 40, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 40, 40, 1]);
+const bpFields = {
+  N: 2,
+  C: 32,
+  H: 40,
+  W: 40,
+  K: 48,
+  R: 3,
+  S: 3,
+  groups: 1,
+  strideH: 1,
+  strideW: 1,
+  dilationH: 1,
+  dilationW: 1,
+  padTop: 1,
+  padBottom: 1,
+  padLeft: 1,
+  padRight: 1,
+  OH: 40,
+  OW: 40,
+  relu: 1,
+};
+// In the addon's field order (native/interface.mjs), so a new field cannot shift this vector.
+const bp = packed(bpFields);
 const x = Float32Array.from({ length: 2 * 32 * 1600 }, (_, i) => Math.sin(i));
 const w = Float32Array.from({ length: 48 * 32 * 9 }, (_, i) => Math.cos(i));
 const b = Float32Array.from({ length: 48 }, (_, i) => i / 48 - 0.5);

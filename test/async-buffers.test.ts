@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { packParams } from '../src/backends/types.js';
 import { wasmSimdSupported } from '../src/backends/wasm.js';
 import { expectNative, nativeOnly } from './paths.js';
 
@@ -407,7 +408,7 @@ if (['forward', 'backward', 'transpose', 'layers'].includes(group)) {
   }
 } else if (group === 'raw') {
   const addon = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'fastconv.node'));
-  const params = Int32Array.from([2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 7, 6, 0]);
+  const params = Int32Array.from(${JSON.stringify([...packParams({ N: 2, C: 3, H: 7, W: 6, K: 4, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 7, OW: 6, relu: false })])});
   const base = { input: fill(2 * 3 * 7 * 6, 1), weight: fill(4 * 27, 2), bias: fill(4, 3), out: new Float32Array(2 * 4 * 42).fill(OUT_FILL) };
   const conv = {
     name: 'addon.conv2dAsync', args: base, outs: ['out'],

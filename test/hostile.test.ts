@@ -334,7 +334,7 @@ function rawAddon(): unknown {
 const RAW_BATCH = `
 import { createRequire } from 'node:module';
 const addon = createRequire(import.meta.url)(process.argv[1]);
-const base = [2, 4, 9, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 9, 8, 0];
+const base = ${JSON.stringify([...packParams({ N: 2, C: 4, H: 9, W: 8, K: 6, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 9, OW: 8, relu: false })])};
 const size = (p) => {
   const [N, C, H, W, K, R, S, g, , , , , , , , , OH, OW] = p;
   return [N * C * H * W, K * Math.trunc(C / g) * R * S, K, N * K * OH * OW];
@@ -378,7 +378,7 @@ for (let i = 0; i < 1500; i++) {
 }
 // Wrong argument types and counts.
 for (const args of [[], [Int32Array.from(base)], [Float32Array.from(base), 1], [Int32Array.from(base).subarray(1), 1],
-  [new Int32Array(new SharedArrayBuffer(76)), 1, new Float32Array(1), new Float32Array(1), null, new Float32Array(1)]]) {
+  [new Int32Array(new SharedArrayBuffer(4 * base.length)), 1, new Float32Array(1), new Float32Array(1), null, new Float32Array(1)]]) {
   tried++;
   try { addon.conv2d(...args); ran++; } catch (e) { threw++; if (!(e instanceof TypeError || e instanceof RangeError)) bad.push(String(e)); }
 }
@@ -405,7 +405,7 @@ const TRANSFER_MID_CALL = `
 import { createRequire } from 'node:module';
 const addon = createRequire(import.meta.url)(process.argv[1]);
 addon.setNumThreads(1);
-const p = Int32Array.from([2, 48, 48, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 48, 48, 0]);
+const p = Int32Array.from(${JSON.stringify([...packParams({ N: 2, C: 48, H: 48, W: 48, K: 48, R: 3, S: 3, groups: 1, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, OH: 48, OW: 48, relu: false })])});
 const x = new Float32Array(2 * 48 * 48 * 48).fill(1), w = new Float32Array(48 * 48 * 9).fill(1);
 const out = new Float32Array(2 * 48 * 48 * 48);
 const pending = addon.conv2dAsync(p, 0, x, w, null, out);
