@@ -5,6 +5,10 @@
 // float64 reference. Then the threaded build (sync, async, a clear while an async call runs or waits),
 // non-finite inputs, bad handles, and the layers (assignment, .weight.data, weightsChanged(), dispose).
 
+// Evaluated first, as a side-effect import (never reordered): paths.ts lets Node validate relaxed SIMD
+// before the dispatcher (index.node.ts) probes the builds, so the relaxed build is one of the paths.
+import './paths.js';
+
 import { describe, expect, it } from 'vitest';
 import { convReference } from '../src/backends/js.js';
 import type { Algorithm, Backend, WeightStore } from '../src/backends/types.js';
@@ -16,7 +20,6 @@ import { dispatcher } from '../src/dispatch.js';
 import type { Tensor } from '../src/index.node.js';
 import { Conv1d, Conv2d, conv1d, conv2d } from '../src/index.node.js';
 import { normalizeConv } from '../src/shape.js';
-// First: it lets Node validate relaxed SIMD before the dispatcher (index.node.ts) probes the builds.
 import { allPaths } from './paths.js';
 import { Rng } from './random.js';
 import type { ConvProblem } from './tester.js';

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { PARAM_FIELDS } from '../src/backends/types.js';
 import { expectNative, noNativeReason } from './paths.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,8 +95,12 @@ function reference(p, x, w, b, abs) {
   return y;
 }
 const out = (H, pt, pb, d, k, s) => Math.floor((H + pt + pb - d * (k - 1) - 1) / s) + 1;
+// In the addon's field order (native/interface.mjs via src/backends/types.ts): a new field cannot shift it.
+const FIELDS = ${JSON.stringify(PARAM_FIELDS)};
 function problem(N, C, H, W, K, R, S, G, s, d, pad, relu) {
-  return [N, C, H, W, K, R, S, G, s, s, d, d, pad, pad, pad, pad, out(H, pad, pad, d, R, s), out(W, pad, pad, d, S, s), relu ? 1 : 0];
+  const f = { N, C, H, W, K, R, S, groups: G, strideH: s, strideW: s, dilationH: d, dilationW: d, padTop: pad, padBottom: pad,
+    padLeft: pad, padRight: pad, OH: out(H, pad, pad, d, R, s), OW: out(W, pad, pad, d, S, s), relu: relu ? 1 : 0 };
+  return FIELDS.map((name) => f[name] ?? 0);
 }
 const PROBLEMS = [
   problem(2, 8, 9, 11, 8, 3, 3, 1, 1, 1, 1, 1),    // winograd 3x3
