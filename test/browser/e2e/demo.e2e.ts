@@ -3,6 +3,7 @@
 // the feature maps a float64 computation of the same convolution gives, a dropped image is processed,
 // and the benchmark button fills window.__fastconvBench and draws the bars.
 
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JS modules of the demo
@@ -15,6 +16,11 @@ import { convReference } from '../../../src/backends/js.js';
 import type { ConvParams } from '../../../src/backends/types.js';
 import type { BackendInfo, Explanation } from '../../../src/index.browser.js';
 import { launchChromium, openPage } from '../session.js';
+
+/** The suite the page runs: every row of bench/layers.json, in order. */
+const SUITE_IDS: string[] = (
+  JSON.parse(readFileSync(new URL('../../../bench/layers.json', import.meta.url), 'utf8')) as { layers: { id: string }[] }
+).layers.map((l) => l.id);
 
 const SIMD_ISA = /^wasm-(relaxed-)?simd$/;
 
@@ -199,30 +205,17 @@ describe('demo page (COOP/COEP)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('runs the 12-layer suite from the benchmark button and draws the bars', async () => {
+  it('runs the layer suite (bench/layers.json) from the benchmark button and draws the bars', async () => {
     await page.click('#bench');
     await page.waitForFunction(() => window.__fastconvBench?.done, null, { timeout: 100_000, polling: 250 });
     const bench = await page.evaluate(() => window.__fastconvBench!);
     expect(bench.error).toBeUndefined();
-    expect(bench.results.map((r: { id: string }) => r.id)).toEqual([
-      'L1',
-      'L2',
-      'L3',
-      'L4',
-      'L5',
-      'L6',
-      'L7',
-      'L8',
-      'L9',
-      'L10',
-      'L11',
-      'L12',
-    ]);
+    expect(bench.results.map((r: { id: string }) => r.id)).toEqual(SUITE_IDS);
     for (const r of bench.results) {
       expect(Number.isFinite(r.gflops) && r.gflops > 0, `${r.id} ${r.gflops}`).toBe(true);
       expect(r.isa).toMatch(SIMD_ISA);
     }
-    expect(await page.locator('#bench-out svg rect').count()).toBe(12);
+    expect(await page.locator('#bench-out svg rect').count()).toBe(SUITE_IDS.length);
     console.log(
       `in-page suite (runs ${bench.runs}): ` +
         bench.results.map((r: { id: string; gflops: number }) => `${r.id} ${r.gflops.toFixed(1)}`).join(', ') +
