@@ -451,7 +451,8 @@ export class Dispatcher {
     const slot = this.slots.get(key);
     if (!slot?.backend) {
       const why = slot?.error ?? 'not built for this platform';
-      throw new Error(`backend '${choice === 'auto' ? this.forced : choice}' is not available: ${why}`);
+      // A value the caller may pass but this process cannot honour: a RangeError, as for any bad argument.
+      throw new RangeError(`backend '${choice === 'auto' ? this.forced : choice}' is not available: ${why}`);
     }
     return slot.backend;
   }
