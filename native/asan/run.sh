@@ -41,6 +41,9 @@ cp -r "$root/src" "$root/test" "$root/bench" "$pkg/"
 mkdir -p "$pkg/native" "$pkg/assembly"
 cp "$root"/native/*.mjs "$root"/native/*.cjs "$pkg/native/"
 cp "$root"/assembly/*.mjs "$pkg/assembly/"
+# The generated interface files beside them (params.test.ts checks they match the table).
+mkdir -p "$pkg/native/conv"
+node "$pkg/native/gen-interface.mjs" >/dev/null
 cp "$root/package.json" "$root/tsconfig.json" "$pkg/"
 ln -sfn "$root/node_modules" "$pkg/node_modules"
 # dist/ (compiled by tsc) is what worker_threads tests import.
